@@ -1,0 +1,121 @@
+//! `bangfu`: the server, the administrator's command line and the data tools, in one binary.
+
+mod progress;
+mod region_files;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use progress::TerminalProgress;
+use std::path::PathBuf;
+use store::Db;
+
+#[derive(Parser)]
+#[command(name = "bangfu", version, about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)")]
+struct Cli {
+    /// SQLite file path or postgres:// URL; created and migrated on first use.
+    #[arg(long, global = true, env = "BANGFU_DATABASE_URL", default_value = "./bangfu.db")]
+    database: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (pages and JSON API).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Create or upgrade the schema and load the shipped region list.
+    Migrate,
+    /// Import data files.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Make a consistent online copy of the SQLite database.
+    Backup { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A yearly division list (provinces/cities/areas/streets/villages CSV; level from the header).
+    Regions {
+        file: PathBuf,
+        /// The year of the list; units missing from it are marked retired in this year.
+        #[arg(long)]
+        year: Option<i64>,
+    },
+    /// Region attributes: code, area_km2 (面积), elevation_m (海拔), year + rural_population (农业户籍人口).
+    RegionAttributes { file: PathBuf },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BANGFU_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn open(database: &str) -> Result<Db> {
+    let progress = TerminalProgress::new();
+    Db::open(database, &progress).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { addr } => {
+            let db = open(&cli.database).await?;
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("无法监听地址 {addr}"))?;
+            let local = listener.local_addr()?;
+            eprintln!("帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）", describe_db(&cli.database));
+            web::serve(listener, web::AppState { db: db.clone() }).await?;
+            db.close().await;
+        }
+        Command::Migrate => {
+            let db = open(&cli.database).await?;
+            let n = db.region_count().await.map_err(anyhow::Error::msg)?;
+            println!("数据库已就绪：{}，区划单位 {n} 个", describe_db(&cli.database));
+            db.close().await;
+        }
+        Command::Import { what } => {
+            let db = open(&cli.database).await?;
+            let result = match what {
+                ImportCommand::Regions { file, year } => region_files::import_regions(&db, &file, year).await,
+                ImportCommand::RegionAttributes { file } => region_files::import_attributes(&db, &file).await,
+            };
+            db.close().await;
+            result?;
+        }
+        Command::Backup { file } => {
+            let db = open(&cli.database).await?;
+            let dest = file.to_string_lossy().to_string();
+            let r = db.backup_to(&dest).await;
+            db.close().await;
+            match r {
+                Ok(()) => println!("已备份到 {dest}"),
+                Err(e) => bail!("{e}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The database target with any password removed, for messages.
+fn describe_db(target: &str) -> String {
+    match target.split_once('@') {
+        Some((head, tail)) if head.contains("://") => {
+            let scheme = head.split("://").next().unwrap_or("postgres");
+            format!("{scheme}://…@{tail}")
+        }
+        _ => target.to_string(),
+    }
+}

@@ -1,0 +1,17 @@
+//! Bangfu's domain: the types and rules of paired assistance, free of IO.
+//!
+//! Everything here is pure so it can be tested exhaustively; the store and the web
+//! layer only call into it.
+
+pub mod codes;
+pub mod credit_code;
+pub mod id_number;
+pub mod kinds;
+pub mod money;
+pub mod region;
+pub mod scope;
+pub mod text;
+pub mod validation;
+
+pub use region::{RegionCode, RegionLevel};
+pub use scope::Scope;

@@ -1,0 +1,121 @@
+//! Bangfu's storage: one `Db` with a SQLite arm (embedded, zero setup) and a PostgreSQL arm
+//! (production). SQL is written once where both engines agree (`$1` placeholders work on both);
+//! the `on_db!` macro runs the same code against whichever pool is live.
+
+pub mod error;
+pub mod migrate;
+pub mod organisations;
+pub mod pairings;
+pub mod regions;
+mod time;
+
+pub use error::{StoreError, StoreResult};
+pub use time::{current_year, now_rfc3339};
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Runs `$body` with `$pool` bound to the live pool, whatever the backend. The body is
+/// compiled once per backend, so it may only use API that both engines implement.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Opens (and for SQLite, creates) the database named by a path or a `postgres://` URL.
+    /// Does not migrate: see `open`.
+    pub async fn connect(target: &str) -> StoreResult<Db> {
+        if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(target)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("无法连接 PostgreSQL 数据库：{e}")))?;
+            return Ok(Db::Postgres(pool));
+        }
+        let path = target.strip_prefix("sqlite://").unwrap_or(target);
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Unavailable(format!("数据库路径无效：{e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable across process crashes; only an OS crash may lose the
+            // last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("无法打开 SQLite 数据库 {path}：{e}")))?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Connects and brings the schema up to date; loads the shipped regions into a fresh database.
+    pub async fn open(target: &str, progress: &dyn regions::Progress) -> StoreResult<Db> {
+        let db = Db::connect(target).await?;
+        migrate::run(&db).await?;
+        if db.region_count().await? == 0 {
+            db.load_shipped_regions(progress).await?;
+        }
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// A consistent online copy of a SQLite database (VACUUM INTO reads one snapshot while
+    /// writers carry on). PostgreSQL has its own tools for this.
+    pub async fn backup_to(&self, dest: &str) -> StoreResult<()> {
+        match self {
+            Db::Sqlite(p) => {
+                if std::path::Path::new(dest).exists() {
+                    return Err(StoreError::Conflict(format!("备份文件 {dest} 已存在，不会覆盖")));
+                }
+                sqlx::query("VACUUM INTO $1").bind(dest).execute(p).await?;
+                Ok(())
+            }
+            Db::Postgres(_) => Err(StoreError::Unavailable(
+                "PostgreSQL 数据库请使用 pg_dump 备份，例如：pg_dump -Fc -f bangfu.dump <数据库URL>".into(),
+            )),
+        }
+    }
+}

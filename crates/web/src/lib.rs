@@ -1,0 +1,63 @@
+//! Bangfu's web layer: the JSON API under `/api/v1`, Chinese HTML pages, and static assets.
+//! Handlers are thin: they parse, resolve the caller's scope, call the store, and render.
+
+mod api;
+mod error;
+mod pages;
+mod scope;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use std::net::SocketAddr;
+use store::Db;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::{ApiError, PageError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            ),
+        ))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
