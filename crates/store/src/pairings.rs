@@ -297,7 +297,7 @@ impl Db {
         let row: Option<PairingRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
         let Some(row) = row.filter(|r| pairing_in_scope(scope, r)) else { return Ok(None) };
         let targets: Vec<Target> = on_db!(self, p => sqlx::query_as(
-            "SELECT indicator, unit, year, target FROM pairing_targets WHERE pairing_id = $1 ORDER BY indicator, year")
+            "SELECT indicator, unit, year, target FROM pairing_targets WHERE pairing_id = $1 ORDER BY year, id")
             .bind(id).fetch_all(p).await)?;
         Ok(Some(row.into_pairing(targets)))
     }
