@@ -3,6 +3,7 @@
 //! Everything here is pure so it can be tested exhaustively; the store and the web
 //! layer only call into it.
 
+pub mod access;
 pub mod codes;
 pub mod credit_code;
 pub mod id_number;
@@ -14,4 +15,5 @@ pub mod text;
 pub mod validation;
 
 pub use region::{RegionCode, RegionLevel};
+pub use access::{Caller, Role};
 pub use scope::Scope;

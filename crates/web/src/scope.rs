@@ -1,16 +1,16 @@
-//! Resolves the caller's access scope once per request. Until login exists every caller acts
-//! with the full scope; the extractor is already in every handler that touches registry data.
+//! Resolves the caller once per request. Until login exists every caller acts as the system
+//! (full scope); handlers that touch registry data already take the `CurrentCaller` extractor.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use domain::Scope;
+use domain::Caller;
 
-pub struct CallerScope(pub Scope);
+pub struct CurrentCaller(pub Caller);
 
-impl<S: Send + Sync> FromRequestParts<S> for CallerScope {
+impl<S: Send + Sync> FromRequestParts<S> for CurrentCaller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(CallerScope(Scope::Everything))
+        Ok(CurrentCaller(Caller::system()))
     }
 }

@@ -2,7 +2,7 @@ use super::organisations::parse_id;
 use super::{ApiJson, ApiPath, ApiQuery, Page, Paging, parse_i64_param, parse_region_param};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::scope::CallerScope;
+use crate::scope::CurrentCaller;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -50,38 +50,38 @@ pub fn parse_filter(query: &ListQuery) -> Result<PairingFilter, ApiError> {
 
 async fn list(
     State(state): State<AppState>,
-    CallerScope(scope): CallerScope,
+    CurrentCaller(caller): CurrentCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Pairing>>, ApiError> {
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
     let filter = parse_filter(&query)?;
-    let items = state.db.list_pairings(&scope, &filter, paging.after, paging.fetch_limit()).await?;
+    let items = state.db.list_pairings(&caller.scope, &filter, paging.after, paging.fetch_limit()).await?;
     Ok(Json(paging.page(items, |p| p.id)))
 }
 
 async fn detail(
     State(state): State<AppState>,
-    CallerScope(scope): CallerScope,
+    CurrentCaller(caller): CurrentCaller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Pairing>, ApiError> {
     let id = parse_id(&id, "对口关系")?;
-    Ok(Json(state.db.require_pairing(&scope, id).await?))
+    Ok(Json(state.db.require_pairing(&caller.scope, id).await?))
 }
 
 async fn create(
     State(state): State<AppState>,
-    CallerScope(scope): CallerScope,
+    CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<PairingInput>,
 ) -> Result<(StatusCode, Json<Pairing>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.create_pairing(&scope, &input).await?)))
+    Ok((StatusCode::CREATED, Json(state.db.create_pairing(&caller.scope, &input).await?)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    CallerScope(scope): CallerScope,
+    CurrentCaller(caller): CurrentCaller,
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<PairingInput>,
 ) -> Result<Json<Pairing>, ApiError> {
     let id = parse_id(&id, "对口关系")?;
-    Ok(Json(state.db.update_pairing(&scope, id, &input).await?))
+    Ok(Json(state.db.update_pairing(&caller.scope, id, &input).await?))
 }

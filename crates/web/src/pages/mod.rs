@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::error::{ApiError, PageError};
-use crate::scope::CallerScope;
+use crate::scope::CurrentCaller;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -126,7 +126,7 @@ fn not_found_region(code: &str) -> PageError {
     PageError(ApiError::not_found(format!("区划代码 {code} 不存在")))
 }
 
-async fn region(State(state): State<AppState>, CallerScope(scope): CallerScope, Path(code): Path<String>) -> PageResult {
+async fn region(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Path(code): Path<String>) -> PageResult {
     let parsed = RegionCode::parse(&code).map_err(|_| not_found_region(&code))?;
     let region = state.db.get_region(parsed).await?.ok_or_else(|| not_found_region(&code))?;
     let ancestors = state.db.region_ancestors(parsed).await?;
@@ -143,7 +143,7 @@ async fn region(State(state): State<AppState>, CallerScope(scope): CallerScope, 
         .map(|(l, n)| (l.name_zh(), n))
         .collect();
     let pairing_filter = PairingFilter { region: Some(parsed), ..Default::default() };
-    let pairings = state.db.list_pairings(&scope, &pairing_filter, None, 200).await?;
+    let pairings = state.db.list_pairings(&caller.scope, &pairing_filter, None, 200).await?;
     render(RegionPage {
         level_name: region.level.name_zh(),
         population: state.db.rural_population(parsed).await?,
@@ -182,7 +182,7 @@ fn bad_filter(field: &str, message: String) -> PageError {
     PageError(ApiError::invalid_field(field, message))
 }
 
-async fn pairings(State(state): State<AppState>, CallerScope(scope): CallerScope, Query(q): Query<PairingsQuery>) -> PageResult {
+async fn pairings(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Query(q): Query<PairingsQuery>) -> PageResult {
     let region_text = q.region.clone().unwrap_or_default().trim().to_string();
     let year_text = q.year.clone().unwrap_or_default().trim().to_string();
     let type_text = q.pairing_type.clone().unwrap_or_default();
@@ -200,7 +200,7 @@ async fn pairings(State(state): State<AppState>, CallerScope(scope): CallerScope
     };
     let after = q.cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
     let filter = PairingFilter { region, pairing_type, active_in, ..Default::default() };
-    let mut items = state.db.list_pairings(&scope, &filter, after, PAGE_SIZE + 1).await?;
+    let mut items = state.db.list_pairings(&caller.scope, &filter, after, PAGE_SIZE + 1).await?;
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|p| p.id.to_string())
@@ -240,10 +240,10 @@ struct PairingPage {
     region_full_name: String,
 }
 
-async fn pairing(State(state): State<AppState>, CallerScope(scope): CallerScope, Path(id): Path<String>) -> PageResult {
+async fn pairing(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Path(id): Path<String>) -> PageResult {
     let missing = || PageError(ApiError::not_found(format!("对口关系 {id} 不存在")));
     let pid: i64 = id.parse().map_err(|_| missing())?;
-    let p = state.db.get_pairing(&scope, pid).await?.ok_or_else(missing)?;
+    let p = state.db.get_pairing(&caller.scope, pid).await?.ok_or_else(missing)?;
     let ancestors = state.db.region_ancestors(p.region_code).await?;
     let region_full_name =
         ancestors.iter().map(|a| a.name.as_str()).chain(std::iter::once(p.region_name.as_str())).collect::<Vec<_>>().join(" ");
@@ -279,11 +279,11 @@ struct OrganisationPage {
     pairings: Vec<Pairing>,
 }
 
-async fn organisation(State(state): State<AppState>, CallerScope(scope): CallerScope, Path(id): Path<String>) -> PageResult {
+async fn organisation(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Path(id): Path<String>) -> PageResult {
     let missing = || PageError(ApiError::not_found(format!("机构 {id} 不存在")));
     let oid: i64 = id.parse().map_err(|_| missing())?;
     let o = state.db.get_organisation(oid).await?.ok_or_else(missing)?;
     let filter = PairingFilter { organisation_id: Some(oid), ..Default::default() };
-    let pairings = state.db.list_pairings(&scope, &filter, None, 500).await?;
+    let pairings = state.db.list_pairings(&caller.scope, &filter, None, 500).await?;
     render(OrganisationPage { o, pairings })
 }
