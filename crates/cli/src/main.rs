@@ -1,7 +1,10 @@
 //! `bangfu`: the server, the administrator's command line and the data tools, in one binary.
 
 mod progress;
+mod ledger_cmd;
 mod region_files;
+mod user_cmd;
+mod registry_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -36,6 +39,21 @@ enum Command {
     },
     /// Make a consistent online copy of the SQLite database.
     Backup { file: PathBuf },
+    /// The fund ledger: verify the hash chain and every rule, print the head hash.
+    Ledger {
+        #[command(subcommand)]
+        what: ledger_cmd::LedgerCommand,
+    },
+    /// User accounts: add, list, disable, enable, reset-password.
+    User {
+        #[command(subcommand)]
+        what: user_cmd::UserCommand,
+    },
+    /// API tokens for programs: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        what: user_cmd::TokenCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -49,6 +67,19 @@ enum ImportCommand {
     },
     /// Region attributes: code, area_km2 (面积), elevation_m (海拔), year + rural_population (农业户籍人口).
     RegionAttributes { file: PathBuf },
+    /// Registry members (one row per person; CSV in UTF-8 or GBK, or XLSX). All or nothing.
+    Households {
+        file: PathBuf,
+        /// Check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Household incomes (one row per household and year). All or nothing.
+    Incomes {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -65,7 +96,9 @@ fn main() -> Result<()> {
 
 async fn open(database: &str) -> Result<Db> {
     let progress = TerminalProgress::new();
-    Db::open(database, &progress).await.map_err(|e| anyhow::anyhow!("{e}"))
+    let db = Db::open(database, &progress).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    user_cmd::bootstrap_admin(&db).await?;
+    Ok(db)
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -91,7 +124,31 @@ async fn run(cli: Cli) -> Result<()> {
             let result = match what {
                 ImportCommand::Regions { file, year } => region_files::import_regions(&db, &file, year).await,
                 ImportCommand::RegionAttributes { file } => region_files::import_attributes(&db, &file).await,
+                ImportCommand::Households { file, dry_run } => {
+                    registry_cmd::import(&db, registry_cmd::Kind::Members, &file, dry_run).await
+                }
+                ImportCommand::Incomes { file, dry_run } => {
+                    registry_cmd::import(&db, registry_cmd::Kind::Incomes, &file, dry_run).await
+                }
             };
+            db.close().await;
+            result?;
+        }
+        Command::User { what } => {
+            let db = open(&cli.database).await?;
+            let result = user_cmd::run_user(&db, what).await;
+            db.close().await;
+            result?;
+        }
+        Command::Token { what } => {
+            let db = open(&cli.database).await?;
+            let result = user_cmd::run_token(&db, what).await;
+            db.close().await;
+            result?;
+        }
+        Command::Ledger { what } => {
+            let db = open(&cli.database).await?;
+            let result = ledger_cmd::run(&db, what).await;
             db.close().await;
             result?;
         }

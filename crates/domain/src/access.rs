@@ -67,17 +67,34 @@ pub struct Caller {
     pub scope: Scope,
     /// May reveal full ID and phone numbers (each reveal is recorded).
     pub can_reveal: bool,
+    /// The user's own organisation (district offices and organisation users): a district sees
+    /// the projects of this organisation, an organisation user its own records.
+    pub organisation_id: Option<i64>,
 }
 
 impl Caller {
     /// The command line and the server before login exists: full scope, recorded as `system`.
     pub fn system() -> Caller {
-        Caller { user_id: None, username: "system".into(), role: Role::Admin, scope: Scope::Everything, can_reveal: true }
+        Caller {
+            user_id: None,
+            username: "system".into(),
+            role: Role::Admin,
+            scope: Scope::Everything,
+            can_reveal: true,
+            organisation_id: None,
+        }
     }
 
     /// No login: public information and aggregates only.
     pub fn public() -> Caller {
-        Caller { user_id: None, username: "public".into(), role: Role::Public, scope: Scope::Regions(Vec::new()), can_reveal: false }
+        Caller {
+            user_id: None,
+            username: "public".into(),
+            role: Role::Public,
+            scope: Scope::Regions(Vec::new()),
+            can_reveal: false,
+            organisation_id: None,
+        }
     }
 
     /// May this caller read personal records (households, members) at all?
@@ -88,6 +105,55 @@ impl Caller {
     /// May this caller change registry records (households, members, incomes, measures, visits)?
     pub fn can_write_registry(&self) -> bool {
         matches!(self.role, Role::Admin | Role::District | Role::County | Role::Village)
+    }
+
+    /// Logged in (anyone but the public).
+    pub fn is_authenticated(&self) -> bool {
+        self.role != Role::Public
+    }
+
+    /// May change anything at all. The web layer refuses every state-changing request of a
+    /// caller for whom this is false (the public: 401, auditors: 403) before any handler runs.
+    pub fn can_write(&self) -> bool {
+        !matches!(self.role, Role::Public | Role::Auditor)
+    }
+
+    /// Why this caller may not change anything, in Chinese; None when it may.
+    pub fn write_refusal(&self) -> Option<&'static str> {
+        match self.role {
+            Role::Public => Some("请先登录"),
+            Role::Auditor => Some("审计人员只能查看，不能修改任何数据"),
+            _ => None,
+        }
+    }
+
+    /// May read the audit log.
+    pub fn can_read_audit(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
+    /// Manages reference data shared by everyone: region attributes, pairings, users.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// May create organisations (admin) or change this one (admin, or the organisation's own user).
+    pub fn can_edit_organisation(&self, id: Option<i64>) -> bool {
+        match (self.role, id) {
+            (Role::Admin, _) => true,
+            (Role::Org, Some(id)) => self.organisation_id == Some(id),
+            _ => false,
+        }
+    }
+
+    /// The scope in which pairings are visible. Pairings are public information, so the public
+    /// sees them all; logged-in callers see those of their own scope, so a county cadre's lists
+    /// hold only its county.
+    pub fn pairing_scope(&self) -> Scope {
+        match self.role {
+            Role::Public => Scope::Everything,
+            _ => self.scope.clone(),
+        }
     }
 }
 
@@ -109,5 +175,34 @@ mod tests {
         assert!(auditor.can_read_registry() && !auditor.can_write_registry());
         assert!(!Caller::public().can_read_registry());
         assert!(!Caller::public().scope.allows_region(crate::RegionCode::parse("44").unwrap()));
+    }
+
+    #[test]
+    fn only_logged_in_non_auditors_write() {
+        assert!(Caller::system().can_write());
+        assert!(!Caller::public().can_write());
+        assert_eq!(Caller::public().write_refusal(), Some("请先登录"));
+        let auditor = Caller { role: Role::Auditor, can_reveal: false, ..Caller::system() };
+        assert!(!auditor.can_write() && auditor.can_read_audit());
+        assert!(auditor.write_refusal().unwrap().contains("审计"));
+        let county = Caller { role: Role::County, scope: Scope::Regions(vec![crate::RegionCode::parse("441621").unwrap()]), ..Caller::system() };
+        assert!(county.can_write() && !county.can_read_audit() && !county.is_admin());
+    }
+
+    #[test]
+    fn organisation_users_edit_only_their_own_organisation() {
+        let org = Caller { role: Role::Org, scope: Scope::Organisation(7), organisation_id: Some(7), ..Caller::system() };
+        assert!(org.can_edit_organisation(Some(7)));
+        assert!(!org.can_edit_organisation(Some(8)));
+        assert!(!org.can_edit_organisation(None), "only the city office registers new organisations");
+        assert!(Caller::system().can_edit_organisation(None));
+    }
+
+    #[test]
+    fn the_public_sees_every_pairing_but_a_county_only_its_own() {
+        assert_eq!(Caller::public().pairing_scope(), Scope::Everything);
+        let county = Scope::Regions(vec![crate::RegionCode::parse("441621").unwrap()]);
+        let c = Caller { role: Role::County, scope: county.clone(), ..Caller::system() };
+        assert_eq!(c.pairing_scope(), county);
     }
 }

@@ -45,6 +45,7 @@ macro_rules! vocabulary {
         }
     };
 }
+pub(crate) use vocabulary;
 
 vocabulary! {
     /// The eight themes of the seed (八个话题).

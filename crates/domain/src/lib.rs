@@ -4,12 +4,17 @@
 //! layer only call into it.
 
 pub mod access;
+pub mod assessment;
+pub mod auth;
 pub mod codes;
 pub mod credit_code;
 pub mod id_number;
 pub mod kinds;
+pub mod ledger;
 pub mod money;
+pub mod project;
 pub mod region;
+pub mod registry;
 pub mod scope;
 pub mod text;
 pub mod validation;

@@ -6,6 +6,11 @@ use unicode_normalization::UnicodeNormalization;
 
 /// NFKC and trimmed: full-width letters, digits and brackets become half-width.
 pub fn normalize(s: &str) -> String {
+    // Imports normalise tens of millions of cells: skip the rewrite when the text is already
+    // in NFKC (ASCII always is; most Chinese text is).
+    if s.is_ascii() || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s.trim().to_string();
+    }
     s.nfkc().collect::<String>().trim().to_string()
 }
 

@@ -9,8 +9,14 @@ pub enum StoreError {
     Invalid { message: String, details: Vec<FieldError> },
     #[error("{0}")]
     Conflict(String),
+    /// An import or a registry write refused row by row; nothing was written.
+    #[error("数据有 {} 处问题，未写入任何数据", .0.len())]
+    ImportRejected(Vec<crate::registry_import::RowProblem>),
     #[error("{0}")]
     Unavailable(String),
+    /// The caller may not do this (HTTP 403); the message says why, in Chinese.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("数据库错误：{0}")]
     Database(#[from] sqlx::Error),
 }

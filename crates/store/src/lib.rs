@@ -3,11 +3,20 @@
 //! the `on_db!` macro runs the same code against whichever pool is live.
 
 pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod migrate;
 pub mod organisations;
+pub mod ledger;
+pub mod ledger_reports;
 pub mod pairings;
+pub mod projects;
 pub mod regions;
+pub mod registry;
+pub mod registry_import;
+pub mod registry_export;
+pub mod sqlrt;
+pub mod tabular;
 mod time;
 
 pub use error::{StoreError, StoreResult};

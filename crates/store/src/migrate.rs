@@ -25,6 +25,9 @@ macro_rules! migration {
 const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_audit"),
+    migration!(3, "0003_registry"),
+    migration!(4, "0004_projects_ledger"),
+    migration!(5, "0005_auth"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -70,6 +70,18 @@ pub struct ValidOrganisation {
     pub note: String,
 }
 
+/// What the audit log records of an organisation's fields (no personal data in them).
+pub(crate) fn valid_json(v: &ValidOrganisation) -> serde_json::Value {
+    serde_json::json!({
+        "name": v.name,
+        "kind": v.kind.as_str(),
+        "credit_code": v.credit_code,
+        "region_code": v.region_code.map(|c| c.to_string()),
+        "shenzhen_side": v.shenzhen_side,
+        "note": v.note,
+    })
+}
+
 #[derive(sqlx::FromRow)]
 struct OrgRow {
     id: i64,
@@ -192,7 +204,11 @@ impl Db {
         Ok(ok.then_some(valid))
     }
 
-    pub async fn create_organisation(&self, input: &OrganisationInput) -> StoreResult<Organisation> {
+    /// Registers an organisation (city office only), with its audit entry, in one transaction.
+    pub async fn create_organisation(&self, caller: &domain::Caller, input: &OrganisationInput) -> StoreResult<Organisation> {
+        if !caller.can_edit_organisation(None) {
+            return Err(StoreError::Forbidden("只有市级管理员可以登记机构".into()));
+        }
         let mut problems = Problems::default();
         let valid = self.check_organisation(input, "", None, &mut problems).await?;
         problems.into_result().map_err(StoreError::invalid)?;
@@ -200,24 +216,36 @@ impl Db {
         let id = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let id = insert_org!(&mut *tx, &valid);
+            crate::audit!(&mut *tx, caller, "create", "organisation", Some(id.to_string()), None, None,
+                          Some(valid_json(&valid)), String::new());
             tx.commit().await?;
             id
         });
         self.require_organisation(id).await
     }
 
-    pub async fn update_organisation(&self, id: i64, input: &OrganisationInput) -> StoreResult<Organisation> {
-        self.require_organisation(id).await?;
+    /// Changes an organisation (the city office, or the organisation's own user).
+    pub async fn update_organisation(&self, caller: &domain::Caller, id: i64, input: &OrganisationInput) -> StoreResult<Organisation> {
+        let before = self.require_organisation(id).await?;
+        if !caller.can_edit_organisation(Some(id)) {
+            return Err(StoreError::Forbidden(format!("您无权修改机构“{}”", before.name)));
+        }
         let mut problems = Problems::default();
         let valid = self.check_organisation(input, "", Some(id), &mut problems).await?;
         problems.into_result().map_err(StoreError::invalid)?;
         let v = valid.expect("no problems means a valid organisation");
-        on_db!(self, p => sqlx::query(
-            "UPDATE organisations SET name = $1, kind = $2, credit_code = $3, region_key = $4, shenzhen_side = $5,
-             note = $6, updated_at = $7 WHERE id = $8")
-            .bind(&v.name).bind(v.kind.as_str()).bind(&v.credit_code).bind(v.region_code.map(|c| c.key()))
-            .bind(v.shenzhen_side).bind(&v.note).bind(now_rfc3339()).bind(id)
-            .execute(p).await.map(|_| ()))?;
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE organisations SET name = $1, kind = $2, credit_code = $3, region_key = $4, shenzhen_side = $5,
+                 note = $6, updated_at = $7 WHERE id = $8")
+                .bind(&v.name).bind(v.kind.as_str()).bind(&v.credit_code).bind(v.region_code.map(|c| c.key()))
+                .bind(v.shenzhen_side).bind(&v.note).bind(now_rfc3339()).bind(id)
+                .execute(&mut *tx).await?;
+            crate::audit!(&mut *tx, caller, "update", "organisation", Some(id.to_string()), None,
+                          serde_json::to_value(&before).ok(), Some(valid_json(&v)), String::new());
+            tx.commit().await?;
+        });
         self.require_organisation(id).await
     }
 

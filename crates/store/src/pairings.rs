@@ -237,15 +237,23 @@ impl Db {
         Ok(self.check_organisation(org, "organisation.", None, problems).await?.map(OrgRef::New))
     }
 
-    /// Creates a pairing (and its organisation, when given whole) in one transaction.
-    pub async fn create_pairing(&self, scope: &Scope, input: &PairingInput) -> StoreResult<Pairing> {
+    /// Creates a pairing (and its organisation, when given whole) in one transaction. Pairings
+    /// decide the scope of district offices, so only the city office registers them.
+    pub async fn create_pairing(&self, caller: &domain::Caller, input: &PairingInput) -> StoreResult<Pairing> {
+        require_pairing_admin(caller)?;
+        let scope = &caller.scope;
         let v = self.check_pairing(scope, input).await?;
         let now = now_rfc3339();
         let id = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let org_id = match &v.org {
                 OrgRef::Existing(id) => *id,
-                OrgRef::New(org) => insert_org!(&mut *tx, org),
+                OrgRef::New(org) => {
+                    let id = insert_org!(&mut *tx, org);
+                    crate::audit!(&mut *tx, caller, "create", "organisation", Some(id.to_string()), None, None,
+                                  Some(crate::organisations::valid_json(org)), "随对口关系一并登记".to_string());
+                    id
+                }
             };
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO pairings (organisation_id, region_key, pairing_type, start_year, end_year, note, created_at, updated_at)
@@ -258,6 +266,8 @@ impl Db {
                     .bind(id).bind(&t.indicator).bind(&t.unit).bind(t.year).bind(t.target)
                     .execute(&mut *tx).await?;
             }
+            crate::audit!(&mut *tx, caller, "create", "pairing", Some(id.to_string()), None, None,
+                          Some(valid_pairing_json(org_id, &v)), String::new());
             tx.commit().await?;
             id
         });
@@ -265,15 +275,22 @@ impl Db {
     }
 
     /// Replaces a pairing's fields and targets.
-    pub async fn update_pairing(&self, scope: &Scope, id: i64, input: &PairingInput) -> StoreResult<Pairing> {
-        self.require_pairing(scope, id).await?;
+    pub async fn update_pairing(&self, caller: &domain::Caller, id: i64, input: &PairingInput) -> StoreResult<Pairing> {
+        let scope = &caller.scope;
+        let before = self.require_pairing(scope, id).await?;
+        require_pairing_admin(caller)?;
         let v = self.check_pairing(scope, input).await?;
         let now = now_rfc3339();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let org_id = match &v.org {
                 OrgRef::Existing(id) => *id,
-                OrgRef::New(org) => insert_org!(&mut *tx, org),
+                OrgRef::New(org) => {
+                    let id = insert_org!(&mut *tx, org);
+                    crate::audit!(&mut *tx, caller, "create", "organisation", Some(id.to_string()), None, None,
+                                  Some(crate::organisations::valid_json(org)), "随对口关系一并登记".to_string());
+                    id
+                }
             };
             sqlx::query(
                 "UPDATE pairings SET organisation_id = $1, region_key = $2, pairing_type = $3, start_year = $4,
@@ -287,6 +304,8 @@ impl Db {
                     .bind(id).bind(&t.indicator).bind(&t.unit).bind(t.year).bind(t.target)
                     .execute(&mut *tx).await?;
             }
+            crate::audit!(&mut *tx, caller, "update", "pairing", Some(id.to_string()), None,
+                          serde_json::to_value(&before).ok(), Some(valid_pairing_json(org_id, &v)), String::new());
             tx.commit().await?;
         });
         self.require_pairing(scope, id).await
@@ -332,6 +351,27 @@ impl Db {
     pub async fn pairing_count(&self) -> StoreResult<i64> {
         Ok(on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM pairings").fetch_one(p).await)?)
     }
+}
+
+fn require_pairing_admin(caller: &domain::Caller) -> StoreResult<()> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("只有市级管理员可以登记或修改对口关系".into()))
+    }
+}
+
+/// What the audit log records of a pairing as written.
+fn valid_pairing_json(organisation_id: i64, v: &ValidPairing) -> serde_json::Value {
+    serde_json::json!({
+        "organisation_id": organisation_id,
+        "region_code": v.region.to_string(),
+        "pairing_type": v.pairing_type.as_str(),
+        "start_year": v.start_year,
+        "end_year": v.end_year,
+        "note": v.note,
+        "targets": v.targets,
+    })
 }
 
 fn pairing_in_scope(scope: &Scope, row: &PairingRow) -> bool {

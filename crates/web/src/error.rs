@@ -25,6 +25,14 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -49,6 +57,15 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            StoreError::Forbidden(m) => ApiError::forbidden(m),
+            StoreError::ImportRejected(problems) => {
+                let message = format!("数据有 {} 处问题，未写入任何数据", problems.len());
+                let details = problems
+                    .into_iter()
+                    .map(|p| FieldError { field: p.column, row: Some(p.row), value: Some(p.value), message: p.message })
+                    .collect();
+                ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, details }
+            }
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误，请稍后重试")
@@ -86,6 +103,7 @@ impl IntoResponse for PageError {
         let e = self.0;
         let title = match e.status {
             StatusCode::NOT_FOUND => "找不到页面",
+            StatusCode::FORBIDDEN => "无权访问",
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "输入有误",
             _ => "出错了",
         };

@@ -155,12 +155,40 @@ impl Drop for TestDb {
     }
 }
 
-/// A running server on a fresh database.
+/// A running server on a fresh database. `client` is authenticated as an administrator
+/// (`ADMIN_USER`, by a bearer token); `anonymous_client()` is the public; `client_as(…)` /
+/// `user_as(…)` make users of other roles.
 pub struct TestApp {
     pub base: String,
     pub db: Db,
     pub client: reqwest::Client,
     pub test_db: TestDb,
+}
+
+/// The administrator every test app starts with.
+pub const ADMIN_USER: &str = "test-admin";
+
+/// A user made for a test, with its password, an API token and a client using that token.
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+static USER_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A client that follows no redirects, optionally sending a bearer token with every request.
+pub fn http_client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().expect("header"));
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 impl TestApp {
@@ -173,8 +201,58 @@ impl TestApp {
         tokio::spawn(async move {
             web::serve(listener, state).await.expect("server");
         });
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let password = "Harness-pass-2024!";
+        let admin = store::auth::NewUser { username: ADMIN_USER.into(), role: "admin".into(), can_reveal: true, ..Default::default() };
+        db.create_user(&domain::Caller::system(), &admin, password).await.expect("test administrator");
+        let (token, _) =
+            db.create_api_token(&domain::Caller::system(), ADMIN_USER, "tests", None).await.expect("test administrator token");
+        let client = http_client(Some(&token));
         TestApp { base, db, client, test_db }
+    }
+
+    /// The public: no token, no cookie.
+    pub fn anonymous_client(&self) -> reqwest::Client {
+        http_client(None)
+    }
+
+    /// A new user of this role (`county`/`village` need `region`, `district`/`org` need `org`),
+    /// with a generated name, a password, a token, and a client authenticated by that token.
+    pub async fn user_as(&self, role: &str, region: Option<&str>, org: Option<i64>) -> TestUser {
+        let username = format!("{role}-{}", USER_COUNTER.fetch_add(1, Ordering::SeqCst));
+        let password = format!("Kq7-harness-{}", username.len() * 7919);
+        let input = store::auth::NewUser {
+            username: username.clone(),
+            role: role.into(),
+            region: region.map(String::from),
+            organisation_id: org,
+            can_reveal: false,
+        };
+        self.db.create_user(&domain::Caller::system(), &input, &password).await.unwrap_or_else(|e| panic!("user {role}: {e:?}"));
+        let (token, _) = self.db.create_api_token(&domain::Caller::system(), &username, "tests", None).await.expect("token");
+        TestUser { client: http_client(Some(&token)), username, password, token }
+    }
+
+    /// A client authenticated as a new user of this role (see `user_as`).
+    pub async fn client_as(&self, role: &str, region: Option<&str>, org: Option<i64>) -> reqwest::Client {
+        self.user_as(role, region, org).await.client
+    }
+
+    /// Sends a request with any client; the body is JSON when given. Returns status and JSON body
+    /// (Null when the body is not JSON).
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = client.request(method, self.url(path));
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let r = r.send().await.expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,9 +3,13 @@
 
 mod harness;
 
+mod auth;
 mod cli;
+mod ledger;
 mod organisations;
 mod pages;
 mod pairings;
+mod projects;
 mod regions;
+mod registry;
 mod schema;

@@ -2,7 +2,7 @@
 -- Region key = padded 12-digit code * 10 + level (1 province .. 5 village): unique, and a
 -- subtree is one key range.
 CREATE TABLE regions (
-    key BIGINT PRIMARY KEY,
+    key INTEGER PRIMARY KEY,
     code TEXT NOT NULL,
     level BIGINT NOT NULL,
     name TEXT NOT NULL,

@@ -2,9 +2,13 @@
 //! with `limit` (1–500, default 50) and an opaque `cursor`. Errors:
 //! `{"error": {"code", "message", "details"}}` with the matching status.
 
+pub mod exports;
+pub mod households;
+pub mod ledger;
 mod openapi;
 mod organisations;
 mod pairings;
+pub mod projects;
 mod regions;
 
 use crate::AppState;
@@ -25,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .merge(regions::routes())
         .merge(organisations::routes())
         .merge(pairings::routes())
+        .merge(projects::routes())
+        .merge(ledger::routes())
+        .merge(households::routes())
+        .merge(exports::routes())
         .fallback(not_found)
 }
 

@@ -1,6 +1,7 @@
 use super::{ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::scope::CurrentCaller;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -52,16 +53,18 @@ async fn detail(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> 
 
 async fn create(
     State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<OrganisationInput>,
 ) -> Result<(StatusCode, Json<Organisation>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.create_organisation(&input).await?)))
+    Ok((StatusCode::CREATED, Json(state.db.create_organisation(&caller, &input).await?)))
 }
 
 async fn update(
     State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<OrganisationInput>,
 ) -> Result<Json<Organisation>, ApiError> {
     let id = parse_id(&id, "机构")?;
-    Ok(Json(state.db.update_organisation(id, &input).await?))
+    Ok(Json(state.db.update_organisation(&caller, id, &input).await?))
 }

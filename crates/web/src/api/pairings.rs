@@ -55,7 +55,7 @@ async fn list(
 ) -> Result<Json<Page<Pairing>>, ApiError> {
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
     let filter = parse_filter(&query)?;
-    let items = state.db.list_pairings(&caller.scope, &filter, paging.after, paging.fetch_limit()).await?;
+    let items = state.db.list_pairings(&caller.pairing_scope(), &filter, paging.after, paging.fetch_limit()).await?;
     Ok(Json(paging.page(items, |p| p.id)))
 }
 
@@ -65,7 +65,7 @@ async fn detail(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Pairing>, ApiError> {
     let id = parse_id(&id, "对口关系")?;
-    Ok(Json(state.db.require_pairing(&caller.scope, id).await?))
+    Ok(Json(state.db.require_pairing(&caller.pairing_scope(), id).await?))
 }
 
 async fn create(
@@ -73,7 +73,7 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<PairingInput>,
 ) -> Result<(StatusCode, Json<Pairing>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.create_pairing(&caller.scope, &input).await?)))
+    Ok((StatusCode::CREATED, Json(state.db.create_pairing(&caller, &input).await?)))
 }
 
 async fn update(
@@ -83,5 +83,5 @@ async fn update(
     ApiJson(input): ApiJson<PairingInput>,
 ) -> Result<Json<Pairing>, ApiError> {
     let id = parse_id(&id, "对口关系")?;
-    Ok(Json(state.db.update_pairing(&caller.scope, id, &input).await?))
+    Ok(Json(state.db.update_pairing(&caller, id, &input).await?))
 }

@@ -121,11 +121,18 @@ pub struct AttributesBody {
     elevation_m: Option<i64>,
 }
 
+/// Region attributes and populations are reference data shared by all: the city office keeps them.
+fn require_region_editor(caller: &domain::Caller) -> Result<(), ApiError> {
+    if caller.is_admin() { Ok(()) } else { Err(ApiError::forbidden("只有市级管理员可以修改区划资料")) }
+}
+
 async fn set_attributes(
     State(state): State<AppState>,
+    crate::scope::CurrentCaller(caller): crate::scope::CurrentCaller,
     ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<AttributesBody>,
 ) -> Result<Json<Region>, ApiError> {
+    require_region_editor(&caller)?;
     let code = parse_region_path(&code)?;
     if let Some(a) = body.area_km2
         && !(a.is_finite() && a > 0.0)
@@ -147,9 +154,11 @@ pub struct PopulationBody {
 
 async fn set_population(
     State(state): State<AppState>,
+    crate::scope::CurrentCaller(caller): crate::scope::CurrentCaller,
     ApiPath((code, year)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PopulationBody>,
 ) -> Result<Json<Vec<YearValue>>, ApiError> {
+    require_region_editor(&caller)?;
     let code = parse_region_path(&code)?;
     let year: i64 = year
         .parse()

@@ -143,7 +143,7 @@ async fn region(State(state): State<AppState>, CurrentCaller(caller): CurrentCal
         .map(|(l, n)| (l.name_zh(), n))
         .collect();
     let pairing_filter = PairingFilter { region: Some(parsed), ..Default::default() };
-    let pairings = state.db.list_pairings(&caller.scope, &pairing_filter, None, 200).await?;
+    let pairings = state.db.list_pairings(&caller.pairing_scope(), &pairing_filter, None, 200).await?;
     render(RegionPage {
         level_name: region.level.name_zh(),
         population: state.db.rural_population(parsed).await?,
@@ -200,7 +200,7 @@ async fn pairings(State(state): State<AppState>, CurrentCaller(caller): CurrentC
     };
     let after = q.cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
     let filter = PairingFilter { region, pairing_type, active_in, ..Default::default() };
-    let mut items = state.db.list_pairings(&caller.scope, &filter, after, PAGE_SIZE + 1).await?;
+    let mut items = state.db.list_pairings(&caller.pairing_scope(), &filter, after, PAGE_SIZE + 1).await?;
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|p| p.id.to_string())
@@ -243,7 +243,7 @@ struct PairingPage {
 async fn pairing(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Path(id): Path<String>) -> PageResult {
     let missing = || PageError(ApiError::not_found(format!("对口关系 {id} 不存在")));
     let pid: i64 = id.parse().map_err(|_| missing())?;
-    let p = state.db.get_pairing(&caller.scope, pid).await?.ok_or_else(missing)?;
+    let p = state.db.get_pairing(&caller.pairing_scope(), pid).await?.ok_or_else(missing)?;
     let ancestors = state.db.region_ancestors(p.region_code).await?;
     let region_full_name =
         ancestors.iter().map(|a| a.name.as_str()).chain(std::iter::once(p.region_name.as_str())).collect::<Vec<_>>().join(" ");
@@ -284,6 +284,6 @@ async fn organisation(State(state): State<AppState>, CurrentCaller(caller): Curr
     let oid: i64 = id.parse().map_err(|_| missing())?;
     let o = state.db.get_organisation(oid).await?.ok_or_else(missing)?;
     let filter = PairingFilter { organisation_id: Some(oid), ..Default::default() };
-    let pairings = state.db.list_pairings(&caller.scope, &filter, None, 500).await?;
+    let pairings = state.db.list_pairings(&caller.pairing_scope(), &filter, None, 500).await?;
     render(OrganisationPage { o, pairings })
 }

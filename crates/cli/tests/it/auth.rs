@@ -1,0 +1,828 @@
+//! Users, sessions, tokens, write protection, CSRF, scope and the audit log, over HTTP and
+//! through the binary. The authorization matrix is at the end (`authorization_matrix`).
+
+use crate::harness::{TestApp, http_client};
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The `name=value` part of the session cookie a response sets, if any.
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("bangfu_session=") && !v.starts_with("bangfu_session=;"))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+}
+
+async fn api_login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.anonymous_client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login request")
+}
+
+/// Logs in through the API and returns the cookie to send (`bangfu_session=…`).
+async fn login_cookie(app: &TestApp, username: &str, password: &str) -> String {
+    let r = api_login(app, username, password).await;
+    assert_eq!(r.status(), StatusCode::OK, "login of {username}");
+    session_cookie(&r).expect("session cookie")
+}
+
+async fn whoami(app: &TestApp, cookie: &str) -> Value {
+    let r = app.anonymous_client().get(app.url("/api/v1/session")).header(COOKIE, cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+/// Actions recorded for a user, oldest first.
+async fn audit_actions(app: &TestApp, username: &str) -> Vec<String> {
+    let mut items = app.get_all(&format!("/api/v1/audit?user={username}")).await;
+    items.reverse();
+    items.iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    store::on_db!(&app.db, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
+}
+
+async fn organisation(app: &TestApp, name: &str) -> i64 {
+    let (status, body) = app.post("/api/v1/organisations", &json!({"name": name, "kind": "district_office", "shenzhen_side": true})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+async fn pairing(app: &TestApp, org: i64, region: &str, kind: &str) -> i64 {
+    let (status, body) = app
+        .post("/api/v1/pairings", &json!({"organisation_id": org, "region_code": region, "pairing_type": kind, "start_year": 2017}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+fn ids(items: &[Value]) -> Vec<i64> {
+    items.iter().map(|i| i["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn login_and_logout_through_the_api_are_recorded() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("county", Some("441621"), None).await;
+    let r = api_login(&app, &user.username, &user.password).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let set_cookie = r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain HTTP: no Secure flag");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "county");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+
+    let me = whoami(&app, &cookie).await;
+    assert_eq!(me["authenticated"], true);
+    assert_eq!(me["username"], user.username.as_str());
+    assert_eq!(me["scope"]["regions"], json!(["441621"]));
+
+    let r = app.anonymous_client().delete(app.url("/api/v1/session")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(whoami(&app, &cookie).await["authenticated"], false, "the old cookie no longer works");
+
+    let (status, _) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": user.username, "password": "wrong-password-1"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit_actions(&app, &user.username).await, ["login", "logout", "login_failed"]);
+    let (_, unknown) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": "nobody", "password": "whatever-123"}))).await;
+    assert_eq!(unknown["error"]["message"], "用户名或密码错误", "unknown names and wrong passwords look alike");
+    assert_eq!(audit_actions(&app, "nobody").await, ["login_failed"]);
+
+    // Over HTTPS (behind a proxy) the cookie is Secure and HSTS is sent.
+    let r = app
+        .anonymous_client()
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"username": user.username, "password": user.password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"));
+    assert!(r.headers().get("strict-transport-security").is_some());
+}
+
+#[tokio::test]
+async fn login_and_logout_through_the_pages() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("auditor", None, None).await;
+    let r = app.anonymous_client().get(app.url("/login?next=/audit")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("用户名") && page.contains("密码") && page.contains("action=\"/login\""));
+
+    let anonymous = app.anonymous_client();
+    let form = |u: &str, p: &str, next: &str| form_encode(&[("username", u), ("password", p), ("next", next)]);
+    let r = anonymous
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&user.username, "not-the-password", "/audit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(session_cookie(&r).is_none());
+    let text = r.text().await.unwrap();
+    assert!(text.contains("用户名或密码错误") && text.contains(&format!("value=\"{}\"", user.username)), "{text}");
+
+    let r = anonymous
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&user.username, &user.password, "/audit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/audit");
+    let cookie = session_cookie(&r).expect("cookie");
+    let home = anonymous.get(app.url("/")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains(&user.username) && home.contains("审计人员") && home.contains("action=\"/logout\""), "{home}");
+    assert!(home.contains("href=\"/audit\""), "auditors are offered the audit log");
+
+    let r = anonymous.post(app.url("/logout")).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    let home = anonymous.get(app.url("/")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!home.contains(&user.username) && home.contains("href=\"/login\""));
+
+    // Only local paths are returned to after login.
+    let r = anonymous
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&user.username, &user.password, "//evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/");
+    assert_eq!(audit_actions(&app, &user.username).await, ["login_failed", "login", "logout", "login"]);
+}
+
+#[tokio::test]
+async fn the_sixth_login_after_five_wrong_passwords_is_refused_even_when_correct() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("village", Some("441621103212"), None).await;
+    for i in 1..=5 {
+        let r = api_login(&app, &user.username, &format!("wrong-password-{i}")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = api_login(&app, &user.username, &user.password).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(session_cookie(&r).is_none(), "no session while locked");
+    assert_eq!(r.headers()["retry-after"], "900");
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("锁定"), "{body}");
+    // The page says the same.
+    let r = app
+        .anonymous_client()
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[("username", &user.username), ("password", &user.password)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("15 分钟后再试"));
+    let actions = audit_actions(&app, &user.username).await;
+    assert_eq!(actions.iter().filter(|a| *a == "login_failed").count(), 5);
+    assert_eq!(actions.iter().filter(|a| *a == "login_locked").count(), 2);
+    assert!(!actions.contains(&"login".to_string()));
+
+    // An administrator's password reset lifts the lock.
+    let out = app.bangfu(&["user", "reset-password", &user.username]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let new_password = stdout.lines().last().unwrap().trim();
+    assert_eq!(api_login(&app, &user.username, &user.password).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api_login(&app, &user.username, new_password).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sessions_end_after_the_idle_time_and_activity_keeps_them() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("admin", None, None).await;
+    let cookie = login_cookie(&app, &user.username, &user.password).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let set_last_seen = |minutes_ago: i64| {
+        let at = store::auth::format_unix(now - minutes_ago * 60);
+        let db = app.db.clone();
+        async move {
+            store::on_db!(&db, p => sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(at).execute(p).await.map(|_| ())).unwrap()
+        }
+    };
+    // 29 minutes idle: still logged in, and the request counts as activity.
+    set_last_seen(29).await;
+    assert_eq!(whoami(&app, &cookie).await["authenticated"], true);
+    let last_seen: String = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT last_seen_at FROM sessions").fetch_one(p).await).unwrap();
+    assert!(last_seen > store::auth::format_unix(now - 60), "refreshed: {last_seen}");
+    // 31 minutes idle: the session has ended; writes are refused as for the public.
+    set_last_seen(31).await;
+    let r = app.anonymous_client().get(app.url("/api/v1/session")).header(COOKIE, &cookie).send().await.unwrap();
+    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"), "the browser is told to drop it");
+    assert_eq!(r.json::<Value>().await.unwrap()["authenticated"], false);
+    let r = app
+        .anonymous_client()
+        .post(app.url("/api/v1/organisations"))
+        .header(COOKIE, &cookie)
+        .json(&json!({"name": "过期会话机构", "kind": "enterprise"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(count(&app, "sessions").await, 0, "the ended session is removed");
+}
+
+#[tokio::test]
+async fn tokens_work_until_revoked_or_expired_and_disabled_users_lose_them() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("county", Some("441621"), None).await;
+    let out = app.bangfu(&["token", "create", "--user", &user.username, "--expires", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let token = stdout.lines().last().unwrap().to_string();
+    assert!(token.starts_with("bft_") && !token.contains(' '), "the token alone on the last line: {stdout}");
+    let client = http_client(Some(&token));
+    let (status, me) = app.send(&client, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["username"], user.username.as_str());
+    let stored: Vec<String> = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await).unwrap();
+    assert!(!stored.iter().any(|h| h == &token), "only hashes are stored");
+
+    let tokens = app.db.list_api_tokens(Some(&user.username)).await.unwrap();
+    let id = tokens.last().unwrap().id;
+    let out = app.bangfu(&["token", "revoke", &id.to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (status, body) = app.send(&client, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_token");
+    let (status, _) = app.send(&client, Method::GET, "/api/v1/regions/44", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token is refused, not treated as the public");
+
+    let account = app.db.require_user(&user.username).await.unwrap();
+    let (expired, _) = app.db.insert_api_token(&domain::Caller::system(), &account, "old", "2020-01-01T00:00:00Z").await.unwrap();
+    let (status, _) = app.send(&http_client(Some(&expired)), Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, _) = app.send(&user.client, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let out = app.bangfu(&["user", "disable", &user.username]);
+    assert!(out.status.success());
+    let (status, _) = app.send(&user.client, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a disabled user's tokens stop working");
+    assert_eq!(api_login(&app, &user.username, &user.password).await.status(), StatusCode::FORBIDDEN);
+    let listed = String::from_utf8_lossy(&app.bangfu(&["user", "list"]).stdout).to_string();
+    assert!(listed.lines().any(|l| l.contains(&user.username) && l.contains("已停用")), "{listed}");
+}
+
+#[tokio::test]
+async fn passwords_follow_the_policy_and_accounts_name_their_scope() {
+    let app = TestApp::spawn().await;
+    let system = domain::Caller::system();
+    let input = |name: &str| store::auth::NewUser { username: name.into(), role: "auditor".into(), ..Default::default() };
+    for (password, expected) in [("Short1!", "至少 10 个字符"), ("zhangsan2024", "用户名"), ("1qaz2wsx3edc", "常见密码"), ("Password123", "常见密码")] {
+        let err = app.db.create_user(&system, &input("zhangsan2024"), password).await.unwrap_err();
+        assert!(err.to_string().contains(expected) || format!("{err:?}").contains(expected), "{password}: {err:?}");
+    }
+    assert!(app.db.get_user("zhangsan2024").await.unwrap().is_none(), "nothing was written");
+
+    let out = app.bangfu(&["user", "add", "wangwu", "--role", "county"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--region"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = app.bangfu(&["user", "add", "wangwu", "--role", "county", "--region", "4416"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4416 是地级"));
+    let out = app.bangfu(&["user", "add", "wangwu", "--role", "org"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--org"));
+    let out = app.bangfu(&["user", "add", "wangwu", "--role", "root"]);
+    assert!(!out.status.success());
+    assert!(app.db.get_user("wangwu").await.unwrap().is_none());
+
+    let out = app.bangfu(&["user", "add", "wangwu", "--role", "county", "--region", "441621"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("紫金县"), "{stdout}");
+    let password = stdout.lines().last().unwrap().trim().to_string();
+    let cookie = login_cookie(&app, "wangwu", &password).await;
+    assert_eq!(whoami(&app, &cookie).await["role_name"], "县级干部");
+    let hash: String = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'wangwu'").fetch_one(p).await).unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(&password));
+}
+
+#[tokio::test]
+async fn a_fresh_database_gets_an_administrator_whose_password_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fresh.db");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bangfu"))
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .env("BANGFU_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["user", "list"]);
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr).to_string();
+    let line = stderr.lines().find(|l| l.contains("初始密码")).expect("password announced");
+    let password = line.rsplit('：').next().unwrap().trim().to_string();
+    assert!(domain::auth::password_problems("admin", &password).is_empty());
+    assert!(String::from_utf8_lossy(&first.stdout).contains("admin\t市级管理员"));
+    let second = run(&["user", "list"]);
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("初始密码"), "shown only once");
+
+    let opened = store::Db::open(db.to_str().unwrap(), &store::regions::NoProgress).await.unwrap();
+    match opened.login("admin", &password).await.unwrap() {
+        store::auth::LoginOutcome::Success { caller, .. } => assert!(caller.is_admin()),
+        other => panic!("{other:?}"),
+    }
+    let hash: String = store::on_db!(&opened, p => sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(p).await).unwrap();
+    assert!(!hash.contains(&password));
+    opened.close().await;
+}
+
+#[tokio::test]
+async fn the_public_reads_public_information_but_cannot_write() {
+    let app = TestApp::spawn().await;
+    let org = organisation(&app, "福田区对口帮扶办").await;
+    let p = pairing(&app, org, "441621", "省内对口帮扶").await;
+    let public = app.anonymous_client();
+    for path in ["/api/v1/regions/441621", "/api/v1/organisations", &format!("/api/v1/organisations/{org}"), "/api/v1/pairings", &format!("/api/v1/pairings/{p}")] {
+        let (status, _) = app.send(&public, Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let (_, listed) = app.send(&public, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(ids(listed["items"].as_array().unwrap()), [p], "pairings are public information");
+    let before = (count(&app, "organisations").await, count(&app, "pairings").await);
+    let (status, body) = app.send(&public, Method::POST, "/api/v1/organisations", Some(&json!({"name": "匿名机构", "kind": "enterprise"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"]["message"].as_str().unwrap().contains("登录"));
+    let (status, _) = app.send(&public, Method::PUT, &format!("/api/v1/pairings/{p}"), Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.send(&public, Method::PUT, "/api/v1/regions/441621/population/2020", Some(&json!({"rural_population": 1}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app.send(&public, Method::DELETE, &format!("/api/v1/organisations/{org}"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown routes too: nothing anonymous changes state");
+    assert_eq!((count(&app, "organisations").await, count(&app, "pairings").await), before);
+    // A page write sends the public to the login page.
+    let r = public.post(app.url("/organisations")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/login?next=/organisations");
+    let (status, _) = app.send(&public, Method::GET, "/api/v1/audit", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn auditors_read_everything_but_change_nothing() {
+    let app = TestApp::spawn().await;
+    let org = organisation(&app, "福田区对口帮扶办").await;
+    let p = pairing(&app, org, "441621", "省内对口帮扶").await;
+    let auditor = app.user_as("auditor", None, None).await;
+    let (status, listed) = app.send(&auditor.client, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(listed["items"].as_array().unwrap()), [p]);
+    let (status, audit) = app.send(&auditor.client, Method::GET, "/api/v1/audit?entity=pairing", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit["items"][0]["entity_id"], p.to_string());
+    assert_eq!(audit["items"][0]["username"], crate::harness::ADMIN_USER);
+    let before = count(&app, "organisations").await;
+    let (status, body) = app.send(&auditor.client, Method::POST, "/api/v1/organisations", Some(&json!({"name": "审计建的机构", "kind": "enterprise"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"]["message"].as_str().unwrap().contains("审计人员只能查看"), "{body}");
+    let (status, _) = app.send(&auditor.client, Method::PUT, &format!("/api/v1/organisations/{org}"), Some(&json!({"name": "改名", "kind": "enterprise"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "organisations").await, before);
+    let (_, o) = app.get(&format!("/api/v1/organisations/{org}")).await;
+    assert_eq!(o["name"], "福田区对口帮扶办");
+    // A cookie session of an auditor is just as read-only.
+    let cookie = login_cookie(&app, &auditor.username, &auditor.password).await;
+    let r = app.anonymous_client().post(app.url("/api/v1/organisations")).header(COOKIE, cookie).json(&json!({"name": "x", "kind": "enterprise"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_county_cadre_sees_only_pairings_in_its_county() {
+    let app = TestApp::spawn().await;
+    let futian = organisation(&app, "福田区对口帮扶办").await;
+    let luohu = organisation(&app, "罗湖区对口帮扶办").await;
+    let own = pairing(&app, futian, "441621", "省内对口帮扶").await;
+    let village = pairing(&app, futian, "441621103212", "企村结对").await;
+    let other = pairing(&app, luohu, "360730", "对口合作").await;
+    let county = app.client_as("county", Some("441621"), None).await;
+
+    let (_, listed) = app.send(&county, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(ids(listed["items"].as_array().unwrap()), [own, village]);
+    let (_, filtered) = app.send(&county, Method::GET, "/api/v1/pairings?region=3607", None).await;
+    assert!(filtered["items"].as_array().unwrap().is_empty(), "a filter cannot widen the scope");
+    let (_, by_org) = app.send(&county, Method::GET, &format!("/api/v1/pairings?organisation_id={luohu}"), None).await;
+    assert!(by_org["items"].as_array().unwrap().is_empty());
+    let (status, _) = app.send(&county, Method::GET, &format!("/api/v1/pairings/{own}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.send(&county, Method::GET, &format!("/api/v1/pairings/{other}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], format!("对口关系 {other} 不存在"), "the same answer as for a pairing that does not exist");
+
+    let page = |path: String| {
+        let county = county.clone();
+        let url = app.url(&path);
+        async move {
+            let r = county.get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, list) = page("/pairings".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("紫金县") && !list.contains("宁都县"), "{list}");
+    let (status, _) = page(format!("/pairings/{other}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, region) = page("/regions/360730".into()).await;
+    assert!(!region.contains(&format!("/pairings/{other}")), "the other county's region page lists none of its pairings");
+    let (_, org_page) = page(format!("/organisations/{luohu}")).await;
+    assert!(!org_page.contains(&format!("/pairings/{other}")));
+
+    // A district office sees the regions of its own organisation's pairings; an organisation
+    // user its own organisation's pairings; a village first secretary its village.
+    let district = app.client_as("district", None, Some(luohu)).await;
+    let (_, d) = app.send(&district, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(ids(d["items"].as_array().unwrap()), [other]);
+    let org_user = app.client_as("org", None, Some(futian)).await;
+    let (_, o) = app.send(&org_user, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(ids(o["items"].as_array().unwrap()), [own, village]);
+    let secretary = app.client_as("village", Some("441621103212"), None).await;
+    let (_, v) = app.send(&secretary, Method::GET, "/api/v1/pairings", None).await;
+    assert_eq!(ids(v["items"].as_array().unwrap()), [village]);
+}
+
+#[tokio::test]
+async fn a_state_changing_request_from_a_foreign_origin_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_as("admin", None, None).await;
+    let cookie = login_cookie(&app, &admin.username, &admin.password).await;
+    let anonymous = app.anonymous_client();
+    let before = count(&app, "organisations").await;
+    let post = |origin: Option<&str>, fetch_site: Option<&str>, name: &str| {
+        let mut r = anonymous
+            .post(app.url("/api/v1/organisations"))
+            .header(COOKIE, &cookie)
+            .json(&json!({"name": name, "kind": "enterprise"}));
+        if let Some(o) = origin {
+            r = r.header(ORIGIN, o);
+        }
+        if let Some(s) = fetch_site {
+            r = r.header("sec-fetch-site", s);
+        }
+        r.send()
+    };
+    let r = post(Some("http://evil.example"), None, "跨站一").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "csrf");
+    assert!(body["error"]["message"].as_str().unwrap().contains("其他网站"));
+    assert_eq!(post(None, Some("cross-site"), "跨站二").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post(Some("null"), None, "跨站三").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "organisations").await, before, "nothing was written");
+
+    assert_eq!(post(Some(&app.base), Some("same-origin"), "同源").await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(post(None, None, "无来源头的程序").await.unwrap().status(), StatusCode::CREATED);
+    // Logging out and logging in are protected too.
+    let r = anonymous.delete(app.url("/api/v1/session")).header(COOKIE, &cookie).header(ORIGIN, "http://evil.example").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(whoami(&app, &cookie).await["authenticated"], true);
+    let r = anonymous
+        .post(app.url("/login"))
+        .header(ORIGIN, "http://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[("username", &admin.username), ("password", &admin.password)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&r).is_none());
+    // Programs with a bearer token have no ambient credentials to abuse: no Origin check.
+    let r = admin.client.post(app.url("/api/v1/organisations")).header(ORIGIN, "http://tool.example").json(&json!({"name": "令牌", "kind": "enterprise"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
+    let app = TestApp::spawn().await;
+    let org = organisation(&app, "福田区对口帮扶办").await;
+    pairing(&app, org, "441621", "省内对口帮扶").await;
+    let county = app.client_as("county", Some("360730"), None).await;
+    let counts = || async { (count(&app, "users").await, count(&app, "organisations").await, count(&app, "pairings").await, count(&app, "regions").await) };
+    let before = counts().await;
+    let nasty = [
+        "' OR '1'='1",
+        "1; DROP TABLE users; --",
+        "%' UNION SELECT password_hash, 1, 1 FROM users --",
+        "\") OR 1=1 --",
+        "%",
+        "_",
+        "\\",
+        "441621' --",
+    ];
+    // Traces of a database error or of stored secrets; the inputs themselves may be echoed in
+    // a 422 message, so they are not in this list.
+    let leaks = ["$argon2", "syntax error", "SQLITE", "sqlx", "near \"", "数据库错误", "服务器内部错误", "Harness-pass"];
+    for s in nasty {
+        let enc: String = s.bytes().map(|b| format!("%{b:02X}")).collect();
+        let paths = [
+            format!("/api/v1/regions?q={enc}"),
+            format!("/api/v1/organisations?q={enc}"),
+            format!("/api/v1/pairings?region={enc}"),
+            format!("/api/v1/pairings?organisation_id={enc}"),
+            format!("/api/v1/pairings?type={enc}"),
+            format!("/api/v1/audit?user={enc}"),
+            format!("/api/v1/audit?entity={enc}&entity_id={enc}"),
+            format!("/api/v1/audit?action={enc}"),
+            format!("/api/v1/audit?from={enc}"),
+            format!("/regions?q={enc}"),
+            format!("/organisations?q={enc}"),
+            format!("/pairings?region={enc}"),
+            format!("/audit?user={enc}&until={enc}"),
+        ];
+        for path in &paths {
+            for client in [&app.client, &county] {
+                let r = client.get(app.url(path)).send().await.unwrap();
+                let status = r.status();
+                let text = r.text().await.unwrap();
+                assert!(
+                    [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY, StatusCode::FORBIDDEN].contains(&status),
+                    "{path}: {status} {text}"
+                );
+                for leak in leaks {
+                    assert!(!text.contains(leak), "{path} leaks {leak}: {text}");
+                }
+                if status == StatusCode::OK && path.starts_with("/api/") {
+                    let body: Value = serde_json::from_str(&text).unwrap();
+                    assert!(body["items"].as_array().unwrap().is_empty(), "{path} matched something: {text}");
+                }
+            }
+        }
+        let (status, _) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": s, "password": s}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{s}");
+    }
+    assert_eq!(counts().await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn script_in_free_text_is_rendered_as_text() {
+    let app = TestApp::spawn().await;
+    let script = "<script>alert('x')</script>";
+    let org = organisation(&app, &format!("罗湖区{script}")).await;
+    let raw = |t: &str| t.contains("<script>alert");
+    for path in ["/organisations".to_string(), format!("/organisations/{org}"), "/audit?entity=organisation".to_string()] {
+        let (status, page) = app.get_text(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!raw(&page), "{path} renders markup: {page}");
+        assert!(page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;"), "{path}: {page}");
+    }
+    let r = app
+        .anonymous_client()
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[("username", "<img src=x onerror=alert(1)>"), ("password", "whatever-long")]))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("<img src=x"), "{page}");
+    let (_, audit) = app.get_text("/audit?action=login_failed").await;
+    assert!(!audit.contains("<img src=x") && (audit.contains("&lt;img") || audit.contains("&#60;img")), "{audit}");
+}
+
+#[tokio::test]
+async fn the_audit_log_is_searched_by_user_record_action_and_date() {
+    let app = TestApp::spawn().await;
+    let org = organisation(&app, "福田区对口帮扶办").await;
+    let p = pairing(&app, org, "441621", "省内对口帮扶").await;
+    let admin = crate::harness::ADMIN_USER;
+    let today = &store::now_rfc3339()[..10];
+    let (status, body) = app.get(&format!("/api/v1/audit?user={admin}&entity=pairing&entity_id={p}&action=create&from={today}&until={today}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["after_json"].as_str().map(|s| s.contains("441621")), Some(true));
+    let (_, none) = app.get("/api/v1/audit?entity=pairing&until=2020-01-01").await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+    let (status, bad) = app.get("/api/v1/audit?from=2024-02-30&until=昨天").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(crate::harness::error_fields(&bad), ["from", "until"]);
+    // Paging newest first.
+    let (_, first) = app.get("/api/v1/audit?limit=1").await;
+    let next = first["next_cursor"].as_str().unwrap();
+    let (_, second) = app.get(&format!("/api/v1/audit?limit=1&cursor={next}")).await;
+    assert!(second["items"][0]["id"].as_i64() < first["items"][0]["id"].as_i64());
+
+    let (status, page) = app.get_text(&format!("/audit?entity=pairing&entity_id={p}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("对口关系") && page.contains("新增") && page.contains(admin), "{page}");
+    let county = app.client_as("county", Some("441621"), None).await;
+    let r = county.get(app.url("/audit")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("审计日志"));
+    let r = app.anonymous_client().get(app.url("/audit")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/login?next=/audit");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorization matrix: every role × every API family × own scope / other scope.
+//
+// HOW TO EXTEND (households, projects, transactions, …):
+// 1. If your family needs records, create an "own" one (in 紫金县 441621 / organisation
+//    `own_org`, i.e. inside the scopes of the district, county and org actors; use village
+//    441621103212 for something the village actor should see) and an "other" one (in 宁都县
+//    360730 / organisation `other_org`) in `Fixture::new`, and `fx.set("own_household", id)`.
+// 2. Add rows to `matrix()`: `row(family, method, path, [admin, district, county, village, org,
+//    auditor, public])`, with `{placeholders}` in the path and in an optional JSON `.body(...)`.
+//    Expectations are status codes as text; for lists add `.look_for("other_household")` and
+//    write "200+" (that record is in the list) or "200-" (it is not).
+// 3. Writes run in table order against one database: make them repeatable (PUT the same body,
+//    POST something new each time).
+// Every mismatch is reported at once, as "family METHOD path as ROLE: expected …, got …".
+// ---------------------------------------------------------------------------------------------
+
+const ACTORS: [&str; 7] = ["admin", "district", "county", "village", "org", "auditor", "public"];
+
+struct Row {
+    family: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Option<&'static str>,
+    look_for: Option<&'static str>,
+    expect: [&'static str; 7],
+}
+
+fn row(family: &'static str, method: &'static str, path: &'static str, expect: [&'static str; 7]) -> Row {
+    Row { family, method, path, body: None, look_for: None, expect }
+}
+
+impl Row {
+    fn body(mut self, json: &'static str) -> Row {
+        self.body = Some(json);
+        self
+    }
+
+    fn look_for(mut self, key: &'static str) -> Row {
+        self.look_for = Some(key);
+        self
+    }
+}
+
+const ORG_A: &str = r#"{"name": "福田区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
+const ORG_B: &str = r#"{"name": "罗湖区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
+const OWN_PAIRING: &str = r#"{"organisation_id": {own_org}, "region_code": "441621", "pairing_type": "省内对口帮扶", "start_year": 2017}"#;
+const OTHER_PAIRING: &str = r#"{"organisation_id": {other_org}, "region_code": "360730", "pairing_type": "对口合作", "start_year": 2017}"#;
+
+fn matrix() -> Vec<Row> {
+    vec![
+        // family           method  path                                        admin  district county village org  auditor public
+        row("session",       "GET", "/api/v1/session",                         ["200", "200", "200", "200", "200", "200", "200"]),
+        row("regions",       "GET", "/api/v1/regions/441621",                  ["200", "200", "200", "200", "200", "200", "200"]),
+        row("regions",       "GET", "/api/v1/regions?q=宁都",                   ["200", "200", "200", "200", "200", "200", "200"]),
+        row("regions",       "PUT", "/api/v1/regions/360730/attributes",       ["200", "403", "403", "403", "403", "403", "401"])
+            .body(r#"{"area_km2": 4053, "elevation_m": 300}"#),
+        row("regions",       "PUT", "/api/v1/regions/441621/population/2019",  ["200", "403", "403", "403", "403", "403", "401"])
+            .body(r#"{"rural_population": 620000}"#),
+        row("organisations", "GET", "/api/v1/organisations",                   ["200+", "200+", "200+", "200+", "200+", "200+", "200+"])
+            .look_for("other_org"),
+        row("organisations", "GET", "/api/v1/organisations/{other_org}",       ["200", "200", "200", "200", "200", "200", "200"]),
+        row("organisations", "POST", "/api/v1/organisations",                  ["201", "403", "403", "403", "403", "403", "401"])
+            .body(r#"{"name": "新登记的企业", "kind": "enterprise"}"#),
+        row("organisations", "PUT", "/api/v1/organisations/{own_org}",         ["200", "403", "403", "403", "200", "403", "401"])
+            .body(ORG_A),
+        row("organisations", "PUT", "/api/v1/organisations/{other_org}",       ["200", "403", "403", "403", "403", "403", "401"])
+            .body(ORG_B),
+        row("pairings",      "GET", "/api/v1/pairings",                        ["200+", "200+", "200+", "200-", "200+", "200+", "200+"])
+            .look_for("own_pairing"),
+        row("pairings",      "GET", "/api/v1/pairings",                        ["200+", "200-", "200-", "200-", "200-", "200+", "200+"])
+            .look_for("other_pairing"),
+        row("pairings",      "GET", "/api/v1/pairings?region=360730",          ["200+", "200-", "200-", "200-", "200-", "200+", "200+"])
+            .look_for("other_pairing"),
+        row("pairings",      "GET", "/api/v1/pairings/{own_pairing}",          ["200", "200", "200", "404", "200", "200", "200"]),
+        row("pairings",      "GET", "/api/v1/pairings/{own_village_pairing}",  ["200", "200", "200", "200", "200", "200", "200"]),
+        row("pairings",      "GET", "/api/v1/pairings/{other_pairing}",        ["200", "404", "404", "404", "404", "200", "200"]),
+        row("pairings",      "POST", "/api/v1/pairings",                       ["201", "403", "403", "403", "403", "403", "401"])
+            .body(OWN_PAIRING),
+        row("pairings",      "PUT", "/api/v1/pairings/{own_pairing}",          ["200", "403", "403", "404", "403", "403", "401"])
+            .body(OWN_PAIRING),
+        row("pairings",      "PUT", "/api/v1/pairings/{other_pairing}",        ["200", "404", "404", "404", "404", "403", "401"])
+            .body(OTHER_PAIRING),
+        row("pairing pages", "GET", "/pairings/{own_pairing}",                 ["200", "200", "200", "404", "200", "200", "200"]),
+        row("pairing pages", "GET", "/pairings/{other_pairing}",               ["200", "404", "404", "404", "404", "200", "200"]),
+        row("audit",         "GET", "/api/v1/audit",                           ["200", "403", "403", "403", "403", "200", "401"]),
+        row("audit",         "GET", "/api/v1/audit?entity=pairing&entity_id={other_pairing}", ["200", "403", "403", "403", "403", "200", "401"]),
+        row("audit pages",   "GET", "/audit",                                  ["200", "403", "403", "403", "403", "200", "303"]),
+    ]
+}
+
+/// The records the matrix talks about, by placeholder name.
+struct Fixture {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Fixture {
+    async fn new(app: &TestApp) -> Fixture {
+        let mut fx = Fixture { values: Vec::new() };
+        let (_, a) = app.post("/api/v1/organisations", &serde_json::from_str(ORG_A).unwrap()).await;
+        let (_, b) = app.post("/api/v1/organisations", &serde_json::from_str(ORG_B).unwrap()).await;
+        fx.set("own_org", a["id"].as_i64().unwrap());
+        fx.set("other_org", b["id"].as_i64().unwrap());
+        let (_, own) = app.post("/api/v1/pairings", &fx.json(OWN_PAIRING)).await;
+        let (_, other) = app.post("/api/v1/pairings", &fx.json(OTHER_PAIRING)).await;
+        let (_, village) = app
+            .post("/api/v1/pairings", &fx.json(r#"{"organisation_id": {own_org}, "region_code": "441621103212", "pairing_type": "企村结对", "start_year": 2018}"#))
+            .await;
+        fx.set("own_pairing", own["id"].as_i64().expect("own pairing"));
+        fx.set("other_pairing", other["id"].as_i64().expect("other pairing"));
+        fx.set("own_village_pairing", village["id"].as_i64().expect("village pairing"));
+        // Households, projects, transactions: create "own_…" and "other_…" records here.
+        fx
+    }
+
+    fn set(&mut self, key: &'static str, value: impl ToString) {
+        self.values.push((key, value.to_string()));
+    }
+
+    fn get(&self, key: &str) -> &str {
+        &self.values.iter().find(|(k, _)| *k == key).unwrap_or_else(|| panic!("no fixture value {key}")).1
+    }
+
+    fn fill(&self, template: &str) -> String {
+        self.values.iter().fold(template.to_string(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
+    }
+
+    fn json(&self, template: &str) -> Value {
+        serde_json::from_str(&self.fill(template)).unwrap_or_else(|e| panic!("{template}: {e}"))
+    }
+}
+
+#[tokio::test]
+async fn authorization_matrix() {
+    let app = TestApp::spawn().await;
+    let fx = Fixture::new(&app).await;
+    let own_org: i64 = fx.get("own_org").parse().unwrap();
+    let clients = [
+        app.client_as("admin", None, None).await,
+        app.client_as("district", None, Some(own_org)).await,
+        app.client_as("county", Some("441621"), None).await,
+        app.client_as("village", Some("441621103212"), None).await,
+        app.client_as("org", None, Some(own_org)).await,
+        app.client_as("auditor", None, None).await,
+        app.anonymous_client(),
+    ];
+    let mut failures = Vec::new();
+    for r in matrix() {
+        let path = fx.fill(r.path);
+        let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+        let body = r.body.map(|b| fx.json(b));
+        for (i, client) in clients.iter().enumerate() {
+            let (status, response) = app.send(client, method.clone(), &path, body.as_ref()).await;
+            let expected = r.expect[i];
+            let (code, visible) = match expected.strip_suffix('+') {
+                Some(c) => (c, Some(true)),
+                None => match expected.strip_suffix('-') {
+                    Some(c) => (c, Some(false)),
+                    None => (expected, None),
+                },
+            };
+            let mut got = status.as_u16().to_string();
+            if let (Some(_), Some(key)) = (visible, r.look_for) {
+                let wanted = fx.get(key).parse::<i64>().unwrap();
+                let seen = response["items"].as_array().is_some_and(|items| ids(items).contains(&wanted));
+                got += if seen { "+" } else { "-" };
+            }
+            let expected_full = match visible {
+                Some(true) => format!("{code}+"),
+                Some(false) => format!("{code}-"),
+                None => code.to_string(),
+            };
+            if got != expected_full {
+                failures.push(format!("{} {} {path} as {}: expected {expected_full}, got {got} {response}", r.family, r.method, ACTORS[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}

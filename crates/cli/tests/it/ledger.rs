@@ -1,0 +1,418 @@
+//! The fund ledger end to end: each invariant refused with its field and nothing written;
+//! reversals; append-only enforced by the database itself; `bangfu ledger verify` on an
+//! untouched and on a tampered ledger; chains that never fork; and the reports, whose every
+//! grouping adds up to the same total to the fen on both backends.
+
+use crate::harness::{TestApp, error_fields};
+use crate::projects::{create_project, org, project_body};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use store::Db;
+
+/// Organisations and projects shared by the tests.
+struct World {
+    city: i64,
+    district: i64,
+    foundation: i64,
+    county_a: i64,
+    county_b: i64,
+    contractor: i64,
+    /// Education, livelihood, at 德保县 (45) and 塔什库尔干 (65), equal weights.
+    a: i64,
+    /// Industry, not livelihood, at 塔什库尔干 (65).
+    b: i64,
+}
+
+async fn world(app: &TestApp) -> World {
+    let city = org(app, "深圳市乡村振兴和协作交流局", "city_office", true).await;
+    let district = org(app, "福田区协作办", "district_office", true).await;
+    let foundation = org(app, "华强公益基金会", "foundation", true).await;
+    let county_a = org(app, "德保县财政局", "government", false).await;
+    let county_b = org(app, "塔什库尔干县财政局", "government", false).await;
+    let contractor = org(app, "某建设公司", "enterprise", false).await;
+    let a = create_project(app, &project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true)).await;
+    let b = create_project(app, &project_body("塔县产业园", "industry", &[("653131", 1)], false)).await;
+    World { city, district, foundation, county_a, county_b, contractor, a, b }
+}
+
+fn tx(kind: &str, amount: i64, date: &str, from: i64, to: i64, source: &str, project: i64) -> Value {
+    json!({"type": kind, "amount": amount, "value_date": date, "provider_id": from, "receiver_id": to,
+           "fund_source": source, "project_id": project, "voucher_no": format!("V-{date}-{amount}")})
+}
+
+async fn post(app: &TestApp, body: &Value) -> Value {
+    let (status, created) = app.post("/api/v1/transactions", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
+}
+
+async fn ledger_count(app: &TestApp) -> i64 {
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    head["count"].as_i64().unwrap()
+}
+
+/// Posts `body`, expects a 422 naming `field` with `fragment` in the message, and checks that
+/// nothing was written (ledger count, the entries listed, the audit log).
+async fn assert_refused(app: &TestApp, body: &Value, field: &str, fragment: &str) {
+    let before = ledger_count(app).await;
+    let listed = app.get_all("/api/v1/transactions").await.len();
+    let audit_before = audit_rows(app).await;
+    let (status, err) = app.post("/api/v1/transactions", body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(error_fields(&err).contains(&field.to_string()), "{field} not in {err}");
+    let text = err["error"]["details"].to_string();
+    assert!(text.contains(fragment), "“{fragment}” not in {text}");
+    assert_eq!(ledger_count(app).await, before, "nothing was written");
+    assert_eq!(app.get_all("/api/v1/transactions").await.len(), listed);
+    assert_eq!(audit_rows(app).await, audit_before, "not even an audit entry");
+}
+
+async fn audit_rows(app: &TestApp) -> i64 {
+    store::on_db!(&app.db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE entity = 'ledger_entry'").fetch_one(p).await)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_disbursement_above_the_commitments_is_refused_unless_flagged_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    post(&app, &tx("disbursement", 600_00, "2019-05-01", w.city, w.county_a, "fiscal", w.a)).await;
+    let over = tx("disbursement", 400_01, "2019-06-01", w.city, w.county_a, "fiscal", w.a);
+    assert_refused(&app, &over, "amount", "将超过承诺 1000.00 元").await;
+    let mut flagged = over.clone();
+    flagged["over_commitment"] = json!(true);
+    assert_refused(&app, &flagged, "over_commitment_reason", "必须说明理由").await;
+    flagged["over_commitment_reason"] = json!("追加资金已批复，承诺待补录");
+    let e = post(&app, &flagged).await;
+    assert_eq!(e["over_commitment_reason"], "追加资金已批复，承诺待补录");
+    let (_, p) = app.get(&format!("/api/v1/projects/{}", w.a)).await;
+    assert_eq!(p["money"]["disbursed"], 1_000_01);
+}
+
+#[tokio::test]
+async fn an_expenditure_above_what_the_project_received_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 500_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
+    post(&app, &tx("disbursement", 300_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
+    assert_refused(&app, &tx("expenditure", 300_01, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b), "amount", "已收到的资金 300.00 元").await;
+    post(&app, &tx("expenditure", 300_00, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b)).await;
+    // Incoming funds (a donation received directly) add to what the project received.
+    post(&app, &tx("incoming_funds", 50_00, "2019-06-02", w.foundation, w.county_b, "donation", w.b)).await;
+    post(&app, &tx("expenditure", 50_00, "2019-06-03", w.county_b, w.contractor, "donation", w.b)).await;
+}
+
+#[tokio::test]
+async fn a_zero_or_negative_amount_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    assert_refused(&app, &tx("commitment", 0, "2019-04-01", w.city, w.county_a, "fiscal", w.a), "amount", "金额必须大于零").await;
+    assert_refused(&app, &tx("commitment", -100, "2019-04-01", w.city, w.county_a, "fiscal", w.a), "amount", "金额必须大于零").await;
+}
+
+#[tokio::test]
+async fn a_value_date_before_the_project_exists_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    assert_refused(&app, &tx("commitment", 100, "2019-02-28", w.city, w.county_a, "fiscal", w.a), "value_date", "早于项目立项日期 2019-03-01")
+        .await;
+    assert_refused(&app, &tx("commitment", 100, "2019-13-01", w.city, w.county_a, "fiscal", w.a), "value_date", "日期").await;
+    post(&app, &tx("commitment", 100, "2019-03-01", w.city, w.county_a, "fiscal", w.a)).await;
+    // The project cannot then be moved to start after its money.
+    let mut body = project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true);
+    body["approved_on"] = json!("2019-03-02");
+    let (status, err) = app.put(&format!("/api/v1/projects/{}", w.a), &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&err), ["approved_on"]);
+}
+
+#[tokio::test]
+async fn an_unknown_organisation_or_project_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    assert_refused(&app, &tx("commitment", 100, "2019-04-01", 9999, w.county_a, "fiscal", w.a), "provider_id", "付款方机构 9999 不存在").await;
+    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, 9998, "fiscal", w.a), "receiver_id", "收款方机构 9998 不存在").await;
+    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "fiscal", 9997), "project_id", "项目 9997 不存在").await;
+    assert_refused(&app, &tx("借款", 100, "2019-04-01", w.city, w.county_a, "财政", w.a), "type", "交易类型“借款”无效").await;
+    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "lottery", w.a), "fund_source", "资金来源").await;
+}
+
+#[tokio::test]
+async fn passing_on_more_than_was_received_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    let hop1 = post(&app, &tx("disbursement", 1_000_00, "2019-05-01", w.city, w.district, "fiscal", w.a)).await;
+    assert_eq!(hop1["invested"], false, "city → district stays inside the Shenzhen side");
+    let mut hop2 = tx("disbursement", 1_000_01, "2019-05-10", w.district, w.county_a, "fiscal", w.a);
+    hop2["passes_on"] = hop1["id"].clone();
+    assert_refused(&app, &hop2, "amount", "尚未转拨的余额 1000.00 元").await;
+    hop2["amount"] = json!(700_00);
+    let done = post(&app, &hop2).await;
+    assert_eq!(done["invested"], true);
+    hop2["amount"] = json!(300_01);
+    assert_refused(&app, &hop2, "amount", "尚未转拨的余额 300.00 元").await;
+    // Only the receiver may pass money on.
+    let mut stranger = tx("disbursement", 10, "2019-05-10", w.city, w.county_a, "fiscal", w.a);
+    stranger["passes_on"] = hop1["id"].clone();
+    assert_refused(&app, &stranger, "provider_id", "只能转拨本机构收到的资金").await;
+    let mut unknown = tx("disbursement", 10, "2019-05-10", w.district, w.county_a, "fiscal", w.a);
+    unknown["passes_on"] = json!(777);
+    assert_refused(&app, &unknown, "passes_on", "被转拨的交易 777 不存在").await;
+}
+
+#[tokio::test]
+async fn a_reversal_points_at_the_entry_it_reverses_and_undoes_it_once() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let c = post(&app, &tx("commitment", 800_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
+    let d = post(&app, &tx("disbursement", 800_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
+    let d_id = d["id"].as_i64().unwrap();
+    // Reversing the commitment first would leave the disbursement uncovered.
+    let (status, err) = app.post(&format!("/api/v1/transactions/{}/reverse", c["id"]), &json!({"reason": "录错"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(error_fields(&err), ["reverses"]);
+    let (status, err) = app.post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": " "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&err), ["reason"]);
+    let (status, r) = app
+        .post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": "金额录错，重新录入", "value_date": "2019-05-02"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!(r["amount"], -800_00);
+    assert_eq!(r["reverses"], d_id);
+    assert_eq!(r["invested"], true, "mirrors the original so every sum nets out");
+    let (_, original) = app.get(&format!("/api/v1/transactions/{d_id}")).await;
+    assert_eq!(original["reversed_by"], r["id"]);
+    assert_eq!(original["amount"], 800_00, "the original is untouched");
+    let (status, err) = app.post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": "again"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(err["error"]["message"].as_str().unwrap().contains("已被交易"), "{err}");
+    let (status, _) = app.post(&format!("/api/v1/transactions/{}/reverse", r["id"]), &json!({"reason": "undo"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.post("/api/v1/transactions/424242/reverse", &json!({"reason": "x"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, p) = app.get(&format!("/api/v1/projects/{}", w.b)).await;
+    assert_eq!(p["money"]["disbursed"], 0);
+    assert_eq!(p["money"]["invested"], 0);
+    assert_eq!(app.get_all(&format!("/api/v1/projects/{}/transactions", w.b)).await.len(), 3);
+    let out = app.bangfu(&["ledger", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn raw(db: &Db, sql: &str) -> Result<u64, String> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    store::on_db!(db, p => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()).map_err(|e| e.to_string()))
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_update_delete_and_truncate_on_the_ledger() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 100_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    for sql in ["UPDATE ledger_entries SET amount = 1", "UPDATE ledger_entries SET memo = 'x' WHERE id = 1", "DELETE FROM ledger_entries"] {
+        let err = raw(&app.db, sql).await.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    if app.test_db.is_postgres() {
+        let err = raw(&app.db, "TRUNCATE ledger_entries CASCADE").await.expect_err("truncate");
+        assert!(err.contains("append-only"), "{err}");
+    }
+    assert_eq!(ledger_count(&app).await, 1);
+    let (_, e) = app.get("/api/v1/transactions/1").await;
+    assert_eq!(e["amount"], 100_00);
+}
+
+#[tokio::test]
+async fn verify_prints_the_head_and_names_the_entry_altered_behind_the_systems_back() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    post(&app, &tx("disbursement", 600_00, "2019-05-01", w.city, w.county_a, "fiscal", w.a)).await;
+    post(&app, &tx("expenditure", 100_00, "2019-06-01", w.county_a, w.contractor, "fiscal", w.a)).await;
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    let head_hash = head["head_hash"].as_str().unwrap().to_string();
+    assert_eq!(head_hash.len(), 64);
+    let out = app.bangfu(&["ledger", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&head_hash) && stdout.contains("共 3 条交易"), "{stdout}");
+    let (_, api) = app.get("/api/v1/ledger/verify").await;
+    assert_eq!(api["ok"], true);
+
+    // Behind the system's back: drop the triggers and change one column of entry 2.
+    let drops: &[&str] = if app.test_db.is_postgres() {
+        &["DROP TRIGGER ledger_entries_no_update ON ledger_entries"]
+    } else {
+        &["DROP TRIGGER ledger_entries_no_update", "DROP TRIGGER ledger_entries_no_delete"]
+    };
+    for sql in drops {
+        raw(&app.db, sql).await.unwrap();
+    }
+    assert_eq!(raw(&app.db, "UPDATE ledger_entries SET value_date = '2019-05-02' WHERE id = 2").await.unwrap(), 1);
+    let out = app.bangfu(&["ledger", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tampered ledger fails verification");
+    assert!(stderr.contains("交易 2：") && stderr.contains("被改动"), "{stderr}");
+    let (_, api) = app.get("/api/v1/ledger/verify").await;
+    assert_eq!(api["ok"], false);
+    assert_eq!(api["problem"]["entry_id"], 2);
+
+    // Put it back; then delete entry 2 instead: a gap in the chain is named too. (Deleting the
+    // newest entries cannot be told from a shorter ledger: that is why the head hash is printed,
+    // to be published and compared.)
+    raw(&app.db, "UPDATE ledger_entries SET value_date = '2019-05-01' WHERE id = 2").await.unwrap();
+    assert!(app.bangfu(&["ledger", "verify"]).status.success());
+    raw(&app.db, "DELETE FROM ledger_entries WHERE id = 2").await.unwrap();
+    let out = app.bangfu(&["ledger", "verify"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("交易 2 缺失"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn concurrent_postings_never_fork_the_chain() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(&app, &tx("commitment", 1_000_000_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
+    let bodies: Vec<Value> = (1..=12).map(|i| tx("disbursement", i * 100, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).collect();
+    let results = futures::future::join_all(bodies.iter().map(|b| app.post("/api/v1/transactions", b))).await;
+    assert!(results.iter().all(|(s, _)| *s == StatusCode::CREATED), "{results:?}");
+    let out = app.bangfu(&["ledger", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("共 13 条交易"));
+    let (_, p) = app.get(&format!("/api/v1/projects/{}", w.b)).await;
+    assert_eq!(p["money"]["disbursed"], (1..=12).map(|i| i * 100).sum::<i64>());
+}
+
+/// The acceptance set: internal allocations, a city → district → county chain with a further
+/// hop inside the county, a foundation's social funds, a reversal, an expenditure, two years,
+/// two provinces, two themes.
+async fn acceptance_ledger(app: &TestApp, w: &World) -> i64 {
+    post(app, &tx("commitment", 1_000_001, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    let hop1 = post(app, &tx("disbursement", 600_001, "2019-05-01", w.city, w.district, "fiscal", w.a)).await;
+    let mut hop2 = tx("disbursement", 600_001, "2019-05-02", w.district, w.county_a, "fiscal", w.a);
+    hop2["passes_on"] = hop1["id"].clone();
+    let hop2 = post(app, &hop2).await;
+    let mut hop3 = tx("disbursement", 200_000, "2019-06-01", w.county_a, w.contractor, "fiscal", w.a);
+    hop3["passes_on"] = hop2["id"].clone();
+    post(app, &hop3).await;
+    post(app, &tx("commitment", 300_000, "2020-01-10", w.foundation, w.county_b, "foundation", w.b)).await;
+    post(app, &tx("disbursement", 300_000, "2020-02-10", w.foundation, w.county_b, "foundation", w.b)).await;
+    post(app, &tx("commitment", 500_000, "2020-03-01", w.city, w.county_b, "fiscal", w.b)).await;
+    let wrong = post(app, &tx("disbursement", 499_999, "2020-03-05", w.city, w.county_b, "fiscal", w.b)).await;
+    let (status, _) = app.post(&format!("/api/v1/transactions/{}/reverse", wrong["id"]), &json!({"reason": "金额有误", "value_date": "2020-03-06"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    post(app, &tx("disbursement", 400_000, "2020-03-07", w.city, w.county_b, "fiscal", w.b)).await;
+    post(app, &tx("expenditure", 100_000, "2020-04-01", w.county_b, w.contractor, "fiscal", w.b)).await;
+    // Invested: 600,001 (district → county, once for the whole chain) + 300,000 + 400,000.
+    1_300_001
+}
+
+fn rows_sum(report: &Value) -> i64 {
+    report["rows"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).sum()
+}
+
+fn amounts_by(report: &Value, key: &str) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[key].to_string().trim_matches('"').to_string(), r["amount"].as_i64().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_counts_once() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let expected = acceptance_ledger(&app, &w).await;
+    for by in ["provider", "receiver", "province", "theme", "year", "fund_source", "year,province,theme,fund_source", ""] {
+        let (status, report) = app.get(&format!("/api/v1/reports/invested?by={by}")).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["total"], expected, "total by {by}");
+        assert_eq!(rows_sum(&report), expected, "rows by {by} add up to the total");
+    }
+    let (_, by_provider) = app.get("/api/v1/reports/invested?by=provider").await;
+    assert_eq!(
+        amounts_by(&by_provider, "provider_name"),
+        [("华强公益基金会".into(), 300_000), ("深圳市乡村振兴和协作交流局".into(), 400_000), ("福田区协作办".into(), 600_001)]
+    );
+    let (_, by_receiver) = app.get("/api/v1/reports/invested?by=receiver").await;
+    assert_eq!(amounts_by(&by_receiver, "receiver_name"), [("塔什库尔干县财政局".into(), 700_000), ("德保县财政局".into(), 600_001)]);
+    let (_, by_province) = app.get("/api/v1/reports/invested?by=province").await;
+    assert_eq!(amounts_by(&by_province, "province_code"), [("45".into(), 300_001), ("65".into(), 1_000_000)], "600,001 split 1:1 to the fen");
+    let (_, by_theme) = app.get("/api/v1/reports/invested?by=theme").await;
+    assert_eq!(amounts_by(&by_theme, "theme"), [("education".into(), 600_001), ("industry".into(), 700_000)]);
+    let (_, by_year) = app.get("/api/v1/reports/invested?by=year").await;
+    assert_eq!(amounts_by(&by_year, "year"), [("2019".into(), 600_001), ("2020".into(), 700_000)]);
+    let (_, fiscal) = app.get("/api/v1/reports/invested?by=fund_source").await;
+    assert_eq!((fiscal["fiscal_total"].as_i64(), fiscal["social_total"].as_i64()), (Some(1_000_001), Some(300_000)));
+    let (_, xinjiang) = app.get("/api/v1/reports/invested?by=year&region=6531").await;
+    assert_eq!(xinjiang["total"], 1_000_000, "only the Xinjiang share of the split project");
+    let (_, y2019) = app.get("/api/v1/reports/invested?by=theme&year=2019").await;
+    assert_eq!(y2019["total"], 600_001);
+    let (status, err) = app.get("/api/v1/reports/invested?by=colour").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&err), ["by"]);
+    // The same figure in the ledger itself: invested entries, net of the reversal.
+    let invested: i64 = app.get_all("/api/v1/transactions?invested=true").await.iter().map(|t| t["amount"].as_i64().unwrap()).sum();
+    assert_eq!(invested, expected);
+}
+
+#[tokio::test]
+async fn progress_eighty_eighty_and_xlsx_reports_agree_with_the_ledger() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let expected = acceptance_ledger(&app, &w).await;
+
+    let (_, by_project) = app.get("/api/v1/reports/progress?by=project").await;
+    let rows = by_project["rows"].as_array().unwrap();
+    let a = rows.iter().find(|r| r["project_id"] == w.a).unwrap();
+    assert_eq!((a["committed"].as_i64(), a["disbursed"].as_i64(), a["expended"].as_i64()), (Some(1_000_001), Some(600_001), Some(0)));
+    assert_eq!(a["disbursement_progress"], "60.00%");
+    let b = rows.iter().find(|r| r["project_id"] == w.b).unwrap();
+    assert_eq!((b["committed"].as_i64(), b["disbursed"].as_i64(), b["expended"].as_i64()), (Some(800_000), Some(700_000), Some(100_000)));
+    assert_eq!((b["disbursement_progress"].as_str(), b["expenditure_progress"].as_str()), (Some("87.50%"), Some("14.29%")));
+
+    let (_, by_county) = app.get("/api/v1/reports/progress?by=county").await;
+    let counties = by_county["rows"].as_array().unwrap();
+    let dbx = counties.iter().find(|r| r["region_code"] == "451024").unwrap();
+    let tax = counties.iter().find(|r| r["region_code"] == "653131").unwrap();
+    assert_eq!(dbx["committed"], 500_001);
+    assert_eq!(tax["committed"], 500_000 + 800_000);
+    assert_eq!(by_county["total"]["committed"], by_project["total"]["committed"]);
+    assert_eq!(by_county["total"]["disbursed"], 1_300_001);
+
+    let (_, themes) = app.get("/api/v1/reports/projects").await;
+    assert_eq!(themes["total"], 2);
+    let edu = themes["rows"].as_array().unwrap().iter().find(|r| r["theme"] == "education").unwrap();
+    assert_eq!(edu["counts"][0], 1);
+
+    // 80/80 in Xinjiang: all of it at county level, 300,000 of 1,000,000 in livelihood projects.
+    let (_, x) = app.get("/api/v1/reports/eighty-eighty").await;
+    assert_eq!(x["region_name"], "新疆维吾尔自治区");
+    assert_eq!((x["overall"]["total"].as_i64(), x["overall"]["county_and_below"].as_i64()), (Some(1_000_000), Some(1_000_000)));
+    assert_eq!(x["overall"]["livelihood"], 300_000);
+    assert_eq!((x["overall"]["county_ok"].as_bool(), x["overall"]["livelihood_ok"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(x["overall"]["livelihood_share"], "30.00%");
+
+    // XLSX: a real workbook whose total row carries the same fen.
+    let r = app.client.get(app.url("/api/v1/reports/invested.xlsx?by=province,theme")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let table = store::tabular::open_bytes("invested.xlsx", bytes).unwrap();
+    assert_eq!(table.headers, ["省份代码", "省份", "主题", "投入金额（元）", "投入金额（分）"]);
+    let rows: Vec<Vec<String>> = table.rows.map(|r| r.unwrap().cells).collect();
+    let total = rows.iter().find(|r| r[0] == "合计").expect("a total row");
+    assert_eq!(total[4], expected.to_string());
+    assert!(rows.iter().any(|r| r[1] == "广西壮族自治区" && r[2] == "教育扶贫" && r[4] == "300001"), "{rows:?}");
+    for path in ["/api/v1/reports/progress.xlsx?by=county", "/api/v1/reports/projects.xlsx"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");
+    }
+}

@@ -1,0 +1,659 @@
+//! The fund ledger in the database. The rules are domain::ledger's; this module loads the state
+//! they need, serialises appends so the hash chain never forks (SQLite: one `BEGIN IMMEDIATE`
+//! writer; PostgreSQL: a transaction-scoped advisory lock taken before reading the head), and
+//! replays the whole ledger for `verify`. The table refuses UPDATE, DELETE and TRUNCATE itself.
+
+use crate::projects::{ProjectMoney, parse_status, project_scope, project_scope_clause};
+use crate::sqlrt::{Ty, Tx, Val};
+use crate::{Backend, Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
+use domain::ledger::{Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType, Verification, Verifier};
+use domain::money::Fen;
+use domain::project::{self, Progress};
+use domain::validation::{FieldError, Problems};
+use domain::Caller;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+
+/// The key of the PostgreSQL advisory lock that serialises appends ("bangfu" in ASCII).
+pub const LEDGER_LOCK_KEY: i64 = 0x6261_6e67_6675;
+
+/// A ledger entry as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transaction {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub tx_type: TxType,
+    pub type_name: &'static str,
+    /// Fen; negative for a reversal.
+    pub amount: Fen,
+    pub amount_yuan: String,
+    pub value_date: String,
+    pub provider_id: i64,
+    pub provider_name: String,
+    pub provider_shenzhen: bool,
+    pub receiver_id: i64,
+    pub receiver_name: String,
+    pub receiver_shenzhen: bool,
+    pub fund_source: FundSource,
+    pub fund_source_name: &'static str,
+    /// 财政 or 社会.
+    pub fund_category: &'static str,
+    pub project_id: i64,
+    pub project_name: String,
+    pub voucher_no: String,
+    pub memo: String,
+    pub passes_on: Option<i64>,
+    pub reverses: Option<i64>,
+    pub reversed_by: Option<i64>,
+    pub over_commitment_reason: Option<String>,
+    /// Counted as invested (投入): Shenzhen side → recipient side, once per chain.
+    pub invested: bool,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A transaction as submitted.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransactionInput {
+    #[serde(default, rename = "type")]
+    pub tx_type: String,
+    /// Fen, a positive integer.
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub value_date: String,
+    pub provider_id: Option<i64>,
+    pub receiver_id: Option<i64>,
+    #[serde(default)]
+    pub fund_source: String,
+    pub project_id: Option<i64>,
+    pub voucher_no: Option<String>,
+    pub memo: Option<String>,
+    /// The entry this one passes on (city → district → county chains).
+    pub passes_on: Option<i64>,
+    /// A disbursement above the project's commitments, deliberately; needs a reason.
+    pub over_commitment: Option<bool>,
+    pub over_commitment_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReversalInput {
+    #[serde(default)]
+    pub reason: String,
+    /// Defaults to today.
+    pub value_date: Option<String>,
+    pub voucher_no: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub project_id: Option<i64>,
+    /// As provider or receiver.
+    pub organisation_id: Option<i64>,
+    pub tx_type: Option<TxType>,
+    pub year: Option<i64>,
+    pub invested: Option<bool>,
+}
+
+/// One thing to append.
+#[derive(Debug, Clone)]
+pub enum Posting {
+    Entry(Draft),
+    Reversal(ReversalDraft),
+}
+
+fn clean(s: Option<&str>, max: usize, field: &str, what: &str, problems: &mut Problems) -> String {
+    let t = domain::text::normalize(s.unwrap_or_default());
+    if t.chars().count() > max {
+        problems.push(field, format!("{what}不能超过 {max} 个字"));
+    }
+    t
+}
+
+impl TransactionInput {
+    /// Parses the fields; the ledger rules are checked afterwards, against the database.
+    pub fn to_draft(&self) -> Result<Draft, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let tx_type = TxType::parse_loose(&self.tx_type);
+        if tx_type.is_none() {
+            p.push("type", format!("交易类型“{}”无效，应为：{}", self.tx_type, TxType::choices_zh()));
+        }
+        let fund_source = FundSource::parse_loose(&self.fund_source);
+        if fund_source.is_none() {
+            p.push("fund_source", format!("资金来源“{}”无效，应为：{}", self.fund_source, FundSource::choices_zh()));
+        }
+        if self.amount.is_none() {
+            p.push("amount", "请填写金额（单位：分，正整数）");
+        }
+        let value_date = match project::parse_date(&self.value_date) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                p.push("value_date", format!("记账日期：{e}"));
+                None
+            }
+        };
+        for (field, v, what) in [("provider_id", self.provider_id, "付款方机构"), ("receiver_id", self.receiver_id, "收款方机构"), ("project_id", self.project_id, "项目")] {
+            if v.is_none() {
+                p.push(field, format!("请填写{what}编号"));
+            }
+        }
+        let voucher_no = clean(self.voucher_no.as_deref(), 64, "voucher_no", "凭证号", &mut p);
+        let memo = clean(self.memo.as_deref(), 500, "memo", "摘要", &mut p);
+        let reason = self.over_commitment_reason.as_deref().map(domain::text::normalize).unwrap_or_default();
+        let over_commitment_reason = match self.over_commitment {
+            Some(true) => Some(reason),
+            _ if !reason.is_empty() => Some(reason),
+            _ => None,
+        };
+        p.into_result()?;
+        Ok(Draft {
+            tx_type: tx_type.expect("checked"),
+            amount: Fen(self.amount.expect("checked")),
+            value_date: value_date.expect("checked"),
+            provider_id: self.provider_id.expect("checked"),
+            receiver_id: self.receiver_id.expect("checked"),
+            fund_source: fund_source.expect("checked"),
+            project_id: self.project_id.expect("checked"),
+            voucher_no,
+            memo,
+            passes_on: self.passes_on,
+            over_commitment_reason,
+        })
+    }
+}
+
+impl ReversalInput {
+    pub fn to_draft(&self, reverses: i64) -> Result<ReversalDraft, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let value_date = match self.value_date.as_deref().filter(|s| !s.trim().is_empty()) {
+            None => Some(crate::now_rfc3339()[..10].to_string()),
+            Some(s) => match project::parse_date(s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    p.push("value_date", format!("冲销日期：{e}"));
+                    None
+                }
+            },
+        };
+        let reason = clean(Some(&self.reason), 500, "reason", "冲销原因", &mut p);
+        if reason.is_empty() {
+            p.push("reason", "请说明冲销原因");
+        }
+        let voucher_no = clean(self.voucher_no.as_deref(), 64, "voucher_no", "凭证号", &mut p);
+        p.into_result()?;
+        Ok(ReversalDraft { reverses, value_date: value_date.expect("checked"), voucher_no, reason })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appending, written once over either engine's transaction.
+
+const ENTRY_COLUMNS: &str = "id, tx_type, amount, value_date, provider_id, receiver_id, provider_shenzhen, receiver_shenzhen,
+    fund_source, project_id, voucher_no, memo, passes_on, reverses, over_commitment_reason, invested, recorded_at, recorded_by,
+    prev_hash, hash";
+
+const ENTRY_TYPES: [Ty; 20] = [
+    Ty::I64, Ty::Str, Ty::I64, Ty::Str, Ty::I64, Ty::I64, Ty::Bool, Ty::Bool, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::I64,
+    Ty::I64, Ty::Str, Ty::Bool, Ty::Str, Ty::Str, Ty::Str, Ty::Str,
+];
+
+fn entry_from_vals(v: &[Val]) -> Entry {
+    Entry {
+        id: v[0].i64().unwrap_or_default(),
+        tx_type: v[1].string(),
+        amount: v[2].i64().unwrap_or_default(),
+        value_date: v[3].string(),
+        provider_id: v[4].i64().unwrap_or_default(),
+        receiver_id: v[5].i64().unwrap_or_default(),
+        provider_shenzhen: v[6].bool().unwrap_or_default(),
+        receiver_shenzhen: v[7].bool().unwrap_or_default(),
+        fund_source: v[8].string(),
+        project_id: v[9].i64().unwrap_or_default(),
+        voucher_no: v[10].string(),
+        memo: v[11].string(),
+        passes_on: v[12].i64(),
+        reverses: v[13].i64(),
+        over_commitment_reason: v[14].str().map(str::to_string),
+        invested: v[15].bool().unwrap_or_default(),
+        recorded_at: v[16].string(),
+        recorded_by: v[17].string(),
+        prev_hash: v[18].string(),
+        hash: v[19].string(),
+    }
+}
+
+fn entry_vals(e: &Entry) -> Vec<Val> {
+    vec![
+        e.id.into(),
+        e.tx_type.clone().into(),
+        e.amount.into(),
+        e.value_date.clone().into(),
+        e.provider_id.into(),
+        e.receiver_id.into(),
+        e.provider_shenzhen.into(),
+        e.receiver_shenzhen.into(),
+        e.fund_source.clone().into(),
+        e.project_id.into(),
+        e.voucher_no.clone().into(),
+        e.memo.clone().into(),
+        e.passes_on.into(),
+        e.reverses.into(),
+        e.over_commitment_reason.clone().into(),
+        e.invested.into(),
+        e.recorded_at.clone().into(),
+        e.recorded_by.clone().into(),
+        e.prev_hash.clone().into(),
+        e.hash.clone().into(),
+    ]
+}
+
+/// Sums of a project's entries as the rules count them.
+const TOTALS_SQL: &str = "SELECT tx_type, CAST(CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST(SUM(amount) AS BIGINT)
+    FROM ledger_entries WHERE project_id = $1 GROUP BY tx_type, CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END";
+
+fn totals_from_rows(rows: &[Vec<Val>]) -> Progress {
+    let mut t = Progress::default();
+    for r in rows {
+        if let Some(kind) = TxType::parse(r[0].str().unwrap_or_default()) {
+            domain::ledger::add_to_totals(&mut t, kind, r[1].i64() == Some(1), Fen(r[2].i64().unwrap_or_default()));
+        }
+    }
+    t
+}
+
+/// Takes the ledger's write lock. On SQLite the transaction was begun IMMEDIATE, which already
+/// is the database's single write lock.
+async fn lock<T: Tx>(tx: &mut T) -> StoreResult<()> {
+    if tx.is_postgres() {
+        tx.exec("SELECT pg_advisory_xact_lock($1)", &[LEDGER_LOCK_KEY.into()]).await?;
+    }
+    Ok(())
+}
+
+async fn head<T: Tx>(tx: &mut T) -> StoreResult<(i64, String)> {
+    let rows = tx.rows("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1", &[], &[Ty::I64, Ty::Str]).await?;
+    Ok(match rows.first() {
+        Some(r) => (r[0].i64().unwrap_or_default(), r[1].string()),
+        None => (0, domain::ledger::GENESIS_HASH.to_string()),
+    })
+}
+
+async fn ensure_org<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64) -> StoreResult<()> {
+    if !ledger.organisations.contains_key(&id) {
+        let rows = tx.rows("SELECT shenzhen_side FROM organisations WHERE id = $1", &[id.into()], &[Ty::Bool]).await?;
+        if let Some(r) = rows.first() {
+            ledger.organisations.insert(id, r[0].bool().unwrap_or(false));
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_project<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64, scope_sql: &str) -> StoreResult<()> {
+    if ledger.projects.contains_key(&id) {
+        return Ok(());
+    }
+    let sql = format!("SELECT p.approved_on, p.status FROM projects p WHERE p.id = $1{scope_sql}");
+    let rows = tx.rows(&sql, &[id.into()], &[Ty::Str, Ty::Str]).await?;
+    if let Some(r) = rows.first() {
+        let totals = totals_from_rows(&tx.rows(TOTALS_SQL, &[id.into()], &[Ty::Str, Ty::I64, Ty::I64]).await?);
+        ledger.projects.insert(id, ProjectFacts { approved_on: r[0].string(), status: parse_status(r[1].str().unwrap_or_default()), totals });
+    }
+    Ok(())
+}
+
+/// Loads an entry and everything upstream of it along `passes_on`.
+async fn ensure_chain<T: Tx>(tx: &mut T, ledger: &mut Ledger, mut id: Option<i64>) -> StoreResult<()> {
+    while let Some(i) = id {
+        if let Some(f) = ledger.entries.get(&i) {
+            id = f.entry.passes_on;
+            continue;
+        }
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE id = $1");
+        let rows = tx.rows(&sql, &[i.into()], &ENTRY_TYPES).await?;
+        let Some(r) = rows.first() else { return Ok(()) };
+        let entry = entry_from_vals(r);
+        let passed = tx
+            .rows("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE passes_on = $1", &[i.into()], &[Ty::I64])
+            .await?;
+        let reversed = tx.rows("SELECT id FROM ledger_entries WHERE reverses = $1", &[i.into()], &[Ty::I64]).await?;
+        id = entry.passes_on;
+        ledger.entries.insert(
+            i,
+            EntryFacts {
+                entry,
+                passed_on: Fen(passed.first().and_then(|r| r[0].i64()).unwrap_or(0)),
+                reversed_by: reversed.first().and_then(|r| r[0].i64()),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Appends postings in order inside `tx` (lock taken here). A refused posting is reported and
+/// skipped; the caller decides whether to commit what was accepted (single postings and
+/// all-or-nothing imports roll back on any refusal).
+pub(crate) async fn append_all<T: Tx>(
+    tx: &mut T,
+    postings: &[Posting],
+    scope_sql: &str,
+    recorded_by: &str,
+) -> StoreResult<Vec<Result<Entry, Vec<FieldError>>>> {
+    lock(tx).await?;
+    let (mut head_id, mut head_hash) = head(tx).await?;
+    let now = now_rfc3339();
+    let mut ledger = Ledger::default();
+    let mut out = Vec::with_capacity(postings.len());
+    let insert_sql = format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})", crate::sqlrt::placeholders(1, 20));
+    for posting in postings {
+        let result = match posting {
+            Posting::Entry(d) => {
+                ensure_org(tx, &mut ledger, d.provider_id).await?;
+                ensure_org(tx, &mut ledger, d.receiver_id).await?;
+                ensure_project(tx, &mut ledger, d.project_id, scope_sql).await?;
+                ensure_chain(tx, &mut ledger, d.passes_on).await?;
+                let problems = ledger.check(d);
+                if problems.is_empty() { Ok(ledger.entry_from_draft(d, head_id + 1, &now, recorded_by, &head_hash)) } else { Err(problems) }
+            }
+            Posting::Reversal(r) => {
+                ensure_chain(tx, &mut ledger, Some(r.reverses)).await?;
+                if let Some(orig) = ledger.entries.get(&r.reverses).map(|f| f.entry.project_id) {
+                    ensure_project(tx, &mut ledger, orig, scope_sql).await?;
+                    if !ledger.projects.contains_key(&orig) {
+                        // Outside the caller's scope: as if it did not exist.
+                        ledger.entries.remove(&r.reverses);
+                    }
+                }
+                let problems = ledger.check_reversal(r);
+                if problems.is_empty() { Ok(ledger.entry_from_reversal(r, head_id + 1, &now, recorded_by, &head_hash)) } else { Err(problems) }
+            }
+        };
+        if let Ok(e) = &result {
+            tx.exec(&insert_sql, &entry_vals(e)).await?;
+            ledger.apply(e);
+            head_id = e.id;
+            head_hash = e.hash.clone();
+        }
+        out.push(result);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+#[derive(sqlx::FromRow)]
+struct TransactionRow {
+    id: i64,
+    tx_type: String,
+    amount: i64,
+    value_date: String,
+    provider_id: i64,
+    receiver_id: i64,
+    provider_shenzhen: bool,
+    receiver_shenzhen: bool,
+    fund_source: String,
+    project_id: i64,
+    voucher_no: String,
+    memo: String,
+    passes_on: Option<i64>,
+    reverses: Option<i64>,
+    over_commitment_reason: Option<String>,
+    invested: bool,
+    recorded_at: String,
+    recorded_by: String,
+    prev_hash: String,
+    hash: String,
+    provider_name: String,
+    receiver_name: String,
+    project_name: String,
+    reversed_by: Option<i64>,
+}
+
+const TRANSACTION_SELECT: &str = "SELECT e.id, e.tx_type, e.amount, e.value_date, e.provider_id, e.receiver_id, e.provider_shenzhen,
+    e.receiver_shenzhen, e.fund_source, e.project_id, e.voucher_no, e.memo, e.passes_on, e.reverses, e.over_commitment_reason,
+    e.invested, e.recorded_at, e.recorded_by, e.prev_hash, e.hash, po.name AS provider_name, ro.name AS receiver_name,
+    p.name AS project_name, (SELECT r.id FROM ledger_entries r WHERE r.reverses = e.id) AS reversed_by
+    FROM ledger_entries e JOIN organisations po ON po.id = e.provider_id JOIN organisations ro ON ro.id = e.receiver_id
+    JOIN projects p ON p.id = e.project_id";
+
+impl TransactionRow {
+    fn into_transaction(self) -> Transaction {
+        let tx_type = TxType::parse(&self.tx_type).unwrap_or(TxType::Disbursement);
+        let fund_source = FundSource::parse(&self.fund_source).unwrap_or(FundSource::Fiscal);
+        Transaction {
+            id: self.id,
+            tx_type,
+            type_name: tx_type.name_zh(),
+            amount: Fen(self.amount),
+            amount_yuan: Fen(self.amount).yuan_string(),
+            value_date: self.value_date,
+            provider_id: self.provider_id,
+            provider_name: self.provider_name,
+            provider_shenzhen: self.provider_shenzhen,
+            receiver_id: self.receiver_id,
+            receiver_name: self.receiver_name,
+            receiver_shenzhen: self.receiver_shenzhen,
+            fund_source,
+            fund_source_name: fund_source.name_zh(),
+            fund_category: fund_source.category_zh(),
+            project_id: self.project_id,
+            project_name: self.project_name,
+            voucher_no: self.voucher_no,
+            memo: self.memo,
+            passes_on: self.passes_on,
+            reverses: self.reverses,
+            reversed_by: self.reversed_by,
+            over_commitment_reason: self.over_commitment_reason,
+            invested: self.invested,
+            recorded_at: self.recorded_at,
+            recorded_by: self.recorded_by,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// The head of the chain: what `bangfu ledger verify` prints and what can be published.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerHead {
+    pub count: i64,
+    pub head_id: Option<i64>,
+    pub head_hash: String,
+}
+
+impl Db {
+    fn begin_sql(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Appends postings in one transaction; all or nothing. Returns the appended entries' ids,
+    /// or every refusal (fields prefixed with `prefix(i)` for posting i).
+    pub(crate) async fn append_postings(
+        &self,
+        caller: &Caller,
+        postings: &[Posting],
+        commit: bool,
+        prefix: &(dyn Fn(usize) -> String + Sync),
+    ) -> StoreResult<Vec<i64>> {
+        let scope_sql = project_scope_clause(&caller.scope);
+        let begin = self.begin_sql();
+        on_db!(self, p => {
+            let mut tx = p.begin_with(begin).await?;
+            let results = append_all(&mut tx, postings, &scope_sql, &caller.username).await?;
+            let mut problems: Vec<FieldError> = Vec::new();
+            let mut ids = Vec::new();
+            for (i, r) in results.iter().enumerate() {
+                match r {
+                    Ok(e) => ids.push(e.id),
+                    Err(ps) => problems.extend(ps.iter().map(|f| FieldError { field: format!("{}{}", prefix(i), f.field), ..f.clone() })),
+                }
+            }
+            if !problems.is_empty() {
+                tx.rollback().await?;
+                return Err(StoreError::invalid(problems));
+            }
+            if !commit {
+                tx.rollback().await?;
+                return Ok(ids);
+            }
+            for r in results.iter().flatten() {
+                let action = if r.reverses.is_some() { "reverse" } else { "post" };
+                let after = serde_json::json!({ "type": r.tx_type, "amount": r.amount, "project_id": r.project_id, "hash": r.hash });
+                audit!(&mut *tx, caller, action, "ledger_entry", Some(r.id.to_string()), None, None, Some(after), r.memo.clone());
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
+    }
+
+    pub async fn post_transaction(&self, caller: &Caller, input: &TransactionInput) -> StoreResult<Transaction> {
+        let draft = input.to_draft().map_err(StoreError::invalid)?;
+        let ids = self.append_postings(caller, &[Posting::Entry(draft)], true, &|_| String::new()).await?;
+        self.require_transaction(caller, ids[0]).await
+    }
+
+    pub async fn reverse_transaction(&self, caller: &Caller, id: i64, input: &ReversalInput) -> StoreResult<Transaction> {
+        self.require_transaction(caller, id).await?;
+        let draft = input.to_draft(id).map_err(StoreError::invalid)?;
+        let ids = self.append_postings(caller, &[Posting::Reversal(draft)], true, &|_| String::new()).await?;
+        self.require_transaction(caller, ids[0]).await
+    }
+
+    pub async fn get_transaction(&self, caller: &Caller, id: i64) -> StoreResult<Option<Transaction>> {
+        let sql = format!("{TRANSACTION_SELECT} WHERE e.id = $1{}", project_scope_clause(&project_scope(caller)));
+        let row: Option<TransactionRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
+        Ok(row.map(TransactionRow::into_transaction))
+    }
+
+    pub async fn require_transaction(&self, caller: &Caller, id: i64) -> StoreResult<Transaction> {
+        self.get_transaction(caller, id).await?.ok_or_else(|| StoreError::NotFound(format!("交易 {id} 不存在")))
+    }
+
+    /// Lists entries in ledger order (keyset by id).
+    pub async fn list_transactions(&self, caller: &Caller, filter: &TransactionFilter, after: Option<i64>, limit: i64) -> StoreResult<Vec<Transaction>> {
+        let mut sql = format!(
+            "{TRANSACTION_SELECT} WHERE e.id > $1 AND ($2 IS NULL OR e.project_id = $2)
+             AND ($3 IS NULL OR e.provider_id = $3 OR e.receiver_id = $3) AND ($4 IS NULL OR e.tx_type = $4)
+             AND ($5 IS NULL OR e.invested = $5)"
+        );
+        if let Some(y) = filter.year {
+            let y = y.clamp(0, 9999);
+            sql += &format!(" AND e.value_date >= '{y:04}-01-01' AND e.value_date <= '{y:04}-12-31'");
+        }
+        sql += &project_scope_clause(&project_scope(caller));
+        sql += " ORDER BY e.id LIMIT $6";
+        let rows: Vec<TransactionRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql))
+            .bind(after.unwrap_or(0)).bind(filter.project_id).bind(filter.organisation_id)
+            .bind(filter.tx_type.map(|t| t.as_str())).bind(filter.invested).bind(limit)
+            .fetch_all(p).await)?;
+        Ok(rows.into_iter().map(TransactionRow::into_transaction).collect())
+    }
+
+    /// A project's committed, disbursed, received, spent and invested money.
+    pub async fn project_money(&self, project_id: i64) -> StoreResult<ProjectMoney> {
+        let rows: Vec<(String, i64, i64)> = on_db!(self, p => sqlx::query_as(TOTALS_SQL).bind(project_id).fetch_all(p).await)?;
+        let mut t = Progress::default();
+        for (kind, pass, sum) in rows {
+            if let Some(k) = TxType::parse(&kind) {
+                domain::ledger::add_to_totals(&mut t, k, pass == 1, Fen(sum));
+            }
+        }
+        let invested: i64 = on_db!(self, p => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE project_id = $1 AND invested = $2")
+            .bind(project_id).bind(true).fetch_one(p).await)?;
+        Ok(ProjectMoney::from_progress(t, Fen(invested)))
+    }
+
+    pub async fn ledger_head(&self) -> StoreResult<LedgerHead> {
+        let row: Option<(i64, String)> =
+            on_db!(self, p => sqlx::query_as("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1").fetch_optional(p).await)?;
+        let count: i64 = on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
+        Ok(match row {
+            Some((id, hash)) => LedgerHead { count, head_id: Some(id), head_hash: hash },
+            None => LedgerHead { count, head_id: None, head_hash: domain::ledger::GENESIS_HASH.to_string() },
+        })
+    }
+
+    /// Recomputes the whole chain and replays every rule, in id order; stops at the first entry
+    /// that breaks. Reads one snapshot (a transaction), so concurrent appends do not interfere.
+    pub async fn verify_ledger(&self) -> StoreResult<Verification> {
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut ledger = Ledger::default();
+            let orgs: Vec<(i64, bool)> = sqlx::query_as("SELECT id, shenzhen_side FROM organisations").fetch_all(&mut *tx).await?;
+            ledger.organisations.extend(orgs);
+            let projects: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, approved_on, status FROM projects").fetch_all(&mut *tx).await?;
+            for (id, approved_on, status) in projects {
+                ledger.projects.insert(id, ProjectFacts { approved_on, status: parse_status(&status), totals: Progress::default() });
+            }
+            let mut verifier = Verifier::new(ledger);
+            let sql = format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY id");
+            {
+                let mut rows = sqlx::query_as::<_, EntryRow>(AssertSqlSafe(sql)).fetch(&mut *tx);
+                while let Some(row) = rows.try_next().await? {
+                    if !verifier.push(&row.into_entry()) {
+                        break;
+                    }
+                }
+            }
+            tx.rollback().await?;
+            Ok(verifier.finish())
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: i64,
+    tx_type: String,
+    amount: i64,
+    value_date: String,
+    provider_id: i64,
+    receiver_id: i64,
+    provider_shenzhen: bool,
+    receiver_shenzhen: bool,
+    fund_source: String,
+    project_id: i64,
+    voucher_no: String,
+    memo: String,
+    passes_on: Option<i64>,
+    reverses: Option<i64>,
+    over_commitment_reason: Option<String>,
+    invested: bool,
+    recorded_at: String,
+    recorded_by: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> Entry {
+        Entry {
+            id: self.id,
+            tx_type: self.tx_type,
+            amount: self.amount,
+            value_date: self.value_date,
+            provider_id: self.provider_id,
+            receiver_id: self.receiver_id,
+            provider_shenzhen: self.provider_shenzhen,
+            receiver_shenzhen: self.receiver_shenzhen,
+            fund_source: self.fund_source,
+            project_id: self.project_id,
+            voucher_no: self.voucher_no,
+            memo: self.memo,
+            passes_on: self.passes_on,
+            reverses: self.reverses,
+            over_commitment_reason: self.over_commitment_reason,
+            invested: self.invested,
+            recorded_at: self.recorded_at,
+            recorded_by: self.recorded_by,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}

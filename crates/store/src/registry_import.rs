@@ -1,0 +1,923 @@
+//! Importing the registry: member rows (one per person, household columns repeated) and
+//! income rows (one per household and year). One path serves a file of a million rows, an
+//! upload and a single household created through the API:
+//!
+//! - rows are read and checked on a blocking thread and arrive in chunks of whole households,
+//!   so memory does not grow with the file;
+//! - every chunk is checked against the registry (villages exist, a person is an active member
+//!   of one household only, 户编号/人编号 matches) and written inside ONE transaction;
+//! - any problem anywhere means the transaction is rolled back: all or nothing. A dry run is
+//!   the same run, always rolled back. A killed process leaves the database as it was.
+
+use crate::regions::Progress;
+use crate::sqlrt::{Ty, Tx, Val, insert_many, placeholders};
+use crate::tabular::{Table, TabularError};
+use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
+use domain::Caller;
+use domain::codes::CodeTables;
+use domain::registry::{
+    CellProblem, CheckContext, ColumnMap, IdCell, IncomeRow, MemberRow, STATUS_NOT_OUT, check_household_group,
+    check_income_row, check_member_row, household_differences, per_capita,
+};
+use domain::{RegionCode, RegionLevel};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// Rows per chunk sent from the reader to the writer (whole households only).
+const CHUNK_ROWS: usize = 2_000;
+/// Problems kept for the report; beyond that only counted.
+const MAX_PROBLEMS: usize = 100_000;
+
+/// One problem in an import, as the user should find it in the spreadsheet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowProblem {
+    /// Spreadsheet row (header = 1); 1 for problems with the header itself.
+    pub row: u64,
+    pub column: String,
+    /// Masked when personal.
+    pub value: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportOutcome {
+    pub committed: bool,
+    pub dry_run: bool,
+    pub batch_id: Option<i64>,
+    pub rows: u64,
+    pub households_added: u64,
+    pub households_updated: u64,
+    pub members_added: u64,
+    pub members_updated: u64,
+    pub incomes_written: u64,
+    pub problem_count: u64,
+    pub problems: Vec<RowProblem>,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    pub file_name: String,
+}
+
+/// A member row with its spreadsheet row number.
+#[derive(Debug, Clone)]
+pub struct ParsedRow {
+    pub line: u64,
+    pub row: MemberRow,
+}
+
+/// Consecutive rows of one household.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub rows: Vec<ParsedRow>,
+}
+
+enum Chunk {
+    Groups(Vec<Group>, Vec<RowProblem>, u64),
+    Incomes(Vec<(u64, IncomeRow)>, Vec<RowProblem>, u64),
+    Fatal(String),
+}
+
+fn problem(line: u64, p: CellProblem) -> RowProblem {
+    RowProblem { row: line, column: p.column, value: p.value, message: p.message }
+}
+
+fn today() -> (i32, u32, u32) {
+    let now = now_rfc3339();
+    let y = now[0..4].parse().unwrap_or(2026);
+    let m = now[5..7].parse().unwrap_or(1);
+    let d = now[8..10].parse().unwrap_or(1);
+    (y, m, d)
+}
+
+/// Reads and checks a members table on the calling (blocking) thread, sending whole households.
+fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::Sender<Chunk>) {
+    let map = ColumnMap::members(&table.headers);
+    let missing = map.missing_member_columns();
+    if !missing.is_empty() {
+        let _ = tx.blocking_send(Chunk::Fatal(format!("第 1 行：缺少必填列：{}", missing.join("、"))));
+        return;
+    }
+    let ctx = CheckContext { tables: &tables, today: today() };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut problems = Vec::new();
+    let mut rows_in_chunk = 0usize;
+    let mut seen = 0u64;
+    let mut current: Option<Group> = None;
+    for r in table.rows {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Chunk::Fatal(e.to_string()));
+                return;
+            }
+        };
+        seen += 1;
+        match check_member_row(&map, &r.cells, &ctx) {
+            Err(ps) => problems.extend(ps.into_iter().map(|p| problem(r.line, p))),
+            Ok(row) => {
+                let same = current.as_ref().is_some_and(|g| g.rows[0].row.household.household_no == row.household.household_no);
+                if !same {
+                    if let Some(g) = current.take() {
+                        rows_in_chunk += g.rows.len();
+                        groups.push(g);
+                    }
+                    if rows_in_chunk >= CHUNK_ROWS {
+                        if tx.blocking_send(Chunk::Groups(std::mem::take(&mut groups), std::mem::take(&mut problems), seen)).is_err() {
+                            return;
+                        }
+                        rows_in_chunk = 0;
+                        seen = 0;
+                    }
+                    current = Some(Group { rows: Vec::new() });
+                }
+                current.as_mut().expect("set above").rows.push(ParsedRow { line: r.line, row });
+            }
+        }
+    }
+    if let Some(g) = current.take() {
+        groups.push(g);
+    }
+    let _ = tx.blocking_send(Chunk::Groups(groups, problems, seen));
+}
+
+fn read_income_chunks(table: Table, tx: tokio::sync::mpsc::Sender<Chunk>) {
+    let map = ColumnMap::incomes(&table.headers);
+    let missing = map.missing_income_columns();
+    if !missing.is_empty() {
+        let _ = tx.blocking_send(Chunk::Fatal(format!("第 1 行：缺少必填列：{}", missing.join("、"))));
+        return;
+    }
+    let this_year = today().0 as i64;
+    let (mut rows, mut problems, mut seen) = (Vec::new(), Vec::new(), 0u64);
+    for r in table.rows {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Chunk::Fatal(e.to_string()));
+                return;
+            }
+        };
+        seen += 1;
+        match check_income_row(&map, &r.cells, this_year) {
+            Ok(row) => rows.push((r.line, row)),
+            Err(ps) => problems.extend(ps.into_iter().map(|p| problem(r.line, p))),
+        }
+        if rows.len() >= CHUNK_ROWS {
+            if tx.blocking_send(Chunk::Incomes(std::mem::take(&mut rows), std::mem::take(&mut problems), seen)).is_err() {
+                return;
+            }
+            seen = 0;
+        }
+    }
+    let _ = tx.blocking_send(Chunk::Incomes(rows, problems, seen));
+}
+
+/// What a run has gathered so far.
+pub(crate) struct RunState {
+    batch_id: i64,
+    pub(crate) outcome: ImportOutcome,
+    valid_villages: HashSet<i64>,
+    invalid_villages: HashSet<i64>,
+    /// Households that existed before this run and were changed: (id, first row) to recheck.
+    touched: Vec<(i64, u64)>,
+}
+
+impl RunState {
+    fn push(&mut self, p: RowProblem) {
+        self.outcome.problem_count += 1;
+        if self.outcome.problems.len() < MAX_PROBLEMS {
+            self.outcome.problems.push(p);
+        }
+    }
+}
+
+impl Db {
+    /// Imports a members table (one row per person). See the module comment.
+    pub async fn import_members(
+        &self,
+        caller: &Caller,
+        table: Table,
+        options: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> StoreResult<ImportOutcome> {
+        self.run_import(caller, table, options, progress, "members").await
+    }
+
+    /// Imports an incomes table (one row per household and year).
+    pub async fn import_incomes(
+        &self,
+        caller: &Caller,
+        table: Table,
+        options: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> StoreResult<ImportOutcome> {
+        self.run_import(caller, table, options, progress, "incomes").await
+    }
+
+    async fn run_import(
+        &self,
+        caller: &Caller,
+        table: Table,
+        options: &ImportOptions,
+        progress: &dyn Progress,
+        kind: &'static str,
+    ) -> StoreResult<ImportOutcome> {
+        if !caller.can_write_registry() {
+            return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
+        }
+        let tables = self.code_tables().await?;
+        let sha = table.sha256.clone();
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
+        let reader = tokio::task::spawn_blocking(move || match kind {
+            "members" => read_member_chunks(table, tables, sender),
+            _ => read_income_chunks(table, sender),
+        });
+        progress.start(if kind == "members" { "导入成员" } else { "导入收入" }, 0);
+        let result = on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, progress).await;
+            match r {
+                Ok(mut outcome) => {
+                    let _ = reader.await;
+                    outcome.sha256 = sha.lock().ok().and_then(|h| h.clone()).unwrap_or_default();
+                    if outcome.problem_count == 0 && !options.dry_run {
+                        audit!(&mut *tx, caller, "import", "import_batches", outcome.batch_id.map(|b| b.to_string()), outcome.batch_id, None,
+                            Some(serde_json::json!({
+                                "kind": kind, "file": options.file_name, "sha256": outcome.sha256, "rows": outcome.rows,
+                                "households_added": outcome.households_added, "households_updated": outcome.households_updated,
+                                "members_added": outcome.members_added, "members_updated": outcome.members_updated,
+                                "incomes_written": outcome.incomes_written
+                            })),
+                            format!("导入 {}（{} 行）", options.file_name, outcome.rows));
+                        sqlx::query("UPDATE import_batches SET sha256 = $1 WHERE id = $2")
+                            .bind(&outcome.sha256).bind(outcome.batch_id).execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        outcome.committed = true;
+                    } else {
+                        tx.rollback().await?;
+                        outcome.batch_id = None;
+                    }
+                    Ok(outcome)
+                }
+                Err(e) => {
+                    receiver.close();
+                    let _ = reader.await;
+                    tx.rollback().await?;
+                    Err(e)
+                }
+            }
+        });
+        progress.finish();
+        result
+    }
+
+    /// Creates or updates one household from rows given through the API (same checks and
+    /// writes as a file import). Problems come back as `StoreError::Invalid`.
+    pub async fn apply_household_rows(&self, caller: &Caller, rows: Vec<MemberRow>, file_name: &str) -> StoreResult<ImportOutcome> {
+        if !caller.can_write_registry() {
+            return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
+        }
+        let groups = vec![Group { rows: rows.into_iter().enumerate().map(|(i, row)| ParsedRow { line: i as u64, row }).collect() }];
+        let options = ImportOptions { dry_run: false, file_name: file_name.into() };
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
+            apply_groups(&mut tx, caller.username.clone(), &mut state, groups).await?;
+            finish_members(&mut tx, &mut state).await?;
+            if state.outcome.problem_count > 0 {
+                tx.rollback().await?;
+                return Err(StoreError::ImportRejected(state.outcome.problems));
+            }
+            tx.commit().await?;
+            Ok(state.outcome)
+        })
+    }
+}
+
+async fn begin_batch<T: Tx>(tx: &mut T, username: String, options: &ImportOptions, kind: &str) -> StoreResult<RunState> {
+    let ids = insert_many(
+        tx,
+        "import_batches",
+        &["kind", "file_name", "username", "started_at"],
+        &[vec![kind.into(), options.file_name.clone().into(), username.into(), now_rfc3339().into()]],
+        &[("id", Ty::I64)],
+    )
+    .await?;
+    let batch_id = ids[0][0].i64().unwrap_or_default();
+    Ok(RunState {
+        batch_id,
+        outcome: ImportOutcome { dry_run: options.dry_run, batch_id: Some(batch_id), ..Default::default() },
+        valid_villages: HashSet::new(),
+        invalid_villages: HashSet::new(),
+        touched: Vec::new(),
+    })
+}
+
+async fn import_in_tx<T: Tx>(
+    tx: &mut T,
+    caller: &Caller,
+    options: &ImportOptions,
+    kind: &str,
+    receiver: &mut tokio::sync::mpsc::Receiver<Chunk>,
+    progress: &dyn Progress,
+) -> StoreResult<ImportOutcome> {
+    let mut state = begin_batch(tx, caller.username.clone(), options, kind).await?;
+    while let Some(chunk) = receiver.recv().await {
+        match chunk {
+            Chunk::Fatal(message) => {
+                state.push(RowProblem { row: 1, column: String::new(), value: String::new(), message });
+                break;
+            }
+            Chunk::Groups(groups, problems, seen) => {
+                problems.into_iter().for_each(|p| state.push(p));
+                state.outcome.rows += seen;
+                apply_groups(tx, caller.username.clone(), &mut state, groups).await?;
+                progress.advance(seen);
+            }
+            Chunk::Incomes(rows, problems, seen) => {
+                problems.into_iter().for_each(|p| state.push(p));
+                state.outcome.rows += seen;
+                apply_incomes(tx, &mut state, rows).await?;
+                progress.advance(seen);
+            }
+        }
+    }
+    if kind == "members" {
+        finish_members(tx, &mut state).await?;
+    }
+    let o = &state.outcome;
+    tx.exec(
+        "UPDATE import_batches SET rows = $1, households_added = $2, households_updated = $3, members_added = $4, members_updated = $5 WHERE id = $6",
+        &[(o.rows as i64).into(), (o.households_added as i64).into(), (o.households_updated as i64).into(),
+          (o.members_added as i64).into(), (o.members_updated as i64).into(), state.batch_id.into()],
+    )
+    .await?;
+    state.outcome.problems.sort_by_key(|p| p.row);
+    Ok(state.outcome)
+}
+
+/// Existing household as far as an import needs it.
+struct ExistingHousehold {
+    id: i64,
+    village_key: i64,
+    attribute: String,
+    standard: String,
+    main_cause: String,
+    other_causes: String,
+    identified_year: i64,
+    status: String,
+    exit_year: Option<i64>,
+    last_batch_id: Option<i64>,
+}
+
+struct ExistingMember {
+    id: i64,
+    household_id: i64,
+    household_no: String,
+    member_no: Option<String>,
+    id_number: Option<String>,
+    active: bool,
+}
+
+async fn lookup_in<T: Tx>(tx: &mut T, sql_head: &str, keys: &[String], tys: &[Ty]) -> StoreResult<Vec<Vec<Val>>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(1_000) {
+        let sql = format!("{sql_head} ({})", placeholders(1, chunk.len()));
+        let vals: Vec<Val> = chunk.iter().map(|k| Val::from(k.as_str())).collect();
+        out.extend(tx.rows(&sql, &vals, tys).await?);
+    }
+    Ok(out)
+}
+
+async fn check_villages<T: Tx>(tx: &mut T, state: &mut RunState, keys: Vec<i64>) -> StoreResult<()> {
+    let unknown: Vec<i64> =
+        keys.into_iter().filter(|k| !state.valid_villages.contains(k) && !state.invalid_villages.contains(k)).collect::<HashSet<_>>().into_iter().collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list = unknown.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
+    let found = tx.rows(&format!("SELECT key FROM regions WHERE key IN ({list}) AND retired_year IS NULL"), &[], &[Ty::I64]).await?;
+    let found: HashSet<i64> = found.iter().filter_map(|r| r[0].i64()).collect();
+    for k in unknown {
+        if found.contains(&k) {
+            state.valid_villages.insert(k);
+        } else {
+            state.invalid_villages.insert(k);
+        }
+    }
+    Ok(())
+}
+
+fn bool_val(b: Option<bool>) -> Val {
+    Val::Bool(b)
+}
+
+fn county_key(village: RegionCode) -> i64 {
+    village.ancestors().into_iter().find(|c| c.level() == RegionLevel::County).map(|c| c.key()).unwrap_or(village.key())
+}
+
+/// Applies a chunk of households: checks against the registry, then writes the ones without
+/// problems (the run is rolled back anyway if any problem was found).
+pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mut RunState, groups: Vec<Group>) -> StoreResult<()> {
+    let now = now_rfc3339();
+    let village_keys: Vec<i64> = groups.iter().flat_map(|g| g.rows.iter().map(|r| r.row.household.village.key())).collect();
+    check_villages(tx, state, village_keys).await?;
+
+    let nos: Vec<String> = groups.iter().map(|g| g.rows[0].row.household.household_no.clone()).collect();
+    let existing_rows = lookup_in(
+        tx,
+        "SELECT id, household_no, village_key, attribute, identification_standard, main_cause, other_causes, identified_year, status, exit_year, last_batch_id FROM households WHERE household_no IN",
+        &nos,
+        &[Ty::I64, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::I64, Ty::I64],
+    )
+    .await?;
+    let mut existing: HashMap<String, ExistingHousehold> = existing_rows
+        .into_iter()
+        .map(|r| {
+            (
+                r[1].string(),
+                ExistingHousehold {
+                    id: r[0].i64().unwrap_or_default(),
+                    village_key: r[2].i64().unwrap_or_default(),
+                    attribute: r[3].string(),
+                    standard: r[4].string(),
+                    main_cause: r[5].string(),
+                    other_causes: r[6].string(),
+                    identified_year: r[7].i64().unwrap_or_default(),
+                    status: r[8].string(),
+                    exit_year: r[9].i64(),
+                    last_batch_id: r[10].i64(),
+                },
+            )
+        })
+        .collect();
+
+    let member_nos: Vec<String> = groups.iter().flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.member_no.clone())).collect();
+    let ids: Vec<String> =
+        groups.iter().flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string()))).collect();
+    let member_select = "SELECT m.id, m.household_id, h.household_no, m.member_no, m.id_number, m.active FROM members m JOIN households h ON h.id = m.household_id WHERE";
+    let tys = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Bool];
+    let to_member = |r: Vec<Val>| ExistingMember {
+        id: r[0].i64().unwrap_or_default(),
+        household_id: r[1].i64().unwrap_or_default(),
+        household_no: r[2].string(),
+        member_no: r[3].str().map(String::from),
+        id_number: r[4].str().map(String::from),
+        active: r[5].bool().unwrap_or(false),
+    };
+    let mut by_member_no: HashMap<String, ExistingMember> = HashMap::new();
+    if !member_nos.is_empty() {
+        for r in lookup_in(tx, &format!("{member_select} m.member_no IN"), &member_nos, &tys).await? {
+            let m = to_member(r);
+            by_member_no.insert(m.member_no.clone().unwrap_or_default(), m);
+        }
+    }
+    let mut by_id: HashMap<String, ExistingMember> = HashMap::new();
+    for r in lookup_in(tx, &format!("{member_select} m.active AND m.id_number IN"), &ids, &tys).await? {
+        let m = to_member(r);
+        by_id.insert(m.id_number.clone().unwrap_or_default(), m);
+    }
+
+    // Decide, group by group.
+    let mut new_households: Vec<&Group> = Vec::new();
+    let mut member_inserts: Vec<(String, &ParsedRow)> = Vec::new(); // (household_no, row)
+    let mut member_updates: Vec<(i64, &ParsedRow)> = Vec::new();
+    let mut household_updates: Vec<(i64, &Group, bool)> = Vec::new(); // (id, group, status changed)
+    let mut chunk_ids: HashMap<String, String> = HashMap::new(); // id number -> household_no within the chunk
+
+    for g in &groups {
+        let first = &g.rows[0];
+        let h = &first.row.household;
+        let rows: Vec<&MemberRow> = g.rows.iter().map(|r| &r.row).collect();
+        let mut bad = false;
+        for (i, p) in check_household_group(&rows) {
+            state.push(problem(g.rows[i].line, p));
+            bad = true;
+        }
+        if state.invalid_villages.contains(&h.village.key()) {
+            for r in &g.rows {
+                state.push(RowProblem {
+                    row: r.line,
+                    column: "行政区划代码".into(),
+                    value: h.village.to_string(),
+                    message: format!("村级区划代码 {} 不存在或已撤销", h.village),
+                });
+            }
+            bad = true;
+        }
+        let prior = existing.get(&h.household_no);
+        let repeat_in_run = prior.is_some_and(|e| e.last_batch_id == Some(state.batch_id));
+        if let Some(e) = prior.filter(|_| repeat_in_run) {
+            // Rows of this household appeared earlier in the same file: they must agree.
+            let stored = stored_fields(e, h);
+            for column in household_differences(&stored, h) {
+                state.push(RowProblem {
+                    row: first.line,
+                    column: column.into(),
+                    value: String::new(),
+                    message: format!("同一户（户编号 {}）各行的{column}不一致", h.household_no),
+                });
+                bad = true;
+            }
+        }
+        if !repeat_in_run && prior.is_none() && !g.rows.iter().any(|r| r.row.member.is_head()) {
+            state.push(RowProblem {
+                row: first.line,
+                column: "与户主关系".into(),
+                value: String::new(),
+                message: format!("户编号 {} 没有户主，每户须有且只有一个户主", h.household_no),
+            });
+            bad = true;
+        }
+        let household_id = prior.map(|e| e.id);
+        let mut planned_inserts = Vec::new();
+        let mut planned_updates = Vec::new();
+        for r in &g.rows {
+            let m = &r.row.member;
+            let matched = m
+                .member_no
+                .as_ref()
+                .and_then(|no| by_member_no.get(no))
+                .or_else(|| m.id_number().and_then(|n| by_id.get(n.as_str())).filter(|e| Some(e.household_id) == household_id));
+            if let Some(e) = matched
+                && Some(e.household_id) != household_id
+            {
+                state.push(RowProblem {
+                    row: r.line,
+                    column: "人编号".into(),
+                    value: m.member_no.clone().unwrap_or_default(),
+                    message: format!("人编号属于户编号 {} 的成员，不能用于户编号 {}", e.household_no, h.household_no),
+                });
+                bad = true;
+                continue;
+            }
+            if let Some(n) = m.id_number() {
+                if let Some(other) = by_id.get(n.as_str()).filter(|e| e.active && Some(e.id) != matched.map(|x| x.id))
+                    && other.household_no != h.household_no
+                {
+                    state.push(RowProblem {
+                        row: r.line,
+                        column: "证件号码".into(),
+                        value: n.masked(),
+                        message: format!("此人已是户编号 {} 的在册成员，不能同时属于户编号 {}", other.household_no, h.household_no),
+                    });
+                    bad = true;
+                }
+                if let Some(other_no) = chunk_ids.get(n.as_str())
+                    && *other_no != h.household_no
+                {
+                    state.push(RowProblem {
+                        row: r.line,
+                        column: "证件号码".into(),
+                        value: n.masked(),
+                        message: format!("此人在本文件中同时出现在户编号 {other_no} 和 {}", h.household_no),
+                    });
+                    bad = true;
+                }
+                chunk_ids.insert(n.as_str().to_string(), h.household_no.clone());
+            }
+            match matched {
+                Some(e) => planned_updates.push((e.id, r)),
+                None if matches!(m.id, IdCell::Masked) => {
+                    state.push(RowProblem {
+                        row: r.line,
+                        column: "证件号码".into(),
+                        value: "****".into(),
+                        message: "找不到此人编号对应的成员，脱敏的证件号码不能用于新增成员".into(),
+                    });
+                    bad = true;
+                }
+                None => planned_inserts.push(r),
+            }
+        }
+        if bad {
+            continue;
+        }
+        match prior {
+            None => {
+                new_households.push(g);
+                // Mark as seen in this run so a later chunk with the same 户编号 is compared.
+                existing.insert(
+                    h.household_no.clone(),
+                    ExistingHousehold {
+                        id: 0,
+                        village_key: h.village.key(),
+                        attribute: h.attribute.clone(),
+                        standard: h.identification_standard.clone(),
+                        main_cause: h.main_cause.clone(),
+                        other_causes: h.other_causes.join(","),
+                        identified_year: h.identified_year,
+                        status: h.status.clone(),
+                        exit_year: h.exit_year,
+                        last_batch_id: Some(state.batch_id),
+                    },
+                );
+            }
+            Some(e) => {
+                if !repeat_in_run {
+                    household_updates.push((e.id, g, e.status != h.status || e.exit_year != h.exit_year));
+                }
+                state.touched.push((e.id, first.line));
+            }
+        }
+        member_inserts.extend(planned_inserts.into_iter().map(|r| (h.household_no.clone(), r)));
+        member_updates.extend(planned_updates);
+    }
+
+    // Writes.
+    let mut household_ids: HashMap<String, i64> = existing.iter().filter(|(_, e)| e.id != 0).map(|(k, e)| (k.clone(), e.id)).collect();
+    if !new_households.is_empty() {
+        let rows: Vec<Vec<Val>> = new_households
+            .iter()
+            .map(|g| {
+                let h = &g.rows[0].row.household;
+                let head = g.rows.iter().find(|r| r.row.member.is_head()).map(|r| r.row.member.name.clone()).unwrap_or_default();
+                let phone = g.rows.iter().find(|r| r.row.member.is_head()).and_then(|r| r.row.member.phone.clone()).unwrap_or_default();
+                vec![
+                    h.household_no.clone().into(),
+                    h.village.key().into(),
+                    county_key(h.village).into(),
+                    h.group_name.clone().unwrap_or_default().into(),
+                    h.identification_standard.clone().into(),
+                    h.attribute.clone().into(),
+                    h.main_cause.clone().into(),
+                    h.other_causes.join(",").into(),
+                    h.identified_year.into(),
+                    h.status.clone().into(),
+                    h.exit_year.into(),
+                    bool_val(h.housing_dangerous),
+                    h.housing_structure.clone().unwrap_or_default().into(),
+                    bool_val(h.safe_water),
+                    bool_val(h.food_secure),
+                    bool_val(h.clothing_secure),
+                    bool_val(h.education_secure),
+                    bool_val(h.medical_secure),
+                    bool_val(h.housing_secure),
+                    phone.into(),
+                    head.into(),
+                    (g.rows.len() as i64).into(),
+                    state.batch_id.into(),
+                    now.clone().into(),
+                    now.clone().into(),
+                ]
+            })
+            .collect();
+        let inserted = insert_many(
+            tx,
+            "households",
+            &[
+                "household_no", "village_key", "county_key", "group_name", "identification_standard", "attribute", "main_cause",
+                "other_causes", "identified_year", "status", "exit_year", "housing_dangerous", "housing_structure", "safe_water",
+                "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure", "phone", "head_name",
+                "member_count", "last_batch_id", "created_at", "updated_at",
+            ],
+            &rows,
+            &[("id", Ty::I64), ("household_no", Ty::Str)],
+        )
+        .await?;
+        for r in inserted {
+            let (id, no) = (r[0].i64().unwrap_or_default(), r[1].string());
+            household_ids.insert(no.clone(), id);
+            if let Some(e) = existing.get_mut(&no) {
+                e.id = id;
+            }
+        }
+        let mut history = Vec::new();
+        for g in &new_households {
+            let h = &g.rows[0].row.household;
+            let id = household_ids[&h.household_no];
+            history.push(vec![id.into(), STATUS_NOT_OUT.into(), h.identified_year.into(), "识别".into(), now.clone().into(), username.clone().into()]);
+            if h.status != STATUS_NOT_OUT {
+                history.push(vec![id.into(), h.status.clone().into(), h.exit_year.unwrap_or(h.identified_year).into(), String::new().into(), now.clone().into(), username.clone().into()]);
+            }
+        }
+        insert_many(tx, "household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, &[]).await?;
+        state.outcome.households_added += new_households.len() as u64;
+    }
+    for (id, g, status_changed) in &household_updates {
+        let h = &g.rows[0].row.household;
+        tx.exec(
+            "UPDATE households SET village_key = $1, county_key = $2, identification_standard = $3, attribute = $4, main_cause = $5,
+             other_causes = $6, identified_year = $7, status = $8, exit_year = $9, group_name = COALESCE($10, group_name),
+             last_batch_id = $11, updated_at = $12 WHERE id = $13",
+            &[
+                h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(), h.attribute.clone().into(),
+                h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(), h.status.clone().into(),
+                h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(), (*id).into(),
+            ],
+        )
+        .await?;
+        if *status_changed {
+            tx.exec(
+                "INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[(*id).into(), h.status.clone().into(), h.exit_year.unwrap_or(h.identified_year).into(), "导入更新".into(), now.clone().into(), username.clone().into()],
+            )
+            .await?;
+        }
+        state.outcome.households_updated += 1;
+    }
+    if !member_inserts.is_empty() {
+        let rows: Vec<Vec<Val>> = member_inserts
+            .iter()
+            .map(|(no, r)| {
+                let m = &r.row.member;
+                let id = m.id_number();
+                vec![
+                    household_ids.get(no).copied().unwrap_or_default().into(),
+                    Val::Str(m.member_no.clone()),
+                    m.name.clone().into(),
+                    m.sex.clone().into(),
+                    Val::Str(id.map(|n| n.as_str().to_string())),
+                    id.is_some_and(|n| n.was_15_digit()).into(),
+                    m.relation.clone().into(),
+                    m.ethnicity.clone().into(),
+                    m.education.clone().into(),
+                    m.schooling.clone().into(),
+                    m.health.clone().into(),
+                    m.labour.clone().into(),
+                    m.migrant_months.into(),
+                    m.phone.clone().unwrap_or_default().into(),
+                    state.batch_id.into(),
+                    now.clone().into(),
+                    now.clone().into(),
+                ]
+            })
+            .collect();
+        insert_many(
+            tx,
+            "members",
+            &[
+                "household_id", "member_no", "name", "sex", "id_number", "id_was_15", "relation", "ethnicity", "education", "schooling",
+                "health", "labour", "migrant_months", "phone", "last_batch_id", "created_at", "updated_at",
+            ],
+            &rows,
+            &[],
+        )
+        .await?;
+        state.outcome.members_added += member_inserts.len() as u64;
+    }
+    for (id, r) in &member_updates {
+        let m = &r.row.member;
+        tx.exec(
+            "UPDATE members SET name = $1, sex = $2, id_number = COALESCE($3, id_number), id_was_15 = CASE WHEN $3 IS NULL THEN id_was_15 ELSE $4 END,
+             relation = $5, ethnicity = $6, education = $7, schooling = $8, health = $9, labour = $10, migrant_months = $11,
+             phone = COALESCE($12, phone), member_no = COALESCE($13, member_no), last_batch_id = $14, updated_at = $15 WHERE id = $16",
+            &[
+                m.name.clone().into(), m.sex.clone().into(), Val::Str(m.id_number().map(|n| n.as_str().to_string())),
+                m.id_number().is_some_and(|n| n.was_15_digit()).into(), m.relation.clone().into(), m.ethnicity.clone().into(),
+                m.education.clone().into(), m.schooling.clone().into(), m.health.clone().into(), m.labour.clone().into(),
+                m.migrant_months.into(), Val::Str(m.phone.clone()), Val::Str(m.member_no.clone()), state.batch_id.into(),
+                now.clone().into(), (*id).into(),
+            ],
+        )
+        .await?;
+        state.outcome.members_updated += 1;
+    }
+    // Rows of households seen earlier in this run add members: recount those at the end too.
+    for g in &groups {
+        let no = &g.rows[0].row.household.household_no;
+        if let Some(e) = existing.get(no)
+            && e.last_batch_id == Some(state.batch_id)
+            && !new_households.iter().any(|n| std::ptr::eq(*n, g))
+            && e.id != 0
+        {
+            state.touched.push((e.id, g.rows[0].line));
+        }
+    }
+    Ok(())
+}
+
+fn stored_fields(e: &ExistingHousehold, h: &domain::registry::HouseholdFields) -> domain::registry::HouseholdFields {
+    let mut s = h.clone();
+    if let Some(v) = RegionCode::from_key(e.village_key) {
+        s.village = v;
+    }
+    s.attribute = e.attribute.clone();
+    s.identification_standard = e.standard.clone();
+    s.main_cause = e.main_cause.clone();
+    s.other_causes = e.other_causes.split(',').filter(|x| !x.is_empty()).map(String::from).collect();
+    s.identified_year = e.identified_year;
+    s.status = e.status.clone();
+    s.exit_year = e.exit_year;
+    s
+}
+
+/// Recounts members and heads of households changed by this run; a household must end with
+/// exactly one active 户主.
+async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<()> {
+    state.touched.sort_unstable();
+    state.touched.dedup_by_key(|t| t.0);
+    let touched = std::mem::take(&mut state.touched);
+    let chunks: Vec<Vec<(i64, u64)>> = touched.chunks(500).map(|c| c.to_vec()).collect();
+    for chunk in chunks {
+        let list = chunk.iter().map(|t| t.0.to_string()).collect::<Vec<_>>().join(",");
+        tx.exec(
+            &format!(
+                "UPDATE households SET member_count = (SELECT COUNT(*) FROM members m WHERE m.household_id = households.id AND m.active),
+                 head_name = COALESCE((SELECT MIN(m.name) FROM members m WHERE m.household_id = households.id AND m.active AND m.relation = '01'), head_name)
+                 WHERE id IN ({list})"
+            ),
+            &[],
+        )
+        .await?;
+        let heads = tx
+            .rows(
+                &format!(
+                    "SELECT h.id, h.household_no, (SELECT COUNT(*) FROM members m WHERE m.household_id = h.id AND m.active AND m.relation = '01')
+                     FROM households h WHERE h.id IN ({list})"
+                ),
+                &[],
+                &[Ty::I64, Ty::Str, Ty::I64],
+            )
+            .await?;
+        for r in heads {
+            let n = r[2].i64().unwrap_or_default();
+            if n != 1 {
+                let line = chunk.iter().find(|t| Some(t.0) == r[0].i64()).map(|t| t.1).unwrap_or(1);
+                state.push(RowProblem {
+                    row: line,
+                    column: "与户主关系".into(),
+                    value: String::new(),
+                    message: format!("户编号 {} 导入后有 {n} 个户主，每户须有且只有一个户主", r[1].string()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, IncomeRow)>) -> StoreResult<()> {
+    let nos: Vec<String> = rows.iter().map(|r| r.1.household_no.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let found = lookup_in(
+        tx,
+        "SELECT id, household_no, member_count, removed_year FROM households WHERE household_no IN",
+        &nos,
+        &[Ty::I64, Ty::Str, Ty::I64, Ty::I64],
+    )
+    .await?;
+    let households: HashMap<String, (i64, i64)> =
+        found.into_iter().map(|r| (r[1].string(), (r[0].i64().unwrap_or_default(), r[2].i64().unwrap_or_default()))).collect();
+    let now = now_rfc3339();
+    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    for (line, r) in &rows {
+        let Some(&(id, size)) = households.get(&r.household_no) else {
+            state.push(RowProblem {
+                row: *line,
+                column: "户编号".into(),
+                value: r.household_no.clone(),
+                message: format!("户编号 {} 不在建档立卡名单中", r.household_no),
+            });
+            continue;
+        };
+        if !seen.insert((id, r.year)) {
+            state.push(RowProblem {
+                row: *line,
+                column: "年度".into(),
+                value: r.year.to_string(),
+                message: format!("户编号 {} 的 {} 年收入在本文件中出现多次", r.household_no, r.year),
+            });
+            continue;
+        }
+        let net = r.net().unwrap_or_default();
+        let Some(pc) = per_capita(net, size) else {
+            state.push(RowProblem {
+                row: *line,
+                column: "户编号".into(),
+                value: r.household_no.clone(),
+                message: format!("户编号 {} 没有在册成员，无法计算人均纯收入", r.household_no),
+            });
+            continue;
+        };
+        let vals: Vec<Val> = vec![
+            id.into(), r.year.into(), r.wage.0.into(), r.business.0.into(), r.property.0.into(), r.transfer.0.into(),
+            r.business_cost.0.into(), net.0.into(), size.into(), pc.0.into(), now.clone().into(),
+        ];
+        tx.exec(
+            "INSERT INTO household_incomes (household_id, year, wage_fen, business_fen, property_fen, transfer_fen, business_cost_fen,
+             net_fen, household_size, per_capita_fen, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (household_id, year) DO UPDATE SET wage_fen = excluded.wage_fen, business_fen = excluded.business_fen,
+             property_fen = excluded.property_fen, transfer_fen = excluded.transfer_fen, business_cost_fen = excluded.business_cost_fen,
+             net_fen = excluded.net_fen, household_size = excluded.household_size, per_capita_fen = excluded.per_capita_fen,
+             recorded_at = excluded.recorded_at",
+            &vals,
+        )
+        .await?;
+        state.outcome.incomes_written += 1;
+    }
+    Ok(())
+}
+
+impl From<TabularError> for StoreError {
+    fn from(e: TabularError) -> StoreError {
+        StoreError::invalid_field("file", e.to_string())
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send(db: &Db, caller: &Caller, rows: Vec<MemberRow>) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(db.apply_household_rows(caller, rows, "x"));
+}

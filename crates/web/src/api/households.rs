@@ -1,0 +1,595 @@
+//! The registry API: households and members (masked), their history, explicit changes, reveals
+//! and imports. JSON bodies use English field names; each maps to a template column, so the
+//! API, the pages and file imports share one set of checks.
+
+use super::{ApiJson, ApiPath, ApiQuery, Page, parse_bool_param, parse_i64_param, parse_region_param};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::scope::CurrentCaller;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use domain::Caller;
+use domain::codes::CodeTables;
+use domain::money::Fen;
+use domain::registry::{
+    CheckContext, ColumnMap, HOUSEHOLD_JSON_FIELDS, IncomeRow, MEMBER_JSON_FIELDS, MemberRow, check_member_row, json_field_for,
+};
+use domain::validation::FieldError;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use store::registry::{
+    Cadre, EventType, HouseholdCursor, HouseholdDetail, HouseholdFilter, HouseholdSort, HouseholdSummary, IncomeYear, NewEvent,
+    NewMeasure,
+};
+use store::registry_import::{ImportOptions, ImportOutcome};
+use store::regions::NoProgress;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/households", get(list).post(create))
+        .route("/api/v1/households/{id}", get(detail).put(update))
+        .route("/api/v1/households/{id}/members", post(add_member))
+        .route("/api/v1/households/{id}/events", post(event))
+        .route("/api/v1/households/{id}/status", post(status))
+        .route("/api/v1/households/{id}/incomes/{year}", put(income))
+        .route("/api/v1/households/{id}/cadres", post(cadre))
+        .route("/api/v1/households/{id}/measures", post(measure))
+        .route("/api/v1/members/{id}/reveal", post(reveal))
+        .route("/api/v1/imports/households", post(import_households))
+        .route("/api/v1/imports/incomes", post(import_incomes))
+        .route("/api/v1/codes", get(codes))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub region: Option<String>,
+    pub status: Option<String>,
+    pub attribute: Option<String>,
+    pub cause: Option<String>,
+    pub identified_year: Option<String>,
+    pub income_year: Option<String>,
+    pub income_min: Option<String>,
+    pub income_max: Option<String>,
+    pub monitored: Option<String>,
+    pub monitoring_type: Option<String>,
+    pub include_removed: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn code_param(field: &str, value: Option<&str>, table: &domain::codes::CodeTable) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) => table
+            .lookup(v)
+            .map(|e| Some(e.code.clone()))
+            .ok_or_else(|| ApiError::invalid_field(field, format!("{field}“{v}”无效，可选：{}", table.choices_zh()))),
+    }
+}
+
+fn money_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| Fen::parse_yuan(v).map(|f| f.0).map_err(|e| ApiError::invalid_field(field, e.to_string())))
+        .transpose()
+}
+
+/// Parses list filters (shared by the API, the pages and exports).
+pub fn parse_filter(q: &ListQuery, tables: &CodeTables) -> Result<(HouseholdFilter, HouseholdSort), ApiError> {
+    let filter = HouseholdFilter {
+        region: non_empty(&q.region).map(|r| parse_region_param("region", r)).transpose()?,
+        status: code_param("status", non_empty(&q.status), &tables.poverty_status)?,
+        attribute: code_param("attribute", non_empty(&q.attribute), &tables.household_attribute)?,
+        cause: code_param("cause", non_empty(&q.cause), &tables.cause)?,
+        identified_year: parse_i64_param("identified_year", non_empty(&q.identified_year))?,
+        income_year: parse_i64_param("income_year", non_empty(&q.income_year))?,
+        income_min_fen: money_param("income_min", non_empty(&q.income_min))?,
+        income_max_fen: money_param("income_max", non_empty(&q.income_max))?,
+        monitored: parse_bool_param("monitored", non_empty(&q.monitored))?,
+        monitoring_type: code_param("monitoring_type", non_empty(&q.monitoring_type), &tables.monitoring_type)?,
+        include_removed: parse_bool_param("include_removed", non_empty(&q.include_removed))?.unwrap_or(false),
+        name: non_empty(&q.q).map(domain::text::normalize),
+    };
+    if (filter.income_min_fen.is_some() || filter.income_max_fen.is_some()) && filter.income_year.is_none() {
+        return Err(ApiError::invalid_field("income_year", "按收入筛选时须指定收入年度 income_year"));
+    }
+    let sort = HouseholdSort::parse(non_empty(&q.sort).unwrap_or(""))
+        .ok_or_else(|| ApiError::invalid_field("sort", "sort 应为 household_no、identified_year 或 member_count"))?;
+    Ok((filter, sort))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Page<HouseholdSummary>>, ApiError> {
+    let tables = state.db.code_tables().await?;
+    let (filter, sort) = parse_filter(&q, &tables)?;
+    let limit = match non_empty(&q.limit) {
+        None => super::DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=super::MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::invalid_field("limit", format!("limit 应为 1–{} 的整数", super::MAX_LIMIT)))?,
+    };
+    let after = non_empty(&q.cursor)
+        .map(|c| HouseholdCursor::decode(c).ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效")))
+        .transpose()?;
+    let mut items = state.db.list_households(&caller, &filter, sort, after.as_ref(), limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|h| store::Db::household_cursor(sort, h).encode())
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
+fn parse_id(s: &str, what: &str) -> Result<i64, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
+}
+
+async fn require_household(state: &AppState, caller: &Caller, id: i64) -> Result<HouseholdDetail, ApiError> {
+    state.db.household_detail(caller, id).await?.ok_or_else(|| ApiError::not_found(format!("户 {id} 不存在")))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<HouseholdDetail>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    Ok(Json(require_household(&state, &caller, id).await?))
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "是" } else { "否" }.into(),
+        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join("、"),
+        other => other.to_string(),
+    }
+}
+
+/// Turns a JSON household (with members) into template rows, so the file checks apply.
+/// Household fields absent from the body are absent columns (left unchanged on update).
+pub fn rows_from_json(body: &Map<String, Value>) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+    let members = match body.get("members") {
+        Some(Value::Array(m)) if !m.is_empty() => m,
+        _ => return Err(ApiError::invalid_field("members", "请至少填写一名成员（含户主）")),
+    };
+    let household_cols: Vec<(&str, &str)> =
+        HOUSEHOLD_JSON_FIELDS.iter().copied().filter(|(f, _)| body.contains_key(*f) || is_required_household(f)).collect();
+    let mut headers: Vec<String> = household_cols.iter().map(|(_, c)| c.to_string()).collect();
+    headers.extend(MEMBER_JSON_FIELDS.iter().map(|(_, c)| c.to_string()));
+    let mut rows = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let Value::Object(m) = m else {
+            return Err(ApiError::invalid_field(&format!("members[{i}]"), "成员应为对象"));
+        };
+        let mut row: Vec<String> = household_cols.iter().map(|(f, _)| body.get(*f).map(cell).unwrap_or_default()).collect();
+        row.extend(MEMBER_JSON_FIELDS.iter().map(|(f, _)| m.get(*f).map(cell).unwrap_or_default()));
+        rows.push(row);
+    }
+    Ok((headers, rows))
+}
+
+fn is_required_household(field: &str) -> bool {
+    matches!(
+        field,
+        "household_no" | "village_code" | "attribute" | "identification_standard" | "main_cause" | "identified_year" | "status"
+    )
+}
+
+/// Maps a template column back to the API field path for row `i` of the members.
+fn api_field(column: &str, member_index: Option<usize>) -> String {
+    match json_field_for(column) {
+        Some((f, true)) => f.to_string(),
+        Some((f, false)) => match member_index {
+            Some(i) => format!("members[{i}].{f}"),
+            None => f.to_string(),
+        },
+        None => column.to_string(),
+    }
+}
+
+pub(crate) fn checked_rows(headers: &[String], rows: &[Vec<String>], tables: &CodeTables) -> Result<Vec<MemberRow>, ApiError> {
+    let map = ColumnMap::members(headers);
+    let ctx = CheckContext { tables, today: today() };
+    let mut details = Vec::new();
+    let mut out = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        match check_member_row(&map, r, &ctx) {
+            Ok(row) => out.push(row),
+            Err(ps) => details.extend(ps.into_iter().map(|p| FieldError {
+                field: api_field(&p.column, Some(i)),
+                row: None,
+                value: Some(p.value),
+                message: p.message,
+            })),
+        }
+    }
+    if details.is_empty() { Ok(out) } else { Err(store::StoreError::invalid(details).into()) }
+}
+
+fn today() -> (i32, u32, u32) {
+    let now = store::now_rfc3339();
+    (now[0..4].parse().unwrap_or(2026), now[5..7].parse().unwrap_or(1), now[8..10].parse().unwrap_or(1))
+}
+
+/// Converts row problems from the store into API field paths.
+fn api_problems(e: store::StoreError) -> ApiError {
+    match e {
+        store::StoreError::ImportRejected(problems) => {
+            let details: Vec<FieldError> = problems
+                .into_iter()
+                .map(|p| FieldError { field: api_field(&p.column, Some(p.row as usize)), row: None, value: Some(p.value), message: p.message })
+                .collect();
+            store::StoreError::invalid(details).into()
+        }
+        other => other.into(),
+    }
+}
+
+pub(crate) async fn write_household(state: &AppState, caller: &Caller, body: &Map<String, Value>) -> Result<i64, ApiError> {
+    let tables = state.db.code_tables().await?;
+    let (headers, rows) = rows_from_json(body)?;
+    let rows = checked_rows(&headers, &rows, &tables)?;
+    let no = rows[0].household.household_no.clone();
+    state.db.apply_household_rows(caller, rows, "API").await.map_err(api_problems)?;
+    state.db.household_id_by_no(caller, &no).await?.ok_or_else(|| ApiError::not_found("户不在您的管辖范围内"))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    let no = body.get("household_no").map(cell).unwrap_or_default();
+    if !no.trim().is_empty() && state.db.household_id_by_no(&Caller::system(), no.trim()).await?.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("户编号 {} 已存在，请用 PUT 修改", no.trim())));
+    }
+    scope_check(&caller, &body)?;
+    let id = write_household(&state, &caller, &body).await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+/// A village outside the caller's scope is refused before anything else.
+fn scope_check(caller: &Caller, body: &Map<String, Value>) -> Result<(), ApiError> {
+    let village = body.get("village_code").map(cell).unwrap_or_default();
+    if let Ok(code) = domain::RegionCode::parse(&village)
+        && !caller.scope.allows_region(code)
+    {
+        return Err(ApiError::invalid_field("village_code", format!("村 {code} 不在您的管辖范围内")));
+    }
+    Ok(())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(mut body): ApiJson<Map<String, Value>>,
+) -> Result<Json<HouseholdDetail>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    let current = require_household(&state, &caller, id).await?;
+    match body.get("household_no").map(cell) {
+        None => {
+            body.insert("household_no".into(), json!(current.summary.household_no));
+        }
+        Some(no) if no.trim() != current.summary.household_no => {
+            return Err(ApiError::invalid_field("household_no", "户编号不能修改"));
+        }
+        Some(_) => {}
+    }
+    scope_check(&caller, &body)?;
+    write_household(&state, &caller, &body).await?;
+    Ok(Json(require_household(&state, &caller, id).await?))
+}
+
+/// The household's own columns as template cells (codes; the checks accept codes too).
+pub(crate) fn household_cells(h: &HouseholdDetail) -> Map<String, Value> {
+    let s = &h.summary;
+    let mut m = Map::new();
+    m.insert("household_no".into(), json!(s.household_no));
+    m.insert("village_code".into(), json!(s.village_code));
+    m.insert("attribute".into(), json!(s.attribute.code));
+    m.insert("identification_standard".into(), json!(s.identification_standard.code));
+    m.insert("main_cause".into(), json!(s.main_cause.code));
+    m.insert("other_causes".into(), json!(s.other_causes.iter().map(|c| c.code.clone()).collect::<Vec<_>>()));
+    m.insert("identified_year".into(), json!(s.identified_year));
+    m.insert("status".into(), json!(s.status.code));
+    m.insert("exit_year".into(), json!(s.exit_year));
+    m
+}
+
+#[derive(Deserialize)]
+pub struct AddMemberBody {
+    event_type: Option<String>,
+    date: Option<String>,
+    note: Option<String>,
+    member: Option<Map<String, Value>>,
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<AddMemberBody>,
+) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let current = require_household(&state, &caller, id).await?;
+    let kind = body
+        .event_type
+        .as_deref()
+        .and_then(EventType::parse)
+        .filter(|k| k.adds_member())
+        .ok_or_else(|| ApiError::invalid_field("event_type", "新增成员的事由应为 birth（出生）、marriage_in（婚入）或 return（回流）"))?;
+    let Some(member) = body.member else { return Err(ApiError::invalid_field("member", "请填写新成员信息")) };
+    if member.get("member_no").is_some_and(|v| !cell(v).is_empty()) {
+        // Fine: a 人编号 assigned by the county system.
+    }
+    let mut h = household_cells(&current);
+    h.insert("members".into(), Value::Array(vec![Value::Object(member)]));
+    let before: std::collections::HashSet<i64> = current.members.iter().map(|m| m.id).collect();
+    write_household(&state, &caller, &h).await?;
+    let after = require_household(&state, &caller, id).await?;
+    let new_member = after.members.iter().find(|m| !before.contains(&m.id)).map(|m| m.id);
+    state
+        .db
+        .record_household_event(
+            &caller,
+            id,
+            NewEvent { kind, member_id: new_member, date: body.date.unwrap_or_else(|| store::now_rfc3339()[..10].to_string()), note: body.note.unwrap_or_default() },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct EventBody {
+    event_type: Option<String>,
+    member_id: Option<i64>,
+    date: Option<String>,
+    note: Option<String>,
+}
+
+async fn event(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<EventBody>,
+) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let kind = body.event_type.as_deref().and_then(EventType::parse).filter(|k| !k.adds_member()).ok_or_else(|| {
+        ApiError::invalid_field(
+            "event_type",
+            "事由应为 death（死亡）、marriage_out（婚出）、moved_away（迁出）、split（分户）或 household_removed（识别不准清退）；新增成员请用 /members",
+        )
+    })?;
+    let date = body.date.ok_or_else(|| ApiError::invalid_field("date", "请填写日期（YYYY-MM-DD）"))?;
+    let note = body.note.unwrap_or_default();
+    if kind == EventType::HouseholdRemoved && note.trim().is_empty() {
+        return Err(ApiError::invalid_field("note", "清退须写明原因"));
+    }
+    state.db.record_household_event(&caller, id, NewEvent { kind, member_id: body.member_id, date, note }).await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct StatusBody {
+    status: Option<String>,
+    year: Option<i64>,
+    note: Option<String>,
+}
+
+async fn status(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<StatusBody>,
+) -> Result<Json<HouseholdDetail>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    let s = body.status.ok_or_else(|| ApiError::invalid_field("status", "请填写脱贫状态"))?;
+    let year = body.year.ok_or_else(|| ApiError::invalid_field("year", "请填写年份"))?;
+    state.db.change_household_status(&caller, id, &s, year, body.note.as_deref().unwrap_or("")).await?;
+    Ok(Json(require_household(&state, &caller, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct IncomeBody {
+    wage: Option<Value>,
+    business: Option<Value>,
+    property: Option<Value>,
+    transfer: Option<Value>,
+    business_cost: Option<Value>,
+}
+
+async fn income(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath((id, year)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<IncomeBody>,
+) -> Result<Json<IncomeYear>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    let current = require_household(&state, &caller, id).await?;
+    let headers: Vec<String> = domain::registry::INCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let v = |x: &Option<Value>| x.as_ref().map(cell).unwrap_or_default();
+    let cells = vec![
+        current.summary.household_no.clone(),
+        year,
+        v(&body.wage),
+        v(&body.business),
+        v(&body.property),
+        v(&body.transfer),
+        v(&body.business_cost),
+    ];
+    let names = ["household_no", "year", "wage", "business", "property", "transfer", "business_cost"];
+    let row: IncomeRow = domain::registry::check_income_row(&ColumnMap::incomes(&headers), &cells, today().0 as i64).map_err(|ps| {
+        let details = ps
+            .into_iter()
+            .map(|p| {
+                let i = domain::registry::INCOME_COLUMNS.iter().position(|c| *c == p.column).unwrap_or(0);
+                FieldError { field: names[i].into(), row: None, value: Some(p.value), message: p.message }
+            })
+            .collect();
+        ApiError::from(store::StoreError::invalid(details))
+    })?;
+    Ok(Json(state.db.record_income(&caller, id, &row).await?))
+}
+
+#[derive(Deserialize)]
+pub struct CadreBody {
+    name: Option<String>,
+    unit: Option<String>,
+    unit_level: Option<String>,
+    phone: Option<String>,
+    start_date: Option<String>,
+}
+
+async fn cadre(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<CadreBody>,
+) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let c = Cadre {
+        name: b.name.unwrap_or_default(),
+        unit: b.unit.unwrap_or_default(),
+        unit_level: b.unit_level.unwrap_or_default(),
+        phone: b.phone.unwrap_or_default(),
+        start_date: b.start_date.unwrap_or_default(),
+    };
+    state.db.add_cadre(&caller, id, &c).await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct MeasureBody {
+    measure_type: Option<String>,
+    project_id: Option<i64>,
+    amount: Option<Value>,
+    date: Option<String>,
+    relocated_from: Option<String>,
+    relocated_to: Option<String>,
+    note: Option<String>,
+}
+
+async fn measure(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<MeasureBody>,
+) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let amount_fen = match b.amount.as_ref().map(cell).filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(a) => Some(Fen::parse_yuan(&a).map_err(|e| ApiError::invalid_field("amount", e.to_string()))?.0),
+    };
+    let m = NewMeasure {
+        measure_type: b.measure_type.unwrap_or_default(),
+        project_id: b.project_id,
+        amount_fen,
+        date: b.date.unwrap_or_default(),
+        relocated_from: b.relocated_from,
+        relocated_to: b.relocated_to,
+        note: b.note.unwrap_or_default(),
+    };
+    state.db.add_measure(&caller, id, &m).await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RevealBody {
+    reason: Option<String>,
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<RevealBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "成员")?;
+    let reason = b.reason.unwrap_or_default();
+    if reason.trim().is_empty() {
+        return Err(ApiError::invalid_field("reason", "查看完整号码须填写事由"));
+    }
+    let (id_number, phone) = state.db.reveal_member(&caller, id, reason.trim()).await?;
+    Ok(Json(json!({ "member_id": id, "id_number": id_number, "phone": phone, "recorded": true })))
+}
+
+/// Reads the uploaded file of a multipart form (field `file`).
+pub async fn uploaded_file(mut multipart: Multipart) -> Result<(String, Vec<u8>), ApiError> {
+    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("上传内容无法读取：{e}")))? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("upload.csv").to_string();
+            let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("上传文件无法读取：{e}")))?;
+            return Ok((name, bytes.to_vec()));
+        }
+    }
+    Err(ApiError::invalid_field("file", "请上传文件（表单字段 file）"))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ImportQuery {
+    dry_run: Option<String>,
+}
+
+async fn run_upload(state: &AppState, caller: &Caller, q: &ImportQuery, multipart: Multipart, incomes: bool) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    let (name, bytes) = uploaded_file(multipart).await?;
+    let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
+    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let options = ImportOptions { dry_run, file_name: name };
+    let outcome = if incomes {
+        state.db.import_incomes(caller, table, &options, &NoProgress).await?
+    } else {
+        state.db.import_members(caller, table, &options, &NoProgress).await?
+    };
+    let status = if outcome.problem_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(outcome)))
+}
+
+async fn import_households(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    multipart: Multipart,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    run_upload(&state, &caller, &q, multipart, false).await
+}
+
+async fn import_incomes(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    multipart: Multipart,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    run_upload(&state, &caller, &q, multipart, true).await
+}
+
+async fn codes(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let tables = state.db.code_tables().await?;
+    let out: Map<String, Value> = tables
+        .iter()
+        .map(|t| {
+            let entries: Vec<Value> = t
+                .entries()
+                .iter()
+                .map(|e| json!({"code": e.code, "name": e.name, "aliases": e.aliases, "valid_from": e.valid_from}))
+                .collect();
+            (t.name.clone(), Value::Array(entries))
+        })
+        .collect();
+    Ok(Json(Value::Object(out)))
+}
