@@ -5,6 +5,7 @@ mod ledger_cmd;
 mod region_files;
 mod user_cmd;
 mod registry_cmd;
+mod assess_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -39,10 +40,23 @@ enum Command {
     },
     /// Make a consistent online copy of the SQLite database.
     Backup { file: PathBuf },
+    /// Exit assessment of a year (households, villages, counties) and monitoring screening.
+    Assess {
+        #[arg(long)]
+        year: i64,
+        /// Only this region's subtree (province, county, town or village code).
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// The fund ledger: verify the hash chain and every rule, print the head hash.
     Ledger {
         #[command(subcommand)]
         what: ledger_cmd::LedgerCommand,
+    },
+    /// Export data files (.csv or .xlsx by the file name).
+    Export {
+        #[command(subcommand)]
+        what: ledger_cmd::ExportCommand,
     },
     /// User accounts: add, list, disable, enable, reset-password.
     User {
@@ -67,6 +81,18 @@ enum ImportCommand {
     },
     /// Region attributes: code, area_km2 (面积), elevation_m (海拔), year + rural_population (农业户籍人口).
     RegionAttributes { file: PathBuf },
+    /// Projects (one row per project; 项目编号 identifies it). All or nothing.
+    Projects {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Fund ledger transactions, appended in file order. All or nothing.
+    Transactions {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Registry members (one row per person; CSV in UTF-8 or GBK, or XLSX). All or nothing.
     Households {
         file: PathBuf,
@@ -80,6 +106,8 @@ enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Visits (入户走访: 户编号, 走访日期, 走访人, 走访情况, 近12个月人均纯收入, 发现风险). All or nothing.
+    Visits { file: PathBuf },
 }
 
 fn main() -> Result<()> {
@@ -124,12 +152,17 @@ async fn run(cli: Cli) -> Result<()> {
             let result = match what {
                 ImportCommand::Regions { file, year } => region_files::import_regions(&db, &file, year).await,
                 ImportCommand::RegionAttributes { file } => region_files::import_attributes(&db, &file).await,
+                ImportCommand::Projects { file, dry_run } => ledger_cmd::import(&db, ledger_cmd::ImportKind::Projects, &file, dry_run).await,
+                ImportCommand::Transactions { file, dry_run } => {
+                    ledger_cmd::import(&db, ledger_cmd::ImportKind::Transactions, &file, dry_run).await
+                }
                 ImportCommand::Households { file, dry_run } => {
                     registry_cmd::import(&db, registry_cmd::Kind::Members, &file, dry_run).await
                 }
                 ImportCommand::Incomes { file, dry_run } => {
                     registry_cmd::import(&db, registry_cmd::Kind::Incomes, &file, dry_run).await
                 }
+                ImportCommand::Visits { file } => assess_cmd::import_visits(&db, &file).await,
             };
             db.close().await;
             result?;
@@ -146,9 +179,21 @@ async fn run(cli: Cli) -> Result<()> {
             db.close().await;
             result?;
         }
+        Command::Export { what } => {
+            let db = open(&cli.database).await?;
+            let result = ledger_cmd::export(&db, what).await;
+            db.close().await;
+            result?;
+        }
         Command::Ledger { what } => {
             let db = open(&cli.database).await?;
             let result = ledger_cmd::run(&db, what).await;
+            db.close().await;
+            result?;
+        }
+        Command::Assess { year, region } => {
+            let db = open(&cli.database).await?;
+            let result = assess_cmd::assess(&db, year, region.as_deref()).await;
             db.close().await;
             result?;
         }

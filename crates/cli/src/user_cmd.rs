@@ -158,7 +158,14 @@ pub async fn run_token(db: &Db, command: TokenCommand) -> Result<()> {
                     (None, Some(e)) if *e <= store::now_rfc3339() => "已过期".to_string(),
                     _ => "有效".to_string(),
                 };
-                println!("{}\t{}\t{}\t{}\t{}\t{state}", t.id, t.username, t.name, t.created_at, t.expires_at.as_deref().unwrap_or("—"));
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{state}",
+                    t.id,
+                    t.username,
+                    t.name,
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("—")
+                );
             }
         }
         TokenCommand::Revoke { id } => {

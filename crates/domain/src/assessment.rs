@@ -1,9 +1,11 @@
 //! Exit assessment (贫困退出) and monitoring against relapse (防返贫监测) as pure rules over
 //! data. The rules themselves are data (`Rules`), versioned by the store; every decision keeps
-//! the explanation computed at the time, so changing a rule never rewrites a past decision.
+//! the figures it was computed from (a `DecisionRecord`, including the poverty line then in
+//! force), so changing a rule never rewrites a past decision or its explanation.
 
 use crate::money::Fen;
 use crate::region::WESTERN_PROVINCES;
+use crate::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,7 +33,8 @@ pub struct MonitoringThreshold {
     pub source: String,
 }
 
-/// An extra criterion a province adds to village or county exit.
+/// An extra criterion a province adds to village or county exit. The system lists it for
+/// people to verify; it does not decide it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtraCriterion {
     pub province: i64,
@@ -44,6 +47,7 @@ pub struct ExtraCriterion {
 
 /// The rule set in force (a version of it is stored with each decision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rules {
     /// National poverty line per year, 元/人·年 (current prices).
     pub poverty_lines: BTreeMap<i64, Sourced<i64>>,
@@ -103,6 +107,7 @@ impl Default for Rules {
             monitoring_thresholds: vec![
                 MonitoringThreshold { province: 53, county: None, year: 2023, yuan: 8050, source: "云南省2023年县级监测标准".into() },
                 MonitoringThreshold { province: 53, county: None, year: 2025, yuan: 8700, source: "云南省2025年监测标准".into() },
+                MonitoringThreshold { province: 35, county: Some(350121), year: 2023, yuan: 10560, source: "福建省闽侯县2023年监测标准".into() },
             ],
             incidence_bp: 200,
             incidence_bp_west: 300,
@@ -124,17 +129,31 @@ impl Rules {
     }
 
     /// The monitoring threshold for a county in a year: the county's own, else its province's,
-    /// else the multiple of the poverty line. Returns the figure and where it came from.
+    /// else the multiple of that year's poverty line (or, after the last year with a line, of
+    /// the latest line, said so in the source). Returns the figure and where it came from.
     pub fn monitoring_threshold(&self, county: i64, year: i64) -> Option<(Fen, String)> {
         let province = county / 10_000;
         let own = |t: &&MonitoringThreshold| t.year == year && t.county == Some(county);
         let prov = |t: &&MonitoringThreshold| t.year == year && t.county.is_none() && t.province == province;
         if let Some(t) = self.monitoring_thresholds.iter().find(own).or_else(|| self.monitoring_thresholds.iter().find(prov)) {
-            return Some((Fen::from_yuan(t.yuan), t.source.clone()));
+            let source = if t.source.is_empty() { format!("{year}年本地监测标准") } else { t.source.clone() };
+            return Some((Fen::from_yuan(t.yuan), source));
         }
-        let line = self.poverty_line(year)?;
+        let multiple = format!("{:.1}", self.monitoring_multiple_permille as f64 / 1000.0);
+        let (line_year, line) = match self.poverty_line(year) {
+            Some(l) => (year, l),
+            None => {
+                let (y, s) = self.poverty_lines.range(..year).next_back()?;
+                (*y, Fen::from_yuan(s.value))
+            }
+        };
         let fen = (line.0 as i128 * self.monitoring_multiple_permille as i128 / 1000) as i64;
-        Some((Fen(fen), format!("贫困线的 {:.1} 倍", self.monitoring_multiple_permille as f64 / 1000.0)))
+        let source = if line_year == year {
+            format!("{year}年贫困线的 {multiple} 倍")
+        } else {
+            format!("沿用{line_year}年贫困线的 {multiple} 倍（规则中没有{year}年的贫困线）")
+        };
+        Some((Fen(fen), source))
     }
 
     pub fn incidence_threshold_bp(&self, province: i64) -> i64 {
@@ -144,25 +163,116 @@ impl Rules {
         if WESTERN_PROVINCES.contains(&province) { self.incidence_bp_west } else { self.incidence_bp }
     }
 
-    /// Checks an edited rule set before it is stored.
-    pub fn validate(&self) -> Vec<String> {
+    fn incidence_bp_threshold_detail(&self, province: i64) -> (i64, String) {
+        let bp = self.incidence_threshold_bp(province);
+        let why = if self.incidence_bp_by_province.contains_key(&province) {
+            "本省标准"
+        } else if WESTERN_PROVINCES.contains(&province) {
+            "西部省份标准"
+        } else {
+            "中东部省份标准"
+        };
+        (bp, format!("{why} {}", bp_percent(bp)))
+    }
+
+    /// The province's extra criteria for a level ("village" or "county").
+    pub fn extra_criteria_for(&self, province: i64, level: &str) -> Vec<Criterion> {
+        self.extra_criteria
+            .iter()
+            .filter(|e| e.province == province && e.level == level)
+            .map(|e| Criterion {
+                key: format!("extra:{}", e.name),
+                name: e.name.clone(),
+                passed: false,
+                detail: if e.source.is_empty() {
+                    "本省附加标准：须人工核实，未计入系统判定".into()
+                } else {
+                    format!("本省附加标准（{}）：须人工核实，未计入系统判定", e.source)
+                },
+                manual: true,
+            })
+            .collect()
+    }
+
+    /// Checks an edited rule set before it is stored; every problem names its field.
+    pub fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
+        let mut push = |field: String, message: String| out.push(FieldError::new(field, message));
         if self.poverty_lines.is_empty() {
-            out.push("至少需要一年的贫困线".into());
+            push("poverty_lines".into(), "至少需要一年的贫困线".into());
         }
-        if self.poverty_lines.values().any(|l| l.value <= 0) {
-            out.push("贫困线必须大于 0".into());
+        for (year, line) in &self.poverty_lines {
+            if !(2000..=2100).contains(year) {
+                push(format!("poverty_lines.{year}"), format!("年份 {year} 不在 2000–2100 之间"));
+            }
+            if line.value <= 0 || line.value > 1_000_000 {
+                push(format!("poverty_lines.{year}.value"), "贫困线应为大于 0 的元数".into());
+            }
         }
         if !(1..=5).contains(&self.stable_years) {
-            out.push("“稳定”年数应为 1–5".into());
+            push("stable_years".into(), "“稳定”年数应为 1–5".into());
+        }
+        if !(1000..=5000).contains(&self.monitoring_multiple_permille) {
+            push("monitoring_multiple_permille".into(), "监测标准倍数应在 1000–5000‰（1–5 倍）之间".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in self.monitoring_thresholds.iter().enumerate() {
+            let f = |name: &str| format!("monitoring_thresholds[{i}].{name}");
+            if !(11..=82).contains(&t.province) {
+                push(f("province"), "省级代码应为两位数字（如 53）".into());
+            }
+            if let Some(c) = t.county
+                && (!(110_000..=829_999).contains(&c) || c / 10_000 != t.province)
+            {
+                push(f("county"), format!("县级代码 {c} 应为六位数字且属于省 {}", t.province));
+            }
+            if !(2000..=2100).contains(&t.year) {
+                push(f("year"), "年份应在 2000–2100 之间".into());
+            }
+            if t.yuan <= 0 || t.yuan > 1_000_000 {
+                push(f("yuan"), "监测标准应为大于 0 的元数".into());
+            }
+            if !seen.insert((t.province, t.county, t.year)) {
+                push(f("year"), format!("同一地区 {} 年的监测标准重复", t.year));
+            }
+        }
+        for (field, bp) in [
+            ("incidence_bp", self.incidence_bp),
+            ("incidence_bp_west", self.incidence_bp_west),
+            ("wrongful_exit_bp", self.wrongful_exit_bp),
+            ("missed_poor_bp", self.missed_poor_bp),
+            ("approval_bp", self.approval_bp),
+        ] {
+            if !(0..=10_000).contains(&bp) {
+                push(field.into(), "比例以万分之一计，应在 0–10000（0–100%）之间".into());
+            }
+        }
+        for (p, bp) in &self.incidence_bp_by_province {
+            if !(11..=82).contains(p) {
+                push(format!("incidence_bp_by_province.{p}"), "省级代码应为两位数字".into());
+            }
+            if !(0..=10_000).contains(bp) {
+                push(format!("incidence_bp_by_province.{p}"), "比例以万分之一计，应在 0–10000 之间".into());
+            }
         }
         if !(1..=30).contains(&self.publicity_days) {
-            out.push("公示天数应为 1–30".into());
+            push("publicity_days".into(), "公示天数应为 1–30".into());
         }
-        for bp in [self.incidence_bp, self.incidence_bp_west, self.wrongful_exit_bp, self.missed_poor_bp, self.approval_bp] {
-            if !(0..=10_000).contains(&bp) {
-                out.push("比例应在 0–100% 之间".into());
-                break;
+        if !(1..=100).contains(&self.sharp_drop_percent) {
+            push("sharp_drop_percent".into(), "收入骤减幅度应为 1–100（%）".into());
+        }
+        if !(1..=24).contains(&self.elimination_months) {
+            push("elimination_months".into(), "风险消除的走访间隔应为 1–24 个月".into());
+        }
+        for (i, e) in self.extra_criteria.iter().enumerate() {
+            if !(11..=82).contains(&e.province) {
+                push(format!("extra_criteria[{i}].province"), "省级代码应为两位数字".into());
+            }
+            if e.level != "village" && e.level != "county" {
+                push(format!("extra_criteria[{i}].level"), "层级应为 village（村）或 county（县）".into());
+            }
+            if e.name.trim().is_empty() {
+                push(format!("extra_criteria[{i}].name"), "请填写标准名称".into());
             }
         }
         out
@@ -176,6 +286,15 @@ pub struct Criterion {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// Verified by people, not by the system: listed, not counted in the result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
+}
+
+impl Criterion {
+    pub fn new(key: impl Into<String>, name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Criterion {
+        Criterion { key: key.into(), name: name.into(), passed, detail: detail.into(), manual: false }
+    }
 }
 
 /// A household's situation in the assessed year, as the decision needs it.
@@ -200,53 +319,138 @@ pub struct ExitDecision {
 
 impl ExitDecision {
     pub fn failing(&self) -> impl Iterator<Item = &Criterion> {
-        self.criteria.iter().filter(|c| !c.passed)
+        self.criteria.iter().filter(|c| !c.passed && !c.manual)
+    }
+
+    /// The failing criteria's keys, comma-separated (stored for filtering and counting).
+    pub fn failing_keys(&self) -> String {
+        self.failing().map(|c| c.key.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// One year of the income test as decided: (year, per-capita income, line), in fen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncomeCheck(pub i64, pub Option<i64>, pub Option<i64>);
+
+/// What a household decision was computed from, stored compactly with the decision:
+/// `{"y":2019,"i":[[2019,500000,321800],[2018,200000,299500]],"g":"111111"}`. The lines are
+/// those in force then, so the explanation renders the same whatever the rules say later.
+/// `g` holds 不愁吃, 不愁穿, 义务教育, 基本医疗, 住房安全, 饮水安全 as 1 (yes), 0 (no) or - (not reported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    #[serde(rename = "y")]
+    pub year: i64,
+    #[serde(rename = "i")]
+    pub incomes: Vec<IncomeCheck>,
+    #[serde(rename = "g")]
+    pub guarantees: String,
+}
+
+const GUARANTEES: [(&str, &str, &str, &str); 6] = [
+    ("food", "不愁吃", "已保障", "未保障"),
+    ("clothing", "不愁穿", "已保障", "未保障"),
+    ("education", "义务教育有保障", "无义务教育阶段失学辍学", "存在失学辍学"),
+    ("medical", "基本医疗有保障", "已参保并享受医疗保障", "基本医疗未保障"),
+    ("housing", "住房安全有保障", "住房安全", "住房不安全"),
+    ("water", "饮水安全有保障", "饮水安全", "饮水不安全"),
+];
+
+/// Names of the household criteria by key, for summaries ("income_2018" → its name).
+pub fn household_criterion_name(key: &str) -> String {
+    if key == "income" {
+        return "当年人均纯收入高于贫困线".into();
+    }
+    if let Some(y) = key.strip_prefix("income_") {
+        return format!("{y}年人均纯收入高于贫困线（稳定）");
+    }
+    GUARANTEES.iter().find(|g| g.0 == key).map(|g| g.1.to_string()).unwrap_or_else(|| key.to_string())
+}
+
+impl DecisionRecord {
+    pub fn from_facts(rules: &Rules, facts: &HouseholdFacts, year: i64) -> DecisionRecord {
+        let incomes = (0..rules.stable_years)
+            .map(|back| {
+                let y = year - back;
+                IncomeCheck(y, facts.per_capita.get(&y).copied(), rules.poverty_line(y).map(|f| f.0))
+            })
+            .collect();
+        let flag = |v: Option<bool>| match v {
+            Some(true) => '1',
+            Some(false) => '0',
+            None => '-',
+        };
+        let guarantees = [facts.food_secure, facts.clothing_secure, facts.education_secure, facts.medical_secure, facts.housing_secure, facts.safe_water]
+            .into_iter()
+            .map(flag)
+            .collect();
+        DecisionRecord { year, incomes, guarantees }
+    }
+
+    /// The keys of the failing criteria, without rendering any text (the batch path).
+    pub fn failing_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for IncomeCheck(y, pc, line) in &self.incomes {
+            let passed = matches!((pc, line), (Some(pc), Some(line)) if pc > line);
+            if !passed {
+                out.push(if *y == self.year { "income".to_string() } else { format!("income_{y}") });
+            }
+        }
+        let flags = self.guarantees.as_bytes();
+        for (i, g) in GUARANTEES.iter().enumerate() {
+            if flags.get(i) != Some(&b'1') {
+                out.push(g.0.to_string());
+            }
+        }
+        out
+    }
+
+    /// The decision with every criterion and its figures.
+    pub fn decision(&self) -> ExitDecision {
+        let mut criteria = Vec::new();
+        for IncomeCheck(y, pc, line) in &self.incomes {
+            let y = *y;
+            let current = y == self.year;
+            let key = if current { "income".to_string() } else { format!("income_{y}") };
+            let name = if current { format!("{y}年人均纯收入高于贫困线") } else { format!("{y}年人均纯收入高于贫困线（稳定）") };
+            let c = match (line, pc) {
+                (None, _) => Criterion::new(key, name, false, format!("规则中没有 {y} 年的贫困线")),
+                (Some(_), None) => Criterion::new(key, name, false, format!("未填报 {y} 年收入")),
+                (Some(line), Some(pc)) => {
+                    let relation = if pc > line {
+                        "高于"
+                    } else if pc == line {
+                        "等于（不算高于）"
+                    } else {
+                        "低于"
+                    };
+                    Criterion::new(
+                        key,
+                        name,
+                        pc > line,
+                        format!("人均纯收入 {} 元，{relation}贫困线 {} 元", Fen(*pc).yuan_string(), Fen(*line).yuan_string()),
+                    )
+                }
+            };
+            criteria.push(c);
+        }
+        let flags: Vec<char> = self.guarantees.chars().collect();
+        for (i, (key, name, yes, no)) in GUARANTEES.iter().enumerate() {
+            let (passed, detail) = match flags.get(i) {
+                Some('1') => (true, *yes),
+                Some('0') => (false, *no),
+                _ => (false, "未填报"),
+            };
+            criteria.push(Criterion::new(*key, *name, passed, detail));
+        }
+        let may_exit = criteria.iter().all(|c| c.passed);
+        ExitDecision { year: self.year, may_exit, criteria }
     }
 }
 
 /// The household test of the 2016 opinion: per-capita income stably ABOVE the line (equal is
 /// not above), 两不愁三保障 and safe drinking water. Every criterion is listed, pass or fail.
 pub fn assess_household(rules: &Rules, facts: &HouseholdFacts, year: i64) -> ExitDecision {
-    let mut criteria = Vec::new();
-    for back in 0..rules.stable_years {
-        let y = year - back;
-        let key = if back == 0 { "income".to_string() } else { format!("income_{y}") };
-        let name = if back == 0 { format!("{y}年人均纯收入高于贫困线") } else { format!("{y}年人均纯收入高于贫困线（稳定）") };
-        let c = match (rules.poverty_line(y), facts.per_capita.get(&y)) {
-            (None, _) => Criterion { key, name, passed: false, detail: format!("规则中没有 {y} 年的贫困线") },
-            (Some(_), None) => Criterion { key, name, passed: false, detail: format!("未填报 {y} 年收入") },
-            (Some(line), Some(&pc)) => {
-                let passed = pc > line.0;
-                let relation = if pc > line.0 {
-                    "高于"
-                } else if pc == line.0 {
-                    "等于（不算高于）"
-                } else {
-                    "低于"
-                };
-                Criterion { key, name, passed, detail: format!("人均纯收入 {} 元，{relation}贫困线 {} 元", Fen(pc).yuan_string(), line.yuan_string()) }
-            }
-        };
-        criteria.push(c);
-    }
-    let flag = |key: &str, name: &str, v: Option<bool>, yes: &str, no: &str| Criterion {
-        key: key.into(),
-        name: name.into(),
-        passed: v == Some(true),
-        detail: match v {
-            Some(true) => yes.into(),
-            Some(false) => no.into(),
-            None => "未填报".into(),
-        },
-    };
-    criteria.push(flag("food", "不愁吃", facts.food_secure, "已保障", "未保障"));
-    criteria.push(flag("clothing", "不愁穿", facts.clothing_secure, "已保障", "未保障"));
-    criteria.push(flag("education", "义务教育有保障", facts.education_secure, "无义务教育阶段失学辍学", "存在失学辍学"));
-    criteria.push(flag("medical", "基本医疗有保障", facts.medical_secure, "已参保并享受医疗保障", "基本医疗未保障"));
-    criteria.push(flag("housing", "住房安全有保障", facts.housing_secure, "住房安全", "住房不安全"));
-    criteria.push(flag("water", "饮水安全有保障", facts.safe_water, "饮水安全", "饮水不安全"));
-    let may_exit = criteria.iter().all(|c| c.passed);
-    ExitDecision { year, may_exit, criteria }
+    DecisionRecord::from_facts(rules, facts, year).decision()
 }
 
 /// Poverty incidence (贫困发生率) in basis points, rounded half up; None without a population.
@@ -254,42 +458,29 @@ pub fn incidence_bp(remaining_poor: i64, rural_population: i64) -> Option<i64> {
     if rural_population <= 0 {
         return None;
     }
-    Some((remaining_poor as i128 * 10_000 * 2 + rural_population as i128) as i64 / (2 * rural_population))
+    Some(((remaining_poor as i128 * 10_000 * 2 + rural_population as i128) / (2 * rural_population as i128)) as i64)
 }
 
 /// Village or county incidence test: strictly below the province's threshold. The comparison
 /// is exact (remaining × 10000 < threshold × population), not on a rounded percentage.
 pub fn incidence_criterion(rules: &Rules, province: i64, remaining_poor: i64, rural_population: i64) -> Criterion {
     let threshold = rules.incidence_bp_threshold_detail(province);
+    let name = format!("贫困发生率低于{}", bp_percent(threshold.0));
     match rural_population {
-        p if p <= 0 => Criterion { key: "incidence".into(), name: "贫困发生率".into(), passed: false, detail: "缺少农业户籍人口".into() },
+        p if p <= 0 => Criterion::new("incidence", name, false, format!("缺少农业户籍人口（{}）", threshold.1)),
         p => {
             let passed = (remaining_poor as i128) * 10_000 < (threshold.0 as i128) * (p as i128);
-            Criterion {
-                key: "incidence".into(),
-                name: format!("贫困发生率低于{}", bp_percent(threshold.0)),
+            Criterion::new(
+                "incidence",
+                name,
                 passed,
-                detail: format!(
+                format!(
                     "剩余贫困人口 {remaining_poor} 人 ÷ 农业户籍人口 {p} 人 = {:.2}%（{}）",
                     remaining_poor as f64 * 100.0 / p as f64,
                     threshold.1
                 ),
-            }
+            )
         }
-    }
-}
-
-impl Rules {
-    fn incidence_bp_threshold_detail(&self, province: i64) -> (i64, String) {
-        let bp = self.incidence_threshold_bp(province);
-        let why = if self.incidence_bp_by_province.contains_key(&province) {
-            "本省标准"
-        } else if WESTERN_PROVINCES.contains(&province) {
-            "西部省份标准"
-        } else {
-            "中东部省份标准"
-        };
-        (bp, format!("{why} {}", bp_percent(bp)))
     }
 }
 
@@ -308,30 +499,428 @@ pub struct CountyReview {
     pub approving: i64,
 }
 
+impl CountyReview {
+    /// Problems with entered sample figures (a part larger than its sample, negatives).
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        for (field, v) in [
+            ("sampled_exited", self.sampled_exited),
+            ("wrongly_exited", self.wrongly_exited),
+            ("sampled_households", self.sampled_households),
+            ("missed_poor", self.missed_poor),
+            ("surveyed", self.surveyed),
+            ("approving", self.approving),
+        ] {
+            if v < 0 {
+                out.push(FieldError::new(field, "不能为负数"));
+            }
+        }
+        for (part, whole, field, msg) in [
+            (self.wrongly_exited, self.sampled_exited, "wrongly_exited", "错退户数不能多于抽查的脱贫户数"),
+            (self.missed_poor, self.sampled_households, "missed_poor", "漏评户数不能多于抽查户数"),
+            (self.approving, self.surveyed, "approving", "认可人数不能多于调查人数"),
+        ] {
+            if part > whole {
+                out.push(FieldError::new(field, msg));
+            }
+        }
+        out
+    }
+}
+
 pub fn county_review_criteria(rules: &Rules, r: &CountyReview) -> Vec<Criterion> {
     let rate = |n: i64, d: i64| if d > 0 { Some(n as f64 * 100.0 / d as f64) } else { None };
     let below = |key: &str, name: &str, n: i64, d: i64, bp: i64| match rate(n, d) {
-        None => Criterion { key: key.into(), name: name.into(), passed: false, detail: "未录入抽查数据".into() },
-        Some(pct) => Criterion {
-            key: key.into(),
-            name: name.into(),
-            passed: (n as i128) * 10_000 < (bp as i128) * (d as i128),
-            detail: format!("{n} / {d} = {pct:.2}%（须低于 {}）", bp_percent(bp)),
-        },
+        None => Criterion::new(key, name, false, "未录入抽查数据"),
+        Some(pct) => Criterion::new(
+            key,
+            name,
+            (n as i128) * 10_000 < (bp as i128) * (d as i128),
+            format!("{n} / {d} = {pct:.2}%（须低于 {}）", bp_percent(bp)),
+        ),
     };
     vec![
         below("wrongful_exit", "错退率", r.wrongly_exited, r.sampled_exited, rules.wrongful_exit_bp),
         below("missed_poor", "漏评率", r.missed_poor, r.sampled_households, rules.missed_poor_bp),
         match rate(r.approving, r.surveyed) {
-            None => Criterion { key: "approval".into(), name: "群众认可度".into(), passed: false, detail: "未录入调查数据".into() },
-            Some(pct) => Criterion {
-                key: "approval".into(),
-                name: "群众认可度".into(),
-                passed: (r.approving as i128) * 10_000 >= (rules.approval_bp as i128) * (r.surveyed as i128),
-                detail: format!("{} / {} = {pct:.2}%（须不低于 {}）", r.approving, r.surveyed, bp_percent(rules.approval_bp)),
-            },
+            None => Criterion::new("approval", "群众认可度", false, "未录入调查数据"),
+            Some(pct) => Criterion::new(
+                "approval",
+                "群众认可度",
+                (r.approving as i128) * 10_000 >= (rules.approval_bp as i128) * (r.surveyed as i128),
+                format!("{} / {} = {pct:.2}%（须不低于 {}）", r.approving, r.surveyed, bp_percent(rules.approval_bp)),
+            ),
         },
     ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exit procedure (拟退出 → 民主评议 → 公示 → 公告 → 销号; 异议 stops it).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStep {
+    Proposed,
+    Review,
+    Publicity,
+    Announcement,
+    Removed,
+    Objection,
+}
+
+impl ExitStep {
+    pub const ALL: [ExitStep; 6] =
+        [ExitStep::Proposed, ExitStep::Review, ExitStep::Publicity, ExitStep::Announcement, ExitStep::Removed, ExitStep::Objection];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitStep::Proposed => "proposed",
+            ExitStep::Review => "review",
+            ExitStep::Publicity => "publicity",
+            ExitStep::Announcement => "announcement",
+            ExitStep::Removed => "removed",
+            ExitStep::Objection => "objection",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ExitStep::Proposed => "拟退出",
+            ExitStep::Review => "民主评议",
+            ExitStep::Publicity => "公示",
+            ExitStep::Announcement => "公告",
+            ExitStep::Removed => "销号",
+            ExitStep::Objection => "异议（程序中止）",
+        }
+    }
+
+    /// Accepts the English key or the Chinese name ("异议" without the suffix too).
+    pub fn parse(s: &str) -> Option<ExitStep> {
+        let t = s.trim();
+        ExitStep::ALL.into_iter().find(|e| e.as_str() == t || e.name_zh() == t || (t == "异议" && *e == ExitStep::Objection))
+    }
+
+    /// The steps that may follow this one (None = nothing recorded yet).
+    pub fn next_steps(current: Option<ExitStep>) -> &'static [ExitStep] {
+        match current {
+            None | Some(ExitStep::Objection) => &[ExitStep::Proposed],
+            Some(ExitStep::Proposed) => &[ExitStep::Review],
+            Some(ExitStep::Review) => &[ExitStep::Publicity],
+            Some(ExitStep::Publicity) => &[ExitStep::Announcement, ExitStep::Objection],
+            Some(ExitStep::Announcement) => &[ExitStep::Removed],
+            Some(ExitStep::Removed) => &[],
+        }
+    }
+}
+
+/// A date as (year, month, day).
+pub type Ymd = (i32, u32, u32);
+
+/// Parses "YYYY-MM-DD" (a real calendar date).
+pub fn parse_date(s: &str) -> Option<Ymd> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i32 = s.get(..4)?.parse().ok()?;
+    let m: u32 = s.get(5..7)?.parse().ok()?;
+    let d: u32 = s.get(8..)?.parse().ok()?;
+    crate::id_number::is_valid_date(y, m, d).then_some((y, m, d))
+}
+
+/// Parses a date as spreadsheets hold it: "2021-06-01", "2021/6/1", "2021.06.01", or a
+/// date-time whose date part is one of these ("2021-06-01 00:00:00", "2021-06-01T00:00:00").
+pub fn parse_loose_date(s: &str) -> Option<Ymd> {
+    let t = s.trim();
+    let date = t.split([' ', 'T']).next().unwrap_or(t);
+    let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let (y, m, d) = (parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?);
+    crate::id_number::is_valid_date(y, m, d).then_some((y, m, d))
+}
+
+pub fn format_date(d: Ymd) -> String {
+    format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
+}
+
+/// Days since 1970-01-01 (proleptic Gregorian).
+pub fn days_from_civil(d: Ymd) -> i64 {
+    let (y, m, day) = (d.0 as i64, d.1 as i64, d.2 as i64);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+pub fn civil_from_days(z: i64) -> Ymd {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    ((if m <= 2 { y + 1 } else { y }) as i32, m as u32, d as u32)
+}
+
+/// The last day of a 公示 that starts on `start` and lasts `days` days.
+pub fn publicity_end(start: Ymd, days: i64) -> Ymd {
+    civil_from_days(days_from_civil(start) + days - 1)
+}
+
+/// One recorded step of a household's exit procedure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub step: ExitStep,
+    pub date: Ymd,
+}
+
+/// Checks the next step of an exit procedure against the steps recorded so far (oldest
+/// first): the order, dates that never go back, a 公示 of at least `publicity_days` days before
+/// the 公告 (公示 from day D lasts D … D+days−1; the 公告 may be dated D+days at the earliest),
+/// an objection only during the 公示 and with its reason, a responsible person for every step.
+pub fn check_exit_step(rules: &Rules, history: &[StepRecord], next: ExitStep, date: &str, responsible: &str, note: &str) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    let current = history.last();
+    let allowed = ExitStep::next_steps(current.map(|c| c.step));
+    if !allowed.contains(&next) {
+        let now = current.map(|c| c.step.name_zh()).unwrap_or("尚未开始");
+        let message = if allowed.is_empty() {
+            format!("退出程序已销号结束，不能再登记“{}”", next.name_zh())
+        } else if next == ExitStep::Objection {
+            format!("只有在公示期间才能登记异议（当前：{now}）")
+        } else {
+            format!(
+                "当前步骤为“{now}”，下一步只能是：{}",
+                allowed.iter().map(|s| s.name_zh()).collect::<Vec<_>>().join("、")
+            )
+        };
+        out.push(FieldError::new("state", message));
+    }
+    if responsible.trim().is_empty() {
+        out.push(FieldError::new("responsible", "请填写责任人"));
+    }
+    if next == ExitStep::Objection && note.trim().is_empty() {
+        out.push(FieldError::new("note", "登记异议须写明理由"));
+    }
+    match parse_date(date) {
+        None => out.push(FieldError::new("date", "日期应为 YYYY-MM-DD")),
+        Some(d) => {
+            if let Some(c) = current
+                && days_from_civil(d) < days_from_civil(c.date)
+            {
+                out.push(FieldError::new("date", format!("日期不能早于上一步“{}”的日期 {}", c.step.name_zh(), format_date(c.date))));
+            }
+            if next == ExitStep::Announcement
+                && let Some(p) = history.iter().rev().find(|s| s.step == ExitStep::Publicity)
+            {
+                let days = days_from_civil(d) - days_from_civil(p.date);
+                if days < rules.publicity_days {
+                    let earliest = civil_from_days(days_from_civil(p.date) + rules.publicity_days);
+                    out.push(FieldError::new(
+                        "date",
+                        format!(
+                            "公示不少于 {} 天：公示自 {} 起，至今仅 {days} 天，最早可于 {} 公告",
+                            rules.publicity_days,
+                            format_date(p.date),
+                            format_date(earliest)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring (防返贫监测).
+
+/// How a monitoring case was found (识别渠道).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// 农户申报
+    Declaration,
+    /// 干部走访排查
+    Visit,
+    /// 部门筛查预警 (and the batch's screening of the registry data)
+    Screening,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Declaration, Channel::Visit, Channel::Screening];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Declaration => "declaration",
+            Channel::Visit => "visit",
+            Channel::Screening => "screening",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Channel::Declaration => "农户申报",
+            Channel::Visit => "干部走访排查",
+            Channel::Screening => "部门筛查预警",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        let t = s.trim();
+        Channel::ALL.into_iter().find(|c| c.as_str() == t || c.name_zh() == t || (t == "申报" && *c == Channel::Declaration) || (t == "走访" && *c == Channel::Visit) || (t == "筛查" && *c == Channel::Screening))
+    }
+}
+
+/// Kinds of rigid expense (刚性支出).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpenseKind {
+    Medical,
+    Schooling,
+    Disaster,
+}
+
+impl ExpenseKind {
+    pub const ALL: [ExpenseKind; 3] = [ExpenseKind::Medical, ExpenseKind::Schooling, ExpenseKind::Disaster];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpenseKind::Medical => "medical",
+            ExpenseKind::Schooling => "schooling",
+            ExpenseKind::Disaster => "disaster",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ExpenseKind::Medical => "医疗",
+            ExpenseKind::Schooling => "教育",
+            ExpenseKind::Disaster => "灾害",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExpenseKind> {
+        let t = s.trim();
+        ExpenseKind::ALL.into_iter().find(|k| {
+            k.as_str() == t
+                || k.name_zh() == t
+                || matches!((k, t), (ExpenseKind::Medical, "医疗支出" | "看病"))
+                || matches!((k, t), (ExpenseKind::Schooling, "就学" | "上学" | "教育支出"))
+                || matches!((k, t), (ExpenseKind::Disaster, "受灾" | "灾害支出"))
+        })
+    }
+}
+
+/// Kinds of shock (突发变故).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShockKind {
+    Illness,
+    Disaster,
+    Accident,
+    JobLoss,
+}
+
+impl ShockKind {
+    pub const ALL: [ShockKind; 4] = [ShockKind::Illness, ShockKind::Disaster, ShockKind::Accident, ShockKind::JobLoss];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShockKind::Illness => "illness",
+            ShockKind::Disaster => "disaster",
+            ShockKind::Accident => "accident",
+            ShockKind::JobLoss => "job_loss",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            ShockKind::Illness => "重大疾病",
+            ShockKind::Disaster => "自然灾害",
+            ShockKind::Accident => "意外事故",
+            ShockKind::JobLoss => "失业（务工中断）",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShockKind> {
+        let t = s.trim();
+        ShockKind::ALL.into_iter().find(|k| {
+            k.as_str() == t
+                || k.name_zh() == t
+                || matches!((k, t), (ShockKind::Illness, "疾病" | "重病" | "大病"))
+                || matches!((k, t), (ShockKind::Disaster, "灾害" | "受灾"))
+                || matches!((k, t), (ShockKind::Accident, "意外" | "事故"))
+                || matches!((k, t), (ShockKind::JobLoss, "失业" | "务工中断"))
+        })
+    }
+}
+
+/// A visit as entered (the store adds the household and who recorded it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VisitInput {
+    pub visit_date: String,
+    pub visitor: String,
+    pub findings: String,
+    /// Estimated per-capita net income over the last 12 months, as typed (元).
+    pub income_12m: String,
+    pub risks: String,
+}
+
+/// A checked visit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedVisit {
+    pub visit_date: String,
+    pub visitor: String,
+    pub findings: String,
+    pub income_12m_fen: Option<i64>,
+    pub risks: String,
+}
+
+/// Checks a visit; problems name the API fields (`visit_date`, `visitor`, `income_12m`).
+pub fn check_visit(v: &VisitInput, today: Ymd) -> Result<CheckedVisit, Vec<FieldError>> {
+    let mut out = Vec::new();
+    match parse_date(v.visit_date.trim()) {
+        None => out.push(FieldError::new("visit_date", "走访日期应为 YYYY-MM-DD")),
+        Some(d) if days_from_civil(d) > days_from_civil(today) => out.push(FieldError::new("visit_date", "走访日期不能晚于今天")),
+        Some(_) => {}
+    }
+    if v.visitor.trim().is_empty() {
+        out.push(FieldError::new("visitor", "请填写走访人"));
+    }
+    let income = match v.income_12m.trim() {
+        "" => None,
+        t => match Fen::parse_yuan(t) {
+            Ok(f) if f.0 < 0 => {
+                out.push(FieldError::new("income_12m", "收入不能为负数"));
+                None
+            }
+            Ok(f) => Some(f.0),
+            Err(e) => {
+                out.push(FieldError::new("income_12m", e.to_string()));
+                None
+            }
+        },
+    };
+    if out.is_empty() {
+        Ok(CheckedVisit {
+            visit_date: v.visit_date.trim().to_string(),
+            visitor: v.visitor.trim().to_string(),
+            findings: v.findings.trim().to_string(),
+            income_12m_fen: income,
+            risks: v.risks.trim().to_string(),
+        })
+    } else {
+        Err(out)
+    }
 }
 
 /// 监测对象类型 codes of the code table.
@@ -339,12 +928,21 @@ pub const MONITOR_UNSTABLE: &str = "1";
 pub const MONITOR_EDGE: &str = "2";
 pub const MONITOR_SUDDEN: &str = "3";
 
+pub fn monitoring_category_name(code: &str) -> &'static str {
+    match code {
+        MONITOR_UNSTABLE => "脱贫不稳定户",
+        MONITOR_EDGE => "边缘易致贫户",
+        MONITOR_SUDDEN => "突发严重困难户",
+        _ => "未知类别",
+    }
+}
+
 /// What monitoring looks at for one household.
 #[derive(Debug, Clone, Default)]
 pub struct RiskFacts {
     /// Registered poor household that has exited (脱贫户).
     pub exited: bool,
-    /// In the registry at all (a non-registered household is a 边缘户 candidate).
+    /// In the registry as a poor household at all (a household that never was is a 边缘户 candidate).
     pub registered: bool,
     pub per_capita_this_year: Option<i64>,
     pub per_capita_last_year: Option<i64>,
@@ -373,8 +971,14 @@ pub struct MonitoringCandidate {
     pub risk_score: i64,
 }
 
-/// Finds why a household should be monitored, and in which category. None = no risk seen.
+/// Finds why a household should be monitored, and in which category. None = no risk seen, or
+/// a registered household not yet out of poverty (it is in the poverty work, not monitoring).
+/// A shock without any income signal makes a 突发严重困难户 whatever the income; otherwise an
+/// exited household is 脱贫不稳定户 and a never-registered one 边缘易致贫户.
 pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Option<MonitoringCandidate> {
+    if f.registered && !f.exited {
+        return None;
+    }
     let mut signals = Vec::new();
     if let Some(pc) = f.per_capita_this_year
         && pc < threshold.0
@@ -387,11 +991,16 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
     }
     if let (Some(now), Some(before)) = (f.per_capita_this_year, f.per_capita_last_year)
         && before > 0
-        && (before - now) * 100 >= before * rules.sharp_drop_percent
+        && (before - now) as i128 * 100 >= before as i128 * rules.sharp_drop_percent as i128
     {
         signals.push(RiskSignal {
             key: "sharp_drop".into(),
-            detail: format!("人均纯收入由 {} 元降至 {} 元，降幅 {}%", Fen(before).yuan_string(), Fen(now).yuan_string(), (before - now) * 100 / before),
+            detail: format!(
+                "人均纯收入由 {} 元降至 {} 元，降幅 {}%",
+                Fen(before).yuan_string(),
+                Fen(now).yuan_string(),
+                (before - now) as i128 * 100 / before as i128
+            ),
             weight: 30,
         });
     }
@@ -400,7 +1009,11 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
     {
         signals.push(RiskSignal {
             key: "rigid_expenses".into(),
-            detail: format!("刚性支出（扣除报销后）{} 元超过家庭纯收入 {} 元", Fen(f.rigid_expenses_net).yuan_string(), Fen(net).yuan_string()),
+            detail: format!(
+                "刚性支出（扣除报销后）{} 元超过家庭纯收入 {} 元",
+                Fen(f.rigid_expenses_net).yuan_string(),
+                Fen(net).yuan_string()
+            ),
             weight: 35,
         });
     }
@@ -419,15 +1032,10 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
     let income_risk = signals.iter().any(|s| matches!(s.key.as_str(), "low_income" | "sharp_drop" | "rigid_expenses"));
     let category = if !f.shocks.is_empty() && !income_risk {
         MONITOR_SUDDEN
-    } else if f.registered && f.exited {
+    } else if f.exited {
         MONITOR_UNSTABLE
-    } else if !f.registered {
-        MONITOR_EDGE
-    } else if !f.shocks.is_empty() {
-        MONITOR_SUDDEN
     } else {
-        // Registered but not yet out of poverty: still in the poverty work, not monitoring.
-        return None;
+        MONITOR_EDGE
     };
     let risk_score = signals.iter().map(|s| s.weight).sum();
     Some(MonitoringCandidate { category: category.into(), signals, risk_score })
@@ -436,62 +1044,108 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
 /// A visit's income estimate, for risk elimination.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisitIncome {
-    /// (year, month, day)
-    pub date: (i32, u32, u32),
+    pub date: Ymd,
+    /// Estimated per-capita net income over the 12 months before the visit, fen.
     pub per_capita_12m: i64,
 }
 
-/// 风险消除: income above the threshold at visits at least `elimination_months` apart, rigid
-/// expenses resolved, no new risk; a household without labour capacity stays monitored.
-pub fn risk_elimination(
-    rules: &Rules,
-    threshold: Fen,
-    visits: &[VisitIncome],
-    expenses_resolved: bool,
-    new_risk: bool,
-    has_labour: bool,
-) -> ExitDecision {
-    let above: Vec<&VisitIncome> = visits.iter().filter(|v| v.per_capita_12m > threshold.0).collect();
-    let months = |a: (i32, u32, u32), b: (i32, u32, u32)| {
-        let m = (b.0 - a.0) as i64 * 12 + b.1 as i64 - a.1 as i64;
-        if b.2 < a.2 { m - 1 } else { m }
+/// What risk elimination looks at.
+#[derive(Debug, Clone, Default)]
+pub struct EliminationFacts {
+    /// Visits since the household was identified, with an income estimate.
+    pub visits: Vec<VisitIncome>,
+    /// Rigid expenses not yet resolved (count).
+    pub unresolved_expenses: i64,
+    /// New risks seen since identification (shocks, risks noted at the latest visit).
+    pub new_risks: Vec<String>,
+    /// At least one active member with labour capacity.
+    pub has_labour: bool,
+    /// 三保障 and safe water all secured (None = not all reported).
+    pub guarantees_secured: Option<bool>,
+}
+
+fn months_between(a: Ymd, b: Ymd) -> i64 {
+    let m = (b.0 - a.0) as i64 * 12 + b.1 as i64 - a.1 as i64;
+    if b.2 < a.2 { m - 1 } else { m }
+}
+
+/// 风险消除 (DOMAIN.md §7): income above the threshold at every visit of the latest unbroken
+/// run of visits, the first and last of that run at least `elimination_months` apart; rigid
+/// expenses resolved; 三保障 and drinking water secured; no new risk. A household without
+/// labour capacity stays monitored whatever else holds.
+pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> ExitDecision {
+    let mut visits = f.visits.clone();
+    visits.sort_by_key(|v| days_from_civil(v.date));
+    let run: Vec<&VisitIncome> = {
+        let mut run: Vec<&VisitIncome> = visits.iter().rev().take_while(|v| v.per_capita_12m > threshold.0).collect();
+        run.reverse();
+        run
     };
-    let span = match (above.iter().map(|v| v.date).min(), above.iter().map(|v| v.date).max()) {
-        (Some(a), Some(b)) => months(a, b),
+    let span = match (run.first(), run.last()) {
+        (Some(a), Some(b)) => months_between(a.date, b.date),
         _ => -1,
     };
-    let income_ok = above.len() >= 2 && span >= rules.elimination_months;
+    let income_ok = run.len() >= 2 && span >= rules.elimination_months;
+    let income_detail = if visits.is_empty() {
+        "没有记录收入的走访".to_string()
+    } else if run.is_empty() {
+        let last = visits.last().expect("not empty");
+        format!(
+            "最近一次走访（{}）人均收入 {} 元，未高于监测标准 {} 元",
+            format_date(last.date),
+            Fen(last.per_capita_12m).yuan_string(),
+            threshold.yuan_string()
+        )
+    } else if run.len() < 2 {
+        format!("最近连续高于监测标准 {} 元的走访仅 1 次（{}），至少需要 2 次", threshold.yuan_string(), format_date(run[0].date))
+    } else {
+        format!(
+            "最近连续 {} 次走访人均收入高于监测标准 {} 元，自 {} 至 {}，间隔 {span} 个月（须不少于 {} 个月）",
+            run.len(),
+            threshold.yuan_string(),
+            format_date(run[0].date),
+            format_date(run[run.len() - 1].date),
+            rules.elimination_months
+        )
+    };
     let criteria = vec![
-        Criterion {
-            key: "stable_income".into(),
-            name: format!("走访收入连续高于监测标准（间隔≥{}个月）", rules.elimination_months),
-            passed: income_ok,
-            detail: if above.len() < 2 {
-                format!("高于监测标准 {} 元的走访 {} 次，至少需要 2 次", threshold.yuan_string(), above.len())
-            } else {
-                format!("高于监测标准的走访间隔 {span} 个月")
+        Criterion::new(
+            "stable_income",
+            format!("走访收入稳定高于监测标准（间隔≥{}个月）", rules.elimination_months),
+            income_ok,
+            income_detail,
+        ),
+        Criterion::new(
+            "expenses",
+            "刚性支出问题已解决",
+            f.unresolved_expenses == 0,
+            if f.unresolved_expenses == 0 { "没有未解决的刚性支出".to_string() } else { format!("仍有 {} 笔未解决的刚性支出", f.unresolved_expenses) },
+        ),
+        Criterion::new(
+            "guarantees",
+            "“三保障”和饮水安全有保障",
+            f.guarantees_secured == Some(true),
+            match f.guarantees_secured {
+                Some(true) => "均已保障",
+                Some(false) => "存在未保障的项目",
+                None => "未全部填报",
             },
-        },
-        Criterion {
-            key: "expenses".into(),
-            name: "刚性支出问题已解决".into(),
-            passed: expenses_resolved,
-            detail: if expenses_resolved { "已解决".into() } else { "仍有未解决的刚性支出".into() },
-        },
-        Criterion {
-            key: "no_new_risk".into(),
-            name: "无新的风险".into(),
-            passed: !new_risk,
-            detail: if new_risk { "最近走访或数据发现新的风险".into() } else { "未发现新的风险".into() },
-        },
-        Criterion {
-            key: "labour".into(),
-            name: "家庭有劳动能力".into(),
-            passed: has_labour,
-            detail: if has_labour { "有劳动力".into() } else { "无劳动能力的家庭持续监测，不作风险消除".into() },
-        },
+        ),
+        Criterion::new(
+            "no_new_risk",
+            "无新的风险",
+            f.new_risks.is_empty(),
+            if f.new_risks.is_empty() { "未发现新的风险".to_string() } else { format!("发现新的风险：{}", f.new_risks.join("；")) },
+        ),
+        Criterion::new(
+            "labour",
+            "家庭有劳动能力",
+            f.has_labour,
+            if f.has_labour { "有劳动力" } else { "家庭成员均丧失劳动力或无劳动力：持续监测，不作风险消除" },
+        ),
     ];
-    ExitDecision { year: visits.iter().map(|v| v.date.0 as i64).max().unwrap_or_default(), may_exit: criteria.iter().all(|c| c.passed), criteria }
+    let year = visits.last().map(|v| v.date.0 as i64).unwrap_or_default();
+    ExitDecision { year, may_exit: criteria.iter().all(|c| c.passed), criteria }
 }
 
 #[cfg(test)]
@@ -527,6 +1181,7 @@ mod tests {
         let d = assess_household(&r, &facts(&[(2018, 2000_00), (2019, 5000_00)]), 2019);
         assert!(!d.may_exit);
         assert_eq!(d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["income_2018"]);
+        assert_eq!(d.failing_keys(), "income_2018");
         let one_year = Rules { stable_years: 1, ..Rules::default() };
         assert!(assess_household(&one_year, &facts(&[(2018, 2000_00), (2019, 5000_00)]), 2019).may_exit);
     }
@@ -554,6 +1209,61 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_record_renders_the_same_explanation_whatever_the_rules_say_later() {
+        let r = Rules::default();
+        let f = facts(&[(2018, 3000_00), (2019, 3300_00)]);
+        let record = DecisionRecord::from_facts(&r, &f, 2019);
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(json, r#"{"y":2019,"i":[[2019,330000,321800],[2018,300000,299500]],"g":"111111"}"#);
+        let before = record.decision();
+        assert!(before.may_exit);
+        let mut stricter = r.clone();
+        stricter.poverty_lines.get_mut(&2019).unwrap().value = 4000;
+        assert!(!assess_household(&stricter, &f, 2019).may_exit, "a new decision uses the new line");
+        let stored: DecisionRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(stored.decision(), before, "the old one reads as it was");
+        assert!(before.criteria[0].detail.contains("3218.00"));
+    }
+
+    #[test]
+    fn the_fast_failing_keys_agree_with_the_rendered_decision() {
+        let r = Rules::default();
+        let cases = [
+            facts(&[(2018, 2995_00), (2019, 3218_00)]),
+            facts(&[(2019, 9000_00)]),
+            HouseholdFacts { per_capita: [(2018, 1_00), (2019, 9000_00)].into_iter().collect(), ..Default::default() },
+            HouseholdFacts { food_secure: Some(false), safe_water: Some(true), ..facts(&[(2018, 5000_00), (2019, 5000_00)]) },
+        ];
+        for f in &cases {
+            let record = DecisionRecord::from_facts(&r, f, 2019);
+            assert_eq!(record.failing_keys().join(","), record.decision().failing_keys());
+        }
+        assert_eq!(household_criterion_name("income_2018"), "2018年人均纯收入高于贫困线（稳定）");
+    }
+
+    #[test]
+    fn visits_expenses_and_shocks_parse_in_chinese_and_english() {
+        let today = (2021, 6, 30);
+        let ok = check_visit(&VisitInput { visit_date: "2021-06-01".into(), visitor: " 李四 ".into(), income_12m: "6,500.50".into(), ..Default::default() }, today).unwrap();
+        assert_eq!((ok.visitor.as_str(), ok.income_12m_fen), ("李四", Some(6500_50)));
+        let bad = check_visit(&VisitInput { visit_date: "2021-07-01".into(), visitor: "".into(), income_12m: "-1".into(), ..Default::default() }, today).unwrap_err();
+        assert_eq!(bad.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["visit_date", "visitor", "income_12m"]);
+        assert_eq!(ExpenseKind::parse("医疗"), Some(ExpenseKind::Medical));
+        assert_eq!(ExpenseKind::parse("schooling"), Some(ExpenseKind::Schooling));
+        assert_eq!(ShockKind::parse("失业"), Some(ShockKind::JobLoss));
+        assert_eq!(ShockKind::parse("意外事故"), Some(ShockKind::Accident));
+        assert_eq!(Channel::parse("农户申报"), Some(Channel::Declaration));
+        assert_eq!(ShockKind::parse("彩票"), None);
+    }
+
+    #[test]
+    fn a_year_without_a_line_fails_and_says_so() {
+        let d = assess_household(&Rules::default(), &facts(&[(2021, 9000_00), (2022, 9000_00)]), 2022);
+        assert!(!d.may_exit);
+        assert!(d.criteria[0].detail.contains("没有 2022 年的贫困线"));
+    }
+
+    #[test]
     fn west_and_east_differ_at_two_and_a_half_percent() {
         let r = Rules::default();
         // 25 of 1000 = 2.5%.
@@ -561,7 +1271,13 @@ mod tests {
         assert!(!incidence_criterion(&r, 44, 25, 1000).passed, "广东: 2.5% ≥ 2%");
         assert!(!incidence_criterion(&r, 44, 20, 1000).passed, "exactly 2% is not below 2%");
         assert!(incidence_criterion(&r, 44, 19, 1000).passed);
+        assert!(!incidence_criterion(&r, 44, 0, 0).passed, "no population, no verdict");
         assert_eq!(incidence_bp(25, 1000), Some(250));
+        assert_eq!(incidence_bp(1, 3), Some(3333));
+        let mut own = r.clone();
+        own.incidence_bp_by_province.insert(44, 300);
+        assert!(incidence_criterion(&own, 44, 25, 1000).passed);
+        assert!(incidence_criterion(&own, 44, 25, 1000).detail.contains("本省标准"));
     }
 
     #[test]
@@ -569,10 +1285,13 @@ mod tests {
         let mut r = Rules::default();
         assert_eq!(r.monitoring_threshold(441621, 2019).unwrap().0, Fen(4827_00), "1.5 × 3218");
         assert_eq!(r.monitoring_threshold(530102, 2023).unwrap().0, Fen::from_yuan(8050));
-        r.monitoring_thresholds.push(MonitoringThreshold { province: 35, county: Some(350121), year: 2023, yuan: 10560, source: "闽侯县".into() });
         r.poverty_lines.insert(2023, Sourced { value: 4500, basis: String::new(), source: String::new() });
         assert_eq!(r.monitoring_threshold(350121, 2023).unwrap().0, Fen::from_yuan(10560));
         assert_eq!(r.monitoring_threshold(350122, 2023).unwrap().0, Fen(6750_00));
+        let (t, why) = Rules::default().monitoring_threshold(441621, 2022).unwrap();
+        assert_eq!(t, Fen(6000_00), "after 2020 the latest line carries on");
+        assert!(why.contains("沿用2020年"), "{why}");
+        assert!(Rules::default().monitoring_threshold(441621, 2010).is_none());
     }
 
     #[test]
@@ -591,19 +1310,49 @@ mod tests {
         assert_eq!(monitoring_candidate(t, &r, &drop).unwrap().signals[0].key, "sharp_drop");
         let expenses = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(9000_00), net_income: Some(20000_00), rigid_expenses_net: 30000_00, ..Default::default() };
         assert_eq!(monitoring_candidate(t, &r, &expenses).unwrap().signals[0].key, "rigid_expenses");
+        let still_poor = RiskFacts { exited: false, registered: true, per_capita_this_year: Some(1000_00), shocks: vec!["灾害".into()], ..Default::default() };
+        assert!(monitoring_candidate(t, &r, &still_poor).is_none(), "not yet out: poverty work, not monitoring");
+        let exactly = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(4827_00), ..Default::default() };
+        assert!(monitoring_candidate(t, &r, &exactly).is_none(), "at the threshold is not below it");
+    }
+
+    fn elimination(visits: &[(Ymd, i64)], has_labour: bool) -> EliminationFacts {
+        EliminationFacts {
+            visits: visits.iter().map(|(d, v)| VisitIncome { date: *d, per_capita_12m: *v }).collect(),
+            unresolved_expenses: 0,
+            new_risks: Vec::new(),
+            has_labour,
+            guarantees_secured: Some(true),
+        }
     }
 
     #[test]
     fn no_labour_capacity_is_never_eliminated() {
         let r = Rules::default();
         let t = Fen::from_yuan(4827);
-        let visits = [VisitIncome { date: (2021, 1, 10), per_capita_12m: 6000_00 }, VisitIncome { date: (2021, 7, 10), per_capita_12m: 6500_00 }];
-        assert!(risk_elimination(&r, t, &visits, true, false, true).may_exit);
-        let d = risk_elimination(&r, t, &visits, true, false, false);
+        let visits = [((2021, 1, 10), 6000_00), ((2021, 7, 10), 6500_00)];
+        assert!(risk_elimination(&r, t, &elimination(&visits, true)).may_exit);
+        let d = risk_elimination(&r, t, &elimination(&visits, false));
         assert!(!d.may_exit);
         assert_eq!(d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["labour"]);
-        let short = [VisitIncome { date: (2021, 1, 10), per_capita_12m: 6000_00 }, VisitIncome { date: (2021, 7, 9), per_capita_12m: 6500_00 }];
-        assert!(!risk_elimination(&r, t, &short, true, false, true).may_exit, "one day short of six months");
+        let short = [((2021, 1, 10), 6000_00), ((2021, 7, 9), 6500_00)];
+        assert!(!risk_elimination(&r, t, &elimination(&short, true)).may_exit, "one day short of six months");
+    }
+
+    #[test]
+    fn a_dip_between_visits_restarts_the_six_months() {
+        let r = Rules::default();
+        let t = Fen::from_yuan(4827);
+        let dip = [((2021, 1, 10), 6000_00), ((2021, 4, 10), 4000_00), ((2021, 8, 10), 6500_00)];
+        let d = risk_elimination(&r, t, &elimination(&dip, true));
+        assert!(!d.may_exit);
+        assert!(d.criteria[0].detail.contains("仅 1 次"), "{}", d.criteria[0].detail);
+        let mut f = elimination(&[((2021, 1, 10), 6000_00), ((2021, 8, 10), 6500_00)], true);
+        f.unresolved_expenses = 1;
+        f.new_risks = vec!["2021-05-02 遭遇灾害".into()];
+        f.guarantees_secured = None;
+        let keys: Vec<String> = risk_elimination(&r, t, &f).failing().map(|c| c.key.clone()).collect();
+        assert_eq!(keys, ["expenses", "guarantees", "no_new_risk"]);
     }
 
     #[test]
@@ -612,13 +1361,65 @@ mod tests {
         let review = CountyReview { sampled_exited: 500, wrongly_exited: 9, sampled_households: 1000, missed_poor: 20, surveyed: 1000, approving: 900 };
         let c = county_review_criteria(&r, &review);
         assert_eq!(c.iter().map(|c| c.passed).collect::<Vec<_>>(), [true, false, true]);
+        let bad = CountyReview { sampled_exited: 5, wrongly_exited: 9, ..Default::default() };
+        assert_eq!(bad.validate()[0].field, "wrongly_exited");
     }
 
     #[test]
-    fn edited_rules_are_validated() {
+    fn edited_rules_are_validated_with_fields() {
         let r = Rules::default();
-        assert!(r.validate().is_empty());
-        assert!(!Rules { stable_years: 0, ..r.clone() }.validate().is_empty());
-        assert!(!Rules { incidence_bp: 20_000, ..r }.validate().is_empty());
+        assert!(r.validate().is_empty(), "{:?}", r.validate());
+        assert_eq!(Rules { stable_years: 0, ..r.clone() }.validate()[0].field, "stable_years");
+        assert_eq!(Rules { incidence_bp: 20_000, ..r.clone() }.validate()[0].field, "incidence_bp");
+        let mut bad = r.clone();
+        bad.monitoring_thresholds.push(MonitoringThreshold { province: 44, county: Some(530102), year: 2023, yuan: 0, source: String::new() });
+        let fields: Vec<String> = bad.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["monitoring_thresholds[3].county", "monitoring_thresholds[3].yuan"]);
+        let json = serde_json::to_value(&r).unwrap();
+        let back: Rules = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r, "rules round-trip through JSON (year keys as strings)");
+    }
+
+    fn step(s: ExitStep, d: Ymd) -> StepRecord {
+        StepRecord { step: s, date: d }
+    }
+
+    #[test]
+    fn the_exit_procedure_goes_in_order_and_publicity_lasts_its_days() {
+        let r = Rules::default();
+        assert!(check_exit_step(&r, &[], ExitStep::Proposed, "2019-10-01", "张书记", "").is_empty());
+        let e = check_exit_step(&r, &[], ExitStep::Publicity, "2019-10-01", "", "");
+        assert_eq!(e.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["state", "responsible"]);
+        let h = vec![step(ExitStep::Proposed, (2019, 10, 1)), step(ExitStep::Review, (2019, 10, 8)), step(ExitStep::Publicity, (2019, 11, 1))];
+        let short = check_exit_step(&r, &h, ExitStep::Announcement, "2019-11-07", "张书记", "");
+        assert_eq!(short.len(), 1);
+        assert!(short[0].message.contains("最早可于 2019-11-08 公告"), "{}", short[0].message);
+        assert!(check_exit_step(&r, &h, ExitStep::Announcement, "2019-11-08", "张书记", "").is_empty());
+        assert_eq!(publicity_end((2019, 11, 1), 7), (2019, 11, 7));
+        let earlier = check_exit_step(&r, &h, ExitStep::Objection, "2019-10-30", "张书记", "");
+        assert_eq!(earlier.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["note", "date"]);
+        assert!(check_exit_step(&r, &h, ExitStep::Objection, "2019-11-03", "张书记", "收入核算有误").is_empty());
+        let mut stopped = h.clone();
+        stopped.push(step(ExitStep::Objection, (2019, 11, 3)));
+        assert!(!check_exit_step(&r, &stopped, ExitStep::Announcement, "2019-11-20", "张书记", "").is_empty());
+        assert!(check_exit_step(&r, &stopped, ExitStep::Proposed, "2019-12-01", "张书记", "").is_empty(), "may start again");
+        let longer = Rules { publicity_days: 10, ..r.clone() };
+        assert!(!check_exit_step(&longer, &h, ExitStep::Announcement, "2019-11-08", "张书记", "").is_empty());
+        assert_eq!(ExitStep::parse("公示"), Some(ExitStep::Publicity));
+        assert_eq!(ExitStep::parse("异议"), Some(ExitStep::Objection));
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        for d in [(1970, 1, 1), (2000, 2, 29), (2019, 12, 31), (2024, 3, 1)] {
+            assert_eq!(civil_from_days(days_from_civil(d)), d);
+        }
+        assert_eq!(days_from_civil((1970, 1, 2)), 1);
+        assert_eq!(parse_date("2019-02-29"), None);
+        assert_eq!(parse_date("2020-02-29"), Some((2020, 2, 29)));
+        assert_eq!(parse_loose_date("2021/6/1"), Some((2021, 6, 1)));
+        assert_eq!(parse_loose_date("2021-06-01 00:00:00"), Some((2021, 6, 1)));
+        assert_eq!(parse_loose_date("2021.13.01"), None);
+        assert_eq!(parse_loose_date("21-6-1"), None);
     }
 }

@@ -19,11 +19,7 @@ const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 /// spaces ignored).
 pub fn is_common_password(password: &str) -> bool {
     let p = password.trim().to_lowercase();
-    COMMON_PASSWORDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .any(|l| l == p)
+    COMMON_PASSWORDS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|l| l == p)
 }
 
 /// Every way the password breaks the policy, as Chinese messages; empty when it is acceptable.
@@ -44,7 +40,7 @@ pub fn password_problems(username: &str, password: &str) -> Vec<String> {
     if is_common_password(password) {
         problems.push("这是常见密码，容易被猜中，请换一个".to_string());
     }
-    if !password.is_empty() && password.chars().all(|c| Some(c) == password.chars().next()) {
+    if !password.is_empty() && password.chars().all(|c| password.starts_with(c)) {
         problems.push("密码不能由同一个字符重复组成".to_string());
     }
     problems

@@ -328,6 +328,10 @@ impl CodeTable {
     /// Resolves a cell by code, name or alias after NFKC and whitespace removal, whatever the
     /// year. In the schooling table a grade ("初二", "小学三年级") resolves to its stage.
     pub fn lookup(&self, cell: &str) -> Option<&CodeEntry> {
+        // Most cells are already a clean spelling: try them as they are before normalising.
+        if let Some(&i) = self.index.get(cell) {
+            return Some(&self.entries[i]);
+        }
         let key = text::normalize_compact(cell);
         if key.is_empty() {
             return None;

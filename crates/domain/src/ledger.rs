@@ -23,10 +23,10 @@
 //! same rules, so what was accepted is exactly what verifies.
 
 use crate::kinds::vocabulary;
-use serde::{Deserialize, Serialize};
 use crate::money::Fen;
-use crate::project::{ProjectStatus, Progress};
+use crate::project::{Progress, ProjectStatus};
 use crate::validation::FieldError;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -254,7 +254,13 @@ impl Ledger {
     }
 
     /// Whether an entry with these sides counts as invested (投入).
-    pub fn is_invested(&self, tx_type: TxType, provider_shenzhen: bool, receiver_shenzhen: bool, passes_on: Option<i64>) -> bool {
+    pub fn is_invested(
+        &self,
+        tx_type: TxType,
+        provider_shenzhen: bool,
+        receiver_shenzhen: bool,
+        passes_on: Option<i64>,
+    ) -> bool {
         tx_type == TxType::Disbursement && provider_shenzhen && !receiver_shenzhen && !self.chain_invested(passes_on)
     }
 
@@ -303,22 +309,50 @@ impl Ledger {
                         let s = &src.entry;
                         let kind = s.kind();
                         if !matches!(kind, Some(TxType::Disbursement | TxType::IncomingFunds)) {
-                            push("passes_on", format!("交易 {src_id} 是{}，只能转拨拨付或资金到账", kind.map(|k| k.name_zh()).unwrap_or("未知类型")));
+                            push(
+                                "passes_on",
+                                format!(
+                                    "交易 {src_id} 是{}，只能转拨拨付或资金到账",
+                                    kind.map(|k| k.name_zh()).unwrap_or("未知类型")
+                                ),
+                            );
                         } else if s.reverses.is_some() || src.reversed_by.is_some() {
                             push("passes_on", format!("交易 {src_id} 已冲销或本身是冲销，不能转拨"));
                         } else {
                             if s.receiver_id != d.provider_id {
-                                push("provider_id", format!("只能转拨本机构收到的资金：交易 {src_id} 的收款方是机构 {}，不是付款方 {}", s.receiver_id, d.provider_id));
+                                push(
+                                    "provider_id",
+                                    format!(
+                                        "只能转拨本机构收到的资金：交易 {src_id} 的收款方是机构 {}，不是付款方 {}",
+                                        s.receiver_id, d.provider_id
+                                    ),
+                                );
                             }
                             if s.project_id != d.project_id {
-                                push("project_id", format!("转拨应属于同一项目：交易 {src_id} 属于项目 {}", s.project_id));
+                                push(
+                                    "project_id",
+                                    format!("转拨应属于同一项目：交易 {src_id} 属于项目 {}", s.project_id),
+                                );
                             }
                             if d.value_date < s.value_date {
-                                push("value_date", format!("转拨日期 {} 早于被转拨交易 {src_id} 的日期 {}", d.value_date, s.value_date));
+                                push(
+                                    "value_date",
+                                    format!(
+                                        "转拨日期 {} 早于被转拨交易 {src_id} 的日期 {}",
+                                        d.value_date, s.value_date
+                                    ),
+                                );
                             }
                             let left = s.fen() - src.passed_on;
                             if d.amount.0 > 0 && d.amount > left {
-                                push("amount", format!("转拨金额 {} 超过交易 {src_id} 尚未转拨的余额 {}", yuan(d.amount), yuan(left)));
+                                push(
+                                    "amount",
+                                    format!(
+                                        "转拨金额 {} 超过交易 {src_id} 尚未转拨的余额 {}",
+                                        yuan(d.amount),
+                                        yuan(left)
+                                    ),
+                                );
                             }
                         }
                     }
@@ -367,7 +401,10 @@ impl Ledger {
         } else if let Some(by) = orig.reversed_by {
             p.push(FieldError::new("reverses", format!("交易 {} 已被交易 {by} 冲销", e.id)));
         } else if orig.passed_on.0 != 0 {
-            p.push(FieldError::new("reverses", format!("交易 {} 的资金已转拨 {}，请先冲销转拨的交易", e.id, yuan(orig.passed_on))));
+            p.push(FieldError::new(
+                "reverses",
+                format!("交易 {} 的资金已转拨 {}，请先冲销转拨的交易", e.id, yuan(orig.passed_on)),
+            ));
         }
         if r.reason.trim().is_empty() {
             p.push(FieldError::new("reason", "请说明冲销原因"));
@@ -385,13 +422,21 @@ impl Ledger {
             if before.disbursed <= before.committed && after.disbursed > after.committed {
                 p.push(FieldError::new(
                     "reverses",
-                    format!("冲销后项目累计拨付 {} 将超过承诺 {}，请先冲销相应的拨付", yuan(after.disbursed), yuan(after.committed)),
+                    format!(
+                        "冲销后项目累计拨付 {} 将超过承诺 {}，请先冲销相应的拨付",
+                        yuan(after.disbursed),
+                        yuan(after.committed)
+                    ),
                 ));
             }
             if before.expended <= before.received() && after.expended > after.received() {
                 p.push(FieldError::new(
                     "reverses",
-                    format!("冲销后项目累计支出 {} 将超过已收到的资金 {}，请先冲销相应的支出", yuan(after.expended), yuan(after.received())),
+                    format!(
+                        "冲销后项目累计支出 {} 将超过已收到的资金 {}，请先冲销相应的支出",
+                        yuan(after.expended),
+                        yuan(after.received())
+                    ),
                 ));
             }
         }
@@ -429,7 +474,14 @@ impl Ledger {
     }
 
     /// The reversing entry of a checked reversal: the original's columns, the amount negated.
-    pub fn entry_from_reversal(&self, r: &ReversalDraft, id: i64, recorded_at: &str, recorded_by: &str, prev_hash: &str) -> Entry {
+    pub fn entry_from_reversal(
+        &self,
+        r: &ReversalDraft,
+        id: i64,
+        recorded_at: &str,
+        recorded_by: &str,
+        prev_hash: &str,
+    ) -> Entry {
         let o = &self.entries[&r.reverses].entry;
         let mut e = Entry {
             id,
@@ -482,7 +534,12 @@ impl Ledger {
             let Some(orig) = self.entries.get(&orig_id) else {
                 return Some(format!("冲销的交易 {orig_id} 不存在或不在其之前"));
             };
-            let r = ReversalDraft { reverses: orig_id, value_date: e.value_date.clone(), voucher_no: e.voucher_no.clone(), reason: e.memo.clone() };
+            let r = ReversalDraft {
+                reverses: orig_id,
+                value_date: e.value_date.clone(),
+                voucher_no: e.voucher_no.clone(),
+                reason: e.memo.clone(),
+            };
             if let Some(problem) = self.check_reversal(&r).into_iter().next() {
                 return Some(problem.message);
             }
@@ -562,7 +619,10 @@ impl Verifier {
         }
         let problem = if e.id != self.expected_id {
             if e.id > self.expected_id {
-                Some((self.expected_id, format!("交易 {} 缺失（编号跳到了 {}），记录可能被删除", self.expected_id, e.id)))
+                Some((
+                    self.expected_id,
+                    format!("交易 {} 缺失（编号跳到了 {}），记录可能被删除", self.expected_id, e.id),
+                ))
             } else {
                 Some((e.id, format!("交易编号 {} 重复或顺序错乱", e.id)))
             }
@@ -609,7 +669,14 @@ mod tests {
     fn ledger() -> Ledger {
         let mut l = Ledger::default();
         l.organisations.extend([(CITY, true), (DISTRICT, true), (COUNTY, false), (CONTRACTOR, false)]);
-        l.projects.insert(P, ProjectFacts { approved_on: "2019-03-01".into(), status: ProjectStatus::Approved, totals: Progress::default() });
+        l.projects.insert(
+            P,
+            ProjectFacts {
+                approved_on: "2019-03-01".into(),
+                status: ProjectStatus::Approved,
+                totals: Progress::default(),
+            },
+        );
         l
     }
 
@@ -646,7 +713,13 @@ mod tests {
 
     fn entry() -> Entry {
         let l = ledger();
-        l.entry_from_draft(&draft(TxType::Commitment, 100, CITY, COUNTY), 1, "2019-05-01T00:00:00Z", "admin", GENESIS_HASH)
+        l.entry_from_draft(
+            &draft(TxType::Commitment, 100, CITY, COUNTY),
+            1,
+            "2019-05-01T00:00:00Z",
+            "admin",
+            GENESIS_HASH,
+        )
     }
 
     #[test]
@@ -701,7 +774,10 @@ mod tests {
         assert_eq!(fields(&l.check(&draft(TxType::Commitment, -5, CITY, COUNTY))), ["amount"]);
         assert_eq!(fields(&l.check(&draft(TxType::Commitment, 5, 99, COUNTY))), ["provider_id"]);
         assert_eq!(fields(&l.check(&draft(TxType::Commitment, 5, CITY, 98))), ["receiver_id"]);
-        assert_eq!(fields(&l.check(&Draft { project_id: 77, ..draft(TxType::Commitment, 5, CITY, COUNTY) })), ["project_id"]);
+        assert_eq!(
+            fields(&l.check(&Draft { project_id: 77, ..draft(TxType::Commitment, 5, CITY, COUNTY) })),
+            ["project_id"]
+        );
         let early = Draft { value_date: "2019-02-28".into(), ..draft(TxType::Commitment, 5, CITY, COUNTY) };
         let p = l.check(&early);
         assert_eq!(fields(&p), ["value_date"]);
@@ -725,7 +801,10 @@ mod tests {
         assert!(p[0].message.contains("已收到的资金 6.00 元"), "{}", p[0].message);
         post(&mut l, draft(TxType::Expenditure, 600, COUNTY, CONTRACTOR));
         // Incoming funds raise what was received.
-        post(&mut l, Draft { fund_source: FundSource::Donation, ..draft(TxType::IncomingFunds, 50, CONTRACTOR, COUNTY) });
+        post(
+            &mut l,
+            Draft { fund_source: FundSource::Donation, ..draft(TxType::IncomingFunds, 50, CONTRACTOR, COUNTY) },
+        );
         assert!(l.check(&draft(TxType::Expenditure, 50, COUNTY, CONTRACTOR)).is_empty());
     }
 
@@ -741,9 +820,11 @@ mod tests {
         assert!(p[0].message.contains("尚未转拨的余额 10.00 元"), "{}", p[0].message);
         let wrong_provider = Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 10, CITY, COUNTY) };
         assert_eq!(fields(&l.check(&wrong_provider)), ["provider_id"]);
-        let hop2 = post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 700, DISTRICT, COUNTY) });
+        let hop2 =
+            post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 700, DISTRICT, COUNTY) });
         assert!(hop2.invested, "district → county crosses to the recipient side");
-        let hop3 = post(&mut l, Draft { passes_on: Some(hop2.id), ..draft(TxType::Disbursement, 700, COUNTY, CONTRACTOR) });
+        let hop3 =
+            post(&mut l, Draft { passes_on: Some(hop2.id), ..draft(TxType::Disbursement, 700, COUNTY, CONTRACTOR) });
         assert!(!hop3.invested, "further down the chain is not counted again");
         let rest = Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 301, DISTRICT, COUNTY) };
         assert_eq!(fields(&l.check(&rest)), ["amount"]);
@@ -753,7 +834,8 @@ mod tests {
         // Pass-ons do not count as the project's disbursements again.
         assert_eq!(l.projects[&P].totals.disbursed, Fen(1_000));
         // Money coming back up the chain from the recipient side is not invested either.
-        let back = post(&mut l, Draft { passes_on: Some(hop3.id), ..draft(TxType::Disbursement, 100, CONTRACTOR, COUNTY) });
+        let back =
+            post(&mut l, Draft { passes_on: Some(hop3.id), ..draft(TxType::Disbursement, 100, CONTRACTOR, COUNTY) });
         assert!(!back.invested);
     }
 
@@ -763,7 +845,12 @@ mod tests {
         let c = post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let d = post(&mut l, draft(TxType::Disbursement, 800, CITY, COUNTY));
         assert!(d.invested);
-        let rev = |id, reason: &str| ReversalDraft { reverses: id, value_date: "2019-06-01".into(), voucher_no: String::new(), reason: reason.into() };
+        let rev = |id, reason: &str| ReversalDraft {
+            reverses: id,
+            value_date: "2019-06-01".into(),
+            voucher_no: String::new(),
+            reason: reason.into(),
+        };
         assert_eq!(fields(&l.check_reversal(&rev(99, "x"))), ["reverses"]);
         assert_eq!(fields(&l.check_reversal(&rev(d.id, " "))), ["reason"]);
         // Reversing the commitment would leave 800 disbursed against nothing committed.
@@ -789,7 +876,12 @@ mod tests {
         post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let hop1 = post(&mut l, draft(TxType::Disbursement, 1_000, CITY, DISTRICT));
         post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 400, DISTRICT, COUNTY) });
-        let p = l.check_reversal(&ReversalDraft { reverses: hop1.id, value_date: "2019-06-01".into(), voucher_no: String::new(), reason: "x".into() });
+        let p = l.check_reversal(&ReversalDraft {
+            reverses: hop1.id,
+            value_date: "2019-06-01".into(),
+            voucher_no: String::new(),
+            reason: "x".into(),
+        });
         assert_eq!(fields(&p), ["reverses"]);
         assert!(p[0].message.contains("已转拨 4.00 元"), "{}", p[0].message);
     }

@@ -3,10 +3,10 @@
 //! reports: location shares, 拨付进度 / 支出进度, and the Xinjiang "80/80" check.
 
 use crate::kinds::{Theme, vocabulary};
-use serde::{Deserialize, Serialize};
 use crate::money::{Fen, split_largest_remainder};
 use crate::region::{RegionCode, RegionLevel};
 use crate::text;
+use serde::{Deserialize, Serialize};
 
 vocabulary! {
     /// Project status (项目状态). The workflow is 立项 → 实施中 → 已完工 → 已验收, or 终止 from
@@ -39,7 +39,8 @@ impl ProjectStatus {
 
     /// "实施中、终止": the states this one may move to, for messages.
     pub fn next_choices_zh(self) -> String {
-        let next: Vec<&str> = ProjectStatus::ALL.iter().filter(|s| self.can_move_to(**s)).map(|s| s.name_zh()).collect();
+        let next: Vec<&str> =
+            ProjectStatus::ALL.iter().filter(|s| self.can_move_to(**s)).map(|s| s.name_zh()).collect();
         if next.is_empty() { "无（已是最终状态）".to_string() } else { next.join("、") }
     }
 }
@@ -95,7 +96,9 @@ impl Indicator {
         match self {
             CadresDispatched | ProfessionalsDispatched => Theme::Pairing,
             StudentsSupported | Classes | SchoolsBuilt | TeachersTrained => Theme::Education,
-            EnterprisesIntroduced | EnterpriseInvestment | IndustryJobs | DividendHouseholds | Dividends => Theme::Industry,
+            EnterprisesIntroduced | EnterpriseInvestment | IndustryJobs | DividendHouseholds | Dividends => {
+                Theme::Industry
+            }
             VillagesCovered | InfrastructureItems => Theme::Rural,
             PeopleTrained | TechProjects => Theme::Technology,
             Visitors | TourismRevenue | TourismJobs => Theme::Tourism,
@@ -107,9 +110,12 @@ impl Indicator {
         use Indicator::*;
         match self {
             EnterpriseInvestment | Dividends | TourismRevenue | ProductsPurchased => Measure::Money,
-            CadresDispatched | ProfessionalsDispatched | StudentsSupported | IndustryJobs | TeachersTrained | TourismJobs => {
-                Measure::Count("人")
-            }
+            CadresDispatched
+            | ProfessionalsDispatched
+            | StudentsSupported
+            | IndustryJobs
+            | TeachersTrained
+            | TourismJobs => Measure::Count("人"),
             PeopleTrained | Visitors => Measure::Count("人次"),
             Classes => Measure::Count("个"),
             SchoolsBuilt => Measure::Count("所"),
@@ -164,8 +170,11 @@ pub fn parse_date(s: &str) -> Result<String, String> {
     if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit())) {
         return Err(bad());
     }
-    let (y, m, d): (i32, u32, u32) =
-        (parts[0].parse().map_err(|_| bad())?, parts[1].parse().map_err(|_| bad())?, parts[2].parse().map_err(|_| bad())?);
+    let (y, m, d): (i32, u32, u32) = (
+        parts[0].parse().map_err(|_| bad())?,
+        parts[1].parse().map_err(|_| bad())?,
+        parts[2].parse().map_err(|_| bad())?,
+    );
     if parts[0].len() != 4 || !crate::id_number::is_valid_date(y, m, d) {
         return Err(bad());
     }
@@ -204,11 +213,7 @@ pub fn county_of(code: RegionCode) -> Option<RegionCode> {
 }
 
 pub fn province_of(code: RegionCode) -> RegionCode {
-    if code.level() == RegionLevel::Province {
-        code
-    } else {
-        code.ancestors()[0]
-    }
+    if code.level() == RegionLevel::Province { code } else { code.ancestors()[0] }
 }
 
 /// A share in basis points (1/100 of a percent), rounded half up; None when the whole is not
@@ -274,9 +279,7 @@ impl Progress {
         let i = split_over_locations(self.incoming, locations);
         let e = split_over_locations(self.expended, locations);
         (0..locations.len())
-            .map(|k| {
-                (c[k].0, Progress { committed: c[k].1, disbursed: d[k].1, incoming: i[k].1, expended: e[k].1 })
-            })
+            .map(|k| (c[k].0, Progress { committed: c[k].1, disbursed: d[k].1, incoming: i[k].1, expended: e[k].1 }))
             .collect()
     }
 }
@@ -353,7 +356,8 @@ mod tests {
 
     #[test]
     fn dates_in_the_spellings_of_spreadsheets() {
-        for s in ["2020-09-19", "2020/9/19", "2020.9.19", "2020年9月19日", "20200919", "２０２０－０９－１９"] {
+        for s in ["2020-09-19", "2020/9/19", "2020.9.19", "2020年9月19日", "20200919", "２０２０－０９－１９"]
+        {
             assert_eq!(parse_date(s).as_deref(), Ok("2020-09-19"), "{s}");
         }
         for s in ["", "2020-02-30", "19-09-2020", "2020-9", "2020-09-19T00:00", "九月", "1900-01-01"] {
@@ -382,7 +386,7 @@ mod tests {
         ];
         let parts = split_over_locations(Fen(100), &locs);
         assert_eq!(parts.iter().map(|p| p.1).sum::<Fen>(), Fen(100));
-        assert_eq!(parts.iter().map(|p| p.1 .0).collect::<Vec<_>>(), [34, 33, 33]);
+        assert_eq!(parts.iter().map(|p| p.1.0).collect::<Vec<_>>(), [34, 33, 33]);
         let p = Progress { committed: Fen(1001), disbursed: Fen(1000), incoming: Fen(7), expended: Fen(999) };
         let split = p.split(&locs);
         let mut total = Progress::default();

@@ -18,6 +18,9 @@ pub fn normalize(s: &str) -> String {
 /// names like "已脱贫 （享受政策）" or "汉  族" to align columns, and no code-table value
 /// contains a meaningful space.
 pub fn normalize_compact(s: &str) -> String {
+    if s.is_ascii() || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s.chars().filter(|c| !c.is_whitespace()).collect();
+    }
     s.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 

@@ -56,9 +56,15 @@ pub struct ApiToken {
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// `token` goes into the session cookie; it is not stored.
-    Success { token: String, caller: Caller, expires_at: String },
+    Success {
+        token: String,
+        caller: Caller,
+        expires_at: String,
+    },
     Invalid,
-    Locked { minutes: i64 },
+    Locked {
+        minutes: i64,
+    },
     Disabled,
 }
 
@@ -82,6 +88,9 @@ struct UserRow {
 const USER_SELECT: &str = "SELECT u.id, u.username, u.role, u.region_key, r.name AS region_name, u.organisation_id,
     o.name AS organisation_name, u.can_reveal, u.disabled, u.failed_attempts, u.locked_until, u.created_at, u.password_hash
     FROM users u LEFT JOIN regions r ON r.key = u.region_key LEFT JOIN organisations o ON o.id = u.organisation_id";
+
+/// id, user_id, expires_at, revoked_at, last_used_at.
+type TokenRow = (i64, i64, Option<String>, Option<String>, Option<String>);
 
 const TOKEN_SELECT: &str = "SELECT t.id, t.user_id, u.username, t.name, t.created_at, t.expires_at, t.revoked_at, t.last_used_at
     FROM api_tokens t JOIN users u ON u.id = t.user_id";
@@ -218,11 +227,7 @@ fn user_json(u: &User) -> serde_json::Value {
 }
 
 fn require_admin(caller: &Caller) -> StoreResult<()> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden("只有市级管理员可以管理用户和令牌".into()))
-    }
+    if caller.is_admin() { Ok(()) } else { Err(StoreError::Forbidden("只有市级管理员可以管理用户和令牌".into())) }
 }
 
 /// The name recorded for a login attempt by an unknown or malformed user name.
@@ -322,13 +327,16 @@ impl Db {
                 _ => None,
             };
             match (wanted_level, region_text) {
-                (Some(level), None) => problems.push("region", format!("{}须指定所属{}（--region 区划代码）", role.name_zh(), level.name_zh())),
+                (Some(level), None) => {
+                    problems.push("region", format!("{}须指定所属{}（--region 区划代码）", role.name_zh(), level.name_zh()))
+                }
                 (None, Some(_)) => problems.push("region", format!("{}不按区划限定范围，不能指定 --region", role.name_zh())),
                 (Some(level), Some(text)) => match RegionCode::parse(text) {
                     Err(e) => problems.push("region", e.to_string()),
-                    Ok(code) if code.level() != level => {
-                        problems.push("region", format!("{}的区划应为{}，{code} 是{}", role.name_zh(), level.name_zh(), code.level().name_zh()))
-                    }
+                    Ok(code) if code.level() != level => problems.push(
+                        "region",
+                        format!("{}的区划应为{}，{code} 是{}", role.name_zh(), level.name_zh(), code.level().name_zh()),
+                    ),
                     Ok(code) => match self.get_region(code).await? {
                         None => problems.push("region", format!("区划代码 {code} 不存在")),
                         Some(_) => region = Some(code),
@@ -478,7 +486,14 @@ impl Db {
         let caller = self.caller_for_user(&user).await?;
         if state.locked_at(now) {
             let minutes = state.minutes_left(now);
-            self.record_event(&caller, "login_locked", "user", Some(user.id.to_string()), format!("账户锁定中，尚余 {minutes} 分钟")).await?;
+            self.record_event(
+                &caller,
+                "login_locked",
+                "user",
+                Some(user.id.to_string()),
+                format!("账户锁定中，尚余 {minutes} 分钟"),
+            )
+            .await?;
             return Ok(LoginOutcome::Locked { minutes });
         }
         if password.len() > rules::MAX_PASSWORD_BYTES || !verify_password(password, &row.password_hash).await {
@@ -595,7 +610,13 @@ impl Db {
     }
 
     /// Inserts a token with an explicit end (tests use a past one to see it refused).
-    pub async fn insert_api_token(&self, caller: &Caller, user: &User, name: &str, expires_at: &str) -> StoreResult<(String, ApiToken)> {
+    pub async fn insert_api_token(
+        &self,
+        caller: &Caller,
+        user: &User,
+        name: &str,
+        expires_at: &str,
+    ) -> StoreResult<(String, ApiToken)> {
         require_admin(caller)?;
         let token = new_token("bft_");
         let now = now_rfc3339();
@@ -615,7 +636,8 @@ impl Db {
 
     pub async fn require_api_token(&self, id: i64) -> StoreResult<ApiToken> {
         let sql = format!("{TOKEN_SELECT} WHERE t.id = $1");
-        let row: Option<ApiToken> = on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
+        let row: Option<ApiToken> =
+            on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("令牌 {id} 不存在")))
     }
 
@@ -645,7 +667,7 @@ impl Db {
     /// The caller of a bearer token, or None when it is unknown, revoked, expired, or its
     /// account disabled.
     pub async fn token_caller(&self, token: &str) -> StoreResult<Option<Caller>> {
-        let row: Option<(i64, i64, Option<String>, Option<String>, Option<String>)> = on_db!(self, p => sqlx::query_as(
+        let row: Option<TokenRow> = on_db!(self, p => sqlx::query_as(
             "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash(token)).fetch_optional(p).await)?;
         let Some((id, user_id, expires_at, revoked_at, last_used)) = row else { return Ok(None) };

@@ -4,13 +4,15 @@
 //! replays the whole ledger for `verify`. The table refuses UPDATE, DELETE and TRUNCATE itself.
 
 use crate::projects::{ProjectMoney, parse_status, project_scope, project_scope_clause};
-use crate::sqlrt::{Ty, Tx, Val};
+use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Backend, Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
-use domain::ledger::{Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType, Verification, Verifier};
+use domain::Caller;
+use domain::ledger::{
+    Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType, Verification, Verifier,
+};
 use domain::money::Fen;
 use domain::project::{self, Progress};
 use domain::validation::{FieldError, Problems};
-use domain::Caller;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -134,7 +136,11 @@ impl TransactionInput {
                 None
             }
         };
-        for (field, v, what) in [("provider_id", self.provider_id, "付款方机构"), ("receiver_id", self.receiver_id, "收款方机构"), ("project_id", self.project_id, "项目")] {
+        for (field, v, what) in [
+            ("provider_id", self.provider_id, "付款方机构"),
+            ("receiver_id", self.receiver_id, "收款方机构"),
+            ("project_id", self.project_id, "项目"),
+        ] {
             if v.is_none() {
                 p.push(field, format!("请填写{what}编号"));
             }
@@ -195,8 +201,26 @@ const ENTRY_COLUMNS: &str = "id, tx_type, amount, value_date, provider_id, recei
     prev_hash, hash";
 
 const ENTRY_TYPES: [Ty; 20] = [
-    Ty::I64, Ty::Str, Ty::I64, Ty::Str, Ty::I64, Ty::I64, Ty::Bool, Ty::Bool, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::I64,
-    Ty::I64, Ty::Str, Ty::Bool, Ty::Str, Ty::Str, Ty::Str, Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Bool,
+    Ty::Bool,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Bool,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
 ];
 
 fn entry_from_vals(v: &[Val]) -> Entry {
@@ -250,7 +274,8 @@ fn entry_vals(e: &Entry) -> Vec<Val> {
 }
 
 /// Sums of a project's entries as the rules count them.
-const TOTALS_SQL: &str = "SELECT tx_type, CAST(CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST(SUM(amount) AS BIGINT)
+const TOTALS_SQL: &str =
+    "SELECT tx_type, CAST(CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST(SUM(amount) AS BIGINT)
     FROM ledger_entries WHERE project_id = $1 GROUP BY tx_type, CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END";
 
 fn totals_from_rows(rows: &[Vec<Val>]) -> Progress {
@@ -273,7 +298,8 @@ async fn lock<T: Tx>(tx: &mut T) -> StoreResult<()> {
 }
 
 async fn head<T: Tx>(tx: &mut T) -> StoreResult<(i64, String)> {
-    let rows = tx.rows("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1", &[], &[Ty::I64, Ty::Str]).await?;
+    let rows =
+        tx.rows("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1", &[], &[Ty::I64, Ty::Str]).await?;
     Ok(match rows.first() {
         Some(r) => (r[0].i64().unwrap_or_default(), r[1].string()),
         None => (0, domain::ledger::GENESIS_HASH.to_string()),
@@ -281,10 +307,10 @@ async fn head<T: Tx>(tx: &mut T) -> StoreResult<(i64, String)> {
 }
 
 async fn ensure_org<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64) -> StoreResult<()> {
-    if !ledger.organisations.contains_key(&id) {
+    if let std::collections::hash_map::Entry::Vacant(slot) = ledger.organisations.entry(id) {
         let rows = tx.rows("SELECT shenzhen_side FROM organisations WHERE id = $1", &[id.into()], &[Ty::Bool]).await?;
         if let Some(r) = rows.first() {
-            ledger.organisations.insert(id, r[0].bool().unwrap_or(false));
+            slot.insert(r[0].bool().unwrap_or(false));
         }
     }
     Ok(())
@@ -298,7 +324,10 @@ async fn ensure_project<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64, scope_s
     let rows = tx.rows(&sql, &[id.into()], &[Ty::Str, Ty::Str]).await?;
     if let Some(r) = rows.first() {
         let totals = totals_from_rows(&tx.rows(TOTALS_SQL, &[id.into()], &[Ty::Str, Ty::I64, Ty::I64]).await?);
-        ledger.projects.insert(id, ProjectFacts { approved_on: r[0].string(), status: parse_status(r[1].str().unwrap_or_default()), totals });
+        ledger.projects.insert(
+            id,
+            ProjectFacts { approved_on: r[0].string(), status: parse_status(r[1].str().unwrap_or_default()), totals },
+        );
     }
     Ok(())
 }
@@ -315,7 +344,11 @@ async fn ensure_chain<T: Tx>(tx: &mut T, ledger: &mut Ledger, mut id: Option<i64
         let Some(r) = rows.first() else { return Ok(()) };
         let entry = entry_from_vals(r);
         let passed = tx
-            .rows("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE passes_on = $1", &[i.into()], &[Ty::I64])
+            .rows(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE passes_on = $1",
+                &[i.into()],
+                &[Ty::I64],
+            )
             .await?;
         let reversed = tx.rows("SELECT id FROM ledger_entries WHERE reverses = $1", &[i.into()], &[Ty::I64]).await?;
         id = entry.passes_on;
@@ -334,9 +367,13 @@ async fn ensure_chain<T: Tx>(tx: &mut T, ledger: &mut Ledger, mut id: Option<i64
 /// Appends postings in order inside `tx` (lock taken here). A refused posting is reported and
 /// skipped; the caller decides whether to commit what was accepted (single postings and
 /// all-or-nothing imports roll back on any refusal).
+///
+/// `links[i] = Some(j)` makes posting i pass on (or reverse) whatever posting j became: an
+/// import names earlier rows of its own file, whose ids exist only once they are appended.
 pub(crate) async fn append_all<T: Tx>(
     tx: &mut T,
     postings: &[Posting],
+    links: &[Option<usize>],
     scope_sql: &str,
     recorded_by: &str,
 ) -> StoreResult<Vec<Result<Entry, Vec<FieldError>>>> {
@@ -344,9 +381,26 @@ pub(crate) async fn append_all<T: Tx>(
     let (mut head_id, mut head_hash) = head(tx).await?;
     let now = now_rfc3339();
     let mut ledger = Ledger::default();
-    let mut out = Vec::with_capacity(postings.len());
-    let insert_sql = format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})", crate::sqlrt::placeholders(1, 20));
-    for posting in postings {
+    let mut out: Vec<Result<Entry, Vec<FieldError>>> = Vec::with_capacity(postings.len());
+    let insert_sql =
+        format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})", crate::sqlrt::placeholders(1, 20));
+    for (i, posting) in postings.iter().enumerate() {
+        let linked;
+        let posting = match links.get(i).copied().flatten() {
+            None => posting,
+            Some(j) => {
+                let field = if matches!(posting, Posting::Entry(_)) { "passes_on" } else { "reverses" };
+                let Some(Ok(target)) = out.get(j) else {
+                    out.push(Err(vec![FieldError::new(field, format!("所引用的第 {} 笔交易未通过检查", j + 1))]));
+                    continue;
+                };
+                linked = match posting {
+                    Posting::Entry(d) => Posting::Entry(Draft { passes_on: Some(target.id), ..d.clone() }),
+                    Posting::Reversal(r) => Posting::Reversal(ReversalDraft { reverses: target.id, ..r.clone() }),
+                };
+                &linked
+            }
+        };
         let result = match posting {
             Posting::Entry(d) => {
                 ensure_org(tx, &mut ledger, d.provider_id).await?;
@@ -354,7 +408,11 @@ pub(crate) async fn append_all<T: Tx>(
                 ensure_project(tx, &mut ledger, d.project_id, scope_sql).await?;
                 ensure_chain(tx, &mut ledger, d.passes_on).await?;
                 let problems = ledger.check(d);
-                if problems.is_empty() { Ok(ledger.entry_from_draft(d, head_id + 1, &now, recorded_by, &head_hash)) } else { Err(problems) }
+                if problems.is_empty() {
+                    Ok(ledger.entry_from_draft(d, head_id + 1, &now, recorded_by, &head_hash))
+                } else {
+                    Err(problems)
+                }
             }
             Posting::Reversal(r) => {
                 ensure_chain(tx, &mut ledger, Some(r.reverses)).await?;
@@ -366,7 +424,11 @@ pub(crate) async fn append_all<T: Tx>(
                     }
                 }
                 let problems = ledger.check_reversal(r);
-                if problems.is_empty() { Ok(ledger.entry_from_reversal(r, head_id + 1, &now, recorded_by, &head_hash)) } else { Err(problems) }
+                if problems.is_empty() {
+                    Ok(ledger.entry_from_reversal(r, head_id + 1, &now, recorded_by, &head_hash))
+                } else {
+                    Err(problems)
+                }
             }
         };
         if let Ok(e) = &result {
@@ -473,60 +535,77 @@ impl Db {
 
     /// Appends postings in one transaction; all or nothing. Returns the appended entries' ids,
     /// or every refusal (fields prefixed with `prefix(i)` for posting i).
-    pub(crate) async fn append_postings(
+    /// Appends postings in one transaction and returns each one's outcome. Commits only when
+    /// `commit` is set and every posting was accepted (all or nothing); `audit` decides how the
+    /// audit log records a committed batch (one entry per posting, or one for the batch).
+    pub(crate) async fn append_batch(
         &self,
         caller: &Caller,
         postings: &[Posting],
+        links: &[Option<usize>],
         commit: bool,
-        prefix: &(dyn Fn(usize) -> String + Sync),
-    ) -> StoreResult<Vec<i64>> {
+        batch_detail: Option<String>,
+    ) -> StoreResult<Vec<Result<i64, Vec<FieldError>>>> {
         let scope_sql = project_scope_clause(&caller.scope);
         let begin = self.begin_sql();
         on_db!(self, p => {
             let mut tx = p.begin_with(begin).await?;
-            let results = append_all(&mut tx, postings, &scope_sql, &caller.username).await?;
-            let mut problems: Vec<FieldError> = Vec::new();
-            let mut ids = Vec::new();
-            for (i, r) in results.iter().enumerate() {
-                match r {
-                    Ok(e) => ids.push(e.id),
-                    Err(ps) => problems.extend(ps.iter().map(|f| FieldError { field: format!("{}{}", prefix(i), f.field), ..f.clone() })),
+            let results = append_all(&mut tx, postings, links, &scope_sql, &caller.username).await?;
+            if !commit || results.iter().any(|r| r.is_err()) {
+                tx.rollback().await?;
+            } else {
+                match &batch_detail {
+                    Some(detail) => {
+                        let ids: Vec<i64> = results.iter().flatten().map(|e| e.id).collect();
+                        let after = serde_json::json!({ "entries": ids.len(), "first_id": ids.first(), "last_id": ids.last() });
+                        audit!(&mut *tx, caller, "import", "ledger_entry", None, None, None, Some(after), detail.clone());
+                    }
+                    None => {
+                        for r in results.iter().flatten() {
+                            let action = if r.reverses.is_some() { "reverse" } else { "post" };
+                            let after = serde_json::json!({ "type": r.tx_type, "amount": r.amount, "project_id": r.project_id, "hash": r.hash });
+                            audit!(&mut *tx, caller, action, "ledger_entry", Some(r.id.to_string()), None, None, Some(after), r.memo.clone());
+                        }
+                    }
                 }
+                tx.commit().await?;
             }
-            if !problems.is_empty() {
-                tx.rollback().await?;
-                return Err(StoreError::invalid(problems));
-            }
-            if !commit {
-                tx.rollback().await?;
-                return Ok(ids);
-            }
-            for r in results.iter().flatten() {
-                let action = if r.reverses.is_some() { "reverse" } else { "post" };
-                let after = serde_json::json!({ "type": r.tx_type, "amount": r.amount, "project_id": r.project_id, "hash": r.hash });
-                audit!(&mut *tx, caller, action, "ledger_entry", Some(r.id.to_string()), None, None, Some(after), r.memo.clone());
-            }
-            tx.commit().await?;
-            Ok(ids)
+            Ok(results.into_iter().map(|r| r.map(|e| e.id)).collect())
         })
+    }
+
+    /// Appends postings given through the API; any refusal refuses them all.
+    async fn append_postings(&self, caller: &Caller, postings: &[Posting]) -> StoreResult<Vec<i64>> {
+        let results = self.append_batch(caller, postings, &[], true, None).await?;
+        let problems: Vec<FieldError> = results.iter().filter_map(|r| r.as_ref().err()).flatten().cloned().collect();
+        if !problems.is_empty() {
+            return Err(StoreError::invalid(problems));
+        }
+        Ok(results.into_iter().flatten().collect())
     }
 
     pub async fn post_transaction(&self, caller: &Caller, input: &TransactionInput) -> StoreResult<Transaction> {
         let draft = input.to_draft().map_err(StoreError::invalid)?;
-        let ids = self.append_postings(caller, &[Posting::Entry(draft)], true, &|_| String::new()).await?;
+        let ids = self.append_postings(caller, &[Posting::Entry(draft)]).await?;
         self.require_transaction(caller, ids[0]).await
     }
 
-    pub async fn reverse_transaction(&self, caller: &Caller, id: i64, input: &ReversalInput) -> StoreResult<Transaction> {
+    pub async fn reverse_transaction(
+        &self,
+        caller: &Caller,
+        id: i64,
+        input: &ReversalInput,
+    ) -> StoreResult<Transaction> {
         self.require_transaction(caller, id).await?;
         let draft = input.to_draft(id).map_err(StoreError::invalid)?;
-        let ids = self.append_postings(caller, &[Posting::Reversal(draft)], true, &|_| String::new()).await?;
+        let ids = self.append_postings(caller, &[Posting::Reversal(draft)]).await?;
         self.require_transaction(caller, ids[0]).await
     }
 
     pub async fn get_transaction(&self, caller: &Caller, id: i64) -> StoreResult<Option<Transaction>> {
         let sql = format!("{TRANSACTION_SELECT} WHERE e.id = $1{}", project_scope_clause(&project_scope(caller)));
-        let row: Option<TransactionRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
+        let row: Option<TransactionRow> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
         Ok(row.map(TransactionRow::into_transaction))
     }
 
@@ -535,7 +614,13 @@ impl Db {
     }
 
     /// Lists entries in ledger order (keyset by id).
-    pub async fn list_transactions(&self, caller: &Caller, filter: &TransactionFilter, after: Option<i64>, limit: i64) -> StoreResult<Vec<Transaction>> {
+    pub async fn list_transactions(
+        &self,
+        caller: &Caller,
+        filter: &TransactionFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Transaction>> {
         let mut sql = format!(
             "{TRANSACTION_SELECT} WHERE e.id > $1 AND ($2 IS NULL OR e.project_id = $2)
              AND ($3 IS NULL OR e.provider_id = $3 OR e.receiver_id = $3) AND ($4 IS NULL OR e.tx_type = $4)
@@ -556,7 +641,8 @@ impl Db {
 
     /// A project's committed, disbursed, received, spent and invested money.
     pub async fn project_money(&self, project_id: i64) -> StoreResult<ProjectMoney> {
-        let rows: Vec<(String, i64, i64)> = on_db!(self, p => sqlx::query_as(TOTALS_SQL).bind(project_id).fetch_all(p).await)?;
+        let rows: Vec<(String, i64, i64)> =
+            on_db!(self, p => sqlx::query_as(TOTALS_SQL).bind(project_id).fetch_all(p).await)?;
         let mut t = Progress::default();
         for (kind, pass, sum) in rows {
             if let Some(k) = TxType::parse(&kind) {
@@ -570,9 +656,9 @@ impl Db {
     }
 
     pub async fn ledger_head(&self) -> StoreResult<LedgerHead> {
-        let row: Option<(i64, String)> =
-            on_db!(self, p => sqlx::query_as("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1").fetch_optional(p).await)?;
-        let count: i64 = on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
+        let row: Option<(i64, String)> = on_db!(self, p => sqlx::query_as("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1").fetch_optional(p).await)?;
+        let count: i64 =
+            on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
         Ok(match row {
             Some((id, hash)) => LedgerHead { count, head_id: Some(id), head_hash: hash },
             None => LedgerHead { count, head_id: None, head_hash: domain::ledger::GENESIS_HASH.to_string() },
@@ -655,5 +741,47 @@ impl EntryRow {
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
+    }
+}
+
+/// What an organisation paid and received, per transaction type (fen, net of reversals).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganisationFlow {
+    pub tx_type: TxType,
+    pub type_name: &'static str,
+    pub paid: Fen,
+    pub received: Fen,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganisationMoney {
+    pub flows: Vec<OrganisationFlow>,
+    /// Disbursed by this organisation and counted as invested (投入).
+    pub invested: Fen,
+}
+
+impl Db {
+    pub async fn organisation_money(&self, organisation_id: i64) -> StoreResult<OrganisationMoney> {
+        let rows: Vec<(String, i64, i64)> = on_db!(self, p => sqlx::query_as(
+            "SELECT tx_type, CAST(SUM(CASE WHEN provider_id = $1 THEN amount ELSE 0 END) AS BIGINT),
+             CAST(SUM(CASE WHEN receiver_id = $1 THEN amount ELSE 0 END) AS BIGINT)
+             FROM ledger_entries WHERE provider_id = $1 OR receiver_id = $1 GROUP BY tx_type")
+            .bind(organisation_id).fetch_all(p).await)?;
+        let invested: i64 = on_db!(self, p => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE provider_id = $1 AND invested = $2")
+            .bind(organisation_id).bind(true).fetch_one(p).await)?;
+        let mut flows: Vec<OrganisationFlow> = rows
+            .into_iter()
+            .filter_map(|(t, paid, received)| {
+                TxType::parse(&t).map(|k| OrganisationFlow {
+                    tx_type: k,
+                    type_name: k.name_zh(),
+                    paid: Fen(paid),
+                    received: Fen(received),
+                })
+            })
+            .collect();
+        flows.sort_by_key(|f| f.tx_type);
+        Ok(OrganisationMoney { flows, invested: Fen(invested) })
     }
 }

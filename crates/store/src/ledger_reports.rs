@@ -10,7 +10,7 @@ use crate::{Db, StoreError, StoreResult, on_db};
 use domain::kinds::Theme;
 use domain::ledger::{FundSource, TxType};
 use domain::money::Fen;
-use domain::project::{self, EightyEighty, Indicator, Location, ProjectStatus, Progress};
+use domain::project::{self, EightyEighty, Indicator, Location, Progress, ProjectStatus};
 use domain::{RegionCode, RegionLevel};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
@@ -29,8 +29,14 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 6] =
-        [Dimension::Year, Dimension::Province, Dimension::Theme, Dimension::FundSource, Dimension::Provider, Dimension::Receiver];
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Year,
+        Dimension::Province,
+        Dimension::Theme,
+        Dimension::FundSource,
+        Dimension::Provider,
+        Dimension::Receiver,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,12 +64,18 @@ impl Dimension {
     pub fn parse_list(s: &str) -> Result<Vec<Dimension>, String> {
         let mut out = Vec::new();
         for part in s.split([',', '，', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
-            let d = Dimension::ALL.iter().copied().find(|d| d.as_str() == part || d.name_zh() == part).ok_or_else(|| {
-                format!(
-                    "分组“{part}”无效，应为：{}",
-                    Dimension::ALL.iter().map(|d| format!("{}（{}）", d.as_str(), d.name_zh())).collect::<Vec<_>>().join("、")
-                )
-            })?;
+            let d = Dimension::ALL.iter().copied().find(|d| d.as_str() == part || d.name_zh() == part).ok_or_else(
+                || {
+                    format!(
+                        "分组“{part}”无效，应为：{}",
+                        Dimension::ALL
+                            .iter()
+                            .map(|d| format!("{}（{}）", d.as_str(), d.name_zh()))
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    )
+                },
+            )?;
             if !out.contains(&d) {
                 out.push(d);
             }
@@ -297,7 +309,10 @@ impl Db {
         Ok(out)
     }
 
-    async fn names_of_regions(&self, codes: impl IntoIterator<Item = RegionCode>) -> StoreResult<HashMap<RegionCode, String>> {
+    async fn names_of_regions(
+        &self,
+        codes: impl IntoIterator<Item = RegionCode>,
+    ) -> StoreResult<HashMap<RegionCode, String>> {
         let keys: Vec<String> = codes.into_iter().map(|c| c.key().to_string()).collect();
         let mut out = HashMap::new();
         for chunk in keys.chunks(500) {
@@ -309,7 +324,8 @@ impl Db {
     }
 
     async fn names_of_organisations(&self) -> StoreResult<HashMap<i64, String>> {
-        let rows: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as("SELECT id, name FROM organisations").fetch_all(p).await)?;
+        let rows: Vec<(i64, String)> =
+            on_db!(self, p => sqlx::query_as("SELECT id, name FROM organisations").fetch_all(p).await)?;
         Ok(rows.into_iter().collect())
     }
 
@@ -330,7 +346,16 @@ impl Db {
                 if filter.fiscal.is_some_and(|f| f != source.is_fiscal()) {
                     return None;
                 }
-                Some(Aggregate { project_id, year, source, provider, receiver, theme: parse_theme(&theme), livelihood, amount: Fen(amount) })
+                Some(Aggregate {
+                    project_id,
+                    year,
+                    source,
+                    provider,
+                    receiver,
+                    theme: parse_theme(&theme),
+                    livelihood,
+                    amount: Fen(amount),
+                })
             })
             .collect())
     }
@@ -366,8 +391,13 @@ impl Db {
                 }
             }
         }
-        let provinces = self.names_of_regions(sums.keys().filter_map(|k| k.province.and_then(RegionCode::from_key))).await?;
-        let orgs = if has(Dimension::Provider) || has(Dimension::Receiver) { self.names_of_organisations().await? } else { HashMap::new() };
+        let provinces =
+            self.names_of_regions(sums.keys().filter_map(|k| k.province.and_then(RegionCode::from_key))).await?;
+        let orgs = if has(Dimension::Provider) || has(Dimension::Receiver) {
+            self.names_of_organisations().await?
+        } else {
+            HashMap::new()
+        };
         let rows = sums
             .into_iter()
             .map(|(k, amount)| {
@@ -409,7 +439,8 @@ impl Db {
         );
         sql += &date_bounds(filter);
         sql += " GROUP BY e.project_id, e.tx_type, CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END";
-        let rows: Vec<(i64, String, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+        let rows: Vec<(i64, String, i64, i64)> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
         let mut out: BTreeMap<i64, Progress> = BTreeMap::new();
         for (pid, kind, pass, sum) in rows {
             if let Some(k) = TxType::parse(&kind) {
@@ -439,7 +470,8 @@ impl Db {
         if !by_county {
             for (pid, p) in figures.iter().filter(|(pid, _)| in_filter(*pid)) {
                 total.add(p);
-                let (name, theme, status) = projects.get(pid).cloned().unwrap_or((String::new(), Theme::Pairing, ProjectStatus::Approved));
+                let (name, theme, status) =
+                    projects.get(pid).cloned().unwrap_or((String::new(), Theme::Pairing, ProjectStatus::Approved));
                 rows.push(ProgressRow {
                     project_id: Some(*pid),
                     project_name: Some(name),
@@ -476,10 +508,14 @@ impl Db {
 
     /// Project counts by theme and status (projects with a location in `region`, started in the years).
     pub async fn projects_by_theme_status(&self, filter: &ReportFilter) -> StoreResult<ThemeStatusReport> {
-        let mut sql = String::from("SELECT p.theme, p.status, COUNT(*), CAST(SUM(p.budget) AS BIGINT) FROM projects p WHERE 1 = 1");
+        let mut sql = String::from(
+            "SELECT p.theme, p.status, COUNT(*), CAST(SUM(p.budget) AS BIGINT) FROM projects p WHERE 1 = 1",
+        );
         if let Some(r) = filter.region {
             let (lo, hi) = r.subtree_key_range();
-            sql += &format!(" AND EXISTS (SELECT 1 FROM project_locations l WHERE l.project_id = p.id AND l.region_key >= {lo} AND l.region_key < {hi})");
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM project_locations l WHERE l.project_id = p.id AND l.region_key >= {lo} AND l.region_key < {hi})"
+            );
         }
         if let Some(y) = filter.year_from {
             sql += &format!(" AND p.start_date >= '{:04}-01-01'", y.clamp(0, 9999));
@@ -488,10 +524,22 @@ impl Db {
             sql += &format!(" AND p.start_date <= '{:04}-12-31'", y.clamp(0, 9999));
         }
         sql += " GROUP BY p.theme, p.status";
-        let rows: Vec<(String, String, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+        let rows: Vec<(String, String, i64, i64)> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
         let mut by: BTreeMap<Theme, ThemeStatusRow> = Theme::ALL
             .iter()
-            .map(|t| (*t, ThemeStatusRow { theme: *t, theme_name: t.name_zh(), counts: vec![0; ProjectStatus::ALL.len()], total: 0, budget: Fen::ZERO }))
+            .map(|t| {
+                (
+                    *t,
+                    ThemeStatusRow {
+                        theme: *t,
+                        theme_name: t.name_zh(),
+                        counts: vec![0; ProjectStatus::ALL.len()],
+                        total: 0,
+                        budget: Fen::ZERO,
+                    },
+                )
+            })
             .collect();
         let mut total = 0;
         for (theme, status, count, budget) in rows {
@@ -544,7 +592,8 @@ impl Db {
         let rows: Vec<(String, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT indicator, CAST(SUM(value) AS BIGINT) FROM project_indicators WHERE ($1 IS NULL OR year = $1) GROUP BY indicator")
             .bind(year).fetch_all(p).await)?;
-        let sums: HashMap<Indicator, i64> = rows.into_iter().filter_map(|(i, v)| Indicator::parse(&i).map(|i| (i, v))).collect();
+        let sums: HashMap<Indicator, i64> =
+            rows.into_iter().filter_map(|(i, v)| Indicator::parse(&i).map(|i| (i, v))).collect();
         let indicators = Indicator::ALL
             .iter()
             .map(|i| {
@@ -695,7 +744,8 @@ impl ProgressReport {
             vec!["项目编号".into(), "项目名称".into(), "主题".into(), "状态".into()]
         };
         headers.extend(
-            ["承诺（元）", "拨付（元）", "资金到账（元）", "到位合计（元）", "支出（元）", "拨付进度", "支出进度"].map(String::from),
+            ["承诺（元）", "拨付（元）", "资金到账（元）", "到位合计（元）", "支出（元）", "拨付进度", "支出进度"]
+                .map(String::from),
         );
         let money = |r: &ProgressRow| {
             vec![
@@ -734,7 +784,9 @@ impl ProgressReport {
         total.resize(if by_county { 2 } else { 4 }, Cell::Empty);
         total.extend(money(&self.total));
         rows.push(total);
-        Sheet { name: if by_county { "分县资金进度".into() } else { "分项目资金进度".into() }, headers, rows }
+        Sheet {
+            name: if by_county { "分县资金进度".into() } else { "分项目资金进度".into() }, headers, rows
+        }
     }
 }
 

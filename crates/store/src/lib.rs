@@ -2,12 +2,15 @@
 //! (production). SQL is written once where both engines agree (`$1` placeholders work on both);
 //! the `on_db!` macro runs the same code against whichever pool is live.
 
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod migrate;
+pub mod monitoring;
 pub mod organisations;
 pub mod ledger;
+pub mod ledger_io;
 pub mod ledger_reports;
 pub mod pairings;
 pub mod projects;

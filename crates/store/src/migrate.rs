@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_registry"),
     migration!(4, "0004_projects_ledger"),
     migration!(5, "0005_auth"),
+    migration!(6, "0006_assessment"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

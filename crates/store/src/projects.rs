@@ -5,7 +5,7 @@
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::kinds::Theme;
 use domain::money::Fen;
-use domain::project::{self, Indicator, Location, OrgRole, ProjectStatus, Progress};
+use domain::project::{self, Indicator, Location, OrgRole, Progress, ProjectStatus};
 use domain::validation::Problems;
 use domain::{Caller, RegionCode, RegionLevel, Scope};
 use serde::{Deserialize, Serialize};
@@ -373,7 +373,12 @@ fn text_field(problems: &mut Problems, field: &str, value: Option<&str>, max: us
 
 impl Db {
     /// Every check, on the input and against the database, collected at once.
-    pub(crate) async fn check_project(&self, caller: &Caller, input: &ProjectInput, existing: Option<i64>) -> StoreResult<ValidProject> {
+    pub(crate) async fn check_project(
+        &self,
+        caller: &Caller,
+        input: &ProjectInput,
+        existing: Option<i64>,
+    ) -> StoreResult<ValidProject> {
         let mut problems = Problems::default();
         let name = text_field(&mut problems, "name", Some(&input.name), 200, "项目名称");
         if name.is_empty() {
@@ -488,7 +493,12 @@ impl Db {
         })
     }
 
-    async fn check_locations(&self, scope: &Scope, input: &[LocationInput], problems: &mut Problems) -> StoreResult<Vec<(RegionCode, i64)>> {
+    async fn check_locations(
+        &self,
+        scope: &Scope,
+        input: &[LocationInput],
+        problems: &mut Problems,
+    ) -> StoreResult<Vec<(RegionCode, i64)>> {
         if input.is_empty() {
             problems.push("locations", "请至少填写一个项目地点（区划代码）");
         }
@@ -503,13 +513,16 @@ impl Db {
                 Err(e) => problems.push(f("region_code"), e.to_string()),
                 Ok(code) => match self.get_region(code).await? {
                     None => problems.push(f("region_code"), format!("区划代码 {code} 不存在")),
-                    Some(r) if r.retired_year.is_some() => {
-                        problems.push(f("region_code"), format!("{}（{code}）已于 {} 年撤销", r.name, r.retired_year.unwrap_or_default()))
-                    }
+                    Some(r) if r.retired_year.is_some() => problems.push(
+                        f("region_code"),
+                        format!("{}（{code}）已于 {} 年撤销", r.name, r.retired_year.unwrap_or_default()),
+                    ),
                     Some(_) if matches!(scope, Scope::Regions(_)) && !scope.allows_region(code) => {
                         problems.push(f("region_code"), format!("区划 {code} 不在您的管辖范围内"))
                     }
-                    Some(_) if out.iter().any(|(c, _)| *c == code) => problems.push(f("region_code"), format!("地点 {code} 重复")),
+                    Some(_) if out.iter().any(|(c, _)| *c == code) => {
+                        problems.push(f("region_code"), format!("地点 {code} 重复"))
+                    }
                     Some(_) => out.push((code, weight)),
                 },
             }
@@ -517,7 +530,12 @@ impl Db {
         Ok(out)
     }
 
-    async fn check_project_orgs(&self, scope: &Scope, input: &[ProjectOrganisationInput], problems: &mut Problems) -> StoreResult<Vec<(i64, OrgRole)>> {
+    async fn check_project_orgs(
+        &self,
+        scope: &Scope,
+        input: &[ProjectOrganisationInput],
+        problems: &mut Problems,
+    ) -> StoreResult<Vec<(i64, OrgRole)>> {
         let mut out: Vec<(i64, OrgRole)> = Vec::new();
         for (i, o) in input.iter().enumerate() {
             let f = |n: &str| format!("organisations[{i}].{n}");
@@ -554,7 +572,11 @@ impl Db {
         Ok(out)
     }
 
-    async fn check_beneficiaries(&self, input: &[BeneficiaryInput], problems: &mut Problems) -> StoreResult<Vec<ValidBeneficiary>> {
+    async fn check_beneficiaries(
+        &self,
+        input: &[BeneficiaryInput],
+        problems: &mut Problems,
+    ) -> StoreResult<Vec<ValidBeneficiary>> {
         let mut out = Vec::new();
         let mut seen_households = HashSet::new();
         let mut seen_members = HashSet::new();
@@ -573,7 +595,9 @@ impl Db {
                     let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT village_key, member_count FROM households WHERE id = $1").bind(hid).fetch_optional(p).await)?;
                     match row {
                         None => problems.push(f("household_id"), format!("建档立卡户 {hid} 不存在")),
-                        Some(_) if !seen_households.insert(hid) => problems.push(f("household_id"), format!("建档立卡户 {hid} 重复")),
+                        Some(_) if !seen_households.insert(hid) => {
+                            problems.push(f("household_id"), format!("建档立卡户 {hid} 重复"))
+                        }
                         Some((village, members)) => out.push(ValidBeneficiary {
                             household_id: Some(hid),
                             member_id: None,
@@ -588,7 +612,9 @@ impl Db {
                     let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT m.household_id, h.village_key FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1").bind(mid).fetch_optional(p).await)?;
                     match row {
                         None => problems.push(f("member_id"), format!("建档立卡人员 {mid} 不存在")),
-                        Some(_) if !seen_members.insert(mid) => problems.push(f("member_id"), format!("建档立卡人员 {mid} 重复")),
+                        Some(_) if !seen_members.insert(mid) => {
+                            problems.push(f("member_id"), format!("建档立卡人员 {mid} 重复"))
+                        }
                         Some((_, village)) => out.push(ValidBeneficiary {
                             household_id: None,
                             member_id: Some(mid),
@@ -618,7 +644,14 @@ impl Db {
                     if households <= 0 && people <= 0 && village_code.is_none() {
                         problems.push(f("households"), "未关联建档立卡户或人员时，请填写受益户数、人数或受益村");
                     }
-                    out.push(ValidBeneficiary { household_id: None, member_id: None, village_key, households, people, note });
+                    out.push(ValidBeneficiary {
+                        household_id: None,
+                        member_id: None,
+                        village_key,
+                        households,
+                        people,
+                        note,
+                    });
                 }
             }
         }
@@ -841,15 +874,26 @@ impl Db {
     }
 
     /// Moves a project one step along its workflow (or terminates it), dated and attributed.
-    pub async fn change_project_status(&self, caller: &Caller, id: i64, input: &StatusChangeInput) -> StoreResult<Project> {
+    pub async fn change_project_status(
+        &self,
+        caller: &Caller,
+        id: i64,
+        input: &StatusChangeInput,
+    ) -> StoreResult<Project> {
         let project = self.require_project(caller, id).await?;
         let mut problems = Problems::default();
         let next = ProjectStatus::parse(&input.status);
         match next {
-            None => problems.push("status", format!("项目状态“{}”无效，应为：{}", input.status, ProjectStatus::choices_zh())),
+            None => problems
+                .push("status", format!("项目状态“{}”无效，应为：{}", input.status, ProjectStatus::choices_zh())),
             Some(n) if !project.status.can_move_to(n) => problems.push(
                 "status",
-                format!("项目当前为“{}”，不能改为“{}”；可改为：{}", project.status.name_zh(), n.name_zh(), project.status.next_choices_zh()),
+                format!(
+                    "项目当前为“{}”，不能改为“{}”；可改为：{}",
+                    project.status.name_zh(),
+                    n.name_zh(),
+                    project.status.next_choices_zh()
+                ),
             ),
             Some(_) => {}
         }
@@ -905,7 +949,8 @@ struct ProjectRow {
     updated_at: String,
 }
 
-const PROJECT_COLUMNS: &str = "p.id, p.code, p.name, p.theme, p.sub_type, p.livelihood, p.pairing_id, p.approved_on, p.start_date,
+const PROJECT_COLUMNS: &str =
+    "p.id, p.code, p.name, p.theme, p.sub_type, p.livelihood, p.pairing_id, p.approved_on, p.start_date,
     p.end_date, p.status, p.status_date, p.budget, p.description, p.created_at, p.updated_at";
 
 pub(crate) fn parse_theme(s: &str) -> Theme {
@@ -921,7 +966,9 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
     match scope {
         Scope::Everything => String::new(),
         Scope::Organisation(id) => {
-            format!(" AND EXISTS (SELECT 1 FROM project_organisations so WHERE so.project_id = p.id AND so.organisation_id = {id})")
+            format!(
+                " AND EXISTS (SELECT 1 FROM project_organisations so WHERE so.project_id = p.id AND so.organisation_id = {id})"
+            )
         }
         Scope::Regions(_) => {
             let ranges = scope.region_ranges().unwrap_or_default();
@@ -930,7 +977,10 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
             }
             let parts: Vec<String> =
                 ranges.iter().map(|(lo, hi)| format!("(sl.region_key >= {lo} AND sl.region_key < {hi})")).collect();
-            format!(" AND EXISTS (SELECT 1 FROM project_locations sl WHERE sl.project_id = p.id AND ({}))", parts.join(" OR "))
+            format!(
+                " AND EXISTS (SELECT 1 FROM project_locations sl WHERE sl.project_id = p.id AND ({}))",
+                parts.join(" OR ")
+            )
         }
     }
 }
@@ -951,14 +1001,20 @@ struct LocationRow {
 
 impl Db {
     pub async fn get_project(&self, caller: &Caller, id: i64) -> StoreResult<Option<Project>> {
-        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = $1{}", project_scope_clause(&project_scope(caller)));
-        let row: Option<ProjectRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = $1{}",
+            project_scope_clause(&project_scope(caller))
+        );
+        let row: Option<ProjectRow> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
         let Some(row) = row else { return Ok(None) };
         let budget = Fen(row.budget);
         let locs = self.project_locations(&[id]).await?;
         let weights: Vec<Location> = locs
             .iter()
-            .filter_map(|l| RegionCode::from_key(l.region_key).map(|c| Location { region: c, weight: l.weight.max(0) as u64 }))
+            .filter_map(|l| {
+                RegionCode::from_key(l.region_key).map(|c| Location { region: c, weight: l.weight.max(0) as u64 })
+            })
             .collect();
         let shares = project::split_over_locations(budget, &weights);
         let mut locations = Vec::new();
@@ -980,7 +1036,12 @@ impl Db {
         let mut organisations: Vec<ProjectOrganisation> = orgs
             .into_iter()
             .filter_map(|(oid, name, role)| {
-                OrgRole::parse(&role).map(|r| ProjectOrganisation { organisation_id: oid, organisation_name: name, role: r, role_name: r.name_zh() })
+                OrgRole::parse(&role).map(|r| ProjectOrganisation {
+                    organisation_id: oid,
+                    organisation_name: name,
+                    role: r,
+                    role_name: r.name_zh(),
+                })
             })
             .collect();
         organisations.sort_by_key(|o| (o.role, o.organisation_id));
@@ -991,7 +1052,14 @@ impl Db {
             .into_iter()
             .map(|(s, on, by, note, at)| {
                 let st = parse_status(&s);
-                StatusChange { status: st, status_name: st.name_zh(), changed_on: on, changed_by: by, note, recorded_at: at }
+                StatusChange {
+                    status: st,
+                    status_name: st.name_zh(),
+                    changed_on: on,
+                    changed_by: by,
+                    note,
+                    recorded_at: at,
+                }
             })
             .collect();
         let results: Vec<(String, String, i64, Option<f64>, Option<f64>, Option<f64>)> = on_db!(self, p => sqlx::query_as(
@@ -999,7 +1067,14 @@ impl Db {
             .bind(id).fetch_all(p).await)?;
         let results = results
             .into_iter()
-            .map(|(indicator, unit, year, baseline, target, actual)| ResultRow { indicator, unit, year, baseline, target, actual })
+            .map(|(indicator, unit, year, baseline, target, actual)| ResultRow {
+                indicator,
+                unit,
+                year,
+                baseline,
+                target,
+                actual,
+            })
             .collect();
         let bens: Vec<(Option<i64>, Option<String>, Option<i64>, Option<i64>, Option<String>, i64, i64, String)> = on_db!(self, p => sqlx::query_as(
             "SELECT b.household_id, h.household_no, b.member_id, b.village_key, r.name, b.households, b.people, b.note
@@ -1036,7 +1111,13 @@ impl Db {
         let indicators = inds
             .into_iter()
             .filter_map(|(year, ind, value)| {
-                Indicator::parse(&ind).map(|i| IndicatorValue { indicator: i, indicator_name: i.name_zh(), unit: i.unit_zh(), year, value })
+                Indicator::parse(&ind).map(|i| IndicatorValue {
+                    indicator: i,
+                    indicator_name: i.name_zh(),
+                    unit: i.unit_zh(),
+                    year,
+                    value,
+                })
             })
             .collect();
         let loans: Vec<(Option<i64>, String, i64, i64, String, i64, i64)> = on_db!(self, p => sqlx::query_as(
@@ -1105,21 +1186,35 @@ impl Db {
     }
 
     /// Lists projects in id order (keyset); filters combine with AND.
-    pub async fn list_projects(&self, caller: &Caller, filter: &ProjectFilter, after: Option<i64>, limit: i64) -> StoreResult<Vec<ProjectSummary>> {
+    pub async fn list_projects(
+        &self,
+        caller: &Caller,
+        filter: &ProjectFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ProjectSummary>> {
         let mut sql = format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id > $1 AND ($2 IS NULL OR p.theme = $2) AND ($3 IS NULL OR p.status = $3)
              AND ($4 IS NULL OR p.pairing_id = $4) AND ($5 IS NULL OR p.livelihood = $5) AND ($6 IS NULL OR p.name LIKE $6 ESCAPE '\\')"
         );
         if let Some(r) = filter.region {
             let (lo, hi) = r.subtree_key_range();
-            sql += &format!(" AND EXISTS (SELECT 1 FROM project_locations fl WHERE fl.project_id = p.id AND fl.region_key >= {lo} AND fl.region_key < {hi})");
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM project_locations fl WHERE fl.project_id = p.id AND fl.region_key >= {lo} AND fl.region_key < {hi})"
+            );
         }
         if let Some(o) = filter.organisation_id {
-            sql += &format!(" AND EXISTS (SELECT 1 FROM project_organisations fo WHERE fo.project_id = p.id AND fo.organisation_id = {o})");
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM project_organisations fo WHERE fo.project_id = p.id AND fo.organisation_id = {o})"
+            );
         }
         if let Some(y) = filter.year {
             // Dates are 'YYYY-MM-DD' text: a year is a range of strings.
-            sql += &format!(" AND p.start_date < '{:04}-99' AND (p.end_date IS NULL OR p.end_date >= '{:04}-01-01')", y.clamp(0, 9999), y.clamp(0, 9999));
+            sql += &format!(
+                " AND p.start_date < '{:04}-99' AND (p.end_date IS NULL OR p.end_date >= '{:04}-01-01')",
+                y.clamp(0, 9999),
+                y.clamp(0, 9999)
+            );
         }
         sql += &project_scope_clause(&project_scope(caller));
         sql += " ORDER BY p.id LIMIT $7";
@@ -1166,6 +1261,116 @@ impl Db {
 
     /// The project id for a project number (项目编号), for imports.
     pub async fn project_id_by_code(&self, code: &str) -> StoreResult<Option<i64>> {
-        Ok(on_db!(self, p => sqlx::query_scalar("SELECT id FROM projects WHERE code = $1").bind(code).fetch_optional(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_scalar("SELECT id FROM projects WHERE code = $1").bind(code).fetch_optional(p).await)?,
+        )
+    }
+}
+
+impl Db {
+    /// The projects an organisation takes part in, with its roles in each.
+    pub async fn projects_of_organisation(
+        &self,
+        caller: &Caller,
+        organisation_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(ProjectSummary, Vec<OrgRole>)>> {
+        let filter = ProjectFilter { organisation_id: Some(organisation_id), ..Default::default() };
+        let projects = self.list_projects(caller, &filter, None, limit).await?;
+        let roles: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(
+            "SELECT project_id, role FROM project_organisations WHERE organisation_id = $1").bind(organisation_id).fetch_all(p).await)?;
+        let mut by: HashMap<i64, Vec<OrgRole>> = HashMap::new();
+        for (pid, role) in roles {
+            if let Some(r) = OrgRole::parse(&role) {
+                by.entry(pid).or_default().push(r);
+            }
+        }
+        Ok(projects
+            .into_iter()
+            .map(|p| {
+                let mut r = by.remove(&p.id).unwrap_or_default();
+                r.sort();
+                (p, r)
+            })
+            .collect())
+    }
+}
+
+/// A project row of an import, checked and ready to write.
+pub(crate) struct CheckedProject {
+    pub existing: Option<i64>,
+    valid: ValidProject,
+}
+
+impl Db {
+    /// Checks an imported row like the API would (for an existing project: its fields, not its
+    /// status, which moves only through the workflow). Refusals come back as field errors.
+    pub(crate) async fn check_project_row(
+        &self,
+        caller: &Caller,
+        input: &ProjectInput,
+        existing: Option<i64>,
+    ) -> StoreResult<Result<CheckedProject, Vec<domain::validation::FieldError>>> {
+        let mut input = input.clone();
+        if existing.is_some() {
+            input.status = None;
+            input.status_date = None;
+        }
+        match self.check_project(caller, &input, existing).await {
+            Ok(valid) => Ok(Ok(CheckedProject { existing, valid })),
+            Err(StoreError::Invalid { details, .. }) => Ok(Err(details)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes checked import rows in one transaction: new projects whole; existing ones get
+    /// their fields, locations and organisations replaced (results, beneficiaries, indicators
+    /// and loans are kept: the file has no columns for them). Returns (added, updated).
+    pub(crate) async fn write_imported_projects(
+        &self,
+        caller: &Caller,
+        rows: &[CheckedProject],
+        detail: String,
+    ) -> StoreResult<(u64, u64)> {
+        let (mut added, mut updated) = (0u64, 0u64);
+        let now = now_rfc3339();
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            for row in rows {
+                let v = &row.valid;
+                match row.existing {
+                    None => {
+                        let _id = insert_project!(tx, v, caller);
+                        added += 1;
+                    }
+                    Some(id) => {
+                        sqlx::query(
+                            "UPDATE projects SET code = $1, name = $2, theme = $3, sub_type = $4, livelihood = $5, pairing_id = $6,
+                             approved_on = $7, start_date = $8, end_date = $9, budget = $10, description = $11, updated_at = $12 WHERE id = $13")
+                            .bind(&v.code).bind(&v.name).bind(v.theme.as_str()).bind(&v.sub_type).bind(v.livelihood).bind(v.pairing_id)
+                            .bind(&v.approved_on).bind(&v.start_date).bind(&v.end_date).bind(v.budget).bind(&v.description)
+                            .bind(&now).bind(id)
+                            .execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM project_locations WHERE project_id = $1").bind(id).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM project_organisations WHERE project_id = $1").bind(id).execute(&mut *tx).await?;
+                        for (pos, (code, weight)) in v.locations.iter().enumerate() {
+                            sqlx::query("INSERT INTO project_locations (project_id, region_key, weight, position) VALUES ($1, $2, $3, $4)")
+                                .bind(id).bind(code.key()).bind(*weight).bind(pos as i64)
+                                .execute(&mut *tx).await?;
+                        }
+                        for (org, role) in &v.organisations {
+                            sqlx::query("INSERT INTO project_organisations (project_id, organisation_id, role) VALUES ($1, $2, $3)")
+                                .bind(id).bind(*org).bind(role.as_str())
+                                .execute(&mut *tx).await?;
+                        }
+                        updated += 1;
+                    }
+                }
+            }
+            let after = serde_json::json!({ "added": added, "updated": updated });
+            audit!(&mut *tx, caller, "import", "project", None, None, None, Some(after), detail);
+            tx.commit().await?;
+        });
+        Ok((added, updated))
     }
 }

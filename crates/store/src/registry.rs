@@ -735,7 +735,7 @@ impl Db {
     pub async fn registry_counts(&self, caller: &Caller) -> StoreResult<(i64, i64)> {
         require_read(caller)?;
         let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(h.member_count), 0) FROM households h WHERE h.removed_year IS NULL{}",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(h.member_count), 0) AS BIGINT) FROM households h WHERE h.removed_year IS NULL{}",
             household_scope_sql(&caller.scope, "h")
         );
         Ok(on_db!(self, p => {

@@ -128,11 +128,7 @@ async fn assign_member_numbers<T: Tx>(tx: &mut T, household_ids: &[i64]) -> Stor
             )
             .await?;
         let left = tx
-            .rows(
-                &format!("SELECT COUNT(*) FROM members WHERE household_id IN ({list}) AND active AND member_no IS NULL"),
-                &[],
-                &[Ty::I64],
-            )
+            .rows(&format!("SELECT COUNT(*) FROM members WHERE household_id IN ({list}) AND active AND member_no IS NULL"), &[], &[Ty::I64])
             .await?;
         if left[0][0].i64().unwrap_or_default() == 0 {
             return Ok(total);
@@ -329,8 +325,27 @@ impl Db {
              WHERE m.household_id IN ({list}) AND m.active ORDER BY m.household_id, m.relation, m.id"
         );
         let tys = [
-            Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str,
-            Ty::Bool, Ty::Str, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool,
+            Ty::I64,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::Str,
+            Ty::I64,
+            Ty::Str,
+            Ty::Bool,
+            Ty::Str,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
         ];
         let members = on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -508,9 +523,36 @@ impl SheetWriter {
 pub fn member_template_xlsx(tables: &CodeTables) -> StoreResult<Vec<u8>> {
     let headers = member_columns();
     let example: Vec<&str> = vec![
-        "4416210001", "", "441621103212", "王大山", "男", "441621197003050011", "户主", "汉族", "初中", "非在校生", "健康",
-        "普通劳动力", "6", "一般贫困户", "国家标准", "因病", "缺技术、缺资金", "2014", "已脱贫（享受政策）", "2018", "13800001234",
-        "三组", "否", "砖混", "是", "是", "是", "是", "是", "是",
+        "4416210001",
+        "",
+        "441621103212",
+        "王大山",
+        "男",
+        "441621197003050011",
+        "户主",
+        "汉族",
+        "初中",
+        "非在校生",
+        "健康",
+        "普通劳动力",
+        "6",
+        "一般贫困户",
+        "国家标准",
+        "因病",
+        "缺技术、缺资金",
+        "2014",
+        "已脱贫（享受政策）",
+        "2018",
+        "13800001234",
+        "三组",
+        "否",
+        "砖混",
+        "是",
+        "是",
+        "是",
+        "是",
+        "是",
+        "是",
     ];
     template_workbook(&headers, &example, "成员", Some(tables))
 }

@@ -10,7 +10,7 @@
 //!   the same run, always rolled back. A killed process leaves the database as it was.
 
 use crate::regions::Progress;
-use crate::sqlrt::{Ty, Tx, Val, insert_many, placeholders};
+use crate::sqlrt::{Ty, Tx, Val, insert_many, placeholders_for};
 use crate::tabular::{Table, TabularError};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
@@ -385,7 +385,7 @@ struct ExistingMember {
 async fn lookup_in<T: Tx>(tx: &mut T, sql_head: &str, keys: &[String], tys: &[Ty]) -> StoreResult<Vec<Vec<Val>>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(1_000) {
-        let sql = format!("{sql_head} ({})", placeholders(1, chunk.len()));
+        let sql = format!("{sql_head} ({})", placeholders_for(tx.is_postgres(), 1, chunk.len()));
         let vals: Vec<Val> = chunk.iter().map(|k| Val::from(k.as_str())).collect();
         out.extend(tx.rows(&sql, &vals, tys).await?);
     }
@@ -702,11 +702,17 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         tx.exec(
             "UPDATE households SET village_key = $1, county_key = $2, identification_standard = $3, attribute = $4, main_cause = $5,
              other_causes = $6, identified_year = $7, status = $8, exit_year = $9, group_name = COALESCE($10, group_name),
-             last_batch_id = $11, updated_at = $12 WHERE id = $13",
+             last_batch_id = $11, updated_at = $12, housing_dangerous = COALESCE($14, housing_dangerous),
+             housing_structure = COALESCE($15, housing_structure), safe_water = COALESCE($16, safe_water),
+             food_secure = COALESCE($17, food_secure), clothing_secure = COALESCE($18, clothing_secure),
+             education_secure = COALESCE($19, education_secure), medical_secure = COALESCE($20, medical_secure),
+             housing_secure = COALESCE($21, housing_secure) WHERE id = $13",
             &[
                 h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(), h.attribute.clone().into(),
                 h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(), h.status.clone().into(),
                 h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(), (*id).into(),
+                bool_val(h.housing_dangerous), Val::Str(h.housing_structure.clone()), bool_val(h.safe_water), bool_val(h.food_secure),
+                bool_val(h.clothing_secure), bool_val(h.education_secure), bool_val(h.medical_secure), bool_val(h.housing_secure),
             ],
         )
         .await?;

@@ -179,6 +179,7 @@ pub fn insert_many<'a, T: Tx>(
 ) -> BoxFuture<'a, StoreResult<Vec<Vec<Val>>>> {
     Box::pin(async move {
         let mut out = Vec::new();
+        let pg = tx.is_postgres();
         let per = rows_per_statement(columns.len());
         let ret_sql = if returning.is_empty() {
             String::new()
@@ -199,7 +200,7 @@ pub fn insert_many<'a, T: Tx>(
                         sql.push(',');
                     }
                     n += 1;
-                    sql.push_str(&format!("${n}"));
+                    push_placeholder(&mut sql, pg, n);
                 }
                 sql.push(')');
             }
@@ -215,7 +216,31 @@ pub fn insert_many<'a, T: Tx>(
     })
 }
 
-/// "$a, $b, …" placeholders numbered from `start` (1-based).
+/// Placeholders for `count` parameters numbered from `start` (1-based): `$n` on PostgreSQL,
+/// `?` on SQLite. SQLite treats `$n` as a *named* parameter and looks names up linearly, which
+/// makes a statement with thousands of them quadratic to prepare and bind.
+pub fn placeholders_for(pg: bool, start: usize, count: usize) -> String {
+    let mut s = String::with_capacity(count * 4);
+    for i in start..start + count {
+        if i > start {
+            s.push_str(", ");
+        }
+        push_placeholder(&mut s, pg, i);
+    }
+    s
+}
+
+/// "$a, $b, …" placeholders numbered from `start` (1-based), for short lists; long lists
+/// should use [`placeholders_for`].
 pub fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    placeholders_for(true, start, count)
+}
+
+fn push_placeholder(sql: &mut String, pg: bool, n: usize) {
+    if pg {
+        sql.push('$');
+        sql.push_str(&n.to_string());
+    } else {
+        sql.push('?');
+    }
 }

@@ -63,14 +63,18 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 }
 
 async fn organisation(app: &TestApp, name: &str) -> i64 {
-    let (status, body) = app.post("/api/v1/organisations", &json!({"name": name, "kind": "district_office", "shenzhen_side": true})).await;
+    let (status, body) =
+        app.post("/api/v1/organisations", &json!({"name": name, "kind": "district_office", "shenzhen_side": true})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
 }
 
 async fn pairing(app: &TestApp, org: i64, region: &str, kind: &str) -> i64 {
     let (status, body) = app
-        .post("/api/v1/pairings", &json!({"organisation_id": org, "region_code": region, "pairing_type": kind, "start_year": 2017}))
+        .post(
+            "/api/v1/pairings",
+            &json!({"organisation_id": org, "region_code": region, "pairing_type": kind, "start_year": 2017}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
@@ -105,10 +109,24 @@ async fn login_and_logout_through_the_api_are_recorded() {
     assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
     assert_eq!(whoami(&app, &cookie).await["authenticated"], false, "the old cookie no longer works");
 
-    let (status, _) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": user.username, "password": "wrong-password-1"}))).await;
+    let (status, _) = app
+        .send(
+            &app.anonymous_client(),
+            Method::POST,
+            "/api/v1/session",
+            Some(&json!({"username": user.username, "password": "wrong-password-1"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(audit_actions(&app, &user.username).await, ["login", "logout", "login_failed"]);
-    let (_, unknown) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": "nobody", "password": "whatever-123"}))).await;
+    let (_, unknown) = app
+        .send(
+            &app.anonymous_client(),
+            Method::POST,
+            "/api/v1/session",
+            Some(&json!({"username": "nobody", "password": "whatever-123"})),
+        )
+        .await;
     assert_eq!(unknown["error"]["message"], "用户名或密码错误", "unknown names and wrong passwords look alike");
     assert_eq!(audit_actions(&app, "nobody").await, ["login_failed"]);
 
@@ -229,13 +247,15 @@ async fn sessions_end_after_the_idle_time_and_activity_keeps_them() {
         let at = store::auth::format_unix(now - minutes_ago * 60);
         let db = app.db.clone();
         async move {
-            store::on_db!(&db, p => sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(at).execute(p).await.map(|_| ())).unwrap()
+            store::on_db!(&db, p => sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(at).execute(p).await.map(|_| ()))
+                .unwrap()
         }
     };
     // 29 minutes idle: still logged in, and the request counts as activity.
     set_last_seen(29).await;
     assert_eq!(whoami(&app, &cookie).await["authenticated"], true);
-    let last_seen: String = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT last_seen_at FROM sessions").fetch_one(p).await).unwrap();
+    let last_seen: String =
+        store::on_db!(&app.db, p => sqlx::query_scalar("SELECT last_seen_at FROM sessions").fetch_one(p).await).unwrap();
     assert!(last_seen > store::auth::format_unix(now - 60), "refreshed: {last_seen}");
     // 31 minutes idle: the session has ended; writes are refused as for the public.
     set_last_seen(31).await;
@@ -267,7 +287,8 @@ async fn tokens_work_until_revoked_or_expired_and_disabled_users_lose_them() {
     let (status, me) = app.send(&client, Method::GET, "/api/v1/session", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["username"], user.username.as_str());
-    let stored: Vec<String> = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await).unwrap();
+    let stored: Vec<String> =
+        store::on_db!(&app.db, p => sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await).unwrap();
     assert!(!stored.iter().any(|h| h == &token), "only hashes are stored");
 
     let tokens = app.db.list_api_tokens(Some(&user.username)).await.unwrap();
@@ -301,7 +322,9 @@ async fn passwords_follow_the_policy_and_accounts_name_their_scope() {
     let app = TestApp::spawn().await;
     let system = domain::Caller::system();
     let input = |name: &str| store::auth::NewUser { username: name.into(), role: "auditor".into(), ..Default::default() };
-    for (password, expected) in [("Short1!", "至少 10 个字符"), ("zhangsan2024", "用户名"), ("1qaz2wsx3edc", "常见密码"), ("Password123", "常见密码")] {
+    for (password, expected) in
+        [("Short1!", "至少 10 个字符"), ("zhangsan2024", "用户名"), ("1qaz2wsx3edc", "常见密码"), ("Password123", "常见密码")]
+    {
         let err = app.db.create_user(&system, &input("zhangsan2024"), password).await.unwrap_err();
         assert!(err.to_string().contains(expected) || format!("{err:?}").contains(expected), "{password}: {err:?}");
     }
@@ -357,7 +380,8 @@ async fn a_fresh_database_gets_an_administrator_whose_password_is_printed_once()
         store::auth::LoginOutcome::Success { caller, .. } => assert!(caller.is_admin()),
         other => panic!("{other:?}"),
     }
-    let hash: String = store::on_db!(&opened, p => sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(p).await).unwrap();
+    let hash: String =
+        store::on_db!(&opened, p => sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(p).await).unwrap();
     assert!(!hash.contains(&password));
     opened.close().await;
 }
@@ -368,19 +392,27 @@ async fn the_public_reads_public_information_but_cannot_write() {
     let org = organisation(&app, "福田区对口帮扶办").await;
     let p = pairing(&app, org, "441621", "省内对口帮扶").await;
     let public = app.anonymous_client();
-    for path in ["/api/v1/regions/441621", "/api/v1/organisations", &format!("/api/v1/organisations/{org}"), "/api/v1/pairings", &format!("/api/v1/pairings/{p}")] {
+    for path in [
+        "/api/v1/regions/441621",
+        "/api/v1/organisations",
+        &format!("/api/v1/organisations/{org}"),
+        "/api/v1/pairings",
+        &format!("/api/v1/pairings/{p}"),
+    ] {
         let (status, _) = app.send(&public, Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
     let (_, listed) = app.send(&public, Method::GET, "/api/v1/pairings", None).await;
     assert_eq!(ids(listed["items"].as_array().unwrap()), [p], "pairings are public information");
     let before = (count(&app, "organisations").await, count(&app, "pairings").await);
-    let (status, body) = app.send(&public, Method::POST, "/api/v1/organisations", Some(&json!({"name": "匿名机构", "kind": "enterprise"}))).await;
+    let (status, body) =
+        app.send(&public, Method::POST, "/api/v1/organisations", Some(&json!({"name": "匿名机构", "kind": "enterprise"}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"]["message"].as_str().unwrap().contains("登录"));
     let (status, _) = app.send(&public, Method::PUT, &format!("/api/v1/pairings/{p}"), Some(&json!({}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app.send(&public, Method::PUT, "/api/v1/regions/441621/population/2020", Some(&json!({"rural_population": 1}))).await;
+    let (status, _) =
+        app.send(&public, Method::PUT, "/api/v1/regions/441621/population/2020", Some(&json!({"rural_population": 1}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = app.send(&public, Method::DELETE, &format!("/api/v1/organisations/{org}"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown routes too: nothing anonymous changes state");
@@ -407,17 +439,38 @@ async fn auditors_read_everything_but_change_nothing() {
     assert_eq!(audit["items"][0]["entity_id"], p.to_string());
     assert_eq!(audit["items"][0]["username"], crate::harness::ADMIN_USER);
     let before = count(&app, "organisations").await;
-    let (status, body) = app.send(&auditor.client, Method::POST, "/api/v1/organisations", Some(&json!({"name": "审计建的机构", "kind": "enterprise"}))).await;
+    let (status, body) = app
+        .send(
+            &auditor.client,
+            Method::POST,
+            "/api/v1/organisations",
+            Some(&json!({"name": "审计建的机构", "kind": "enterprise"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"]["message"].as_str().unwrap().contains("审计人员只能查看"), "{body}");
-    let (status, _) = app.send(&auditor.client, Method::PUT, &format!("/api/v1/organisations/{org}"), Some(&json!({"name": "改名", "kind": "enterprise"}))).await;
+    let (status, _) = app
+        .send(
+            &auditor.client,
+            Method::PUT,
+            &format!("/api/v1/organisations/{org}"),
+            Some(&json!({"name": "改名", "kind": "enterprise"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(count(&app, "organisations").await, before);
     let (_, o) = app.get(&format!("/api/v1/organisations/{org}")).await;
     assert_eq!(o["name"], "福田区对口帮扶办");
     // A cookie session of an auditor is just as read-only.
     let cookie = login_cookie(&app, &auditor.username, &auditor.password).await;
-    let r = app.anonymous_client().post(app.url("/api/v1/organisations")).header(COOKIE, cookie).json(&json!({"name": "x", "kind": "enterprise"})).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .post(app.url("/api/v1/organisations"))
+        .header(COOKIE, cookie)
+        .json(&json!({"name": "x", "kind": "enterprise"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
@@ -441,7 +494,11 @@ async fn a_county_cadre_sees_only_pairings_in_its_county() {
     assert_eq!(status, StatusCode::OK);
     let (status, body) = app.send(&county, Method::GET, &format!("/api/v1/pairings/{other}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["error"]["message"], format!("对口关系 {other} 不存在"), "the same answer as for a pairing that does not exist");
+    assert_eq!(
+        body["error"]["message"],
+        format!("对口关系 {other} 不存在"),
+        "the same answer as for a pairing that does not exist"
+    );
 
     let page = |path: String| {
         let county = county.clone();
@@ -506,7 +563,13 @@ async fn a_state_changing_request_from_a_foreign_origin_is_refused() {
     assert_eq!(post(Some(&app.base), Some("same-origin"), "同源").await.unwrap().status(), StatusCode::CREATED);
     assert_eq!(post(None, None, "无来源头的程序").await.unwrap().status(), StatusCode::CREATED);
     // Logging out and logging in are protected too.
-    let r = anonymous.delete(app.url("/api/v1/session")).header(COOKIE, &cookie).header(ORIGIN, "http://evil.example").send().await.unwrap();
+    let r = anonymous
+        .delete(app.url("/api/v1/session"))
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, "http://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(whoami(&app, &cookie).await["authenticated"], true);
     let r = anonymous
@@ -520,7 +583,14 @@ async fn a_state_changing_request_from_a_foreign_origin_is_refused() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(session_cookie(&r).is_none());
     // Programs with a bearer token have no ambient credentials to abuse: no Origin check.
-    let r = admin.client.post(app.url("/api/v1/organisations")).header(ORIGIN, "http://tool.example").json(&json!({"name": "令牌", "kind": "enterprise"})).send().await.unwrap();
+    let r = admin
+        .client
+        .post(app.url("/api/v1/organisations"))
+        .header(ORIGIN, "http://tool.example")
+        .json(&json!({"name": "令牌", "kind": "enterprise"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
@@ -530,7 +600,14 @@ async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
     let org = organisation(&app, "福田区对口帮扶办").await;
     pairing(&app, org, "441621", "省内对口帮扶").await;
     let county = app.client_as("county", Some("360730"), None).await;
-    let counts = || async { (count(&app, "users").await, count(&app, "organisations").await, count(&app, "pairings").await, count(&app, "regions").await) };
+    let counts = || async {
+        (
+            count(&app, "users").await,
+            count(&app, "organisations").await,
+            count(&app, "pairings").await,
+            count(&app, "regions").await,
+        )
+    };
     let before = counts().await;
     let nasty = [
         "' OR '1'='1",
@@ -580,7 +657,9 @@ async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
                 }
             }
         }
-        let (status, _) = app.send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": s, "password": s}))).await;
+        let (status, _) = app
+            .send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": s, "password": s})))
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{s}");
     }
     assert_eq!(counts().await, before, "nothing changed");
@@ -619,7 +698,9 @@ async fn the_audit_log_is_searched_by_user_record_action_and_date() {
     let p = pairing(&app, org, "441621", "省内对口帮扶").await;
     let admin = crate::harness::ADMIN_USER;
     let today = &store::now_rfc3339()[..10];
-    let (status, body) = app.get(&format!("/api/v1/audit?user={admin}&entity=pairing&entity_id={p}&action=create&from={today}&until={today}")).await;
+    let (status, body) = app
+        .get(&format!("/api/v1/audit?user={admin}&entity=pairing&entity_id={p}&action=create&from={today}&until={today}"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
@@ -693,9 +774,12 @@ impl Row {
 
 const ORG_A: &str = r#"{"name": "福田区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
 const ORG_B: &str = r#"{"name": "罗湖区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
-const OWN_PAIRING: &str = r#"{"organisation_id": {own_org}, "region_code": "441621", "pairing_type": "省内对口帮扶", "start_year": 2017}"#;
-const OTHER_PAIRING: &str = r#"{"organisation_id": {other_org}, "region_code": "360730", "pairing_type": "对口合作", "start_year": 2017}"#;
+const OWN_PAIRING: &str =
+    r#"{"organisation_id": {own_org}, "region_code": "441621", "pairing_type": "省内对口帮扶", "start_year": 2017}"#;
+const OTHER_PAIRING: &str =
+    r#"{"organisation_id": {other_org}, "region_code": "360730", "pairing_type": "对口合作", "start_year": 2017}"#;
 
+#[rustfmt::skip]
 fn matrix() -> Vec<Row> {
     vec![
         // family           method  path                                        admin  district county village org  auditor public
@@ -820,7 +904,10 @@ async fn authorization_matrix() {
                 None => code.to_string(),
             };
             if got != expected_full {
-                failures.push(format!("{} {} {path} as {}: expected {expected_full}, got {got} {response}", r.family, r.method, ACTORS[i]));
+                failures.push(format!(
+                    "{} {} {path} as {}: expected {expected_full}, got {got} {response}",
+                    r.family, r.method, ACTORS[i]
+                ));
             }
         }
     }

@@ -3,6 +3,9 @@
 //! untouched and on a tampered ledger; chains that never fork; and the reports, whose every
 //! grouping adds up to the same total to the fen on both backends.
 
+// Amounts are written yuan_fen (1_000_00 is 1,000.00 元) on purpose.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use crate::harness::{TestApp, error_fields};
 use crate::projects::{create_project, org, project_body};
 use reqwest::StatusCode;
@@ -30,7 +33,8 @@ async fn world(app: &TestApp) -> World {
     let county_a = org(app, "德保县财政局", "government", false).await;
     let county_b = org(app, "塔什库尔干县财政局", "government", false).await;
     let contractor = org(app, "某建设公司", "enterprise", false).await;
-    let a = create_project(app, &project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true)).await;
+    let a = create_project(app, &project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true))
+        .await;
     let b = create_project(app, &project_body("塔县产业园", "industry", &[("653131", 1)], false)).await;
     World { city, district, foundation, county_a, county_b, contractor, a, b }
 }
@@ -85,7 +89,7 @@ async fn a_disbursement_above_the_commitments_is_refused_unless_flagged_with_a_r
     assert_refused(&app, &flagged, "over_commitment_reason", "必须说明理由").await;
     flagged["over_commitment_reason"] = json!("追加资金已批复，承诺待补录");
     let e = post(&app, &flagged).await;
-    assert_eq!(e["over_commitment_reason"], "追加资金已批复，承诺待补录");
+    assert_eq!(e["over_commitment_reason"], "追加资金已批复,承诺待补录");
     let (_, p) = app.get(&format!("/api/v1/projects/{}", w.a)).await;
     assert_eq!(p["money"]["disbursed"], 1_000_01);
 }
@@ -96,7 +100,13 @@ async fn an_expenditure_above_what_the_project_received_is_refused() {
     let w = world(&app).await;
     post(&app, &tx("commitment", 500_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
     post(&app, &tx("disbursement", 300_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
-    assert_refused(&app, &tx("expenditure", 300_01, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b), "amount", "已收到的资金 300.00 元").await;
+    assert_refused(
+        &app,
+        &tx("expenditure", 300_01, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b),
+        "amount",
+        "已收到的资金 300.00 元",
+    )
+    .await;
     post(&app, &tx("expenditure", 300_00, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b)).await;
     // Incoming funds (a donation received directly) add to what the project received.
     post(&app, &tx("incoming_funds", 50_00, "2019-06-02", w.foundation, w.county_b, "donation", w.b)).await;
@@ -107,17 +117,35 @@ async fn an_expenditure_above_what_the_project_received_is_refused() {
 async fn a_zero_or_negative_amount_is_refused() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    assert_refused(&app, &tx("commitment", 0, "2019-04-01", w.city, w.county_a, "fiscal", w.a), "amount", "金额必须大于零").await;
-    assert_refused(&app, &tx("commitment", -100, "2019-04-01", w.city, w.county_a, "fiscal", w.a), "amount", "金额必须大于零").await;
+    assert_refused(
+        &app,
+        &tx("commitment", 0, "2019-04-01", w.city, w.county_a, "fiscal", w.a),
+        "amount",
+        "金额必须大于零",
+    )
+    .await;
+    assert_refused(
+        &app,
+        &tx("commitment", -100, "2019-04-01", w.city, w.county_a, "fiscal", w.a),
+        "amount",
+        "金额必须大于零",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_value_date_before_the_project_exists_is_refused() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    assert_refused(&app, &tx("commitment", 100, "2019-02-28", w.city, w.county_a, "fiscal", w.a), "value_date", "早于项目立项日期 2019-03-01")
+    assert_refused(
+        &app,
+        &tx("commitment", 100, "2019-02-28", w.city, w.county_a, "fiscal", w.a),
+        "value_date",
+        "早于项目立项日期 2019-03-01",
+    )
+    .await;
+    assert_refused(&app, &tx("commitment", 100, "2019-13-01", w.city, w.county_a, "fiscal", w.a), "value_date", "日期")
         .await;
-    assert_refused(&app, &tx("commitment", 100, "2019-13-01", w.city, w.county_a, "fiscal", w.a), "value_date", "日期").await;
     post(&app, &tx("commitment", 100, "2019-03-01", w.city, w.county_a, "fiscal", w.a)).await;
     // The project cannot then be moved to start after its money.
     let mut body = project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true);
@@ -131,11 +159,36 @@ async fn a_value_date_before_the_project_exists_is_refused() {
 async fn an_unknown_organisation_or_project_is_refused() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    assert_refused(&app, &tx("commitment", 100, "2019-04-01", 9999, w.county_a, "fiscal", w.a), "provider_id", "付款方机构 9999 不存在").await;
-    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, 9998, "fiscal", w.a), "receiver_id", "收款方机构 9998 不存在").await;
-    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "fiscal", 9997), "project_id", "项目 9997 不存在").await;
-    assert_refused(&app, &tx("借款", 100, "2019-04-01", w.city, w.county_a, "财政", w.a), "type", "交易类型“借款”无效").await;
-    assert_refused(&app, &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "lottery", w.a), "fund_source", "资金来源").await;
+    assert_refused(
+        &app,
+        &tx("commitment", 100, "2019-04-01", 9999, w.county_a, "fiscal", w.a),
+        "provider_id",
+        "付款方机构 9999 不存在",
+    )
+    .await;
+    assert_refused(
+        &app,
+        &tx("commitment", 100, "2019-04-01", w.city, 9998, "fiscal", w.a),
+        "receiver_id",
+        "收款方机构 9998 不存在",
+    )
+    .await;
+    assert_refused(
+        &app,
+        &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "fiscal", 9997),
+        "project_id",
+        "项目 9997 不存在",
+    )
+    .await;
+    assert_refused(&app, &tx("借款", 100, "2019-04-01", w.city, w.county_a, "财政", w.a), "type", "交易类型“借款”无效")
+        .await;
+    assert_refused(
+        &app,
+        &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "lottery", w.a),
+        "fund_source",
+        "资金来源",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -170,14 +223,18 @@ async fn a_reversal_points_at_the_entry_it_reverses_and_undoes_it_once() {
     let d = post(&app, &tx("disbursement", 800_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
     let d_id = d["id"].as_i64().unwrap();
     // Reversing the commitment first would leave the disbursement uncovered.
-    let (status, err) = app.post(&format!("/api/v1/transactions/{}/reverse", c["id"]), &json!({"reason": "录错"})).await;
+    let (status, err) =
+        app.post(&format!("/api/v1/transactions/{}/reverse", c["id"]), &json!({"reason": "录错"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(error_fields(&err), ["reverses"]);
     let (status, err) = app.post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": " "})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["reason"]);
     let (status, r) = app
-        .post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": "金额录错，重新录入", "value_date": "2019-05-02"}))
+        .post(
+            &format!("/api/v1/transactions/{d_id}/reverse"),
+            &json!({"reason": "金额录错，重新录入", "value_date": "2019-05-02"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
     assert_eq!(r["amount"], -800_00);
@@ -211,7 +268,11 @@ async fn the_database_itself_refuses_update_delete_and_truncate_on_the_ledger() 
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     post(&app, &tx("commitment", 100_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
-    for sql in ["UPDATE ledger_entries SET amount = 1", "UPDATE ledger_entries SET memo = 'x' WHERE id = 1", "DELETE FROM ledger_entries"] {
+    for sql in [
+        "UPDATE ledger_entries SET amount = 1",
+        "UPDATE ledger_entries SET memo = 'x' WHERE id = 1",
+        "DELETE FROM ledger_entries",
+    ] {
         let err = raw(&app.db, sql).await.expect_err(sql);
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
@@ -275,7 +336,8 @@ async fn concurrent_postings_never_fork_the_chain() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     post(&app, &tx("commitment", 1_000_000_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
-    let bodies: Vec<Value> = (1..=12).map(|i| tx("disbursement", i * 100, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).collect();
+    let bodies: Vec<Value> =
+        (1..=12).map(|i| tx("disbursement", i * 100, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).collect();
     let results = futures::future::join_all(bodies.iter().map(|b| app.post("/api/v1/transactions", b))).await;
     assert!(results.iter().all(|(s, _)| *s == StatusCode::CREATED), "{results:?}");
     let out = app.bangfu(&["ledger", "verify"]);
@@ -301,7 +363,12 @@ async fn acceptance_ledger(app: &TestApp, w: &World) -> i64 {
     post(app, &tx("disbursement", 300_000, "2020-02-10", w.foundation, w.county_b, "foundation", w.b)).await;
     post(app, &tx("commitment", 500_000, "2020-03-01", w.city, w.county_b, "fiscal", w.b)).await;
     let wrong = post(app, &tx("disbursement", 499_999, "2020-03-05", w.city, w.county_b, "fiscal", w.b)).await;
-    let (status, _) = app.post(&format!("/api/v1/transactions/{}/reverse", wrong["id"]), &json!({"reason": "金额有误", "value_date": "2020-03-06"})).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/transactions/{}/reverse", wrong["id"]),
+            &json!({"reason": "金额有误", "value_date": "2020-03-06"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     post(app, &tx("disbursement", 400_000, "2020-03-07", w.city, w.county_b, "fiscal", w.b)).await;
     post(app, &tx("expenditure", 100_000, "2020-04-01", w.county_b, w.contractor, "fiscal", w.b)).await;
@@ -329,7 +396,9 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let expected = acceptance_ledger(&app, &w).await;
-    for by in ["provider", "receiver", "province", "theme", "year", "fund_source", "year,province,theme,fund_source", ""] {
+    for by in
+        ["provider", "receiver", "province", "theme", "year", "fund_source", "year,province,theme,fund_source", ""]
+    {
         let (status, report) = app.get(&format!("/api/v1/reports/invested?by={by}")).await;
         assert_eq!(status, StatusCode::OK, "{report}");
         assert_eq!(report["total"], expected, "total by {by}");
@@ -338,12 +407,23 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
     let (_, by_provider) = app.get("/api/v1/reports/invested?by=provider").await;
     assert_eq!(
         amounts_by(&by_provider, "provider_name"),
-        [("华强公益基金会".into(), 300_000), ("深圳市乡村振兴和协作交流局".into(), 400_000), ("福田区协作办".into(), 600_001)]
+        [
+            ("华强公益基金会".into(), 300_000),
+            ("深圳市乡村振兴和协作交流局".into(), 400_000),
+            ("福田区协作办".into(), 600_001)
+        ]
     );
     let (_, by_receiver) = app.get("/api/v1/reports/invested?by=receiver").await;
-    assert_eq!(amounts_by(&by_receiver, "receiver_name"), [("塔什库尔干县财政局".into(), 700_000), ("德保县财政局".into(), 600_001)]);
+    assert_eq!(
+        amounts_by(&by_receiver, "receiver_name"),
+        [("塔什库尔干县财政局".into(), 700_000), ("德保县财政局".into(), 600_001)]
+    );
     let (_, by_province) = app.get("/api/v1/reports/invested?by=province").await;
-    assert_eq!(amounts_by(&by_province, "province_code"), [("45".into(), 300_001), ("65".into(), 1_000_000)], "600,001 split 1:1 to the fen");
+    assert_eq!(
+        amounts_by(&by_province, "province_code"),
+        [("45".into(), 300_001), ("65".into(), 1_000_000)],
+        "600,001 split 1:1 to the fen"
+    );
     let (_, by_theme) = app.get("/api/v1/reports/invested?by=theme").await;
     assert_eq!(amounts_by(&by_theme, "theme"), [("education".into(), 600_001), ("industry".into(), 700_000)]);
     let (_, by_year) = app.get("/api/v1/reports/invested?by=year").await;
@@ -358,7 +438,8 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["by"]);
     // The same figure in the ledger itself: invested entries, net of the reversal.
-    let invested: i64 = app.get_all("/api/v1/transactions?invested=true").await.iter().map(|t| t["amount"].as_i64().unwrap()).sum();
+    let invested: i64 =
+        app.get_all("/api/v1/transactions?invested=true").await.iter().map(|t| t["amount"].as_i64().unwrap()).sum();
     assert_eq!(invested, expected);
 }
 
@@ -371,11 +452,20 @@ async fn progress_eighty_eighty_and_xlsx_reports_agree_with_the_ledger() {
     let (_, by_project) = app.get("/api/v1/reports/progress?by=project").await;
     let rows = by_project["rows"].as_array().unwrap();
     let a = rows.iter().find(|r| r["project_id"] == w.a).unwrap();
-    assert_eq!((a["committed"].as_i64(), a["disbursed"].as_i64(), a["expended"].as_i64()), (Some(1_000_001), Some(600_001), Some(0)));
+    assert_eq!(
+        (a["committed"].as_i64(), a["disbursed"].as_i64(), a["expended"].as_i64()),
+        (Some(1_000_001), Some(600_001), Some(0))
+    );
     assert_eq!(a["disbursement_progress"], "60.00%");
     let b = rows.iter().find(|r| r["project_id"] == w.b).unwrap();
-    assert_eq!((b["committed"].as_i64(), b["disbursed"].as_i64(), b["expended"].as_i64()), (Some(800_000), Some(700_000), Some(100_000)));
-    assert_eq!((b["disbursement_progress"].as_str(), b["expenditure_progress"].as_str()), (Some("87.50%"), Some("14.29%")));
+    assert_eq!(
+        (b["committed"].as_i64(), b["disbursed"].as_i64(), b["expended"].as_i64()),
+        (Some(800_000), Some(700_000), Some(100_000))
+    );
+    assert_eq!(
+        (b["disbursement_progress"].as_str(), b["expenditure_progress"].as_str()),
+        (Some("87.50%"), Some("14.29%"))
+    );
 
     let (_, by_county) = app.get("/api/v1/reports/progress?by=county").await;
     let counties = by_county["rows"].as_array().unwrap();
@@ -394,9 +484,15 @@ async fn progress_eighty_eighty_and_xlsx_reports_agree_with_the_ledger() {
     // 80/80 in Xinjiang: all of it at county level, 300,000 of 1,000,000 in livelihood projects.
     let (_, x) = app.get("/api/v1/reports/eighty-eighty").await;
     assert_eq!(x["region_name"], "新疆维吾尔自治区");
-    assert_eq!((x["overall"]["total"].as_i64(), x["overall"]["county_and_below"].as_i64()), (Some(1_000_000), Some(1_000_000)));
+    assert_eq!(
+        (x["overall"]["total"].as_i64(), x["overall"]["county_and_below"].as_i64()),
+        (Some(1_000_000), Some(1_000_000))
+    );
     assert_eq!(x["overall"]["livelihood"], 300_000);
-    assert_eq!((x["overall"]["county_ok"].as_bool(), x["overall"]["livelihood_ok"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (x["overall"]["county_ok"].as_bool(), x["overall"]["livelihood_ok"].as_bool()),
+        (Some(true), Some(false))
+    );
     assert_eq!(x["overall"]["livelihood_share"], "30.00%");
 
     // XLSX: a real workbook whose total row carries the same fen.
@@ -415,4 +511,130 @@ async fn progress_eighty_eighty_and_xlsx_reports_agree_with_the_ledger() {
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_reports_and_ledger_pages_draw_charts_without_script() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let expected = acceptance_ledger(&app, &w).await;
+    let (status, page) = app.get_text("/reports").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.matches("<svg class=\"chart\"").count() >= 4, "four bar charts");
+    assert!(!page.contains("<script"), "no script at all");
+    assert!(page.contains(&domain::money::Fen(expected).yuan_string()), "the total to the fen");
+    for needle in
+        ["德保县", "塔什库尔干塔吉克自治县", "两个80%", "30.00%", "教育扶贫", "按省份（投入）", "invested.xlsx"]
+    {
+        assert!(page.contains(needle), "{needle} missing from /reports");
+    }
+    let (_, xj) = app.get_text("/reports?region=45").await;
+    assert!(xj.contains(&domain::money::Fen(300_001).yuan_string()), "filtered to Guangxi");
+    let (status, _) = app.get_text("/reports?year_from=abc").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, ledger) = app.get_text("/ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert!(ledger.contains(head["head_hash"].as_str().unwrap()), "the head hash is shown for publication");
+    assert!(ledger.contains("冲销"));
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text.as_bytes()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = app.bangfu(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TX_HEADER: &str =
+    "交易类型,金额（元）,记账日期,付款方,收款方,资金来源,项目编号,凭证号,摘要,转拨凭证号,超承诺理由,冲销凭证号";
+
+async fn coded_project(app: &TestApp, code: &str, location: &str) -> i64 {
+    let mut body = project_body(code, "rural", &[(location, 1)], true);
+    body["code"] = json!(code);
+    create_project(app, &body).await
+}
+
+#[tokio::test]
+async fn transactions_import_in_file_order_with_chains_and_reversals_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    coded_project(&app, "DB-01", "451024").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!(
+        "{TX_HEADER}\n\
+         承诺,\"10,000.00\",2019-04-01,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-01,C-1,年度承诺,,,\n\
+         拨付,6000,2019-05-01,深圳市乡村振兴和协作交流局({}),福田区协作办,财政资金,DB-01,D-1,市拨区,,,\n\
+         拨付,6000,2019-05-03,福田区协作办,德保县财政局,财政,DB-01,D-2,区转拨县,D-1,,\n\
+         拨付,1,2019-05-04,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-01,D-3,多拨一元,,,\n\
+         ,,2019-05-05,,,,,R-1,多拨冲销,,,D-3\n\
+         支出,2500.5,2019-06-01,德保县财政局,某建设公司,财政,DB-01,E-1,工程款,,,\n",
+        w.city
+    );
+    let path = write(&dir, "tx.csv", &file);
+    let (ok, stdout, stderr) = run(&app, &["import", "transactions", &path, "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("试运行") && stdout.contains("记入台账 6 笔"), "{stdout}");
+    assert_eq!(ledger_count(&app).await, 0, "a dry run writes nothing");
+    let (ok, stdout, stderr) = run(&app, &["import", "transactions", &path]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("记入台账 6 笔"), "{stdout}");
+    let entries = app.get_all("/api/v1/transactions").await;
+    assert_eq!(entries[2]["passes_on"], entries[1]["id"], "转拨凭证号 links to the row before");
+    assert_eq!(entries[4]["reverses"], entries[3]["id"]);
+    let (_, report) = app.get("/api/v1/reports/invested?by=year").await;
+    assert_eq!(report["total"], 600_000, "the chain counts once, the reversed yuan not at all");
+    assert!(run(&app, &["ledger", "verify"]).0);
+
+    // The same file again: every row is already in the ledger, nothing is added.
+    let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
+    assert!(!ok);
+    assert!(stderr.contains("完全相同") && stderr.contains("未写入任何数据"), "{stderr}");
+    assert_eq!(ledger_count(&app).await, 6);
+
+    // A later row breaking a rule refuses the whole file, naming its row and column.
+    let bad = format!(
+        "{TX_HEADER}\n\
+         拨付,100,2019-07-01,深圳市乡村振兴和协作交流局,福田区协作办,财政,DB-01,D-9,再拨,,,\n\
+         拨付,100.01,2019-07-02,福田区协作办,德保县财政局,财政,DB-01,D-10,转拨过多,D-9,,\n\
+         支出,1,2019-01-01,德保县财政局,某建设公司,财政,DB-01,E-9,早于立项,,,\n\
+         拨付,1,2019-07-03,无名氏,德保县财政局,财政,NOPE,D-11,,,,\n"
+    );
+    let path = write(&dir, "bad.csv", &bad);
+    let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
+    assert!(!ok);
+    for needle in ["第 5 行 付款方 列", "第 5 行 项目编号 列", "未写入任何数据"] {
+        assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+    }
+    // With the unknown names fixed, the rule checks run and name their rows.
+    let bad = bad.replace("无名氏", "福田区协作办").replace("NOPE", "DB-01");
+    let path = write(&dir, "bad2.csv", &bad);
+    let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
+    assert!(!ok);
+    for needle in ["第 3 行 金额（元） 列", "尚未转拨的余额 100.00 元", "第 4 行 记账日期 列", "早于项目立项日期"]
+    {
+        assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+    }
+    assert_eq!(ledger_count(&app).await, 6, "all or nothing");
+
+    // Export: the ledger with its chain, ending at the published head.
+    let out = dir.path().join("ledger.csv");
+    let (ok, _, stderr) = run(&app, &["export", "transactions", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let (_, head) = app.get("/api/v1/ledger/head").await;
+    assert!(text.contains(head["head_hash"].as_str().unwrap()));
+    assert!(text.contains("D-3") && text.contains("多拨冲销"));
+    let r = app.client.get(app.url("/api/v1/transactions/export.xlsx")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let table = store::tabular::open_bytes("t.xlsx", r.bytes().await.unwrap().to_vec()).unwrap();
+    assert_eq!(table.rows.count(), 6);
 }

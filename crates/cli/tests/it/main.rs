@@ -12,4 +12,5 @@ mod pairings;
 mod projects;
 mod regions;
 mod registry;
+mod registry_pages;
 mod schema;

@@ -2,12 +2,16 @@
 //! indicators; every problem reported at once with nothing written; the status workflow; the
 //! filters of the list; the pages.
 
+// Amounts are written yuan_fen (1_000_00 is 1,000.00 元) on purpose.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use crate::harness::{TestApp, error_fields};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 pub async fn org(app: &TestApp, name: &str, kind: &str, shenzhen_side: bool) -> i64 {
-    let (status, body) = app.post("/api/v1/organisations", &json!({"name": name, "kind": kind, "shenzhen_side": shenzhen_side})).await;
+    let (status, body) =
+        app.post("/api/v1/organisations", &json!({"name": name, "kind": kind, "shenzhen_side": shenzhen_side})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
 }
@@ -63,7 +67,8 @@ async fn a_project_is_created_whole_and_its_budget_splits_over_locations_to_the_
     body["sub_type"] = json!("白鹭班");
     body["code"] = json!("SZ-2019-EDU-001");
     body["organisations"] = json!([{"organisation_id": cgn, "role": "funding"}, {"organisation_id": city, "role": "accountable"}, {"organisation_id": cgn, "role": "实施方"}]);
-    body["results"] = json!([{"indicator": "资助学生", "unit": "人", "year": 2019, "baseline": 0, "target": 50, "actual": 48}]);
+    body["results"] =
+        json!([{"indicator": "资助学生", "unit": "人", "year": 2019, "baseline": 0, "target": 50, "actual": 48}]);
     body["beneficiaries"] = json!([
         {"household_id": household},
         {"village_code": "451024100201", "households": 12, "people": 40, "note": "村里的助学对象"}
@@ -76,7 +81,8 @@ async fn a_project_is_created_whole_and_its_budget_splits_over_locations_to_the_
     assert_eq!(p["status_history"][0]["status_name"], "立项");
     assert_eq!(p["status_history"][0]["changed_on"], "2019-03-01");
     assert_eq!(p["status_history"][0]["changed_by"], crate::harness::ADMIN_USER);
-    let shares: Vec<i64> = p["locations"].as_array().unwrap().iter().map(|l| l["budget_share"].as_i64().unwrap()).collect();
+    let shares: Vec<i64> =
+        p["locations"].as_array().unwrap().iter().map(|l| l["budget_share"].as_i64().unwrap()).collect();
     assert_eq!(shares, [34, 33, 33], "equal weights, largest remainder, sums to the budget");
     assert_eq!(p["locations"][1]["full_name"], "广西壮族自治区 百色市 德保县");
     assert_eq!(p["organisations"].as_array().unwrap().len(), 3);
@@ -130,10 +136,25 @@ async fn every_problem_of_a_project_is_reported_at_once_and_nothing_is_written()
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     let fields = error_fields(&err);
     for f in [
-        "name", "theme", "approved_on", "budget", "pairing_id", "locations[0].region_code", "locations[1].region_code",
-        "organisations[0].organisation_id", "organisations[0].role", "results[0].indicator", "results[0].year",
-        "beneficiaries[0].household_id", "beneficiaries[1].village_code", "indicators[0].indicator", "indicators[0].value",
-        "loans[0].amount", "loans[0].term_months", "loans[0].issued_on", "loans[0].outstanding",
+        "name",
+        "theme",
+        "approved_on",
+        "budget",
+        "pairing_id",
+        "locations[0].region_code",
+        "locations[1].region_code",
+        "organisations[0].organisation_id",
+        "organisations[0].role",
+        "results[0].indicator",
+        "results[0].year",
+        "beneficiaries[0].household_id",
+        "beneficiaries[1].village_code",
+        "indicators[0].indicator",
+        "indicators[0].value",
+        "loans[0].amount",
+        "loans[0].term_months",
+        "loans[0].issued_on",
+        "loans[0].outstanding",
     ] {
         assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
     }
@@ -174,14 +195,18 @@ async fn the_status_workflow_moves_one_step_at_a_time_dated_and_attributed() {
         .iter()
         .map(|h| (h["status_name"].as_str().unwrap(), h["changed_on"].as_str().unwrap()))
         .collect();
-    assert_eq!(history, [("立项", "2019-03-01"), ("实施中", "2019-04-01"), ("已完工", "2020-10-01"), ("已验收", "2020-12-20")]);
+    assert_eq!(
+        history,
+        [("立项", "2019-03-01"), ("实施中", "2019-04-01"), ("已完工", "2020-10-01"), ("已验收", "2020-12-20")]
+    );
     assert!(p["status_history"].as_array().unwrap().iter().all(|h| h["changed_by"] == crate::harness::ADMIN_USER));
     let (status, _) = app.post(&path, &json!({"status": "终止", "date": "2021-01-01", "note": "x"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a final state stays final");
 
     // Termination needs a reason.
     let other = create_project(&app, &project_body("中止的项目", "tourism", &[("441621", 1)], false)).await;
-    let (status, err) = app.post(&format!("/api/v1/projects/{other}/status"), &json!({"status": "终止", "date": "2019-05-01"})).await;
+    let (status, err) =
+        app.post(&format!("/api/v1/projects/{other}/status"), &json!({"status": "终止", "date": "2019-05-01"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["note"]);
 }
@@ -195,7 +220,7 @@ async fn a_project_is_replaced_by_put_but_its_status_is_not() {
     body["loans"] = json!([{"borrower": "某农户", "amount": 5_000_000, "term_months": 36, "issued_on": "2019-05-01", "outstanding": 2_000_000, "overdue": 0}]);
     let (status, p) = app.put(&format!("/api/v1/projects/{id}"), &body).await;
     assert_eq!(status, StatusCode::OK, "{p}");
-    assert_eq!(p["name"], "金融扶贫小额信贷（二期）");
+    assert_eq!(p["name"], "金融扶贫小额信贷(二期)", "text is NFKC-normalised like every name");
     assert_eq!(p["status"], "approved", "the status moves only through the workflow");
     assert_eq!(p["locations"][0]["budget_share"], 75_000_000);
     assert_eq!(p["loans"][0]["outstanding"], 2_000_000);
@@ -212,24 +237,40 @@ async fn project_pages_show_money_locations_people_and_results() {
     let city = org(&app, "深圳市<b>协作办</b>", "city_office", true).await;
     let county = org(&app, "塔什库尔干县财政局", "government", false).await;
     let mut body = project_body("塔县<script>x</script>安居工程", "rural", &[("653131", 1)], true);
-    body["organisations"] = json!([{"organisation_id": city, "role": "funding"}, {"organisation_id": county, "role": "implementing"}]);
+    body["organisations"] =
+        json!([{"organisation_id": city, "role": "funding"}, {"organisation_id": county, "role": "implementing"}]);
     body["results"] = json!([{"indicator": "安居房", "unit": "套", "year": 2019, "target": 200, "actual": 180}]);
     body["beneficiaries"] = json!([{"households": 200, "people": 830}]);
     let id = create_project(&app, &body).await;
     for (t, amount) in [("commitment", 80_000_000), ("disbursement", 60_000_000)] {
         let (status, e) = app
-            .post("/api/v1/transactions", &json!({"type": t, "amount": amount, "value_date": "2019-05-01", "provider_id": city,
-                "receiver_id": county, "fund_source": "fiscal", "project_id": id}))
+            .post(
+                "/api/v1/transactions",
+                &json!({"type": t, "amount": amount, "value_date": "2019-05-01", "provider_id": city,
+                "receiver_id": county, "fund_source": "fiscal", "project_id": id}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{e}");
     }
     let (status, list) = app.get_text("/projects?theme=rural&region=65").await;
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains(&format!("href=\"/projects/{id}\"")), "{list}");
-    assert!(!list.contains("<script>x</script>") && (list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;")), "{list}");
+    assert!(
+        !list.contains("<script>x</script>") && (list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;")),
+        "{list}"
+    );
     let (status, page) = app.get_text(&format!("/projects/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    for needle in ["新疆维吾尔自治区 喀什地区 塔什库尔干塔吉克自治县", "安居房", "830", "800000.00", "600000.00", "75.00%", "出资方", "立项"] {
+    for needle in [
+        "新疆维吾尔自治区 喀什地区 塔什库尔干塔吉克自治县",
+        "安居房",
+        "830",
+        "800000.00",
+        "600000.00",
+        "75.00%",
+        "出资方",
+        "立项",
+    ] {
         assert!(page.contains(needle), "{needle} missing from the project page");
     }
     let (status, org_page) = app.get_text(&format!("/organisations/{city}")).await;
@@ -240,4 +281,112 @@ async fn project_pages_show_money_locations_people_and_results() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get_text("/projects?theme=nonsense").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text.as_bytes()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = app.bangfu(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PROJECT_HEADER: &str = "项目编号,项目名称,主题,子类型,民生项目,对口关系编号,立项日期,开始日期,结束日期,状态,状态日期,预算（元）,项目地点,参与机构,项目简介";
+
+#[tokio::test]
+async fn projects_import_all_or_nothing_with_a_dry_run_and_export_back() {
+    let app = TestApp::spawn().await;
+    let cgn = org(&app, "中广核", "enterprise", true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = format!(
+        "\u{feff}{PROJECT_HEADER}\n\
+         ZJ-2019-01,紫金县光伏扶贫,产业扶贫,光伏,否,,2019-03-01,2019-04-01,2020-12-31,,,\"1,200,000.50\",441621:3、441622,出资方:中广核({cgn})；实施方:中广核,光伏电站\n\
+         TX-2019-02,塔县白鹭班,education,白鹭班,是,,2019/5/1,,,已完工,2020-07-01,80万,653131,出资方:{cgn},\n"
+    );
+    // "80万" is not an amount this system guesses at: the whole file is refused first.
+    let file = write(&dir, "projects.csv", &good);
+    let (ok, _, stderr) = run(&app, &["import", "projects", &file]);
+    assert!(!ok);
+    assert!(stderr.contains("第 3 行 预算（元） 列") && stderr.contains("未写入任何数据"), "{stderr}");
+    assert_eq!(project_count(&app).await, 0);
+
+    let good = good.replace("80万", "800000");
+    let file = write(&dir, "projects.csv", &good);
+    let (ok, stdout, stderr) = run(&app, &["import", "projects", &file, "--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("试运行") && stdout.contains("新增项目 2 个"), "{stdout}");
+    assert_eq!(project_count(&app).await, 0, "a dry run writes nothing");
+    let (ok, stdout, stderr) = run(&app, &["import", "projects", &file]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("新增项目 2 个，更新 0 个"), "{stdout}");
+    let items = app.get_all("/api/v1/projects").await;
+    assert_eq!(items.len(), 2);
+    let zj = items.iter().find(|p| p["code"] == "ZJ-2019-01").unwrap();
+    let (_, zj) = app.get(&format!("/api/v1/projects/{}", zj["id"])).await;
+    assert_eq!(zj["budget"], 120_000_050);
+    let shares: Vec<i64> =
+        zj["locations"].as_array().unwrap().iter().map(|l| l["budget_share"].as_i64().unwrap()).collect();
+    assert_eq!(shares, [90_000_038, 30_000_012], "weights 3:1, to the fen");
+    assert_eq!(zj["organisations"].as_array().unwrap().len(), 2);
+    let tx = items.iter().find(|p| p["code"] == "TX-2019-02").unwrap();
+    assert_eq!(tx["status_name"], "已完工", "an imported finished project keeps its state");
+
+    // Export, edit one name, import back: one project updated, nothing added.
+    let out = dir.path().join("export.csv");
+    let (ok, _, stderr) = run(&app, &["export", "projects", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let exported = std::fs::read_to_string(&out).unwrap();
+    assert!(exported.starts_with('\u{feff}') && exported.contains("出资方:中广核"), "{exported}");
+    let edited = exported.replace("紫金县光伏扶贫", "紫金县光伏扶贫(扩建)");
+    let file = write(&dir, "edited.csv", &edited);
+    let (ok, stdout, stderr) = run(&app, &["import", "projects", &file]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("新增项目 0 个，更新 2 个"), "{stdout}");
+    assert_eq!(app.get_all("/api/v1/projects?q=扩建").await.len(), 1);
+    let xlsx = dir.path().join("export.xlsx");
+    let (ok, _, _) = run(&app, &["export", "projects", xlsx.to_str().unwrap()]);
+    assert!(ok);
+    let table = store::tabular::open_path(&xlsx).unwrap();
+    assert_eq!(table.headers[0], "项目编号");
+    assert_eq!(table.rows.count(), 2);
+}
+
+#[tokio::test]
+async fn a_bad_projects_file_names_every_row_and_column_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{PROJECT_HEADER}\n\
+         A-1,好项目,rural,,否,,2019-03-01,,,,,100,441621,,\n\
+         A-1,重复编号,rural,,否,,2019-03-01,,,,,100,441621,,\n\
+         A-3,坏主题,扶贫,,也许,,2019-02-30,,,,,100,441699,出资方:不存在的机构,\n"
+    );
+    let file = write(&dir, "bad.csv", &text);
+    let (ok, _, stderr) = run(&app, &["import", "projects", &file]);
+    assert!(!ok);
+    for needle in
+        ["第 3 行 项目编号 列", "第 4 行 主题 列", "第 4 行 民生项目 列", "第 4 行 参与机构 列", "未写入任何数据"]
+    {
+        assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+    }
+    assert_eq!(project_count(&app).await, 0);
+    // Through the API: the same report as JSON, 422, nothing written.
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(text.into_bytes()).file_name("bad.csv"));
+    let r = app.client.post(app.url("/api/v1/imports/projects")).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["committed"], false);
+    assert!(body["problems"].as_array().unwrap().iter().any(|p| p["row"] == 4 && p["column"] == "主题"), "{body}");
+    assert_eq!(project_count(&app).await, 0);
+    let missing = write(&dir, "missing.csv", "项目名称,主题\n某项目,rural\n");
+    let (ok, _, stderr) = run(&app, &["import", "projects", &missing]);
+    assert!(!ok && stderr.contains("缺少“项目编号”列"), "{stderr}");
 }

@@ -280,7 +280,7 @@ async fn incomes_import_computes_net_and_per_capita() {
     assert!(app.get_all("/api/v1/households?income_year=2019&income_min=5300.01").await.is_empty());
 }
 
-async fn create_household(app: &TestApp, no: &str) -> Value {
+pub async fn create_household(app: &TestApp, no: &str) -> Value {
     let body = json!({
         "household_no": no, "village_code": "441621103212", "attribute": "一般贫困户", "identification_standard": "国家标准",
         "main_cause": "因病", "other_causes": ["缺资金"], "identified_year": 2015, "status": "未脱贫", "group_name": "三组",

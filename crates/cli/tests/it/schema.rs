@@ -50,6 +50,16 @@ async fn every_documented_read_answers() {
     let (_, pairing) = app
         .post("/api/v1/pairings", &json!({"organisation_id": org["id"], "region_code": "653131", "pairing_type": "对口支援", "start_year": 2010}))
         .await;
+    let (_, county) = app.post("/api/v1/organisations", &json!({"name": "塔什库尔干县", "kind": "government"})).await;
+    let (_, project) = app
+        .post("/api/v1/projects", &json!({"name": "文档项目", "theme": "rural", "approved_on": "2019-01-01", "budget": 100, "locations": [{"region_code": "653131"}]}))
+        .await;
+    let (_, entry) = app
+        .post("/api/v1/transactions", &json!({"type": "commitment", "amount": 100, "value_date": "2019-02-01", "provider_id": org["id"],
+            "receiver_id": county["id"], "fund_source": "fiscal", "project_id": project["id"]}))
+        .await;
+    let household = crate::registry::create_household(&app, "DOC-1").await;
+    let member = household["members"][0]["id"].to_string();
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -60,7 +70,19 @@ async fn every_documented_read_answers() {
         let concrete = path
             .replace("{code}", "653131")
             .replace("{year}", "2020")
-            .replace("{id}", &if path.contains("pairings") { pairing["id"].to_string() } else { org["id"].to_string() });
+            .replace("{id}", &if path.contains("pairings") {
+                pairing["id"].to_string()
+            } else if path.contains("/projects/") {
+                project["id"].to_string()
+            } else if path.contains("/transactions/") {
+                entry["id"].to_string()
+            } else if path.contains("/households/") {
+                household["id"].to_string()
+            } else if path.contains("/members/") {
+                member.clone()
+            } else {
+                org["id"].to_string()
+            });
         if ops.contains_key("get") {
             let (status, body) = app.get(&concrete).await;
             assert_eq!(status, StatusCode::OK, "GET {concrete}: {body}");

@@ -133,6 +133,8 @@ CREATE INDEX ledger_entries_provider ON ledger_entries (provider_id);
 CREATE INDEX ledger_entries_receiver ON ledger_entries (receiver_id);
 CREATE INDEX ledger_entries_passes_on ON ledger_entries (passes_on);
 CREATE INDEX ledger_entries_value_date ON ledger_entries (value_date);
+-- Imports name entries by voucher number (转拨凭证号, 冲销凭证号, duplicate rows).
+CREATE INDEX ledger_entries_voucher ON ledger_entries (voucher_no);
 
 -- bangfu_append_only() comes from 0002_audit.
 CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE OR DELETE ON ledger_entries

@@ -18,9 +18,7 @@ use store::registry_export::{EXPORT_PAGE, SheetWriter, csv_head, csv_record, mem
 use tokio::io::AsyncReadExt;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/households/export.csv", get(export_csv))
-        .route("/api/v1/households/export.xlsx", get(export_xlsx))
+    Router::new().route("/api/v1/households/export.csv", get(export_csv)).route("/api/v1/households/export.xlsx", get(export_xlsx))
 }
 
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

@@ -37,10 +37,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/households/{id}/cadres", post(cadre))
         .route("/api/v1/households/{id}/measures", post(measure))
         .route("/api/v1/members/{id}/reveal", post(reveal))
-        .route("/api/v1/imports/households", post(import_households))
-        .route("/api/v1/imports/incomes", post(import_incomes))
+        .route("/api/v1/imports/households", post(import_households).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route("/api/v1/imports/incomes", post(import_incomes).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/api/v1/codes", get(codes))
 }
+
+/// County files run to a few hundred MB (a million rows of CSV is about 200 MB).
+const UPLOAD_LIMIT: usize = 512 * 1024 * 1024;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -592,4 +595,39 @@ async fn codes(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
         })
         .collect();
     Ok(Json(Value::Object(out)))
+}
+
+/// The registry's part of the OpenAPI document.
+pub fn openapi(doc: &mut Value) {
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let obj = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let ok = |d: &str| json!({"200": {"description": d}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "404": {"description": "不存在或不在管辖范围内"}, "422": {"description": "数据有误，details 列出每个字段"}});
+    let created = |d: &str| json!({"201": {"description": d}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "422": {"description": "数据有误"}});
+    let filters: Vec<Value> = ["region", "status", "attribute", "cause", "identified_year", "income_year", "income_min", "income_max", "monitored", "monitoring_type", "include_removed", "q", "sort", "limit", "cursor"]
+        .iter()
+        .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
+        .collect();
+    let upload = json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}});
+    let dry = json!([{"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}}]);
+    let paths = json!({
+        "/api/v1/households": {
+            "get": {"summary": "建档立卡户列表（按管辖范围；证件号码脱敏）", "parameters": filters, "responses": ok("列表")},
+            "post": {"summary": "新建一户（含成员；与导入相同的校验）", "requestBody": obj, "responses": created("一户一档")}},
+        "/api/v1/households/{id}": {
+            "get": {"summary": "一户一档：成员、收入、状态历史、帮扶责任人、措施、动态调整", "parameters": [id], "responses": ok("一户一档")},
+            "put": {"summary": "修改一户（按人编号或证件号码匹配成员，新成员追加）", "parameters": [id], "requestBody": obj, "responses": ok("一户一档")}},
+        "/api/v1/households/{id}/members": {"post": {"summary": "新增成员（出生、婚入、回流）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
+        "/api/v1/households/{id}/events": {"post": {"summary": "减少成员（死亡、婚出、迁出、分户）或识别不准清退", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
+        "/api/v1/households/{id}/status": {"post": {"summary": "脱贫状态变更（追加历史）", "parameters": [id], "requestBody": obj, "responses": ok("一户一档")}},
+        "/api/v1/households/{id}/incomes/{year}": {"put": {"summary": "某年收入（自动计算家庭纯收入与人均纯收入）", "parameters": [id, {"name": "year", "in": "path", "required": true, "schema": {"type": "integer"}}], "requestBody": obj, "responses": ok("该年收入")}},
+        "/api/v1/households/{id}/cadres": {"post": {"summary": "帮扶责任人（追加）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
+        "/api/v1/households/{id}/measures": {"post": {"summary": "帮扶措施（易地扶贫搬迁须填迁出、迁入村）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
+        "/api/v1/members/{id}/reveal": {"post": {"summary": "查看完整证件号码与电话（须有权限并填写事由；记入审计）", "parameters": [id], "requestBody": obj, "responses": ok("完整号码")}},
+        "/api/v1/imports/households": {"post": {"summary": "上传成员表（CSV/XLSX；全部成功或全部不写）", "parameters": dry.clone(), "requestBody": upload.clone(), "responses": ok("导入结果；有问题时 422 并列出每行每列")}},
+        "/api/v1/imports/incomes": {"post": {"summary": "上传收入表", "parameters": dry, "requestBody": upload, "responses": ok("导入结果")}},
+        "/api/v1/codes": {"get": {"summary": "代码表（含别名、启用年份）", "responses": {"200": {"description": "代码表"}}}}
+    });
+    if let (Some(all), Value::Object(new)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths) {
+        all.extend(new);
+    }
 }

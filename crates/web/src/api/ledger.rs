@@ -16,6 +16,7 @@ use domain::ledger::TxType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::ledger::{ReversalInput, Transaction, TransactionFilter, TransactionInput};
+use store::ledger_io::{ExportFormat, LedgerImportOutcome};
 use store::ledger_reports::{Dimension, ReportFilter, Sheet, write_xlsx};
 
 pub fn routes() -> Router<AppState> {
@@ -23,6 +24,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/transactions", get(list).post(create))
         .route("/api/v1/transactions/{id}", get(detail))
         .route("/api/v1/transactions/{id}/reverse", post(reverse))
+        .route("/api/v1/transactions/export.csv", get(export_csv))
+        .route("/api/v1/transactions/export.xlsx", get(export_xlsx))
+        .route("/api/v1/imports/transactions", post(import))
         .route("/api/v1/ledger/head", get(head))
         .route("/api/v1/ledger/verify", get(verify))
         .route("/api/v1/reports/invested", get(invested))
@@ -70,7 +74,11 @@ async fn list(
     Ok(Json(paging.page(items, |t| t.id)))
 }
 
-async fn detail(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Transaction>, ApiError> {
+async fn detail(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Transaction>, ApiError> {
     let id = parse_id(&id, "交易")?;
     Ok(Json(state.db.require_transaction(&caller, id).await?))
 }
@@ -119,7 +127,13 @@ pub fn parse_report_filter(q: &ReportQuery) -> Result<ReportFilter, ApiError> {
     Ok(ReportFilter {
         year_from: parse_i64_param("year_from", q.year_from.as_deref())?.or(year),
         year_to: parse_i64_param("year_to", q.year_to.as_deref())?.or(year),
-        region: q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?,
+        region: q
+            .region
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|r| parse_region_param("region", r))
+            .transpose()?,
         theme: parse_theme_param(q.theme.as_deref())?,
         fiscal: parse_bool_param("fiscal", q.fiscal.as_deref())?,
     })
@@ -152,44 +166,130 @@ fn xlsx(file_name: &str, sheets: &[Sheet]) -> Result<Response, ApiError> {
         .into_response())
 }
 
-async fn invested(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Json<store::ledger_reports::InvestedReport>, ApiError> {
+async fn invested(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<store::ledger_reports::InvestedReport>, ApiError> {
     let dims = parse_dimensions(q.by.as_deref())?;
     Ok(Json(state.db.invested_report(&dims, &parse_report_filter(&q)?).await?))
 }
 
-async fn invested_xlsx(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Response, ApiError> {
+async fn invested_xlsx(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
     let dims = parse_dimensions(q.by.as_deref())?;
     let report = state.db.invested_report(&dims, &parse_report_filter(&q)?).await?;
     xlsx("invested.xlsx", &[report.to_sheet()])
 }
 
-async fn progress(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Json<store::ledger_reports::ProgressReport>, ApiError> {
+async fn progress(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<store::ledger_reports::ProgressReport>, ApiError> {
     let by_county = progress_by_county(q.by.as_deref())?;
     Ok(Json(state.db.progress_report(by_county, &parse_report_filter(&q)?).await?))
 }
 
-async fn progress_xlsx(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Response, ApiError> {
+async fn progress_xlsx(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
     let by_county = progress_by_county(q.by.as_deref())?;
     let report = state.db.progress_report(by_county, &parse_report_filter(&q)?).await?;
     xlsx(if by_county { "progress-by-county.xlsx" } else { "progress-by-project.xlsx" }, &[report.to_sheet()])
 }
 
-async fn projects_by_theme(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Json<store::ledger_reports::ThemeStatusReport>, ApiError> {
+async fn projects_by_theme(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<store::ledger_reports::ThemeStatusReport>, ApiError> {
     Ok(Json(state.db.projects_by_theme_status(&parse_report_filter(&q)?).await?))
 }
 
-async fn projects_by_theme_xlsx(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Response, ApiError> {
+async fn projects_by_theme_xlsx(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
     let report = state.db.projects_by_theme_status(&parse_report_filter(&q)?).await?;
     xlsx("projects-by-theme.xlsx", &[report.to_sheet()])
 }
 
-async fn eighty_eighty(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Json<store::ledger_reports::EightyEightyReport>, ApiError> {
+async fn eighty_eighty(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<store::ledger_reports::EightyEightyReport>, ApiError> {
     let mut filter = parse_report_filter(&q)?;
     let region = filter.region.take().unwrap_or_else(|| domain::RegionCode::parse("65").expect("valid code"));
     Ok(Json(state.db.eighty_eighty(region, &filter).await?))
 }
 
-async fn indicators(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportQuery>) -> Result<Json<store::ledger_reports::IndicatorReport>, ApiError> {
+async fn indicators(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Json<store::ledger_reports::IndicatorReport>, ApiError> {
     let year = parse_i64_param("year", q.year.as_deref())?;
     Ok(Json(state.db.indicator_report(year).await?))
+}
+
+async fn export_csv(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Response, ApiError> {
+    let bytes = state.db.export_transactions(&caller, ExportFormat::Csv).await?;
+    Ok(download("transactions.csv", "text/csv; charset=utf-8", bytes))
+}
+
+async fn export_xlsx(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Response, ApiError> {
+    let bytes = state.db.export_transactions(&caller, ExportFormat::Xlsx).await?;
+    Ok(download("transactions.xlsx", XLSX, bytes))
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A file download; `file_name` must be ASCII.
+pub fn download(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct ImportQuery {
+    pub dry_run: Option<String>,
+}
+
+/// Runs an upload (multipart field `file`) through an import: 200 with the outcome, or 422 with
+/// the same outcome listing every problem by row and column (nothing written).
+pub async fn run_import(
+    state: &AppState,
+    caller: &domain::Caller,
+    q: &ImportQuery,
+    multipart: axum::extract::Multipart,
+    projects: bool,
+) -> Result<(StatusCode, Json<LedgerImportOutcome>), ApiError> {
+    let (name, bytes) = super::households::uploaded_file(multipart).await?;
+    let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
+    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let outcome = if projects {
+        state.db.import_projects(caller, table, dry_run, &name).await?
+    } else {
+        state.db.import_transactions(caller, table, dry_run, &name).await?
+    };
+    let status = if outcome.problem_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(outcome)))
+}
+
+async fn import(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    multipart: axum::extract::Multipart,
+) -> Result<(StatusCode, Json<LedgerImportOutcome>), ApiError> {
+    run_import(&state, &caller, &q, multipart, false).await
 }

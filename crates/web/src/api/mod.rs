@@ -2,9 +2,11 @@
 //! with `limit` (1–500, default 50) and an opaque `cursor`. Errors:
 //! `{"error": {"code", "message", "details"}}` with the matching status.
 
+pub mod assessment;
 pub mod exports;
 pub mod households;
 pub mod ledger;
+mod ledger_openapi;
 mod openapi;
 mod organisations;
 mod pairings;
@@ -32,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .merge(projects::routes())
         .merge(ledger::routes())
         .merge(households::routes())
+        .merge(assessment::routes())
         .merge(exports::routes())
         .fallback(not_found)
 }

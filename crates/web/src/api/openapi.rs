@@ -113,5 +113,9 @@ pub fn spec() -> Value {
 }
 
 pub async fn document() -> Json<Value> {
-    Json(spec())
+    let mut doc = spec();
+    crate::auth::api::openapi(&mut doc);
+    super::ledger_openapi::openapi(&mut doc);
+    super::households::openapi(&mut doc);
+    Json(doc)
 }

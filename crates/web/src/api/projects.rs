@@ -15,11 +15,15 @@ use domain::project::ProjectStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::ledger::{Transaction, TransactionFilter};
+use store::ledger_io::ExportFormat;
 use store::projects::{Project, ProjectFilter, ProjectInput, ProjectSummary, StatusChangeInput};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/projects", get(list).post(create))
+        .route("/api/v1/projects/export.csv", get(export_csv))
+        .route("/api/v1/projects/export.xlsx", get(export_xlsx))
+        .route("/api/v1/imports/projects", post(import))
         .route("/api/v1/projects/{id}", get(detail).put(update))
         .route("/api/v1/projects/{id}/status", post(change_status))
         .route("/api/v1/projects/{id}/results", get(results))
@@ -84,7 +88,11 @@ async fn list(
     Ok(Json(paging.page(items, |p| p.id)))
 }
 
-async fn detail(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Project>, ApiError> {
+async fn detail(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "项目")?;
     Ok(Json(state.db.require_project(&caller, id).await?))
 }
@@ -117,13 +125,21 @@ async fn change_status(
     Ok(Json(state.db.change_project_status(&caller, id, &input).await?))
 }
 
-async fn results(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+async fn results(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "项目")?;
     let p = state.db.require_project(&caller, id).await?;
     Ok(Json(json!({ "items": p.results, "indicators": p.indicators, "loans": p.loans, "next_cursor": null })))
 }
 
-async fn beneficiaries(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+async fn beneficiaries(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "项目")?;
     let p = state.db.require_project(&caller, id).await?;
     Ok(Json(json!({ "items": p.beneficiaries, "totals": p.beneficiary_totals, "next_cursor": null })))
@@ -147,4 +163,29 @@ async fn transactions(
     let filter = TransactionFilter { project_id: Some(id), ..Default::default() };
     let items = state.db.list_transactions(&caller, &filter, paging.after, paging.fetch_limit()).await?;
     Ok(Json(paging.page(items, |t| t.id)))
+}
+
+async fn export_csv(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<axum::response::Response, ApiError> {
+    let bytes = state.db.export_projects(&caller, ExportFormat::Csv).await?;
+    Ok(super::ledger::download("projects.csv", "text/csv; charset=utf-8", bytes))
+}
+
+async fn export_xlsx(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<axum::response::Response, ApiError> {
+    let bytes = state.db.export_projects(&caller, ExportFormat::Xlsx).await?;
+    Ok(super::ledger::download("projects.xlsx", super::ledger::XLSX, bytes))
+}
+
+async fn import(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<super::ledger::ImportQuery>,
+    multipart: axum::extract::Multipart,
+) -> Result<(StatusCode, Json<store::ledger_io::LedgerImportOutcome>), ApiError> {
+    super::ledger::run_import(&state, &caller, &q, multipart, true).await
 }

@@ -18,9 +18,7 @@ use store::audit::{AuditEntry, AuditFilter};
 use store::auth::LoginOutcome;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/session", get(whoami).post(login).delete(logout))
-        .route("/api/v1/audit", get(audit))
+    Router::new().route("/api/v1/session", get(whoami).post(login).delete(logout)).route("/api/v1/audit", get(audit))
 }
 
 #[derive(Deserialize)]
@@ -68,7 +66,11 @@ pub fn login_refusal(outcome: &LoginOutcome) -> ApiError {
     }
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, ApiJson(body): ApiJson<Credentials>) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     let outcome = state.db.login(&body.username, &body.password).await?;
     match outcome {
         LoginOutcome::Success { token, caller, expires_at } => {
@@ -171,4 +173,43 @@ async fn audit(
     let filter = audit_filter(&q)?;
     let items = state.db.list_audit(&filter, paging.after, paging.fetch_limit()).await?;
     Ok(Json(paging.page(items, |e| e.id)))
+}
+
+/// Adds the session and audit paths, and the two ways of authenticating, to the OpenAPI document.
+pub fn openapi(doc: &mut Value) {
+    let q = |name: &str, description: &str| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}});
+    let error = json!({"$ref": "#/components/responses/Error"});
+    let paths = json!({
+        "/api/v1/session": {
+            "get": { "summary": "当前调用者（未登录时 authenticated 为 false）", "responses": { "200": { "description": "调用者、角色与范围" } } },
+            "post": { "summary": "登录：{\"username\", \"password\"}，成功时设置会话 Cookie",
+                      "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                          "properties": { "username": { "type": "string" }, "password": { "type": "string" } } } } } },
+                      "responses": { "200": { "description": "已登录" }, "401": error, "403": error, "429": error } },
+            "delete": { "summary": "退出登录", "responses": { "204": { "description": "已退出" } } }
+        },
+        "/api/v1/audit": {
+            "get": { "summary": "审计日志（仅市级管理员、审计人员），新的在前",
+                     "parameters": [q("user", "用户名"), q("entity", "对象类型，如 pairing"), q("entity_id", "对象编号"), q("action", "操作，如 login_failed"),
+                                    q("from", "起始日期 YYYY-MM-DD（含）"), q("until", "截止日期 YYYY-MM-DD（含）"), q("limit", "每页条数，1–500"), q("cursor", "上一页的 next_cursor")],
+                     "responses": { "200": { "description": "列表 {items, next_cursor}" }, "401": error, "403": error, "422": error } }
+        }
+    });
+    if let (Some(target), Some(add)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths.as_object()) {
+        for (k, v) in add {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert(
+            "securitySchemes".into(),
+            json!({
+                "bearer": { "type": "http", "scheme": "bearer", "description": "bangfu token create --user 用户名 生成的访问令牌" },
+                "session": { "type": "apiKey", "in": "cookie", "name": super::SESSION_COOKIE }
+            }),
+        );
+    }
+    if let Some(root) = doc.as_object_mut() {
+        root.insert("security".into(), json!([{ "bearer": [] }, { "session": [] }, {}]));
+    }
 }

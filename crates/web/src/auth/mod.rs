@@ -21,11 +21,11 @@ pub mod pages;
 
 use crate::AppState;
 use crate::error::{ApiError, PageError};
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Router;
 use domain::{Caller, Role};
 use std::sync::OnceLock;
 
@@ -165,7 +165,7 @@ fn foreign_origin(req: &Request) -> bool {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let Ok(origin) = origin.to_str() else { return true };
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        if config().allowed_origins.iter().any(|o| *o == origin) {
+        if config().allowed_origins.contains(&origin) {
             return false;
         }
         // "null" (sandboxed frames, file: pages) and anything unparsable are foreign.
@@ -266,7 +266,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let headers = response.headers_mut();
     if ended_session && !headers.contains_key(header::SET_COOKIE) {
         // The cookie names a session that has ended: have the browser drop it.
-        let value = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}", if https { "; Secure" } else { "" });
+        let value =
+            format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}", if https { "; Secure" } else { "" });
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.append(header::SET_COOKIE, v);
         }
@@ -303,7 +304,11 @@ mod tests {
         assert!(foreign_origin(&req(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")])));
         assert!(foreign_origin(&req(&[("host", "127.0.0.1:8080"), ("origin", "null")])));
         assert!(!foreign_origin(&req(&[("host", "bangfu.example"), ("origin", "https://bangfu.example:443")])));
-        assert!(!foreign_origin(&req(&[("host", "backend:8080"), ("x-forwarded-host", "bangfu.example"), ("origin", "https://bangfu.example")])));
+        assert!(!foreign_origin(&req(&[
+            ("host", "backend:8080"),
+            ("x-forwarded-host", "bangfu.example"),
+            ("origin", "https://bangfu.example")
+        ])));
     }
 
     #[test]

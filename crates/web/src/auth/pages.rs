@@ -7,20 +7,17 @@ use crate::api::Paging;
 use crate::error::{ApiError, PageError};
 use crate::scope::CurrentCaller;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use store::audit::AuditEntry;
 use store::auth::LoginOutcome;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_form).post(login))
-        .route("/logout", post(logout))
-        .route("/audit", get(audit_page))
+    Router::new().route("/login", get(login_form).post(login)).route("/logout", post(logout)).route("/audit", get(audit_page))
 }
 
 /// A local path to return to after login: no other host, no scheme, no backslash tricks.
@@ -206,7 +203,11 @@ struct AuditPage {
 
 const AUDIT_PAGE_SIZE: i64 = 100;
 
-async fn audit_page(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Query(q): Query<AuditQuery>) -> Response {
+async fn audit_page(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let field = |s: &Option<String>| s.as_deref().unwrap_or("").trim().to_string();
     let query_string = format!(
         "user={}&entity={}&entity_id={}&action={}&from={}&until={}",

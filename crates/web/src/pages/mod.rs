@@ -1,6 +1,9 @@
 //! Chinese HTML pages for people: browsing regions (province → village), pairings and
 //! organisations. Same store calls as the API; rendering only.
 
+mod projects;
+mod registry;
+
 use crate::AppState;
 use crate::error::{ApiError, PageError};
 use crate::scope::CurrentCaller;
@@ -27,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/pairings/{id}", get(pairing))
         .route("/organisations", get(organisations))
         .route("/organisations/{id}", get(organisation))
+        .merge(registry::routes())
+        .merge(projects::routes())
 }
 
 type PageResult = Result<Html<String>, PageError>;
@@ -277,6 +282,7 @@ async fn organisations(State(state): State<AppState>, Query(query): Query<Search
 struct OrganisationPage {
     o: Organisation,
     pairings: Vec<Pairing>,
+    activity: projects::OrgActivity,
 }
 
 async fn organisation(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, Path(id): Path<String>) -> PageResult {
@@ -285,5 +291,6 @@ async fn organisation(State(state): State<AppState>, CurrentCaller(caller): Curr
     let o = state.db.get_organisation(oid).await?.ok_or_else(missing)?;
     let filter = PairingFilter { organisation_id: Some(oid), ..Default::default() };
     let pairings = state.db.list_pairings(&caller.pairing_scope(), &filter, None, 500).await?;
-    render(OrganisationPage { o, pairings })
+    let activity = projects::org_activity(&state, &caller, oid).await?;
+    render(OrganisationPage { o, pairings, activity })
 }

@@ -1,0 +1,692 @@
+//! The exit-assessment and monitoring API: rules (GET for everyone logged in, PUT for
+//! administrators: a new version each time), batch runs (started in the background, or
+//! waited for with `?wait=true`), household explanations and exit procedures, 公示 lists,
+//! exit progress, county review samples, visits/expenses/shocks with a visits import, and
+//! monitoring cases with measures and risk elimination. Money in requests is in 元 (number or
+//! text, at most two decimals); responses carry fen (`*_fen`) and 元 text (`*_yuan`).
+
+use super::{ApiJson, ApiPath, ApiQuery, Page, parse_region_param};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::scope::CurrentCaller;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::assessment::{CountyReview, Rules, VisitInput};
+use domain::validation::FieldError;
+use domain::{Caller, RegionCode, RegionLevel, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use store::assessment::{AreaResult, AssessmentRun, ExitProcedure, NewStep, PublicityList, RuleVersion, RuleVersionInfo, StoredReview};
+use store::monitoring::{CaseFilter, EliminationCheck, Expense, MonitoringCase, MonitoringRecords, NewCase, NewCaseMeasure, NewExpense, NewShock, Shock, Visit};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rules", get(get_rules).put(put_rules))
+        .route("/api/v1/rules/versions", get(rule_versions))
+        .route("/api/v1/rules/versions/{version}", get(rule_version))
+        .route("/api/v1/assessment-runs", get(list_runs).post(start_run))
+        .route("/api/v1/assessment-runs/{id}", get(get_run))
+        .route("/api/v1/assessment-runs/{id}/villages", get(run_villages))
+        .route("/api/v1/assessment-runs/{id}/counties", get(run_counties))
+        .route("/api/v1/exit-progress", get(exit_progress))
+        .route("/api/v1/county-reviews/{code}/{year}", get(get_review).put(put_review))
+        .route("/api/v1/households/{id}/assessment", get(household_assessment))
+        .route("/api/v1/households/{id}/exit-procedure", get(get_procedure).post(post_procedure))
+        .route("/api/v1/publicity", get(publicity))
+        .route("/api/v1/households/{id}/monitoring", get(records))
+        .route("/api/v1/households/{id}/visits", post(add_visit))
+        .route("/api/v1/households/{id}/expenses", post(add_expense))
+        .route("/api/v1/households/{id}/shocks", post(add_shock))
+        .route("/api/v1/households/{id}/monitoring-cases", post(open_case))
+        .route("/api/v1/expenses/{id}/resolve", post(resolve_expense))
+        .route("/api/v1/imports/visits", post(import_visits))
+        .route("/api/v1/monitoring-cases", get(list_cases))
+        .route("/api/v1/monitoring-cases/{id}", get(get_case))
+        .route("/api/v1/monitoring-cases/{id}/measures", post(add_measure))
+        .route("/api/v1/monitoring-cases/{id}/elimination", get(elimination_check))
+        .route("/api/v1/monitoring-cases/{id}/eliminate", post(eliminate))
+}
+
+/// A JSON value as the text a form would hold ("6500.5" for 6500.5, "" for null).
+pub(crate) fn text(v: &Option<Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn parse_id(s: &str, what: &str) -> Result<i64, ApiError> {
+    s.trim().parse().map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
+}
+
+fn year_param(s: Option<&str>, required: bool) -> Result<Option<i64>, ApiError> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None if required => Err(ApiError::invalid_field("year", "请指定年度 year")),
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid_field("year", "年度应为整数")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules.
+
+async fn get_rules(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<RuleVersion>, ApiError> {
+    if !caller.is_authenticated() {
+        return Err(ApiError::unauthorized("请先登录"));
+    }
+    Ok(Json(state.db.current_rules().await?))
+}
+
+async fn rule_versions(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<Page<RuleVersionInfo>>, ApiError> {
+    if !caller.is_authenticated() {
+        return Err(ApiError::unauthorized("请先登录"));
+    }
+    Ok(Json(Page { items: state.db.rule_versions().await?, next_cursor: None }))
+}
+
+async fn rule_version(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(version): ApiPath<String>,
+) -> Result<Json<RuleVersion>, ApiError> {
+    if !caller.is_authenticated() {
+        return Err(ApiError::unauthorized("请先登录"));
+    }
+    let v = parse_id(&version, "规则版本")?;
+    Ok(Json(state.db.rule_version(v).await?.ok_or_else(|| ApiError::not_found(format!("规则版本 {v} 不存在")))?))
+}
+
+/// Builds the rules to store from a body: the whole rule set or only some of its items (at
+/// the top level, optionally under `rules`), laid over the rules in force. Unknown items and
+/// malformed values are refused by name.
+pub(crate) fn merged_rules(current: &Rules, body: Value) -> Result<(Rules, String), ApiError> {
+    let Value::Object(mut map) = body else {
+        return Err(ApiError::invalid_field("rules", "请求体应为 JSON 对象"));
+    };
+    let note = match map.remove("note") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ApiError::invalid_field("note", "说明应为文字")),
+    };
+    let items = match map.remove("rules") {
+        Some(Value::Object(r)) if map.is_empty() => r,
+        Some(_) => return Err(ApiError::invalid_field("rules", "rules 应为对象，且不能与其他规则项并列")),
+        None => map,
+    };
+    let Value::Object(mut merged) = serde_json::to_value(current).expect("rules serialise") else { unreachable!("rules are an object") };
+    let mut details = Vec::new();
+    for (k, v) in items {
+        if !merged.contains_key(&k) {
+            details.push(FieldError::new(k.clone(), format!("未知的规则项“{k}”")));
+            continue;
+        }
+        // Each item is checked on its own so that a malformed value is named.
+        let mut probe = merged.clone();
+        probe.insert(k.clone(), v.clone());
+        if let Err(e) = serde_json::from_value::<Rules>(Value::Object(probe)) {
+            details.push(FieldError::new(k.clone(), format!("格式有误：{e}")));
+            continue;
+        }
+        merged.insert(k, v);
+    }
+    if !details.is_empty() {
+        return Err(store::StoreError::invalid(details).into());
+    }
+    let rules: Rules = serde_json::from_value(Value::Object(merged)).map_err(|e| ApiError::invalid_field("rules", format!("规则格式有误：{e}")))?;
+    Ok((rules, note))
+}
+
+async fn put_rules(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<RuleVersion>, ApiError> {
+    if caller.role != Role::Admin {
+        return Err(ApiError::forbidden("只有管理员可以修改退出与监测规则"));
+    }
+    let current = state.db.current_rules().await?;
+    let (rules, note) = merged_rules(&current.rules, body)?;
+    Ok(Json(state.db.save_rules(&caller, &rules, &note).await?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs, in the background with progress that pages and clients can poll.
+
+/// Progress of a run executing in this process.
+#[derive(Default)]
+pub(crate) struct RunProgress {
+    total: AtomicU64,
+    done: AtomicU64,
+}
+
+impl store::regions::Progress for RunProgress {
+    fn start(&self, _what: &str, total: u64) {
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    fn advance(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn jobs() -> &'static Mutex<HashMap<i64, Arc<RunProgress>>> {
+    static JOBS: OnceLock<Mutex<HashMap<i64, Arc<RunProgress>>>> = OnceLock::new();
+    JOBS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// (done, total) of a run executing in this process; None when it is not (finished, or
+/// interrupted by a restart).
+pub(crate) fn run_progress(id: i64) -> Option<(u64, u64)> {
+    let jobs = jobs().lock().ok()?;
+    jobs.get(&id).map(|p| (p.done.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed)))
+}
+
+/// Records a run and executes it on a background task.
+pub(crate) async fn start_background(state: &AppState, caller: &Caller, year: i64, region: Option<RegionCode>) -> Result<AssessmentRun, ApiError> {
+    let run = state.db.start_assessment_run(caller, year, region).await?;
+    let progress = Arc::new(RunProgress::default());
+    if let Ok(mut j) = jobs().lock() {
+        j.insert(run.id, progress.clone());
+    }
+    let (db, caller, id) = (state.db.clone(), caller.clone(), run.id);
+    tokio::spawn(async move {
+        if let Err(e) = db.execute_assessment_run(&caller, id, &*progress).await {
+            tracing::warn!(run = id, error = %e, "assessment run failed");
+        }
+        if let Ok(mut j) = jobs().lock() {
+            j.remove(&id);
+        }
+    });
+    Ok(run)
+}
+
+fn run_json(run: &AssessmentRun) -> Value {
+    let mut v = serde_json::to_value(run).expect("run serialises");
+    let progress = match (run.status.as_str(), run_progress(run.id)) {
+        ("running", Some((done, total))) => json!({"done": done, "total": total, "interrupted": false}),
+        // Not executing here any more and never finished: the process was stopped.
+        ("running", None) => json!({"done": 0, "total": 0, "interrupted": true}),
+        _ => {
+            let n = run.summary.as_ref().map(|s| s.assessed).unwrap_or(0);
+            json!({"done": n, "total": n, "interrupted": false})
+        }
+    };
+    v["progress"] = progress;
+    v["status_name"] = json!(run.status_name());
+    v
+}
+
+#[derive(Deserialize, Default)]
+pub struct RunBody {
+    year: Option<Value>,
+    region: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct WaitQuery {
+    wait: Option<String>,
+}
+
+async fn start_run(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<WaitQuery>,
+    ApiJson(b): ApiJson<RunBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let year = year_param(Some(&text(&b.year)), true)?.expect("required");
+    let region = b.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+    let wait = super::parse_bool_param("wait", q.wait.as_deref())?.unwrap_or(false);
+    if wait {
+        let (run, _) = state.db.assess(&caller, year, region, &store::regions::NoProgress).await?;
+        return Ok((StatusCode::OK, Json(run_json(&run))));
+    }
+    let run = start_background(&state, &caller, year, region).await?;
+    Ok((StatusCode::ACCEPTED, Json(run_json(&run))))
+}
+
+async fn list_runs(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<Page<Value>>, ApiError> {
+    let runs = state.db.assessment_runs(&caller, 100).await?;
+    Ok(Json(Page { items: runs.iter().map(run_json).collect(), next_cursor: None }))
+}
+
+async fn get_run(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "评估批次")?;
+    let run = state.db.assessment_run(&caller, id).await?.ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
+    Ok(Json(run_json(&run)))
+}
+
+async fn run_level(state: &AppState, caller: &Caller, id: &str, level: RegionLevel) -> Result<Json<Page<AreaResult>>, ApiError> {
+    let id = parse_id(id, "评估批次")?;
+    state.db.assessment_run(caller, id).await?.ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
+    Ok(Json(Page { items: state.db.run_results(caller, id, level).await?, next_cursor: None }))
+}
+
+async fn run_villages(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Page<AreaResult>>, ApiError> {
+    run_level(&state, &caller, &id, RegionLevel::Village).await
+}
+
+async fn run_counties(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Page<AreaResult>>, ApiError> {
+    run_level(&state, &caller, &id, RegionLevel::County).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct ProgressQuery {
+    year: Option<String>,
+    region: Option<String>,
+    level: Option<String>,
+}
+
+async fn exit_progress(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ProgressQuery>,
+) -> Result<Json<Page<AreaResult>>, ApiError> {
+    let year = year_param(q.year.as_deref(), true)?.expect("required");
+    let region = q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+    let level = match q.level.as_deref().map(str::trim).unwrap_or("county") {
+        "county" | "" => RegionLevel::County,
+        "village" => RegionLevel::Village,
+        _ => return Err(ApiError::invalid_field("level", "level 应为 county 或 village")),
+    };
+    Ok(Json(Page { items: state.db.exit_progress(&caller, level, year, region).await?, next_cursor: None }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// County review samples.
+
+#[derive(Deserialize, Default)]
+pub struct ReviewBody {
+    sampled_exited: Option<Value>,
+    wrongly_exited: Option<Value>,
+    sampled_households: Option<Value>,
+    missed_poor: Option<Value>,
+    surveyed: Option<Value>,
+    approving: Option<Value>,
+    note: Option<String>,
+}
+
+pub(crate) fn review_from(fields: [(&str, String); 6]) -> Result<CountyReview, ApiError> {
+    let mut details = Vec::new();
+    let mut values = [0i64; 6];
+    for (i, (name, v)) in fields.iter().enumerate() {
+        match v.trim().parse::<i64>() {
+            Ok(n) => values[i] = n,
+            Err(_) => details.push(FieldError::new(*name, "应为整数")),
+        }
+    }
+    if !details.is_empty() {
+        return Err(store::StoreError::invalid(details).into());
+    }
+    Ok(CountyReview {
+        sampled_exited: values[0],
+        wrongly_exited: values[1],
+        sampled_households: values[2],
+        missed_poor: values[3],
+        surveyed: values[4],
+        approving: values[5],
+    })
+}
+
+async fn put_review(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath((code, year)): ApiPath<(String, String)>,
+    ApiJson(b): ApiJson<ReviewBody>,
+) -> Result<Json<StoredReview>, ApiError> {
+    let county = super::parse_region_path(&code)?;
+    let year = year_param(Some(&year), true)?.expect("required");
+    let review = review_from([
+        ("sampled_exited", text(&b.sampled_exited)),
+        ("wrongly_exited", text(&b.wrongly_exited)),
+        ("sampled_households", text(&b.sampled_households)),
+        ("missed_poor", text(&b.missed_poor)),
+        ("surveyed", text(&b.surveyed)),
+        ("approving", text(&b.approving)),
+    ])?;
+    Ok(Json(state.db.save_county_review(&caller, county, year, &review, b.note.as_deref().unwrap_or("")).await?))
+}
+
+async fn get_review(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath((code, year)): ApiPath<(String, String)>,
+) -> Result<Json<StoredReview>, ApiError> {
+    let county = super::parse_region_path(&code)?;
+    let year = year_param(Some(&year), true)?.expect("required");
+    state.db.county_review(&caller, county, year).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("{county} 尚无 {year} 年的抽查数据")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A household: its decisions and its exit procedure; a village's 公示 list.
+
+#[derive(Deserialize, Default)]
+pub struct YearQuery {
+    year: Option<String>,
+}
+
+async fn household_assessment(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<YearQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    let year = year_param(q.year.as_deref(), false)?;
+    let decisions = state.db.household_decisions(&caller, id, year).await?;
+    Ok(Json(json!({ "household_id": id, "latest": decisions.first(), "decisions": decisions })))
+}
+
+async fn get_procedure(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<YearQuery>,
+) -> Result<Json<ExitProcedure>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    let year = year_param(q.year.as_deref(), true)?.expect("required");
+    Ok(Json(state.db.exit_procedure(&caller, id, year).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct StepBody {
+    year: Option<Value>,
+    state: Option<String>,
+    date: Option<String>,
+    responsible: Option<String>,
+    note: Option<String>,
+}
+
+async fn post_procedure(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<StepBody>,
+) -> Result<(StatusCode, Json<ExitProcedure>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let year = year_param(Some(&text(&b.year)), true)?.expect("required");
+    let step = NewStep {
+        state: b.state.unwrap_or_default(),
+        date: b.date.unwrap_or_default(),
+        responsible: b.responsible.unwrap_or_default(),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((StatusCode::CREATED, Json(state.db.record_exit_step(&caller, id, year, &step).await?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PublicityQuery {
+    village: Option<String>,
+    year: Option<String>,
+}
+
+async fn publicity(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<PublicityQuery>,
+) -> Result<Json<PublicityList>, ApiError> {
+    let village = q.village.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| ApiError::invalid_field("village", "请指定村（12 位区划代码）"))?;
+    let village = parse_region_param("village", village)?;
+    let year = year_param(q.year.as_deref(), true)?.expect("required");
+    Ok(Json(state.db.publicity_list(&caller, village, year).await?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visits, rigid expenses, shocks.
+
+async fn records(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<MonitoringRecords>, ApiError> {
+    let id = parse_id(&id, "户")?;
+    Ok(Json(state.db.monitoring_records(&caller, id).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct VisitBody {
+    visit_date: Option<String>,
+    visitor: Option<String>,
+    findings: Option<String>,
+    income_12m: Option<Value>,
+    risks: Option<Value>,
+}
+
+async fn add_visit(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<VisitBody>,
+) -> Result<(StatusCode, Json<Visit>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let risks = match &b.risks {
+        Some(Value::Array(a)) => a.iter().map(|v| text(&Some(v.clone()))).filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join("、"),
+        other => text(other),
+    };
+    let input = VisitInput {
+        visit_date: b.visit_date.unwrap_or_default(),
+        visitor: b.visitor.unwrap_or_default(),
+        findings: b.findings.unwrap_or_default(),
+        income_12m: text(&b.income_12m),
+        risks,
+    };
+    Ok((StatusCode::CREATED, Json(state.db.add_visit(&caller, id, &input).await?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ExpenseBody {
+    expense_date: Option<String>,
+    kind: Option<String>,
+    amount: Option<Value>,
+    reimbursed: Option<Value>,
+    resolved: Option<bool>,
+    note: Option<String>,
+}
+
+async fn add_expense(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<ExpenseBody>,
+) -> Result<(StatusCode, Json<Expense>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let e = NewExpense {
+        expense_date: b.expense_date.unwrap_or_default(),
+        kind: b.kind.unwrap_or_default(),
+        amount: text(&b.amount),
+        reimbursed: text(&b.reimbursed),
+        resolved: b.resolved.unwrap_or(false),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((StatusCode::CREATED, Json(state.db.add_expense(&caller, id, &e).await?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ResolveBody {
+    date: Option<String>,
+    reimbursed: Option<Value>,
+    note: Option<String>,
+}
+
+async fn resolve_expense(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<ResolveBody>,
+) -> Result<Json<Expense>, ApiError> {
+    let id = parse_id(&id, "刚性支出")?;
+    let date = b.date.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+    Ok(Json(state.db.resolve_expense(&caller, id, &date, &text(&b.reimbursed), b.note.as_deref().unwrap_or("")).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ShockBody {
+    shock_date: Option<String>,
+    kind: Option<String>,
+    note: Option<String>,
+}
+
+async fn add_shock(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<ShockBody>,
+) -> Result<(StatusCode, Json<Shock>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let s = NewShock { shock_date: b.shock_date.unwrap_or_default(), kind: b.kind.unwrap_or_default(), note: b.note.unwrap_or_default() };
+    Ok((StatusCode::CREATED, Json(state.db.add_shock(&caller, id, &s).await?)))
+}
+
+async fn import_visits(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, multipart: Multipart) -> Result<Json<Value>, ApiError> {
+    let (name, bytes) = super::households::uploaded_file(multipart).await?;
+    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let outcome = state.db.import_visits(&caller, table, &name).await?;
+    Ok(Json(serde_json::to_value(outcome).expect("outcome serialises")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring cases.
+
+#[derive(Deserialize, Default)]
+pub struct CaseBody {
+    category: Option<String>,
+    channel: Option<String>,
+    identified_at: Option<String>,
+    note: Option<String>,
+}
+
+async fn open_case(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<CaseBody>,
+) -> Result<(StatusCode, Json<MonitoringCase>), ApiError> {
+    let id = parse_id(&id, "户")?;
+    let c = NewCase {
+        category: b.category.unwrap_or_default(),
+        channel: b.channel.unwrap_or_default(),
+        identified_at: b.identified_at.unwrap_or_default(),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((StatusCode::CREATED, Json(state.db.open_monitoring_case(&caller, id, &c).await?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    region: Option<String>,
+    status: Option<String>,
+    category: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Parses the work-list filters (shared with the page).
+pub(crate) fn case_filter(region: Option<&str>, status: Option<&str>, category: Option<&str>) -> Result<CaseFilter, ApiError> {
+    let region = region.map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+    let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("monitoring") => None,
+        Some(s @ ("eliminated" | "all")) => Some(s.to_string()),
+        Some(_) => return Err(ApiError::invalid_field("status", "status 应为 monitoring、eliminated 或 all")),
+    };
+    let category = match category.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(c @ ("1" | "2" | "3")) => Some(c.to_string()),
+        Some(_) => return Err(ApiError::invalid_field("category", "category 应为 1（脱贫不稳定户）、2（边缘易致贫户）或 3（突发严重困难户）")),
+    };
+    Ok(CaseFilter { region, status, category })
+}
+
+async fn list_cases(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<CaseQuery>,
+) -> Result<Json<Page<MonitoringCase>>, ApiError> {
+    let filter = case_filter(q.region.as_deref(), q.status.as_deref(), q.category.as_deref())?;
+    let limit = match q.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => super::DEFAULT_LIMIT,
+        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=super::MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::invalid_field("limit", format!("limit 应为 1–{} 的整数", super::MAX_LIMIT))
+        })?,
+    };
+    let after = match q.cursor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(s, i)| Some((s.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
+                .ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效"))?,
+        ),
+    };
+    let mut items = state.db.monitoring_cases(&caller, &filter, after, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|c| format!("{}.{}", c.risk_score, c.id))
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
+async fn get_case(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<MonitoringCase>, ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    state.db.monitoring_case(&caller, id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("监测案例 {id} 不存在")))
+}
+
+#[derive(Deserialize, Default)]
+pub struct MeasureBody {
+    measure_type: Option<String>,
+    responsible: Option<String>,
+    date: Option<String>,
+    amount: Option<Value>,
+    note: Option<String>,
+}
+
+async fn add_measure(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<MeasureBody>,
+) -> Result<(StatusCode, Json<MonitoringCase>), ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    let m = NewCaseMeasure {
+        measure_type: b.measure_type.unwrap_or_default(),
+        responsible: b.responsible.unwrap_or_default(),
+        measure_date: b.date.unwrap_or_default(),
+        amount: text(&b.amount),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((StatusCode::CREATED, Json(state.db.add_case_measure(&caller, id, &m).await?)))
+}
+
+async fn elimination_check(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<EliminationCheck>, ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    Ok(Json(state.db.elimination_check(&caller, id).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct EliminateBody {
+    date: Option<String>,
+    note: Option<String>,
+}
+
+async fn eliminate(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<EliminateBody>,
+) -> Result<Json<MonitoringCase>, ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    Ok(Json(state.db.eliminate_case(&caller, id, b.date.as_deref().unwrap_or(""), b.note.as_deref().unwrap_or("")).await?))
+}
+
+#[allow(dead_code)]
+fn assert_send(state: AppState, caller: Caller) {
+    fn is_send<T: Send>(_: T) {}
+    let p = RunProgress::default();
+    is_send(async move { state.db.execute_assessment_run(&caller, 1, &p).await });
+}
