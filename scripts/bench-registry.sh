@@ -12,6 +12,7 @@ ROWS=${ROWS:-1000000}
 COUNTY=${COUNTY:-441621}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 TARGET=${CARGO_TARGET_DIR:-target}
+VILLAGES=${VILLAGES:-../shared/data/regions/villages.csv}
 work=$(mktemp -d)
 trap 'rm -rf "$work"; psql "$PG_URL/test" -qc "DROP DATABASE IF EXISTS bangfu_bench_registry WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 
@@ -20,7 +21,7 @@ for tool in /usr/bin/time sqlite3 psql curl python3; do
 done
 cargo build --release -p bangfu >&2
 bin="$TARGET/release/bangfu"
-python3 scripts/gen-members.py "$ROWS" "$COUNTY" ../shared/data/regions/villages.csv "$work/members.csv" >&2
+python3 scripts/gen-members.py "$ROWS" "$COUNTY" "$VILLAGES" "$work/members.csv" >&2
 "$bin" --database "$work/empty.db" migrate >/dev/null 2>&1
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
