@@ -16,7 +16,8 @@
 #                   PG_URL=none skips PostgreSQL
 #   REGIONS_DIR     the 2023 division list CSVs (default ../shared/data/regions beside the repo)
 #   CARGO_TARGET_DIR  where cargo puts the release binary (default <repo>/target)
-#   KEEP            a directory to keep the generated files and the SQLite database in
+#   KEEP            a directory to keep the generated files and the SQLite database in (the
+#                   PostgreSQL database is kept too; its name is printed)
 set -euo pipefail
 
 PEOPLE=${PEOPLE:-2000000}
@@ -49,8 +50,12 @@ fi
 if [ -n "${KEEP:-}" ]; then WORK=$KEEP; mkdir -p "$WORK"; else WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-assess.XXXXXX"); fi
 PG_DB=bench_assess_$$
 cleanup() {
+    if [ -n "${KEEP:-}" ]; then
+        [ "$PG_URL" = none ] || say "kept $WORK and the PostgreSQL database $PG_DB"
+        return
+    fi
     if [ "$PG_URL" != none ]; then psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -59,7 +64,8 @@ say "building the release binary"
 
 # --- the synthetic registry ---------------------------------------------------------------------
 # Deterministic (seeded). Households of 1–7 people; 90% exited in 2016–2019, 10% still poor;
-# per-capita incomes mostly well above the line, a few near or at it, some below; a few
+# per-capita incomes mostly well above the monitoring threshold, a few near the line or below it,
+# 1% with a sharp drop; a few
 # households with one of 两不愁三保障 or safe water unmet; rural population per village set so
 # that village incidence spreads around the thresholds.
 say "generating $PEOPLE people over counties $COUNTIES"
@@ -87,6 +93,8 @@ causes = ["因病", "因残", "因学", "因灾", "缺土地", "缺水", "缺技
 lines = {2018: 2995, 2019: 3218, 2020: 4000}
 line = lines.get(year, 3218)
 per_county = people // len(counties)
+visits = open(f"{out}/visits.csv", "w", encoding="utf-8", newline="")
+visits.write("户编号,走访日期,走访人,走访情况,近12个月人均纯收入,发现风险\n")
 members = open(f"{out}/members.csv", "w", encoding="utf-8", newline="")
 incomes = open(f"{out}/incomes.csv", "w", encoding="utf-8", newline="")
 members.write(header + "\n")
@@ -129,19 +137,27 @@ for ci, county in enumerate(counties):
             )
         done += size
         written += size
-        # Per-capita income: most far above the line, some near it, a few below.
+        # Per-capita income: most far above the monitoring threshold (1.5 × the line), some near
+        # the line, a few below it, a few with a sharp drop; the two years move together.
+        r = rnd.random()
+        base_pc = line * (rnd.uniform(0.6, 0.99) if r < 0.02 else rnd.uniform(1.0, 1.5) if r < 0.05 else rnd.uniform(1.6, 4.0))
+        if poor:
+            base_pc *= 0.8
+        drop = rnd.random() < 0.01
         for y in (year - 1, year):
-            r = rnd.random()
-            pc = line * (rnd.uniform(0.5, 0.99) if r < 0.06 else rnd.uniform(1.0, 1.6) if r < 0.20 else rnd.uniform(1.6, 4.0))
-            if poor:
-                pc *= 0.8
+            pc = base_pc * (1.6 if drop and y < year else rnd.uniform(0.97, 1.08))
             net = int(pc * size)
             wage = int(net * 0.6)
             business = int(net * 0.3) + 200
             transfer = net - wage - (business - 200)
             incomes.write(f"{no},{y},{wage},{business},0,{transfer},200\n")
+        # 2% of households visited during the year, a quarter of those with a risk noted.
+        if rnd.random() < 0.02:
+            risk = rnd.choice(["家中老人长期患病", "务工收入不稳定", "房屋漏雨"]) if rnd.random() < 0.25 else ""
+            visits.write(f"{no},{year}-{rnd.randint(3, 11):02d}-{rnd.randint(1, 28):02d},驻村工作队,入户核实收入,{int(base_pc)},{risk}\n")
 members.close()
 incomes.close()
+visits.close()
 with open(f"{out}/population.csv", "w", encoding="utf-8", newline="") as f:
     f.write("行政区划代码,年份,农业户籍人口\n")
     county_pop = {}
@@ -173,6 +189,7 @@ bench_engine() {
     BANGFU_LOG=warn timed "$WORK/$name-import-households" "$BIN" --database "$db" import households "$WORK/members.csv"
     BANGFU_LOG=warn timed "$WORK/$name-import-incomes" "$BIN" --database "$db" import incomes "$WORK/incomes.csv"
     BANGFU_LOG=warn timed "$WORK/$name-import-population" "$BIN" --database "$db" import region-attributes "$WORK/population.csv"
+    BANGFU_LOG=warn timed "$WORK/$name-import-visits" "$BIN" --database "$db" import visits "$WORK/visits.csv"
     for i in $(seq 1 "$RUNS"); do
         say "$name: assess run $i"
         BANGFU_LOG=warn timed "$WORK/$name-assess" "$BIN" --database "$db" assess --year "$YEAR"
@@ -196,7 +213,7 @@ echo
 echo "- date: $(date -u)"
 echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ {print $2}') GB RAM"
 echo "- commit: $(git -C "$REPO" rev-parse --short HEAD) (working tree)"
-echo "- data: $N_PEOPLE people, $N_HOUSEHOLDS households, $N_VILLAGES villages in counties $COUNTIES; incomes for $((YEAR - 1)) and $YEAR"
+echo "- data: $N_PEOPLE people, $N_HOUSEHOLDS households, $N_VILLAGES villages in counties $COUNTIES; incomes for $((YEAR - 1)) and $YEAR; visits of $YEAR for 2% of households"
 echo "- load average (1, 5, 15 min) before: $LOAD_BEFORE; after: $LOAD_AFTER"
 echo "- command: \`PEOPLE=$PEOPLE RUNS=$RUNS scripts/bench-assess.sh\`; timed: \`bangfu --database DB assess --year $YEAR\`"
 echo
@@ -214,7 +231,7 @@ echo
 for e in sqlite postgres; do
     [ -r "$WORK/$e-assess" ] || continue
     echo "- $e assess runs: $(fmt_runs "$WORK/$e-assess")"
-    echo "- $e imports (members, incomes, population): $(cat "$WORK/$e-import-households" "$WORK/$e-import-incomes" "$WORK/$e-import-population" | fmt_runs /dev/stdin)"
+    echo "- $e imports (members, incomes, population, visits): $(cat "$WORK/$e-import-households" "$WORK/$e-import-incomes" "$WORK/$e-import-population" "$WORK/$e-import-visits" | fmt_runs /dev/stdin)"
 done
 echo
 echo "Summary printed by the last SQLite run:"

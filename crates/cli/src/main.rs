@@ -6,6 +6,7 @@ mod region_files;
 mod user_cmd;
 mod registry_cmd;
 mod assess_cmd;
+mod stats_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -62,6 +63,11 @@ enum Command {
     User {
         #[command(subcommand)]
         what: user_cmd::UserCommand,
+    },
+    /// Overview figures: publish (freeze) them as of a date.
+    Stats {
+        #[command(subcommand)]
+        what: stats_cmd::StatsCommand,
     },
     /// API tokens for programs: create, list, revoke.
     Token {
@@ -170,6 +176,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User { what } => {
             let db = open(&cli.database).await?;
             let result = user_cmd::run_user(&db, what).await;
+            db.close().await;
+            result?;
+        }
+        Command::Stats { what } => {
+            let db = open(&cli.database).await?;
+            let result = stats_cmd::run(&db, what).await;
             db.close().await;
             result?;
         }

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod registry_import;
 pub mod registry_export;
 pub mod sqlrt;
+pub mod stats;
 pub mod tabular;
 mod time;
 

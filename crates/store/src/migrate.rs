@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_projects_ledger"),
     migration!(5, "0005_auth"),
     migration!(6, "0006_assessment"),
+    migration!(7, "0007_stats"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -750,7 +750,8 @@ impl Db {
 pub const MEASURE_TYPES: [&str; 11] =
     ["产业", "易地扶贫搬迁", "务工", "教育", "医疗", "低保兜底", "小额信贷", "入股分红", "光伏", "电商", "乡村旅游"];
 
-fn valid_date(s: &str) -> bool {
+/// A 'YYYY-MM-DD' date that exists on the calendar.
+pub fn valid_date(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;

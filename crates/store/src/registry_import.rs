@@ -277,6 +277,18 @@ impl Db {
     /// Creates or updates one household from rows given through the API (same checks and
     /// writes as a file import). Problems come back as `StoreError::Invalid`.
     pub async fn apply_household_rows(&self, caller: &Caller, rows: Vec<MemberRow>, file_name: &str) -> StoreResult<ImportOutcome> {
+        self.apply_household_rows_with_event(caller, rows, file_name, None).await
+    }
+
+    /// Like `apply_household_rows`; with `event`, the one member the rows add is recorded as a
+    /// 动态调整 event (birth, marriage in, return) in the same transaction.
+    pub async fn apply_household_rows_with_event(
+        &self,
+        caller: &Caller,
+        rows: Vec<MemberRow>,
+        file_name: &str,
+        event: Option<MemberAdded>,
+    ) -> StoreResult<ImportOutcome> {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
         }
@@ -287,6 +299,21 @@ impl Db {
             let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
             apply_groups(&mut tx, caller.username.clone(), &mut state, groups).await?;
             finish_members(&mut tx, &mut state).await?;
+            if state.outcome.problem_count == 0 && let Some(e) = &event {
+                if state.outcome.members_added != 1 {
+                    state.push(RowProblem { row: 0, column: "证件号码".into(), value: String::new(), message: "此人已是本户成员，不能作为新增成员".into() });
+                } else {
+                    let found = tx.rows("SELECT MAX(id) FROM members WHERE household_id = $1 AND last_batch_id = $2",
+                        &[e.household_id.into(), state.batch_id.into()], &[Ty::I64]).await?;
+                    let member_id = found.first().and_then(|r| r[0].i64());
+                    sqlx::query("INSERT INTO household_events (household_id, member_id, event_type, event_date, note, recorded_at, recorded_by, batch_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .bind(e.household_id).bind(member_id).bind(&e.kind).bind(&e.date).bind(&e.note).bind(now_rfc3339())
+                        .bind(&caller.username).bind(state.batch_id).execute(&mut *tx).await?;
+                    audit!(&mut *tx, caller, "event", "households", Some(e.household_id.to_string()), Some(state.batch_id), None,
+                        Some(serde_json::json!({"event": e.kind, "member_id": member_id, "date": e.date})), e.note.clone());
+                }
+            }
             if state.outcome.problem_count > 0 {
                 tx.rollback().await?;
                 return Err(StoreError::ImportRejected(state.outcome.problems));
@@ -295,6 +322,16 @@ impl Db {
             Ok(state.outcome)
         })
     }
+}
+
+/// A member added by an explicit event, recorded with the member in one transaction.
+#[derive(Debug, Clone)]
+pub struct MemberAdded {
+    pub household_id: i64,
+    /// birth | marriage_in | return
+    pub kind: String,
+    pub date: String,
+    pub note: String,
 }
 
 async fn begin_batch<T: Tx>(tx: &mut T, username: String, options: &ImportOptions, kind: &str) -> StoreResult<RunState> {

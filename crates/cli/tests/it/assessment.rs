@@ -41,6 +41,22 @@ fn member_line(h: &Hh) -> String {
     format!("{line},{}", h.flags)
 }
 
+/// Posts an HTML form as the test administrator; returns the status and the redirect target.
+async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let body = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+    let r = app.client.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.expect("request");
+    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (r.status(), location)
+}
+
 fn run_ok(app: &TestApp, args: &[&str]) -> String {
     let out = app.bangfu(args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -352,10 +368,14 @@ async fn a_rule_change_never_rewrites_a_past_decision_or_its_explanation() {
     let (status, bad) = app.put("/api/v1/rules", &json!({"stable_years": 0, "publicity_days": 99})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&bad), ["stable_years", "publicity_days"]);
+    let (_, envelope) = app.get("/api/v1/rules").await;
+    let (status, same) = app.put("/api/v1/rules", &envelope).await;
+    assert_eq!(status, StatusCode::OK, "the GET envelope goes back as it came: {same}");
+    assert_eq!(same["rules"], envelope["rules"]);
     let (status, bad) = app.put("/api/v1/rules", &json!({"poverty_lines": {"2019": {"value": "很多"}}})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&bad), ["poverty_lines"]);
-    assert_eq!(app.get("/api/v1/rules/versions").await.1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/api/v1/rules/versions").await.1["items"].as_array().unwrap().len(), 2, "the refusals stored nothing");
 
     // The 2019 line raised to 4000: a new version.
     let (_, current) = app.get("/api/v1/rules").await;
@@ -364,7 +384,7 @@ async fn a_rule_change_never_rewrites_a_past_decision_or_its_explanation() {
     lines["2019"]["basis"] = json!("按预测线 ×1.06 调整");
     let (status, saved) = app.put("/api/v1/rules", &json!({"rules": {"poverty_lines": lines}, "note": "调整 2019 年贫困线"})).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
-    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["version"], 3);
     assert_eq!(saved["rules"]["poverty_lines"]["2019"]["value"], 4000);
 
     let (_, after_change) = app.get(&format!("/api/v1/households/{id}/assessment?year=2019")).await;
@@ -377,7 +397,7 @@ async fn a_rule_change_never_rewrites_a_past_decision_or_its_explanation() {
     let decisions = after_run["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 2);
     assert_eq!(decisions[0]["may_exit"], false);
-    assert_eq!(decisions[0]["rule_version"], 2);
+    assert_eq!(decisions[0]["rule_version"], 3);
     assert_eq!(decisions[0]["criteria"][0]["detail"], "人均纯收入 3500.00 元，低于贫困线 4000.00 元");
     assert_eq!(decisions[1], before["latest"], "the earlier decision is kept as it was");
     let (_, v1) = app.get("/api/v1/rules/versions/1").await;
@@ -386,7 +406,7 @@ async fn a_rule_change_never_rewrites_a_past_decision_or_its_explanation() {
     // The household's explanation page names every criterion and the rule version.
     let (status, page) = app.get_text(&format!("/households/{id}/assessment?year=2019")).await;
     assert_eq!(status, StatusCode::OK);
-    for expected in ["规则版本 2", "规则版本 1", "低于贫困线 4000.00 元", "高于贫困线 3218.00 元", "饮水安全有保障"] {
+    for expected in ["规则版本 3", "规则版本 1", "低于贫困线 4000.00 元", "高于贫困线 3218.00 元", "饮水安全有保障"] {
         assert!(page.contains(expected), "{expected}");
     }
 }
@@ -554,6 +574,22 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     let good = write_file(&dir, "good.csv", "户编号,走访日期,走访人,走访情况,近12个月人均纯收入,发现风险\nS-EXP,2020/3/1,李干部,正常,8000,\n".as_bytes());
     let stdout = run_ok(&app, &["import", "visits", &good]);
     assert!(stdout.contains("写入走访记录 1 条"), "{stdout}");
+    // The same from a workbook through the API.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["户编号", "走访日期", "走访人", "近12个月人均纯收入"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "S-SHOCK").unwrap();
+    ws.write_string(1, 1, "2020-04-02").unwrap();
+    ws.write_string(1, 2, "王干部").unwrap();
+    ws.write_number(1, 3, 9100.5).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(wb.save_to_buffer().unwrap()).file_name("visits.xlsx"));
+    let r = app.client.post(app.url("/api/v1/imports/visits")).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, shock_records) = app.get(&format!("/api/v1/households/{shock}/monitoring")).await;
+    assert_eq!(shock_records["visits"][0]["income_12m_fen"], 910_050);
     let (_, records) = app.get(&format!("/api/v1/households/{exp}/monitoring")).await;
     assert_eq!(records["visits"][0]["visit_date"], "2020-03-01");
     assert_eq!(records["visits"][0]["income_12m_fen"], 800_000);
@@ -580,9 +616,8 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     let (status, page) = app.get_text("/assessment").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<form") && !page.contains("<script"));
-    let r = app.client.post(app.url("/assessment/runs")).form(&[("year", "2019"), ("region", "")]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let (status, location) = post_form(&app, "/assessment/runs", &[("year", "2019"), ("region", "")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(location.starts_with("/assessment/runs/"), "{location}");
     // Until it is done the page refreshes itself; then it shows the summary.
     let mut page = String::new();
@@ -622,14 +657,13 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     let (status, page) = app.get_text(&format!("/households/{b2}/monitoring")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("入户走访") && page.contains("刚性支出") && page.contains("突发变故"), "{page}");
-    let r = app
-        .client
-        .post(app.url(&format!("/households/{b2}/visits")))
-        .form(&[("visit_date", "2020-02-01"), ("visitor", "王书记"), ("findings", "在家"), ("income_12m", "3000"), ("risks", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _) = post_form(
+        &app,
+        &format!("/households/{b2}/visits"),
+        &[("visit_date", "2020-02-01"), ("visitor", "王书记"), ("findings", "在家"), ("income_12m", "3000"), ("risks", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, records) = app.get(&format!("/api/v1/households/{b2}/monitoring")).await;
     assert_eq!(records["visits"][0]["visitor"], "王书记");
 }

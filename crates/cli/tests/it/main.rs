@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod assessment;
 mod auth;
 mod cli;
 mod ledger;
@@ -14,3 +15,4 @@ mod regions;
 mod registry;
 mod registry_pages;
 mod schema;
+mod stats;

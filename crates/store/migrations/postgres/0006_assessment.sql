@@ -28,6 +28,9 @@ CREATE TABLE assessment_runs (
 
 -- One household's decision in a run: failing criteria keys, and the figures it was computed
 -- from (domain::assessment::DecisionRecord, compact JSON) from which the explanation renders.
+-- Keyed by run, so that a run appends in key order whatever the history (a key led by the
+-- household would rewrite pages all over the table at every run); a household's decisions
+-- are found run by run (few runs a year), point lookups on this key.
 CREATE TABLE exit_decisions (
     run_id BIGINT NOT NULL,
     household_id BIGINT NOT NULL,
@@ -37,7 +40,7 @@ CREATE TABLE exit_decisions (
     may_exit BOOLEAN NOT NULL,
     failing TEXT NOT NULL DEFAULT '',
     explanation_json TEXT NOT NULL,
-    PRIMARY KEY (household_id, year, run_id)
+    PRIMARY KEY (run_id, household_id)
 );
 
 CREATE TABLE village_results (

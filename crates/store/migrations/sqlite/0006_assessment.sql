@@ -28,7 +28,10 @@ CREATE TABLE assessment_runs (
 
 -- One household's decision in a run: failing criteria keys, and the figures it was computed
 -- from (domain::assessment::DecisionRecord, compact JSON) from which the explanation renders.
--- Clustered on its key (WITHOUT ROWID): one B-tree for the half-million rows of a run.
+-- Keyed by run, so that a run appends in key order whatever the history (a key led by the
+-- household would rewrite pages all over the table at every run); a household's decisions
+-- are found run by run (few runs a year), point lookups on this key.
+-- Clustered on its key (WITHOUT ROWID): one B-tree.
 CREATE TABLE exit_decisions (
     run_id BIGINT NOT NULL,
     household_id BIGINT NOT NULL,
@@ -38,7 +41,7 @@ CREATE TABLE exit_decisions (
     may_exit BOOLEAN NOT NULL,
     failing TEXT NOT NULL DEFAULT '',
     explanation_json TEXT NOT NULL,
-    PRIMARY KEY (household_id, year, run_id)
+    PRIMARY KEY (run_id, household_id)
 ) WITHOUT ROWID;
 
 CREATE TABLE village_results (

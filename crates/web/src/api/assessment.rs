@@ -115,6 +115,12 @@ pub(crate) fn merged_rules(current: &Rules, body: Value) -> Result<(Rules, Strin
         Some(Value::String(s)) => s,
         Some(_) => return Err(ApiError::invalid_field("note", "说明应为文字")),
     };
+    if map.get("rules").is_some_and(Value::is_object) {
+        // The envelope of GET /api/v1/rules sent back as it came: its read-only keys are ignored.
+        for k in ["version", "created_at", "created_by"] {
+            map.remove(k);
+        }
+    }
     let items = match map.remove("rules") {
         Some(Value::Object(r)) if map.is_empty() => r,
         Some(_) => return Err(ApiError::invalid_field("rules", "rules 应为对象，且不能与其他规则项并列")),
@@ -288,7 +294,10 @@ async fn exit_progress(
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<ProgressQuery>,
 ) -> Result<Json<Page<AreaResult>>, ApiError> {
-    let year = year_param(q.year.as_deref(), true)?.expect("required");
+    let year = match year_param(q.year.as_deref(), false)? {
+        Some(y) => y,
+        None => state.db.assessment_runs(&caller, 1).await?.first().map(|r| r.year).unwrap_or(store::current_year() - 1),
+    };
     let region = q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
     let level = match q.level.as_deref().map(str::trim).unwrap_or("county") {
         "county" | "" => RegionLevel::County,
@@ -390,7 +399,10 @@ async fn get_procedure(
     ApiQuery(q): ApiQuery<YearQuery>,
 ) -> Result<Json<ExitProcedure>, ApiError> {
     let id = parse_id(&id, "户")?;
-    let year = year_param(q.year.as_deref(), true)?.expect("required");
+    let year = match year_param(q.year.as_deref(), false)? {
+        Some(y) => y,
+        None => state.db.household_decisions(&caller, id, None).await?.first().map(|d| d.year).unwrap_or(store::current_year() - 1),
+    };
     Ok(Json(state.db.exit_procedure(&caller, id, year).await?))
 }
 
@@ -689,4 +701,52 @@ fn assert_send(state: AppState, caller: Caller) {
     fn is_send<T: Send>(_: T) {}
     let p = RunProgress::default();
     is_send(async move { state.db.execute_assessment_run(&caller, 1, &p).await });
+}
+
+/// The OpenAPI description of these paths, merged into the document by `openapi::document`.
+/// Reads that need an existing run, case or review (`/assessment-runs/{id}`, its `/villages`
+/// and `/counties`, `/monitoring-cases/{id}`, its `/elimination` and `/eliminate`,
+/// `/county-reviews/{code}/{year}` GET, `/expenses/{id}/resolve`, `/publicity?village=&year=`)
+/// are described in the text of their collections.
+pub fn openapi(doc: &mut Value) {
+    let p = |name: &str, location: &str, description: &str| {
+        json!({ "name": name, "in": location, "required": location == "path", "description": description, "schema": { "type": "string" } })
+    };
+    let id = p("id", "path", "户编号（内部 id）");
+    let ok = |description: &str| json!({ "200": { "description": description }, "404": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } });
+    let created = |description: &str| json!({ "201": { "description": description }, "404": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } });
+    let body = |description: &str| json!({ "required": true, "description": description, "content": { "application/json": { "schema": { "type": "object" } } } });
+    let paths = json!({
+        "/api/v1/rules": {
+            "get": { "summary": "退出与监测规则（当前版本；每项带口径和来源）", "responses": ok("{version, created_at, created_by, note, rules}") },
+            "put": { "summary": "修改规则（仅管理员）：保存为新版本，已有结论不变。可只提交要修改的项（顶层或放在 rules 中），note 为修改说明", "requestBody": body("规则项，如 {\"publicity_days\": 10, \"note\": \"…\"}"), "responses": ok("新版本") } },
+        "/api/v1/rules/versions": { "get": { "summary": "规则的全部版本（新→旧）；单个版本：/api/v1/rules/versions/{version}", "responses": ok("列表") } },
+        "/api/v1/assessment-runs": {
+            "get": { "summary": "评估批次（新→旧）；单个批次及进度：/api/v1/assessment-runs/{id}，其村、县结果：…/{id}/villages、…/{id}/counties", "responses": ok("列表") },
+            "post": { "summary": "开始一次评估（后台进行，202；?wait=true 完成后返回 200）", "parameters": [p("wait", "query", "true：等待完成")],
+                      "requestBody": body("{year, region?}"), "responses": { "200": { "description": "已完成" }, "202": { "description": "已开始" }, "422": { "$ref": "#/components/responses/Error" } } } },
+        "/api/v1/exit-progress": { "get": { "summary": "各县（或 level=village 各村）最新的退出结果：贫困发生率、标准、抽查条件",
+            "parameters": [p("year", "query", "年度，默认最近一次评估的年度"), p("region", "query", "区划（含下辖）"), p("level", "query", "county（默认）或 village")], "responses": ok("列表") } },
+        "/api/v1/county-reviews/{code}/{year}": { "put": { "summary": "录入县级抽查数据（错退、漏评、群众认可度）；GET 同一路径读取最新一次",
+            "parameters": [p("code", "path", "县级区划代码"), p("year", "path", "年度")], "requestBody": body("{sampled_exited, wrongly_exited, sampled_households, missed_poor, surveyed, approving, note?}"), "responses": ok("已保存") } },
+        "/api/v1/households/{id}/assessment": { "get": { "summary": "一户的退出评估结论（每项条件、是否达到、依据数字、规则版本；新→旧）",
+            "parameters": [id.clone(), p("year", "query", "只看某年")], "responses": ok("{latest, decisions}") } },
+        "/api/v1/households/{id}/exit-procedure": {
+            "get": { "summary": "一户某年的退出程序（拟退出→民主评议→公示→公告→销号；异议中止）；村公示名单：/api/v1/publicity?village=&year=", "parameters": [id.clone(), p("year", "query", "年度")], "responses": ok("程序") },
+            "post": { "summary": "登记下一步（日期、责任人；公示不少于规则天数；异议须写理由）", "parameters": [id.clone()], "requestBody": body("{year, state, date, responsible, note?}"), "responses": created("程序") } },
+        "/api/v1/households/{id}/monitoring": { "get": { "summary": "一户的走访、刚性支出、突发变故和监测案例", "parameters": [id.clone()], "responses": ok("记录") } },
+        "/api/v1/households/{id}/visits": { "post": { "summary": "记录入户走访（近12个月人均纯收入估算，元）", "parameters": [id.clone()], "requestBody": body("{visit_date, visitor, findings?, income_12m?, risks?}"), "responses": created("走访") } },
+        "/api/v1/households/{id}/expenses": { "post": { "summary": "记录刚性支出（medical/schooling/disaster，金额与报销，元）；标记解决：POST /api/v1/expenses/{id}/resolve", "parameters": [id.clone()], "requestBody": body("{expense_date, kind, amount, reimbursed?, resolved?, note?}"), "responses": created("支出") } },
+        "/api/v1/households/{id}/shocks": { "post": { "summary": "记录突发变故（illness/disaster/accident/job_loss）", "parameters": [id.clone()], "requestBody": body("{shock_date, kind, note?}"), "responses": created("变故") } },
+        "/api/v1/households/{id}/monitoring-cases": { "post": { "summary": "纳入防返贫监测（declaration 农户申报 / visit 干部走访排查 / screening 部门筛查预警）", "parameters": [id.clone()], "requestBody": body("{channel, category?, identified_at?, note?}"), "responses": created("案例") } },
+        "/api/v1/monitoring-cases": { "get": { "summary": "监测工作清单（按风险分从高到低）；单个案例：/api/v1/monitoring-cases/{id}，消除条件：…/{id}/elimination，风险消除：POST …/{id}/eliminate",
+            "parameters": [p("region", "query", "县或村代码"), p("status", "query", "monitoring（默认）、eliminated、all"), p("category", "query", "1、2、3"), p("limit", "query", "每页条数"), p("cursor", "query", "上一页的 next_cursor")], "responses": ok("列表") } },
+        "/api/v1/monitoring-cases/{id}/measures": { "post": { "summary": "为监测案例落实帮扶措施", "parameters": [p("id", "path", "案例编号")], "requestBody": body("{measure_type, responsible, date, amount?, note?}"), "responses": created("案例") } },
+        "/api/v1/imports/visits": { "post": { "summary": "导入走访记录（CSV/XLSX，表单字段 file；全部或全不）", "responses": ok("{rows, written}") } }
+    });
+    if let (Some(target), Some(add)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths.as_object()) {
+        for (k, v) in add {
+            target.insert(k.clone(), v.clone());
+        }
+    }
 }

@@ -244,11 +244,20 @@ fn api_problems(e: store::StoreError) -> ApiError {
 }
 
 pub(crate) async fn write_household(state: &AppState, caller: &Caller, body: &Map<String, Value>) -> Result<i64, ApiError> {
+    write_household_with_event(state, caller, body, None).await
+}
+
+async fn write_household_with_event(
+    state: &AppState,
+    caller: &Caller,
+    body: &Map<String, Value>,
+    event: Option<store::registry_import::MemberAdded>,
+) -> Result<i64, ApiError> {
     let tables = state.db.code_tables().await?;
     let (headers, rows) = rows_from_json(body)?;
     let rows = checked_rows(&headers, &rows, &tables)?;
     let no = rows[0].household.household_no.clone();
-    state.db.apply_household_rows(caller, rows, "API").await.map_err(api_problems)?;
+    state.db.apply_household_rows_with_event(caller, rows, "API", event).await.map_err(api_problems)?;
     state.db.household_id_by_no(caller, &no).await?.ok_or_else(|| ApiError::not_found("户不在您的管辖范围内"))
 }
 
@@ -330,32 +339,35 @@ async fn add_member(
     ApiJson(body): ApiJson<AddMemberBody>,
 ) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
     let id = parse_id(&id, "户")?;
-    let current = require_household(&state, &caller, id).await?;
-    let kind = body
-        .event_type
-        .as_deref()
-        .and_then(EventType::parse)
+    let Some(member) = body.member else { return Err(ApiError::invalid_field("member", "请填写新成员信息")) };
+    let date = body.date.unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+    add_member_with_event(&state, &caller, id, member, body.event_type.as_deref().unwrap_or(""), &date, body.note.unwrap_or_default()).await?;
+    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+}
+
+/// Adds one member to a household with its 动态调整 event (birth, marriage in, return), both in
+/// one transaction. Shared by the API and the household page.
+pub(crate) async fn add_member_with_event(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    member: Map<String, Value>,
+    event_type: &str,
+    date: &str,
+    note: String,
+) -> Result<(), ApiError> {
+    let current = require_household(state, caller, id).await?;
+    let kind = EventType::parse(event_type)
         .filter(|k| k.adds_member())
         .ok_or_else(|| ApiError::invalid_field("event_type", "新增成员的事由应为 birth（出生）、marriage_in（婚入）或 return（回流）"))?;
-    let Some(member) = body.member else { return Err(ApiError::invalid_field("member", "请填写新成员信息")) };
-    if member.get("member_no").is_some_and(|v| !cell(v).is_empty()) {
-        // Fine: a 人编号 assigned by the county system.
+    if !store::registry::valid_date(date) {
+        return Err(ApiError::invalid_field("date", "日期应为 YYYY-MM-DD"));
     }
     let mut h = household_cells(&current);
     h.insert("members".into(), Value::Array(vec![Value::Object(member)]));
-    let before: std::collections::HashSet<i64> = current.members.iter().map(|m| m.id).collect();
-    write_household(&state, &caller, &h).await?;
-    let after = require_household(&state, &caller, id).await?;
-    let new_member = after.members.iter().find(|m| !before.contains(&m.id)).map(|m| m.id);
-    state
-        .db
-        .record_household_event(
-            &caller,
-            id,
-            NewEvent { kind, member_id: new_member, date: body.date.unwrap_or_else(|| store::now_rfc3339()[..10].to_string()), note: body.note.unwrap_or_default() },
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    let event = store::registry_import::MemberAdded { household_id: id, kind: kind.as_str().into(), date: date.into(), note };
+    write_household_with_event(state, caller, &h, Some(event)).await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]

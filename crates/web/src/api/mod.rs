@@ -12,6 +12,7 @@ mod organisations;
 mod pairings;
 pub mod projects;
 mod regions;
+mod stats;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(households::routes())
         .merge(assessment::routes())
         .merge(exports::routes())
+        .merge(stats::routes())
         .fallback(not_found)
 }
 

@@ -117,5 +117,7 @@ pub async fn document() -> Json<Value> {
     crate::auth::api::openapi(&mut doc);
     super::ledger_openapi::openapi(&mut doc);
     super::households::openapi(&mut doc);
+    super::stats::openapi(&mut doc);
+    super::assessment::openapi(&mut doc);
     Json(doc)
 }

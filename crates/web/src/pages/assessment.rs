@@ -27,8 +27,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::Caller;
-use domain::assessment::{Criterion, ExitStep, VisitInput};
-use domain::money::Fen;
+use domain::assessment::{Criterion, VisitInput};
 use domain::{RegionCode, RegionLevel};
 use serde::Deserialize;
 use store::assessment::{AreaResult, AssessmentRun, ExitProcedure, PublicityList, RuleVersion, RuleVersionInfo, StoredDecision, StoredReview};
@@ -101,10 +100,6 @@ fn today() -> String {
     store::now_rfc3339()[..10].to_string()
 }
 
-fn yuan(fen: Option<i64>) -> String {
-    fen.map(|f| Fen(f).yuan_string()).unwrap_or_else(|| "—".into())
-}
-
 fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -136,7 +131,6 @@ struct IndexPage {
     runs: Vec<AssessmentRun>,
     year: i64,
     can_run: bool,
-    is_admin: bool,
 }
 
 async fn index(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, uri: Uri) -> PageResult {
@@ -145,7 +139,7 @@ async fn index(State(state): State<AppState>, CurrentCaller(caller): CurrentCall
     }
     let runs = state.db.assessment_runs(&caller, 20).await?;
     let year = runs.first().map(|r| r.year).unwrap_or(store::current_year() - 1);
-    render(IndexPage { runs, year, can_run: caller.can_write_registry(), is_admin: caller.is_admin() })
+    render(IndexPage { runs, year, can_run: caller.can_write_registry() })
 }
 
 #[derive(Deserialize)]
@@ -307,6 +301,9 @@ fn incidence_chart(areas: &[AreaResult]) -> String {
         svg += &format!(r##"<line x1="{tx:.1}" x2="{tx:.1}" y1="{}" y2="{}" stroke="#1f2933" stroke-width="2"/>"##, y + 1.0, y + 23.0);
     }
     svg += "</svg>";
+    if areas.len() > shown.len() {
+        svg += &format!(r#"<p class="muted">图中只画出前 {} 个，共 {} 个，见下表。</p>"#, shown.len(), areas.len());
+    }
     svg
 }
 
@@ -500,7 +497,7 @@ struct HouseholdPage {
     village_code: String,
     status: String,
     year: Option<i64>,
-    years: Vec<i64>,
+    years: Vec<(i64, bool)>,
     latest: Option<DecisionView>,
     earlier: Vec<DecisionView>,
     procedure: Option<ExitProcedure>,
@@ -550,7 +547,7 @@ async fn household_page(
         village_code,
         status,
         year,
-        years,
+        years: years.iter().map(|y| (*y, Some(*y) == year)).collect(),
         latest,
         earlier: of_year,
         procedure,
@@ -722,7 +719,7 @@ struct MonitoringPage {
     heading: String,
     status: String,
     category: String,
-    counts: Vec<(String, String, [i64; 3])>,
+    counts: Vec<(String, String, i64, i64, i64)>,
     counts_by_village: bool,
     cases: Vec<MonitoringCase>,
     next_href: Option<String>,
@@ -759,7 +756,7 @@ async fn monitoring_page(State(state): State<AppState>, CurrentCaller(caller): C
         None => "全部".into(),
     };
     render(MonitoringPage {
-        counts: state.db.monitoring_counts(&caller, filter.region).await?,
+        counts: state.db.monitoring_counts(&caller, filter.region).await?.into_iter().map(|(c, n, k)| (c, n, k[0], k[1], k[2])).collect(),
         counts_by_village: filter.region.is_some_and(|r| r.level() >= RegionLevel::County),
         region: region_text,
         heading,
@@ -822,9 +819,4 @@ async fn eliminate_form(State(state): State<AppState>, CurrentCaller(caller): Cu
     let id = page_id(&id, "监测案例")?;
     state.db.eliminate_case(&caller, id, f.date.as_deref().unwrap_or(""), f.note.as_deref().unwrap_or("")).await?;
     see_other(&format!("/monitoring/{id}"))
-}
-
-/// The names of the exit steps, for the procedure form.
-pub fn step_name(key: &str) -> &'static str {
-    ExitStep::parse(key).map(|s| s.name_zh()).unwrap_or("")
 }

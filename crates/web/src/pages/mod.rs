@@ -1,6 +1,7 @@
 //! Chinese HTML pages for people: browsing regions (province → village), pairings and
 //! organisations. Same store calls as the API; rendering only.
 
+mod assessment;
 mod projects;
 mod registry;
 
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organisations", get(organisations))
         .route("/organisations/{id}", get(organisation))
         .merge(registry::routes())
+        .merge(assessment::routes())
         .merge(projects::routes())
 }
 

@@ -16,7 +16,9 @@
 
 use crate::AppState;
 use crate::api::exports::{XLSX_TYPE, attachment};
-use crate::api::households::{ListQuery, checked_rows, household_cells, parse_filter, rows_from_json, write_household};
+use crate::api::households::{
+    ListQuery, add_member_with_event, checked_rows, parse_filter, rows_from_json, write_household,
+};
 use crate::error::{ApiError, PageError};
 use crate::scope::CurrentCaller;
 use askama::Template;
@@ -111,16 +113,6 @@ fn today() -> String {
     store::now_rfc3339()[..10].to_string()
 }
 
-fn valid_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    match (s[..4].parse::<i32>(), s[5..7].parse::<u32>(), s[8..].parse::<u32>()) {
-        (Ok(y), Ok(m), Ok(d)) => domain::id_number::is_valid_date(y, m, d),
-        _ => false,
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Forms: a form is data (fields with value, error and choices) rendered by one template piece.
@@ -1015,28 +1007,9 @@ async fn add_member(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = parse_household_id(&id)?;
-    let current = require_household(&state, &caller, id).await?;
     let v = |k: &str| value_of(&pairs, k);
-    let result = async {
-        let kind = EventType::parse(&v("event_type"))
-            .filter(|k| k.adds_member())
-            .ok_or_else(|| ApiError::invalid_field("event_type", "请选择增加事由：出生、婚入或回流"))?;
-        let date = v("date");
-        // Checked before anything is written: the member and the event are two writes.
-        if !valid_date(&date) {
-            return Err(ApiError::invalid_field("date", "日期应为 YYYY-MM-DD"));
-        }
-        let member: Map<String, Value> = MEMBER_FORM_FIELDS.iter().map(|f| (f.to_string(), json!(v(f)))).collect();
-        let mut body = household_cells(&current);
-        body.insert("members".into(), Value::Array(vec![Value::Object(member)]));
-        let before: std::collections::HashSet<i64> = current.members.iter().map(|m| m.id).collect();
-        write_household(&state, &caller, &body).await?;
-        let after = state.db.household_detail(&caller, id).await?.ok_or_else(|| ApiError::not_found(format!("户 {id} 不存在")))?;
-        let new_member = after.members.iter().find(|m| !before.contains(&m.id)).map(|m| m.id);
-        state.db.record_household_event(&caller, id, NewEvent { kind, member_id: new_member, date, note: v("note") }).await?;
-        Ok(())
-    }
-    .await;
+    let member: Map<String, Value> = MEMBER_FORM_FIELDS.iter().map(|f| (f.to_string(), json!(v(f)))).collect();
+    let result = add_member_with_event(&state, &caller, id, member, &v("event_type"), &v("date"), v("note")).await;
     let mut known: Vec<&str> = vec!["event_type", "date", "note"];
     known.extend(MEMBER_FORM_FIELDS);
     after_form(&state, &caller, id, "add_member", &pairs, &known, result, |f| {
