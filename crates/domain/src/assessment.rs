@@ -628,10 +628,16 @@ pub fn parse_date(s: &str) -> Option<Ymd> {
     crate::id_number::is_valid_date(y, m, d).then_some((y, m, d))
 }
 
-/// Parses a date as spreadsheets hold it: "2021-06-01", "2021/6/1", "2021.06.01", or a
-/// date-time whose date part is one of these ("2021-06-01 00:00:00", "2021-06-01T00:00:00").
+/// Parses a date as spreadsheets hold it: "2021-06-01", "2021/6/1", "2021.06.01", a
+/// date-time whose date part is one of these ("2021-06-01 00:00:00", "2021-06-01T00:00:00"), or
+/// an Excel date cell read as its serial number ("44348", days since 1899-12-30).
 pub fn parse_loose_date(s: &str) -> Option<Ymd> {
     let t = s.trim();
+    if let Ok(serial) = t.parse::<f64>()
+        && (20_000.0..=80_000.0).contains(&serial)
+    {
+        return Some(civil_from_days(days_from_civil((1899, 12, 30)) + serial.floor() as i64));
+    }
     let date = t.split([' ', 'T']).next().unwrap_or(t);
     let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
     if parts.len() != 3 || parts[0].len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit())) {
@@ -1421,5 +1427,8 @@ mod tests {
         assert_eq!(parse_loose_date("2021-06-01 00:00:00"), Some((2021, 6, 1)));
         assert_eq!(parse_loose_date("2021.13.01"), None);
         assert_eq!(parse_loose_date("21-6-1"), None);
+        assert_eq!(parse_loose_date("44348"), Some((2021, 6, 1)), "an Excel date cell");
+        assert_eq!(parse_loose_date("44348.75"), Some((2021, 6, 1)));
+        assert_eq!(parse_loose_date("2021"), None);
     }
 }

@@ -1065,6 +1065,9 @@ pub struct StoredReview {
     pub criteria: Vec<Criterion>,
 }
 
+/// id, the six sample figures, note, entered_by, entered_at.
+type ReviewRow = (i64, i64, i64, i64, i64, i64, i64, String, String, String);
+
 impl Db {
     /// Records a county's review samples for a year (a new row; the newest counts).
     pub async fn save_county_review(&self, caller: &Caller, county: RegionCode, year: i64, review: &CountyReview, note: &str) -> StoreResult<StoredReview> {
@@ -1106,7 +1109,7 @@ impl Db {
             return Ok(None);
         }
         let rules = self.current_rules().await?.rules;
-        let row: Option<(i64, i64, i64, i64, i64, i64, i64, String, String, String)> = on_db!(self, p => sqlx::query_as(
+        let row: Option<ReviewRow> = on_db!(self, p => sqlx::query_as(
             "SELECT id, sampled_exited, wrongly_exited, sampled_households, missed_poor, surveyed, approving, note, entered_by, entered_at
              FROM county_reviews WHERE county_key = $1 AND year = $2 ORDER BY id DESC LIMIT 1")
             .bind(county.key()).bind(year).fetch_optional(p).await)?;

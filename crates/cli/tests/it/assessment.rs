@@ -581,7 +581,9 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     ws.write_string(1, 0, "S-SHOCK").unwrap();
-    ws.write_string(1, 1, "2020-04-02").unwrap();
+    // A real date cell: 2020-04-02 is serial 43923 in Excel's 1900 date system.
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    ws.write_number_with_format(1, 1, 43923.0, &date_format).unwrap();
     ws.write_string(1, 2, "王干部").unwrap();
     ws.write_number(1, 3, 9100.5).unwrap();
     let form = reqwest::multipart::Form::new()
@@ -590,6 +592,7 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     assert_eq!(r.status(), StatusCode::OK);
     let (_, shock_records) = app.get(&format!("/api/v1/households/{shock}/monitoring")).await;
     assert_eq!(shock_records["visits"][0]["income_12m_fen"], 910_050);
+    assert_eq!(shock_records["visits"][0]["visit_date"], "2020-04-02");
     let (_, records) = app.get(&format!("/api/v1/households/{exp}/monitoring")).await;
     assert_eq!(records["visits"][0]["visit_date"], "2020-03-01");
     assert_eq!(records["visits"][0]["income_12m_fen"], 800_000);
@@ -666,4 +669,23 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, records) = app.get(&format!("/api/v1/households/{b2}/monitoring")).await;
     assert_eq!(records["visits"][0]["visitor"], "王书记");
+
+    // The visits import page shows every problem and writes nothing.
+    let bad = "户编号,走访日期,走访人\nB2,2020-02-30,王书记\nB9,2020-03-01,王书记\n";
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bad.as_bytes().to_vec()).file_name("v.csv"));
+    let r = app.client.post(app.url("/assessment/visits-import")).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("走访日期") && page.contains("B9") && page.contains("未写入任何数据"), "{page}");
+    let (_, records) = app.get(&format!("/api/v1/households/{b2}/monitoring")).await;
+    assert_eq!(records["visits"].as_array().unwrap().len(), 1);
+
+    // The rules page shows the lines with their sources; an administrator saves a new version there.
+    let (status, page) = app.get_text("/assessment/rules").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("3218") && page.contains("现价（弱确认）") && page.contains("<textarea"), "{page}");
+    let (status, _) = post_form(&app, "/assessment/rules", &[("rules", "{\"publicity_days\": 8}"), ("note", "公示八天")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, rules) = app.get("/api/v1/rules").await;
+    assert_eq!((rules["rules"]["publicity_days"].as_i64(), rules["note"].as_str()), (Some(8), Some("公示八天")));
 }
