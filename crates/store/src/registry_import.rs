@@ -958,9 +958,3 @@ impl From<TabularError> for StoreError {
         StoreError::invalid_field("file", e.to_string())
     }
 }
-
-#[allow(dead_code)]
-fn assert_send(db: &Db, caller: &Caller, rows: Vec<MemberRow>) {
-    fn is_send<T: Send>(_: T) {}
-    is_send(db.apply_household_rows(caller, rows, "x"));
-}
