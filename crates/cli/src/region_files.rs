@@ -209,12 +209,21 @@ pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
     if !problems.is_empty() {
         return Err(report(&problems));
     }
-    for r in &rows {
-        db.set_region_attributes(r.code, r.area_km2, r.elevation_m).await.map_err(anyhow::Error::msg)?;
-        if let Some((year, pop)) = r.population {
-            db.set_rural_population(r.code, year, pop).await.map_err(anyhow::Error::msg)?;
-        }
-    }
+    let changes: Vec<store::regions::RegionAttributes> = rows
+        .iter()
+        .map(|r| store::regions::RegionAttributes {
+            code: r.code,
+            area_km2: r.area_km2,
+            elevation_m: r.elevation_m,
+            population: r.population,
+        })
+        .collect();
+    // One transaction and one audit entry for the whole file.
+    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let raw = std::fs::read(path).map_err(|e| anyhow::anyhow!("无法读取文件 {}：{e}", path.display()))?;
+    db.import_region_attributes(&domain::Caller::system(), &changes, &file_name, &raw)
+        .await
+        .map_err(anyhow::Error::msg)?;
     println!("已更新 {} 个区划的属性", rows.len());
     Ok(())
 }

@@ -102,9 +102,27 @@ impl Caller {
         !matches!(self.role, Role::Public | Role::Org)
     }
 
-    /// May this caller change registry records (households, members, incomes, measures, visits)?
+    /// May this caller change registry records: create and edit households and members,
+    /// record 动态调整 events, status changes and 帮扶责任人, import files, run exit assessments,
+    /// move exit procedures and open or close monitoring cases? The city office and county
+    /// cadres (who keep the registry of their county). District offices manage projects and
+    /// funds, not the registry; first secretaries only record field work (see below).
     pub fn can_write_registry(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::District | Role::County | Role::Village)
+        matches!(self.role, Role::Admin | Role::County)
+    }
+
+    /// May this caller record field work on a household of its scope: visits (with what they
+    /// find: rigid expenses, shocks), incomes and measures (帮扶措施, also a monitoring case's)?
+    /// Everyone who writes the registry, and village first secretaries.
+    pub fn can_record_field_work(&self) -> bool {
+        self.can_write_registry() || self.role == Role::Village
+    }
+
+    /// May this caller register and change projects and their money (transactions)? The city
+    /// office, district offices (in the regions of their pairings) and organisation users
+    /// (their own organisation's). County and village cadres read them.
+    pub fn can_write_projects(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::District | Role::Org)
     }
 
     /// Logged in (anyone but the public).
@@ -175,6 +193,17 @@ mod tests {
         assert!(auditor.can_read_registry() && !auditor.can_write_registry());
         assert!(!Caller::public().can_read_registry());
         assert!(!Caller::public().scope.allows_region(crate::RegionCode::parse("44").unwrap()));
+    }
+
+    #[test]
+    fn first_secretaries_record_field_work_and_district_offices_projects() {
+        let with = |role| Caller { role, ..Caller::system() };
+        let field: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_record_field_work()).collect();
+        assert_eq!(field, [Role::Admin, Role::County, Role::Village]);
+        let registry: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_write_registry()).collect();
+        assert_eq!(registry, [Role::Admin, Role::County]);
+        let projects: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_write_projects()).collect();
+        assert_eq!(projects, [Role::Admin, Role::District, Role::Org]);
     }
 
     #[test]

@@ -546,6 +546,7 @@ impl Db {
         commit: bool,
         batch_detail: Option<String>,
     ) -> StoreResult<Vec<Result<i64, Vec<FieldError>>>> {
+        crate::projects::require_project_writer(caller)?;
         let scope_sql = project_scope_clause(&caller.scope);
         let begin = self.begin_sql();
         on_db!(self, p => {

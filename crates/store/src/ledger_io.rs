@@ -278,6 +278,7 @@ impl Db {
         dry_run: bool,
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
+        crate::projects::require_project_writer(caller)?;
         let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
         let cols = Columns::new(&table.headers, &PROJECT_COLUMNS);
         for m in cols.missing(&PROJECT_REQUIRED) {
@@ -391,6 +392,7 @@ impl Db {
         dry_run: bool,
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
+        crate::projects::require_project_writer(caller)?;
         let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
         let cols = Columns::new(&table.headers, &TRANSACTION_COLUMNS);
         for m in cols.missing(&TRANSACTION_REQUIRED) {

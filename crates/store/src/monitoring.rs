@@ -5,7 +5,7 @@
 //! criteria as computed then, and `households.monitoring_type` follows the open case.
 
 use crate::assessment::{HouseholdRef, current_rules_in, require_read, require_write, today, today_ymd, visible_household};
-use crate::registry::{MEASURE_TYPES, household_scope_sql};
+use crate::registry::{MEASURE_TYPES, household_scope_sql, require_field_work};
 use crate::registry_import::RowProblem;
 use crate::sqlrt::{Ty, Tx, Val, insert_many};
 use crate::tabular::Table;
@@ -480,7 +480,7 @@ async fn household_for_write<T: Tx>(tx: &mut T, caller: &Caller, id: i64) -> Sto
 impl Db {
     /// Records a visit (入户走访).
     pub async fn add_visit(&self, caller: &Caller, household_id: i64, input: &VisitInput) -> StoreResult<Visit> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let v = check_visit(input, today_ymd()).map_err(StoreError::invalid)?;
         let now = now_rfc3339();
         on_db!(self, p => {
@@ -504,7 +504,7 @@ impl Db {
 
     /// Records a rigid expense (医疗, 教育, 灾害) with the amount reimbursed.
     pub async fn add_expense(&self, caller: &Caller, household_id: i64, e: &NewExpense) -> StoreResult<Expense> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(&e.expense_date, "expense_date", &mut problems);
         let kind = ExpenseKind::parse(&e.kind);
@@ -543,7 +543,7 @@ impl Db {
 
     /// Marks a rigid expense resolved (paid off, reimbursed or otherwise settled).
     pub async fn resolve_expense(&self, caller: &Caller, expense_id: i64, date: &str, reimbursed: &str, note: &str) -> StoreResult<Expense> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(date, "date", &mut problems);
         let reimbursed = yuan(reimbursed, "reimbursed", false, &mut problems);
@@ -577,7 +577,7 @@ impl Db {
 
     /// Records a shock (重大疾病, 自然灾害, 意外事故, 失业).
     pub async fn add_shock(&self, caller: &Caller, household_id: i64, s: &NewShock) -> StoreResult<Shock> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(&s.shock_date, "shock_date", &mut problems);
         let kind = ShockKind::parse(&s.kind);
@@ -634,7 +634,7 @@ impl Db {
     /// 近12个月人均纯收入, 发现风险. All or nothing: any problem refuses the whole file, each
     /// problem named by row and column.
     pub async fn import_visits(&self, caller: &Caller, table: Table, file_name: &str) -> StoreResult<VisitImportOutcome> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let Table { headers, rows, sha256, .. } = table;
         let columns = VisitColumns::find(&headers);
         let mut problems: Vec<RowProblem> = Vec::new();
@@ -935,7 +935,7 @@ impl Db {
 
     /// Assigns a measure (帮扶措施) to an open case.
     pub async fn add_case_measure(&self, caller: &Caller, case_id: i64, m: &NewCaseMeasure) -> StoreResult<MonitoringCase> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let mut problems = Problems::default();
         if !MEASURE_TYPES.contains(&m.measure_type.trim()) {
             problems.push("measure_type", format!("措施类型应为：{}", MEASURE_TYPES.join("、")));

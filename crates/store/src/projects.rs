@@ -831,6 +831,7 @@ macro_rules! insert_project {
 
 impl Db {
     pub async fn create_project(&self, caller: &Caller, input: &ProjectInput) -> StoreResult<Project> {
+        require_project_writer(caller)?;
         let v = self.check_project(caller, input, None).await?;
         let id = on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -846,6 +847,7 @@ impl Db {
     /// Replaces a project's fields and children. The status is not changed here: it moves only
     /// through [`Db::change_project_status`], so every change is dated and attributed.
     pub async fn update_project(&self, caller: &Caller, id: i64, input: &ProjectInput) -> StoreResult<Project> {
+        require_project_writer(caller)?;
         let before = self.require_project(caller, id).await?;
         let mut input = input.clone();
         input.status = None;
@@ -880,6 +882,7 @@ impl Db {
         id: i64,
         input: &StatusChangeInput,
     ) -> StoreResult<Project> {
+        require_project_writer(caller)?;
         let project = self.require_project(caller, id).await?;
         let mut problems = Problems::default();
         let next = ProjectStatus::parse(&input.status);
@@ -982,6 +985,39 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
                 parts.join(" OR ")
             )
         }
+    }
+}
+
+/// A project as shown to callers who may not read the registry (the public, organisation
+/// users): beneficiary rows and loans keep their village, counts and amounts, but lose the link
+/// to a registered household or person and the borrower's name (only its first character stays),
+/// so a transparency page never shows a person's record.
+fn without_persons(beneficiaries: Vec<Beneficiary>, loans: Vec<Loan>) -> (Vec<Beneficiary>, Vec<Loan>) {
+    let beneficiaries = beneficiaries
+        .into_iter()
+        .map(|b| Beneficiary { household_id: None, household_no: None, member_id: None, ..b })
+        .collect();
+    let loans = loans
+        .into_iter()
+        .map(|l| {
+            let mut chars = l.borrower.chars();
+            let borrower = match chars.next() {
+                Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+                None => String::new(),
+            };
+            Loan { household_id: None, borrower, ..l }
+        })
+        .collect();
+    (beneficiaries, loans)
+}
+
+/// Refuses callers who may not register or change projects and transactions (county and
+/// village cadres, auditors, the public; see `Caller::can_write_projects`).
+pub(crate) fn require_project_writer(caller: &Caller) -> StoreResult<()> {
+    if caller.can_write_projects() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您没有登记或修改项目和资金的权限".into()))
     }
 }
 
@@ -1135,6 +1171,7 @@ impl Db {
                 overdue: Fen(overdue),
             })
             .collect();
+        let (beneficiaries, loans) = if caller.can_read_registry() { (beneficiaries, loans) } else { without_persons(beneficiaries, loans) };
         let money = self.project_money(id).await?;
         let theme = parse_theme(&row.theme);
         let status = parse_status(&row.status);

@@ -3,8 +3,8 @@
 //! attributes later figures need (area, elevation, rural registered population).
 
 use sqlx::AssertSqlSafe;
-use crate::{Db, StoreError, StoreResult, now_rfc3339, on_db};
-use domain::{RegionCode, RegionLevel};
+use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
+use domain::{Caller, RegionCode, RegionLevel};
 use serde::Serialize;
 
 /// The 2023 list, five levels, as `code<TAB>name` lines, zstd-compressed (≈3.8 MB for 665k units).
@@ -30,6 +30,59 @@ pub struct Region {
     pub retired_year: Option<i64>,
     pub area_km2: Option<f64>,
     pub elevation_m: Option<i64>,
+}
+
+/// Attributes of one region to set; None leaves a value as it is.
+#[derive(Debug, Clone)]
+pub struct RegionAttributes {
+    pub code: RegionCode,
+    pub area_km2: Option<f64>,
+    pub elevation_m: Option<i64>,
+    /// (year, rural registered population).
+    pub population: Option<(i64, i64)>,
+}
+
+/// Region attributes and populations are reference data shared by everyone: the city office's.
+fn require_region_editor(caller: &Caller) -> StoreResult<()> {
+    if caller.is_admin() { Ok(()) } else { Err(StoreError::Forbidden("只有市级管理员可以修改区划资料".into())) }
+}
+
+/// Writes one region's attributes on a transaction (either engine) and evaluates to the values
+/// it touched before and after, as JSON for the audit log.
+macro_rules! apply_region_attributes {
+    ($tx:expr, $change:expr) => {{
+        let c: &RegionAttributes = $change;
+        let key = c.code.key();
+        let mut before = serde_json::Map::new();
+        let mut after = serde_json::Map::new();
+        if c.area_km2.is_some() || c.elevation_m.is_some() {
+            let (area, elevation): (Option<f64>, Option<i64>) =
+                sqlx::query_as("SELECT area_km2, elevation_m FROM regions WHERE key = $1").bind(key).fetch_one(&mut **$tx).await?;
+            sqlx::query("UPDATE regions SET area_km2 = COALESCE($1, area_km2), elevation_m = COALESCE($2, elevation_m) WHERE key = $3")
+                .bind(c.area_km2).bind(c.elevation_m).bind(key).execute(&mut **$tx).await?;
+            if let Some(a) = c.area_km2 {
+                before.insert("area_km2".into(), serde_json::json!(area));
+                after.insert("area_km2".into(), serde_json::json!(a));
+            }
+            if let Some(e) = c.elevation_m {
+                before.insert("elevation_m".into(), serde_json::json!(elevation));
+                after.insert("elevation_m".into(), serde_json::json!(e));
+            }
+        }
+        if let Some((year, population)) = c.population {
+            let old: Option<i64> = sqlx::query_scalar("SELECT rural_population FROM region_population WHERE region_key = $1 AND year = $2")
+                .bind(key).bind(year).fetch_optional(&mut **$tx).await?;
+            sqlx::query(
+                "INSERT INTO region_population (region_key, year, rural_population) VALUES ($1, $2, $3)
+                 ON CONFLICT (region_key, year) DO UPDATE SET rural_population = excluded.rural_population")
+                .bind(key).bind(year).bind(population).execute(&mut **$tx).await?;
+            before.insert("year".into(), serde_json::json!(year));
+            before.insert("rural_population".into(), serde_json::json!(old));
+            after.insert("year".into(), serde_json::json!(year));
+            after.insert("rural_population".into(), serde_json::json!(population));
+        }
+        (serde_json::Value::Object(before), serde_json::Value::Object(after))
+    }};
 }
 
 #[derive(sqlx::FromRow)]
@@ -318,26 +371,68 @@ impl Db {
         Ok(rows.into_iter().filter_map(|(l, n)| RegionLevel::from_rank(l).map(|l| (l, n))).collect())
     }
 
+    /// Sets a region's area and elevation (None leaves a value as it is), recorded in the audit
+    /// log in the same transaction (before and after).
     pub async fn set_region_attributes(
         &self,
+        caller: &Caller,
         code: RegionCode,
         area_km2: Option<f64>,
         elevation_m: Option<i64>,
     ) -> StoreResult<Region> {
+        require_region_editor(caller)?;
         self.require_region(code).await?;
-        on_db!(self, p => sqlx::query(
-            "UPDATE regions SET area_km2 = COALESCE($1, area_km2), elevation_m = COALESCE($2, elevation_m) WHERE key = $3")
-            .bind(area_km2).bind(elevation_m).bind(code.key()).execute(p).await.map(|_| ()))?;
+        let change = RegionAttributes { code, area_km2, elevation_m, population: None };
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let (before, after) = apply_region_attributes!(&mut tx, &change);
+            audit!(&mut *tx, caller, "update", "region", Some(code.to_string()), None, Some(before), Some(after), "区划属性".to_string());
+            tx.commit().await?;
+        });
         self.require_region(code).await
     }
 
-    pub async fn set_rural_population(&self, code: RegionCode, year: i64, population: i64) -> StoreResult<()> {
+    /// Sets a region's rural registered population of one year, recorded in the audit log in the
+    /// same transaction (before and after).
+    pub async fn set_rural_population(&self, caller: &Caller, code: RegionCode, year: i64, population: i64) -> StoreResult<()> {
+        require_region_editor(caller)?;
         self.require_region(code).await?;
-        on_db!(self, p => sqlx::query(
-            "INSERT INTO region_population (region_key, year, rural_population) VALUES ($1, $2, $3)
-             ON CONFLICT (region_key, year) DO UPDATE SET rural_population = excluded.rural_population")
-            .bind(code.key()).bind(year).bind(population).execute(p).await.map(|_| ()))?;
+        let change = RegionAttributes { code, area_km2: None, elevation_m: None, population: Some((year, population)) };
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let (before, after) = apply_region_attributes!(&mut tx, &change);
+            audit!(&mut *tx, caller, "update", "region", Some(code.to_string()), None, Some(before), Some(after), format!("{year} 年农业户籍人口"));
+            tx.commit().await?;
+        });
         Ok(())
+    }
+
+    /// Applies a file of region attributes (`bangfu import region-attributes`): every row or
+    /// none, in one transaction with one audit entry for the file (name, SHA-256, row count)
+    /// that lists each region's values before and after. Regions must exist (checked earlier).
+    pub async fn import_region_attributes(
+        &self,
+        caller: &Caller,
+        rows: &[RegionAttributes],
+        file_name: &str,
+        file_bytes: &[u8],
+    ) -> StoreResult<usize> {
+        require_region_editor(caller)?;
+        use sha2::{Digest, Sha256};
+        let sha256 = hex::encode(Sha256::digest(file_bytes));
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut changes = Vec::with_capacity(rows.len());
+            for r in rows {
+                let (before, after) = apply_region_attributes!(&mut tx, r);
+                changes.push(serde_json::json!({ "code": r.code.to_string(), "before": before, "after": after }));
+            }
+            audit!(&mut *tx, caller, "import", "region", None, None, None,
+                Some(serde_json::json!({ "file": file_name, "sha256": sha256, "rows": rows.len(), "changes": changes })),
+                format!("导入区划属性 {file_name}（{} 行）", rows.len()));
+            tx.commit().await?;
+        });
+        Ok(rows.len())
     }
 
     pub async fn rural_population(&self, code: RegionCode) -> StoreResult<Vec<YearValue>> {

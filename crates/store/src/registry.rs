@@ -243,6 +243,15 @@ fn require_write(caller: &Caller) -> StoreResult<()> {
     }
 }
 
+/// Incomes and measures: field work, which village first secretaries record too.
+pub(crate) fn require_field_work(caller: &Caller) -> StoreResult<()> {
+    if caller.can_record_field_work() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您没有录入走访、收入和帮扶措施的权限".into()))
+    }
+}
+
 const SUMMARY_COLUMNS: &str = "h.id, h.household_no, h.village_key, r.name, h.group_name, h.head_name, h.member_count, h.status,
     h.attribute, h.identification_standard, h.main_cause, h.other_causes, h.identified_year, h.exit_year, h.monitoring_type, h.removed_year";
 const SUMMARY_TYS: [Ty; 16] = [
@@ -616,7 +625,7 @@ impl Db {
 
     /// Writes one year of income (components in fen); the net and per-capita figures are computed.
     pub async fn record_income(&self, caller: &Caller, household_id: i64, income: &domain::registry::IncomeRow) -> StoreResult<IncomeYear> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         let detail = self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         let net = income.net().ok_or_else(|| StoreError::invalid_field("wage", "收入合计超出范围"))?;
         let size = detail.summary.member_count;
@@ -677,7 +686,7 @@ impl Db {
 
     /// Records a 帮扶措施; relocation (易地扶贫搬迁) records the villages moved from and to.
     pub async fn add_measure(&self, caller: &Caller, household_id: i64, m: &NewMeasure) -> StoreResult<i64> {
-        require_write(caller)?;
+        require_field_work(caller)?;
         self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         let mut problems = domain::validation::Problems::default();
         if !MEASURE_TYPES.contains(&m.measure_type.as_str()) {

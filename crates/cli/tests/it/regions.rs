@@ -120,6 +120,67 @@ async fn attributes_and_rural_population_are_settable() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// The audit entries of one region, oldest first.
+async fn region_audit(app: &TestApp, query: &str) -> Vec<serde_json::Value> {
+    let mut items = app.get_all(&format!("/api/v1/audit?entity=region&{query}")).await;
+    items.reverse();
+    items
+}
+
+#[tokio::test]
+async fn region_attribute_changes_are_audited_with_before_and_after() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app.put("/api/v1/regions/441621/attributes", &serde_json::json!({"area_km2": 3336.0, "elevation_m": 150})).await;
+    assert_eq!(status, StatusCode::OK);
+    app.put("/api/v1/regions/441621/attributes", &serde_json::json!({"elevation_m": 160})).await;
+    app.put("/api/v1/regions/441621/population/2019", &serde_json::json!({"rural_population": 612345})).await;
+    app.put("/api/v1/regions/441621/population/2019", &serde_json::json!({"rural_population": 612000})).await;
+    let entries = region_audit(&app, "entity_id=441621").await;
+    let json = |e: &serde_json::Value, k: &str| -> serde_json::Value { serde_json::from_str(e[k].as_str().unwrap()).unwrap() };
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    assert!(entries.iter().all(|e| e["action"] == "update" && e["username"] == crate::harness::ADMIN_USER));
+    assert_eq!(json(&entries[0], "before_json"), serde_json::json!({"area_km2": null, "elevation_m": null}));
+    assert_eq!(json(&entries[0], "after_json"), serde_json::json!({"area_km2": 3336.0, "elevation_m": 150}));
+    assert_eq!(json(&entries[1], "before_json"), serde_json::json!({"elevation_m": 150}), "only what the change touched");
+    assert_eq!(json(&entries[2], "before_json"), serde_json::json!({"year": 2019, "rural_population": null}));
+    assert_eq!(json(&entries[3], "before_json"), serde_json::json!({"year": 2019, "rural_population": 612345}));
+    assert_eq!(json(&entries[3], "after_json"), serde_json::json!({"year": 2019, "rural_population": 612000}));
+    // A refused change records nothing.
+    app.put("/api/v1/regions/441621/attributes", &serde_json::json!({"area_km2": -1})).await;
+    let county = app.client_as("county", Some("441621"), None).await;
+    let (status, _) = app
+        .send(&county, reqwest::Method::PUT, "/api/v1/regions/441621/population/2020", Some(&serde_json::json!({"rural_population": 1})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(region_audit(&app, "entity_id=441621").await.len(), 4);
+
+    // The file import is one entry: file, hash, rows, and each region's values before and after.
+    let dir = tempfile::tempdir().unwrap();
+    let text = "行政区划代码,面积,海拔,年份,农业户籍人口\n441621,3627,200,2019,600000\n653131,22994,4000,2019,41234\n";
+    let file = crate::registry::write_file(&dir, "attrs.csv", text.as_bytes());
+    let out = app.bangfu(&["import", "region-attributes", &file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let imports = region_audit(&app, "action=import").await;
+    assert_eq!(imports.len(), 1);
+    let after = json(&imports[0], "after_json");
+    assert_eq!(after["file"], "attrs.csv");
+    assert_eq!(after["rows"], 2);
+    let sum = std::process::Command::new("sha256sum").arg(&file).output().expect("sha256sum");
+    let expected = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    assert_eq!(after["sha256"], expected.as_str());
+    assert_eq!(after["changes"][0]["code"], "441621");
+    assert_eq!(after["changes"][0]["before"], serde_json::json!({"area_km2": 3336.0, "elevation_m": 160, "year": 2019, "rural_population": 612000}));
+    assert_eq!(after["changes"][1]["after"]["rural_population"], 41234);
+    let (_, detail) = app.get("/api/v1/regions/441621").await;
+    assert_eq!(detail["elevation_m"], 200);
+
+    // A file with a bad row changes nothing and records nothing.
+    let bad = crate::registry::write_file(&dir, "bad.csv", "行政区划代码,海拔\n441621,250\n999999,1\n".as_bytes());
+    assert!(!app.bangfu(&["import", "region-attributes", &bad]).status.success());
+    assert_eq!(region_audit(&app, "action=import").await.len(), 1);
+    assert_eq!(app.get("/api/v1/regions/441621").await.1["elevation_m"], 200);
+}
+
 #[tokio::test]
 async fn paging_parameters_are_checked() {
     let app = TestApp::spawn().await;

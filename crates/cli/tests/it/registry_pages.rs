@@ -670,3 +670,36 @@ async fn the_import_page_lists_problems_and_offers_them_as_csv_and_xlsx() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("请选择要导入的文件"));
 }
+
+#[tokio::test]
+async fn the_household_file_links_to_its_assessment_and_offers_first_secretaries_field_work_only() {
+    let app = TestApp::spawn().await;
+    let h = crate::registry::create_household(&app, "LINK-1").await;
+    let id = h["id"].as_i64().unwrap();
+    let (status, file) = app.get_text(&format!("/households/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let link = format!("href=\"/households/{id}/assessment\"");
+    assert!(file.contains(&link) && file.contains("退出评估说明"), "{file}");
+    assert!(file.contains(&format!("href=\"/households/{id}/monitoring\"")));
+    let (status, explanation) = app.get_text(&format!("/households/{id}/assessment")).await;
+    assert_eq!(status, StatusCode::OK, "the link leads to the explanation page");
+    assert!(explanation.contains("LINK-1"), "{explanation}");
+
+    // The administrator gets every form; a first secretary of the village only income and
+    // measures (and no edit link); an auditor none, but the links to read on.
+    let action = |what: &str| format!("action=\"/households/{id}/{what}\"");
+    for what in ["status", "income", "cadres", "measures"] {
+        assert!(file.contains(&action(what)), "{what}");
+    }
+    let page = |client: reqwest::Client| {
+        let url = app.url(&format!("/households/{id}"));
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let secretary = page(app.client_as("village", Some(VILLAGE), None).await).await;
+    assert!(secretary.contains(&action("income")) && secretary.contains(&action("measures")), "{secretary}");
+    assert!(!secretary.contains(&action("status")) && !secretary.contains(&action("cadres")));
+    assert!(!secretary.contains(&format!("/households/{id}/edit")) && secretary.contains(&link));
+    let auditor = page(app.client_as("auditor", None, None).await).await;
+    assert!(!auditor.contains(&action("income")) && !auditor.contains(&action("measures")));
+    assert!(auditor.contains(&link));
+}

@@ -266,6 +266,11 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
+    // Who may write at all comes first, so that callers who may not learn nothing (not even
+    // whether a household number is taken).
+    if !caller.can_write_registry() {
+        return Err(ApiError::forbidden("您没有修改建档立卡数据的权限"));
+    }
     let no = body.get("household_no").map(cell).unwrap_or_default();
     if !no.trim().is_empty() && state.db.household_id_by_no(&Caller::system(), no.trim()).await?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("户编号 {} 已存在，请用 PUT 修改", no.trim())));

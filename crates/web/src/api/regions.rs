@@ -144,7 +144,7 @@ async fn set_attributes(
     {
         return Err(ApiError::invalid_field("elevation_m", "海拔应在 -500 到 9000 米之间"));
     }
-    Ok(Json(state.db.set_region_attributes(code, body.area_km2, body.elevation_m).await?))
+    Ok(Json(state.db.set_region_attributes(&caller, code, body.area_km2, body.elevation_m).await?))
 }
 
 #[derive(Deserialize)]
@@ -169,6 +169,6 @@ async fn set_population(
         .rural_population
         .filter(|p| *p >= 0)
         .ok_or_else(|| ApiError::invalid_field("rural_population", "请填写不小于 0 的农业户籍人口"))?;
-    state.db.set_rural_population(code, year, population).await?;
+    state.db.set_rural_population(&caller, code, year, population).await?;
     Ok(Json(state.db.rural_population(code).await?))
 }

@@ -585,7 +585,10 @@ struct RecordsPage {
     place: String,
     status: String,
     r: MonitoringRecords,
+    /// Opens monitoring cases.
     can_write: bool,
+    /// Records visits, expenses and shocks (first secretaries too).
+    can_record: bool,
     today: String,
     expense_kinds: Vec<(&'static str, &'static str)>,
     shock_kinds: Vec<(&'static str, &'static str)>,
@@ -608,6 +611,7 @@ async fn records_page(State(state): State<AppState>, CurrentCaller(caller): Curr
         status,
         r,
         can_write: caller.can_write_registry(),
+        can_record: caller.can_record_field_work(),
         today: today(),
         expense_kinds: ExpenseKind::ALL.iter().map(|k| (k.as_str(), k.name_zh())).collect(),
         shock_kinds: ShockKind::ALL.iter().map(|k| (k.as_str(), k.name_zh())).collect(),
@@ -772,7 +776,10 @@ async fn monitoring_page(State(state): State<AppState>, CurrentCaller(caller): C
 struct CasePage {
     c: MonitoringCase,
     check: Option<EliminationCheck>,
+    /// Eliminates the risk.
     can_write: bool,
+    /// Adds measures (first secretaries too).
+    can_record: bool,
     today: String,
     measure_types: Vec<&'static str>,
 }
@@ -784,7 +791,7 @@ async fn case_page(State(state): State<AppState>, CurrentCaller(caller): Current
     let id = page_id(&id, "监测案例")?;
     let c = state.db.monitoring_case(&caller, id).await?.ok_or_else(|| PageError(ApiError::not_found(format!("监测案例 {id} 不存在"))))?;
     let check = if c.status == "monitoring" { Some(state.db.elimination_check(&caller, id).await?) } else { None };
-    render(CasePage { c, check, can_write: caller.can_write_registry(), today: today(), measure_types: MEASURE_TYPES.to_vec() })
+    render(CasePage { c, check, can_write: caller.can_write_registry(), can_record: caller.can_record_field_work(), today: today(), measure_types: MEASURE_TYPES.to_vec() })
 }
 
 #[derive(Deserialize)]

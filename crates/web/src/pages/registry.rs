@@ -713,7 +713,14 @@ async fn show_household(
         ("基本医疗有保障", flag_text(d.medical_secure)),
         ("住房安全有保障", flag_text(d.housing_secure)),
     ];
-    let forms = if caller.can_write_registry() { household_forms(&d, &tables, failed.as_ref()) } else { Vec::new() };
+    let forms = if caller.can_write_registry() {
+        household_forms(&d, &tables, failed.as_ref())
+    } else if caller.can_record_field_work() {
+        // First secretaries record incomes and measures, nothing else of the household.
+        household_forms(&d, &tables, failed.as_ref()).into_iter().filter(|f| matches!(f.id, "income" | "measure")).collect()
+    } else {
+        Vec::new()
+    };
     let page = HouseholdPage {
         region_path: d
             .region_path
@@ -1238,6 +1245,10 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
+    // As in the API: callers who may not write learn nothing about household numbers.
+    if !caller.can_write_registry() {
+        return Err(PageError(ApiError::forbidden("您没有修改建档立卡数据的权限")));
+    }
     let tables = state.db.code_tables().await?;
     let mut st = FormState::from_values(&pairs);
     let rows = filled_rows(&st);
