@@ -7,6 +7,7 @@ mod user_cmd;
 mod registry_cmd;
 mod assess_cmd;
 mod stats_cmd;
+mod demo_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -31,6 +32,18 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// Load the full demo scenario first if the database holds no business records.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Generate the demo scenario (演示数据) into an empty database.
+    Demo {
+        /// `full` or a percentage of people, projects and money, e.g. `5%`.
+        #[arg(long, default_value = "full")]
+        scale: String,
+        /// Different seeds give different records with the same headline figures.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Create or upgrade the schema and load the shipped region list.
     Migrate,
@@ -137,8 +150,11 @@ async fn open(database: &str) -> Result<Db> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { addr } => {
+        Command::Serve { addr, demo } => {
             let db = open(&cli.database).await?;
+            if demo && demo_cmd::is_empty(&db).await? {
+                demo_cmd::run(&db, "full", 1).await?;
+            }
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("无法监听地址 {addr}"))?;
@@ -146,6 +162,12 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）", describe_db(&cli.database));
             web::serve(listener, web::AppState { db: db.clone() }).await?;
             db.close().await;
+        }
+        Command::Demo { scale, seed } => {
+            let db = open(&cli.database).await?;
+            let result = demo_cmd::run(&db, &scale, seed).await;
+            db.close().await;
+            result?;
         }
         Command::Migrate => {
             let db = open(&cli.database).await?;

@@ -79,6 +79,29 @@ pub struct Resolved {
 
 tokio::task_local! {
     static CURRENT: Resolved;
+    /// The database holds generated demo data: every page says 演示数据.
+    static DEMO: bool;
+}
+
+/// Whether the page header shows the 演示数据 banner.
+pub fn nav_demo() -> bool {
+    DEMO.try_with(|d| *d).unwrap_or(false)
+}
+
+/// Downloads of demo data say so in their file name (演示数据-…), without touching the
+/// file's contents, which must stay importable.
+fn mark_demo_download(headers: &mut HeaderMap) {
+    let Some(value) = headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()) else { return };
+    let Some(name) = value.split("filename=\"").nth(1).and_then(|r| r.split('"').next()) else { return };
+    // RFC 6266/5987: an ASCII fallback and the UTF-8 name, percent-encoded.
+    let utf8: String = format!("演示数据-{name}")
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let marked = format!("attachment; filename=\"demo-{name}\"; filename*=UTF-8''{utf8}");
+    if let Ok(v) = HeaderValue::from_str(&marked) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
 }
 
 /// The logged-in user's name for the page header, or None for the public.
@@ -262,7 +285,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let ended_session = had_cookie && resolved.method == AuthMethod::None;
     req.extensions_mut().insert(resolved.clone());
-    let mut response = CURRENT.scope(resolved, next.run(req)).await;
+    // Pages read the demo marker for their banner; JSON answers do not need it.
+    let demo_page = !is_api(&path) && state.db.is_demo().await.unwrap_or(false);
+    let mut response = DEMO.scope(demo_page, CURRENT.scope(resolved, next.run(req))).await;
+    if response.headers().contains_key(header::CONTENT_DISPOSITION) && state.db.is_demo().await.unwrap_or(false) {
+        mark_demo_download(response.headers_mut());
+    }
     let headers = response.headers_mut();
     if ended_session && !headers.contains_key(header::SET_COOKIE) {
         // The cookie names a session that has ended: have the browser drop it.
