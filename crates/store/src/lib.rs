@@ -5,6 +5,7 @@
 pub mod assessment;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod migrate;
 pub mod monitoring;

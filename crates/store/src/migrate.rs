@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_auth"),
     migration!(6, "0006_assessment"),
     migration!(7, "0007_stats"),
+    migration!(8, "0008_dashboard"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

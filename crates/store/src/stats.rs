@@ -17,7 +17,10 @@
 //! - elevation: over the paired counties, the counted projects' sites and those sites' counties.
 //!
 //! Registry members and invested funds come from summary tables kept by triggers in the same
-//! transaction as the records (migration 0007_stats), so a request sums a few hundred rows.
+//! transaction as the records (migration 0007_stats); projects, split funds and site elevations
+//! from those of 0008_dashboard (crate::dashboard), so a request sums a few hundred rows, and the
+//! API keeps each answer while `stats_version` is unchanged. Below county level the people are
+//! the town's or village's own (from the village summary), not the whole county's.
 
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::kinds::Theme;
@@ -78,6 +81,8 @@ pub struct Overview {
     pub elevation_min_m: Option<i64>,
     pub elevation_max_m: Option<i64>,
     pub themes: Vec<ThemeFigures>,
+    /// The database holds generated demo data (`app_settings` 'demo' = 'true'): say 演示数据.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,8 +133,18 @@ fn round2(x: f64) -> f64 {
 }
 
 impl Db {
-    /// The overview figures, computed from the records as they are now.
+    /// The overview figures. Without `as_of` they come from the summary tables of migration
+    /// 0008 (crate::dashboard), which give the same numbers as the records; a published set
+    /// (`as_of`) is computed from the dated records themselves.
     pub async fn stats_overview(&self, f: &OverviewFilter) -> StoreResult<Overview> {
+        match f.as_of {
+            None => self.overview_from_summaries(f).await,
+            Some(_) => self.overview_from_records(f).await,
+        }
+    }
+
+    /// The overview figures, computed from the records as they are now (as of a day).
+    pub(crate) async fn overview_from_records(&self, f: &OverviewFilter) -> StoreResult<Overview> {
         let as_of_year = f
             .as_of
             .as_deref()
@@ -343,6 +358,7 @@ impl Db {
             elevation_min_m: elev_min,
             elevation_max_m: elev_max,
             themes,
+            demo: self.is_demo().await?,
         })
     }
 

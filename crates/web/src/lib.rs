@@ -2,6 +2,7 @@
 //! Handlers are thin: they parse, resolve the caller's scope, call the store, and render.
 
 mod api;
+mod assets;
 mod auth;
 mod error;
 mod pages;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(assets::routes())
         .merge(auth::routes())
         // Resolves the caller and refuses anonymous, read-only and cross-site writes (crate::auth).
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

@@ -5,7 +5,10 @@ mod harness;
 
 mod assessment;
 mod auth;
+mod browser;
 mod cli;
+mod dashboard;
+mod demo;
 mod ledger;
 mod organisations;
 mod pages;

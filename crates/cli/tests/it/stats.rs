@@ -23,14 +23,14 @@ const THEMES: [&str; 8] = [
     "consumption",
 ];
 
-struct Scenario {
-    city: i64,
-    receiver: i64,
-    projects: Vec<i64>,
-    dir: tempfile::TempDir,
+pub(crate) struct Scenario {
+    pub city: i64,
+    pub receiver: i64,
+    pub projects: Vec<i64>,
+    pub dir: tempfile::TempDir,
 }
 
-fn tx(
+pub(crate) fn tx(
     kind: &str,
     amount: i64,
     date: &str,
@@ -43,13 +43,13 @@ fn tx(
            "fund_source": source, "project_id": project, "voucher_no": format!("S-{project}-{date}-{amount}")})
 }
 
-async fn post_tx(app: &TestApp, body: &Value) {
+pub(crate) async fn post_tx(app: &TestApp, body: &Value) {
     let (status, created) = app.post("/api/v1/transactions", body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 }
 
 /// Commitment then an invested disbursement of `amount` from a Shenzhen-side organisation.
-async fn invest(
+pub(crate) async fn invest(
     app: &TestApp,
     amount: i64,
     date: &str,
@@ -80,7 +80,7 @@ fn person(name: &'static str, county: &str, seq: u32, relation: &'static str) ->
 }
 
 /// A household of `people` members with this status and exit year (CSV rows).
-fn household(
+pub(crate) fn household(
     no: &str,
     village: &str,
     seq: u32,
@@ -110,7 +110,7 @@ fn household(
     rows
 }
 
-fn import(app: &TestApp, dir: &tempfile::TempDir, name: &str, rows: &[String]) {
+pub(crate) fn import(app: &TestApp, dir: &tempfile::TempDir, name: &str, rows: &[String]) {
     let text = format!("{HEADER}\n{}\n", rows.join("\n"));
     let file = write_file(dir, name, text.as_bytes());
     let out = app.bangfu(&["import", "households", &file]);
@@ -121,7 +121,7 @@ fn import(app: &TestApp, dir: &tempfile::TempDir, name: &str, rows: &[String]) {
     );
 }
 
-async fn scenario(app: &TestApp) -> Scenario {
+pub(crate) async fn scenario(app: &TestApp) -> Scenario {
     let dir = tempfile::tempdir().unwrap();
     let attrs = write_file(
         &dir,

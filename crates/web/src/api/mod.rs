@@ -12,7 +12,7 @@ mod organisations;
 mod pairings;
 pub mod projects;
 mod regions;
-mod stats;
+pub(crate) mod stats;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -8,33 +8,47 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use crate::scope::CurrentCaller;
+use domain::{Caller, RegionCode};
 use serde_json::{Value, json};
+use store::dashboard::{Dashboard, PairingsProgress};
 use store::stats::{Overview, OverviewFilter, PublishedFigures};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/stats/overview", get(overview))
+        .route("/api/v1/stats/dashboard", get(dashboard))
+        .route("/api/v1/stats/pairings", get(pairings))
         .route("/api/v1/stats/published", get(published_list))
         .route("/api/v1/stats/published/{id}", get(published_one))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct OverviewQuery {
-    region: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+    pub region: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
 }
 
-async fn overview(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<OverviewQuery>,
-) -> Result<Json<Overview>, ApiError> {
+/// The region a caller's figures are for when the request names none: a logged-in user whose
+/// scope is one region subtree (a county cadre, a village secretary) sees its own region; the
+/// public and city-wide users see everything. Aggregates stay public either way.
+pub fn default_region(caller: &Caller) -> Option<RegionCode> {
+    match (&caller.scope, caller.is_authenticated()) {
+        (domain::Scope::Regions(roots), true) if roots.len() == 1 => Some(roots[0]),
+        _ => None,
+    }
+}
+
+/// The filter of a stats request: region (or the caller's own), since, until.
+pub fn stats_filter(caller: &Caller, q: &OverviewQuery) -> Result<OverviewFilter, ApiError> {
     let region = q
         .region
         .as_deref()
         .filter(|s| !s.trim().is_empty())
         .map(|r| parse_region_param("region", r))
-        .transpose()?;
+        .transpose()?
+        .or_else(|| default_region(caller));
     let since = parse_i64_param("since", q.since.as_deref())?;
     let until = parse_i64_param("until", q.until.as_deref())?;
     if let (Some(s), Some(u)) = (since, until)
@@ -45,17 +59,39 @@ async fn overview(
             format!("截止年份 {u} 早于起始年份 {s}"),
         ));
     }
-    Ok(Json(
-        state
-            .db
-            .stats_overview(&OverviewFilter {
-                region,
-                since,
-                until,
-                as_of: None,
-            })
-            .await?,
-    ))
+    Ok(OverviewFilter {
+        region,
+        since,
+        until,
+        as_of: None,
+    })
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<OverviewQuery>,
+) -> Result<Json<Overview>, ApiError> {
+    let filter = stats_filter(&caller, &q)?;
+    Ok(Json(state.db.stats_overview_cached(&filter).await?))
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<OverviewQuery>,
+) -> Result<Json<Dashboard>, ApiError> {
+    let filter = stats_filter(&caller, &q)?;
+    Ok(Json(state.db.stats_dashboard_cached(&filter).await?))
+}
+
+async fn pairings(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<OverviewQuery>,
+) -> Result<Json<PairingsProgress>, ApiError> {
+    let filter = stats_filter(&caller, &q)?;
+    Ok(Json(state.db.stats_pairings_cached(filter.region).await?))
 }
 
 async fn published_list(
@@ -89,6 +125,14 @@ pub fn openapi(doc: &mut Value) {
             "summary": "数据概览（公开）：对口省份与县数、面积、财政帮扶资金（投入，按记账日期）、项目数（按开工年份）、脱贫人口（结对年份内脱贫）、剩余贫困人口、海拔范围、八大主题",
             "parameters": [q("region", "区划代码前缀，如 6531（喀什地区）、653131"), q("since", "起始年份（含）"), q("until", "截止年份（含）")],
             "responses": ok("概览数字")}},
+        "/api/v1/stats/dashboard": {"get": {
+            "summary": "数据看板（公开）：概览数字及下级区划（省→县→乡→村）的同口径数字、分年度分来源资金、分年度脱贫人口与剩余占比、八大主题指标、深度贫困地区；登录的县、村用户默认看本辖区",
+            "parameters": [q("region", "区划代码前缀"), q("since", "起始年份（含）"), q("until", "截止年份（含）")],
+            "responses": ok("看板数字")}},
+        "/api/v1/stats/pairings": {"get": {
+            "summary": "对口关系的年度协议目标与实际完成（实际为结对地区当年的数字：资金按记账年度，项目按开工年度，脱贫人口按脱贫年度，主题指标按年度）",
+            "parameters": [q("region", "区划代码前缀")],
+            "responses": ok("结对目标与完成")}},
         "/api/v1/stats/published": {"get": {"summary": "已发布的概览数字（bangfu stats publish 冻结，之后的记录不会改变它们）", "responses": ok("列表")}},
         "/api/v1/stats/published/{id}": {"get": {"summary": "一次发布的概览数字",
             "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": ok("已发布数字")}}

@@ -2,6 +2,7 @@
 //! organisations. Same store calls as the API; rendering only.
 
 mod assessment;
+pub(crate) mod dashboard;
 mod projects;
 mod registry;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/organisations", get(organisations))
         .route("/organisations/{id}", get(organisation))
         .merge(registry::routes())
+        .merge(dashboard::routes())
         .merge(assessment::routes())
         .merge(projects::routes())
 }
