@@ -7,7 +7,7 @@
 
 use crate::text;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// 因婚 joined the causes of poverty after the first registration of 2014 (DOMAIN.md §4).
 pub const MARRIAGE_CAUSE_CODE: &str = "05";
@@ -152,8 +152,9 @@ pub enum CodeLookupError {
 pub struct CodeTable {
     pub name: String,
     entries: Vec<CodeEntry>,
-    /// Normalised spelling → index into `entries`.
-    index: HashMap<String, usize>,
+    /// Normalised spelling → index into `entries` (Fx-hashed: every imported cell is looked
+    /// up here, and the keys are not attacker-chosen).
+    index: FxHashMap<String, usize>,
 }
 
 const MAX_QUOTED_CHARS: usize = 30;
@@ -174,7 +175,7 @@ impl CodeTable {
         CodeTable {
             name: name.into(),
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
         }
     }
 
@@ -349,6 +350,13 @@ impl CodeTable {
     /// Like [`CodeTable::lookup`], for a record of `year`: a value introduced later (因婚
     /// before 2015) is refused, and errors name the table and list the valid choices.
     pub fn lookup_in_year(&self, cell: &str, year: i32) -> Result<&CodeEntry, CodeLookupError> {
+        // The common case first, without building an error's strings (every key is non-empty,
+        // so a hit is never an empty cell).
+        if let Some(entry) = self.lookup(cell)
+            && entry.is_valid_in(year)
+        {
+            return Ok(entry);
+        }
         let table = self.label_zh().to_string();
         if text::normalize_compact(cell).is_empty() {
             return Err(CodeLookupError::Empty { table });
@@ -1016,7 +1024,7 @@ mod tests {
 
     #[test]
     fn from_csv_texts_accepts_borrowed_texts() {
-        let owned: HashMap<String, String> = TABLE_STEMS
+        let owned: std::collections::HashMap<String, String> = TABLE_STEMS
             .iter()
             .map(|s| (s.to_string(), builtin_csv(s).unwrap().replace("\r\n", "\n")))
             .collect();

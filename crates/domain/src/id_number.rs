@@ -101,22 +101,31 @@ impl IdNumber {
     /// Parses after trimming, NFKC (full-width digits), removing inner whitespace (numbers are
     /// often typed in groups) and uppercasing x.
     pub fn parse(s: &str) -> Result<IdNumber, IdNumberError> {
-        let t: String = text::normalize_compact(s)
-            .chars()
-            .map(|c| if c == 'x' { 'X' } else { c })
-            .collect();
+        // Imports parse millions of numbers that are already clean: those are used as they are
+        // (the slow path below would yield the very same text).
+        let trimmed = s.trim();
+        let clean = trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'X');
+        let owned: String;
+        let t: &str = if clean {
+            trimmed
+        } else {
+            owned = text::normalize_compact(s)
+                .chars()
+                .map(|c| if c == 'x' { 'X' } else { c })
+                .collect();
+            &owned
+        };
         if t.is_empty() {
             return Err(IdNumberError::Empty);
         }
-        if looks_like_scientific(&t) {
+        if t.contains(['E', 'e']) && looks_like_scientific(t) {
             return Err(IdNumberError::ScientificNotation);
         }
-        let chars: Vec<char> = t.chars().collect();
-        let len = chars.len();
+        let len = t.chars().count();
         if len != 15 && len != 18 {
             return Err(IdNumberError::Length { len });
         }
-        for (i, &c) in chars.iter().enumerate() {
+        for (i, c) in t.chars().enumerate() {
             let last_of_18 = len == 18 && i == 17;
             if !(c.is_ascii_digit() || (last_of_18 && c == 'X')) {
                 return Err(IdNumberError::NonDigit { position: i + 1 });
@@ -127,11 +136,15 @@ impl IdNumber {
         if !PROVINCE_PREFIXES.contains(&prefix) {
             return Err(IdNumberError::Province { prefix });
         }
-        let (first17, was_15) = if len == 15 {
-            (format!("{}19{}", &t[..6], &t[6..15]), true)
+        let mut first17 = String::with_capacity(18);
+        let was_15 = len == 15;
+        if was_15 {
+            first17.push_str(&t[..6]);
+            first17.push_str("19");
+            first17.push_str(&t[6..15]);
         } else {
-            (t[..17].to_string(), false)
-        };
+            first17.push_str(&t[..17]);
+        }
         let (year, month, day) = birth_date_of(&first17);
         if !(MIN_BIRTH_YEAR..=MAX_BIRTH_YEAR).contains(&year) {
             return Err(IdNumberError::BirthYear { year });
@@ -140,7 +153,7 @@ impl IdNumber {
             return Err(IdNumberError::BirthDate);
         }
         let check = check_char(&first17).expect("17 ASCII digits");
-        if !was_15 && chars[17] != check {
+        if !was_15 && t.as_bytes()[17] != check as u8 {
             return Err(IdNumberError::CheckChar);
         }
         let mut canonical = first17;

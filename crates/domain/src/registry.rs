@@ -9,7 +9,8 @@ use crate::money::Fen;
 use crate::region::{RegionCode, RegionLevel};
 use crate::text;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use rustc_hash::FxHashMap;
 
 pub const HEAD_RELATION: &str = "01";
 pub const STATUS_NOT_OUT: &str = "0";
@@ -58,7 +59,8 @@ const REQUIRED_MEMBER_COLUMNS: [&str; 17] = [
 /// so 务工时间(月) and 务工时间（月） are the same column.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
-    positions: HashMap<&'static str, usize>,
+    /// Fx-hashed: looked up for every cell of every row.
+    positions: FxHashMap<&'static str, usize>,
     pub headers: Vec<String>,
 }
 
@@ -69,7 +71,7 @@ fn header_key(h: &str) -> String {
 impl ColumnMap {
     pub fn new(headers: &[String], known: &[&'static str]) -> ColumnMap {
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
-        let mut positions = HashMap::new();
+        let mut positions = FxHashMap::default();
         for name in known {
             let k = header_key(name);
             if let Some(i) = keys.iter().position(|h| *h == k) {
@@ -209,9 +211,15 @@ struct RowChecker<'a> {
     problems: Vec<CellProblem>,
 }
 
-impl RowChecker<'_> {
+impl<'a> RowChecker<'a> {
     fn cell(&self, column: &str) -> String {
         text::normalize(self.map.get(self.row, column))
+    }
+
+    /// The normalised cell, borrowed when it needs no rewriting: for values that are parsed,
+    /// not kept.
+    fn cell_ref(&self, column: &str) -> Cow<'a, str> {
+        text::normalized(self.map.get(self.row, column))
     }
 
     fn fail(&mut self, column: &str, message: impl Into<String>) {
@@ -255,7 +263,7 @@ impl RowChecker<'_> {
     }
 
     fn year(&mut self, column: &str, required: bool, range: (i64, i64)) -> Option<i64> {
-        let v = self.cell(column);
+        let v = self.cell_ref(column);
         if v.is_empty() {
             if required {
                 self.fail(column, format!("{column}不能为空"));
@@ -297,23 +305,32 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
     {
         c.fail("户编号", "户编号不能超过 64 个字符");
     }
-    let village = c.required("行政区划代码").and_then(|v| match RegionCode::parse(&v) {
-        Ok(code) if code.level() == RegionLevel::Village => Some(code),
-        _ => {
-            c.fail("行政区划代码", "行政区划代码应为 12 位村级代码");
-            None
+    let village_text = c.cell_ref("行政区划代码");
+    let village = if village_text.is_empty() {
+        c.fail("行政区划代码", "行政区划代码不能为空");
+        None
+    } else {
+        match RegionCode::parse(&village_text) {
+            Ok(code) if code.level() == RegionLevel::Village => Some(code),
+            _ => {
+                c.fail("行政区划代码", "行政区划代码应为 12 位村级代码");
+                None
+            }
         }
-    });
+    };
     let identified_year = c.year("识别年度", true, (FIRST_IDENTIFICATION_YEAR, this_year));
     let attribute = c.code("贫困户属性", &t.household_attribute, None);
     let standard = c.code("识别标准", &t.identification_standard, None);
     let main_cause = c.code("主要致贫原因", &t.cause, identified_year);
     let mut other_causes = Vec::new();
-    let others = text::split_multi(map.get(row, "其他致贫原因"));
+    // As `text::split_multi`, without a string per item.
+    let others_text = text::normalized(map.get(row, "其他致贫原因"));
+    let others: Vec<&str> =
+        others_text.split(|ch: char| text::is_list_separator(ch) || ch.is_whitespace()).filter(|p| !p.is_empty()).collect();
     if others.len() > 2 {
         c.fail("其他致贫原因", "其他致贫原因最多填两项");
     } else {
-        for o in &others {
+        for &o in &others {
             match identified_year.map(|y| t.cause.lookup_in_year(o, y as i32)).unwrap_or_else(|| {
                 t.cause.lookup(o).ok_or(CodeLookupError::Empty { table: String::new() })
             }) {
@@ -370,7 +387,7 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
     let schooling = c.code("在校生状况", &t.schooling, None);
     let health = c.code("健康状况", &t.health, None);
     let labour = c.code("劳动技能", &t.labour, None);
-    let months_text = c.cell("务工时间（月）");
+    let months_text = c.cell_ref("务工时间（月）");
     let migrant_months = if months_text.is_empty() {
         None
     } else {
@@ -386,7 +403,8 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
     let phone = if looks_like_masked(phone_raw) {
         None
     } else {
-        let p = text::normalize_compact(phone_raw).replace('-', "");
+        let p = text::normalize_compact(phone_raw);
+        let p = if p.contains('-') { p.replace('-', "") } else { p };
         if !p.is_empty() && (!(7..=12).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit())) {
             c.fail("联系电话", "联系电话应为 7–12 位数字");
         }

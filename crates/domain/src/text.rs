@@ -2,23 +2,40 @@
 //! and half-width characters, stray spaces and several list separators, and the rest of the
 //! domain must only ever see one spelling.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
+
+/// True when NFKC certainly leaves `s` unchanged, decided without the Unicode tables: ASCII
+/// and the CJK Unified Ideographs block (names, code-table values) neither decompose nor
+/// combine. Most cells are like that, and the table-driven check costs several times more.
+fn plainly_nfkc(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+}
 
 /// NFKC and trimmed: full-width letters, digits and brackets become half-width.
 pub fn normalize(s: &str) -> String {
     // Imports normalise tens of millions of cells: skip the rewrite when the text is already
     // in NFKC (ASCII always is; most Chinese text is).
-    if s.is_ascii() || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
         return s.trim().to_string();
     }
     s.nfkc().collect::<String>().trim().to_string()
+}
+
+/// [`normalize`] without a copy when the cell is already clean (the usual case): the trimmed
+/// cell itself, borrowed. Imports check tens of millions of cells and keep few of them.
+pub fn normalized(s: &str) -> Cow<'_, str> {
+    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return Cow::Borrowed(s.trim());
+    }
+    Cow::Owned(s.nfkc().collect::<String>().trim().to_string())
 }
 
 /// [`normalize`] and every whitespace character removed, even inside the value: typists pad
 /// names like "已脱贫 （享受政策）" or "汉  族" to align columns, and no code-table value
 /// contains a meaningful space.
 pub fn normalize_compact(s: &str) -> String {
-    if s.is_ascii() || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
         return s.chars().filter(|c| !c.is_whitespace()).collect();
     }
     s.nfkc().filter(|c| !c.is_whitespace()).collect()
@@ -28,6 +45,11 @@ pub fn normalize_compact(s: &str) -> String {
 /// full-width ，and ； are listed although NFKC already folds them, so the list reads like the
 /// documentation; 、 has no half-width form and survives NFKC.
 const LIST_SEPARATORS: [char; 5] = ['、', ',', '，', ';', '；'];
+
+/// True for the separators of multi-valued cells (see [`split_multi`]).
+pub fn is_list_separator(c: char) -> bool {
+    LIST_SEPARATORS.contains(&c)
+}
 
 /// Splits a multi-valued cell on 、 , ， ; ； and whitespace, after [`normalize`], dropping
 /// empty items (so "a、、b" and a trailing separator are harmless).
@@ -45,11 +67,14 @@ pub fn split_multi(s: &str) -> Vec<String> {
 /// floats and often reach us formatted that way; anything else fractional is rejected rather
 /// than rounded, since a household size of 2.5 is a data error, not a number to fix.
 pub fn parse_int_cell(s: &str) -> Option<i64> {
-    let t: String = normalize(s).chars().filter(|&c| c != ',').collect();
+    let n = normalized(s);
+    // Digit grouping commas are dropped; most cells have none, so no copy then.
+    let t: Cow<'_, str> = if n.contains(',') { Cow::Owned(n.chars().filter(|&c| c != ',').collect()) } else { n };
+    let t: &str = &t;
     let (sign, body) = match t.as_bytes().first()? {
         b'-' => (-1i128, &t[1..]),
         b'+' => (1, &t[1..]),
-        _ => (1, t.as_str()),
+        _ => (1, t),
     };
     let (int_part, frac_part) = match body.split_once('.') {
         Some((i, f)) => (i, Some(f)),

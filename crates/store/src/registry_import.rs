@@ -5,12 +5,14 @@
 //! - rows are read and checked on a blocking thread and arrive in chunks of whole households,
 //!   so memory does not grow with the file;
 //! - every chunk is checked against the registry (villages exist, a person is an active member
-//!   of one household only, 户编号/人编号 matches) and written inside ONE transaction;
+//!   of one household only, 户编号/人编号 matches) and written inside ONE transaction, new rows
+//!   with bulk inserts (`Tx::insert_rows`: prepared multi-row statements with the strings
+//!   bound in place on SQLite, COPY on PostgreSQL);
 //! - any problem anywhere means the transaction is rolled back: all or nothing. A dry run is
 //!   the same run, always rolled back. A killed process leaves the database as it was.
 
 use crate::regions::Progress;
-use crate::sqlrt::{Ty, Tx, Val, insert_many, placeholders_for};
+use crate::sqlrt::{Cell, Ty, Tx, Val, insert_many, placeholders_for};
 use crate::tabular::{Table, TabularError};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
@@ -21,10 +23,12 @@ use domain::registry::{
 };
 use domain::{RegionCode, RegionLevel};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+// Fx-hashed maps: every row of a file goes through several of them, keyed by its own data.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-/// Rows per chunk sent from the reader to the writer (whole households only).
-const CHUNK_ROWS: usize = 2_000;
+/// Rows per chunk sent from the reader to the writer (whole households only). Each chunk
+/// costs a few lookups and prepared statements; a few chunks in flight bound the memory.
+const CHUNK_ROWS: usize = 4_000;
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
 
@@ -93,7 +97,10 @@ fn today() -> (i32, u32, u32) {
 }
 
 /// Reads and checks a members table on the calling (blocking) thread, sending whole households.
-fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::Sender<Chunk>) {
+///
+/// Chunks the writer is done with come back through `done` and are freed here: the rows were
+/// allocated on this thread, and the writer, the slower side, is spared the work.
+fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::Sender<Chunk>, done: std::sync::mpsc::Receiver<Vec<Group>>) {
     let map = ColumnMap::members(&table.headers);
     let missing = map.missing_member_columns();
     if !missing.is_empty() {
@@ -128,10 +135,11 @@ fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::S
                         if tx.blocking_send(Chunk::Groups(std::mem::take(&mut groups), std::mem::take(&mut problems), seen)).is_err() {
                             return;
                         }
+                        done.try_iter().for_each(drop);
                         rows_in_chunk = 0;
                         seen = 0;
                     }
-                    current = Some(Group { rows: Vec::new() });
+                    current = Some(Group { rows: Vec::with_capacity(8) });
                 }
                 current.as_mut().expect("set above").rows.push(ParsedRow { line: r.line, row });
             }
@@ -181,6 +189,8 @@ pub(crate) struct RunState {
     pub(crate) outcome: ImportOutcome,
     valid_villages: HashSet<i64>,
     invalid_villages: HashSet<i64>,
+    /// County key of each village key seen.
+    counties: HashMap<i64, i64>,
     /// Households that existed before this run and were changed: (id, first row) to recheck.
     touched: Vec<(i64, u64)>,
 }
@@ -230,15 +240,16 @@ impl Db {
         }
         let tables = self.code_tables().await?;
         let sha = table.sha256.clone();
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(4);
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(2);
+        let (done_sender, done) = std::sync::mpsc::channel::<Vec<Group>>();
         let reader = tokio::task::spawn_blocking(move || match kind {
-            "members" => read_member_chunks(table, tables, sender),
+            "members" => read_member_chunks(table, tables, sender, done),
             _ => read_income_chunks(table, sender),
         });
         progress.start(if kind == "members" { "导入成员" } else { "导入收入" }, 0);
         let result = on_db!(self, p => {
             let mut tx = p.begin().await?;
-            let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, progress).await;
+            let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, &done_sender, progress).await;
             match r {
                 Ok(mut outcome) => {
                     let _ = reader.await;
@@ -297,7 +308,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
-            apply_groups(&mut tx, caller.username.clone(), &mut state, groups).await?;
+            apply_groups(&mut tx, caller.username.clone(), &mut state, &groups).await?;
             finish_members(&mut tx, &mut state).await?;
             if state.outcome.problem_count == 0 && let Some(e) = &event {
                 if state.outcome.members_added != 1 {
@@ -347,8 +358,9 @@ async fn begin_batch<T: Tx>(tx: &mut T, username: String, options: &ImportOption
     Ok(RunState {
         batch_id,
         outcome: ImportOutcome { dry_run: options.dry_run, batch_id: Some(batch_id), ..Default::default() },
-        valid_villages: HashSet::new(),
-        invalid_villages: HashSet::new(),
+        valid_villages: HashSet::default(),
+        invalid_villages: HashSet::default(),
+        counties: HashMap::default(),
         touched: Vec::new(),
     })
 }
@@ -359,6 +371,7 @@ async fn import_in_tx<T: Tx>(
     options: &ImportOptions,
     kind: &str,
     receiver: &mut tokio::sync::mpsc::Receiver<Chunk>,
+    done: &std::sync::mpsc::Sender<Vec<Group>>,
     progress: &dyn Progress,
 ) -> StoreResult<ImportOutcome> {
     let mut state = begin_batch(tx, caller.username.clone(), options, kind).await?;
@@ -371,7 +384,9 @@ async fn import_in_tx<T: Tx>(
             Chunk::Groups(groups, problems, seen) => {
                 problems.into_iter().for_each(|p| state.push(p));
                 state.outcome.rows += seen;
-                apply_groups(tx, caller.username.clone(), &mut state, groups).await?;
+                apply_groups(tx, caller.username.clone(), &mut state, &groups).await?;
+                // Freed by the reader (if it has finished, here).
+                let _ = done.send(groups);
                 progress.advance(seen);
             }
             Chunk::Incomes(rows, problems, seen) => {
@@ -422,8 +437,12 @@ struct ExistingMember {
 async fn lookup_in<T: Tx>(tx: &mut T, sql_head: &str, keys: &[String], tys: &[Ty]) -> StoreResult<Vec<Vec<Val>>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(1_000) {
-        let sql = format!("{sql_head} ({})", placeholders_for(tx.is_postgres(), 1, chunk.len()));
-        let vals: Vec<Val> = chunk.iter().map(|k| Val::from(k.as_str())).collect();
+        // A few fixed list lengths (padded with NULL, which matches nothing), so the engine
+        // prepares each statement once per run rather than once per chunk.
+        let width = [16, 128, 1_000].into_iter().find(|w| *w >= chunk.len()).unwrap_or(chunk.len());
+        let sql = format!("{sql_head} ({})", placeholders_for(tx.is_postgres(), 1, width));
+        let mut vals: Vec<Val> = chunk.iter().map(|k| Val::from(k.as_str())).collect();
+        vals.resize(width, Val::Str(None));
         out.extend(tx.rows(&sql, &vals, tys).await?);
     }
     Ok(out)
@@ -456,9 +475,21 @@ fn county_key(village: RegionCode) -> i64 {
     village.ancestors().into_iter().find(|c| c.level() == RegionLevel::County).map(|c| c.key()).unwrap_or(village.key())
 }
 
+const HOUSEHOLD_INSERT_COLUMNS: [&str; 25] = [
+    "household_no", "village_key", "county_key", "group_name", "identification_standard", "attribute", "main_cause",
+    "other_causes", "identified_year", "status", "exit_year", "housing_dangerous", "housing_structure", "safe_water",
+    "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure", "phone", "head_name",
+    "member_count", "last_batch_id", "created_at", "updated_at",
+];
+
+const MEMBER_INSERT_COLUMNS: [&str; 17] = [
+    "household_id", "member_no", "name", "sex", "id_number", "id_was_15", "relation", "ethnicity", "education", "schooling",
+    "health", "labour", "migrant_months", "phone", "last_batch_id", "created_at", "updated_at",
+];
+
 /// Applies a chunk of households: checks against the registry, then writes the ones without
 /// problems (the run is rolled back anyway if any problem was found).
-pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mut RunState, groups: Vec<Group>) -> StoreResult<()> {
+pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mut RunState, groups: &[Group]) -> StoreResult<()> {
     let now = now_rfc3339();
     let village_keys: Vec<i64> = groups.iter().flat_map(|g| g.rows.iter().map(|r| r.row.household.village.key())).collect();
     check_villages(tx, state, village_keys).await?;
@@ -493,8 +524,17 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         .collect();
 
     let member_nos: Vec<String> = groups.iter().flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.member_no.clone())).collect();
-    let ids: Vec<String> =
-        groups.iter().flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string()))).collect();
+    // A person in a household new to the registry can only clash with an active member of
+    // another household. On SQLite the unique index on active ID numbers finds that while the
+    // rows are inserted (and the clash is reported then, see below), so only members of known
+    // households are looked up here; PostgreSQL aborts the transaction on a constraint error,
+    // so there every number is looked up first.
+    let look_up_all = tx.is_postgres();
+    let ids: Vec<String> = groups
+        .iter()
+        .filter(|g| look_up_all || existing.contains_key(&g.rows[0].row.household.household_no))
+        .flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string())))
+        .collect();
     let member_select = "SELECT m.id, m.household_id, h.household_no, m.member_no, m.id_number, m.active FROM members m JOIN households h ON h.id = m.household_id WHERE";
     let tys = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Bool];
     let to_member = |r: Vec<Val>| ExistingMember {
@@ -505,14 +545,14 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         id_number: r[4].str().map(String::from),
         active: r[5].bool().unwrap_or(false),
     };
-    let mut by_member_no: HashMap<String, ExistingMember> = HashMap::new();
+    let mut by_member_no: HashMap<String, ExistingMember> = HashMap::default();
     if !member_nos.is_empty() {
         for r in lookup_in(tx, &format!("{member_select} m.member_no IN"), &member_nos, &tys).await? {
             let m = to_member(r);
             by_member_no.insert(m.member_no.clone().unwrap_or_default(), m);
         }
     }
-    let mut by_id: HashMap<String, ExistingMember> = HashMap::new();
+    let mut by_id: HashMap<String, ExistingMember> = HashMap::default();
     for r in lookup_in(tx, &format!("{member_select} m.active AND m.id_number IN"), &ids, &tys).await? {
         let m = to_member(r);
         by_id.insert(m.id_number.clone().unwrap_or_default(), m);
@@ -520,12 +560,12 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
 
     // Decide, group by group.
     let mut new_households: Vec<&Group> = Vec::new();
-    let mut member_inserts: Vec<(String, &ParsedRow)> = Vec::new(); // (household_no, row)
+    let mut member_inserts: Vec<(&str, &ParsedRow)> = Vec::new(); // (household_no, row)
     let mut member_updates: Vec<(i64, &ParsedRow)> = Vec::new();
     let mut household_updates: Vec<(i64, &Group, bool)> = Vec::new(); // (id, group, status changed)
-    let mut chunk_ids: HashMap<String, String> = HashMap::new(); // id number -> household_no within the chunk
+    let mut chunk_ids: HashMap<&str, &str> = HashMap::default(); // id number -> household_no within the chunk
 
-    for g in &groups {
+    for g in groups {
         let first = &g.rows[0];
         let h = &first.row.household;
         let rows: Vec<&MemberRow> = g.rows.iter().map(|r| &r.row).collect();
@@ -614,7 +654,7 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                     });
                     bad = true;
                 }
-                chunk_ids.insert(n.as_str().to_string(), h.household_no.clone());
+                chunk_ids.insert(n.as_str(), h.household_no.as_str());
             }
             match matched {
                 Some(e) => planned_updates.push((e.id, r)),
@@ -660,78 +700,79 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 state.touched.push((e.id, first.line));
             }
         }
-        member_inserts.extend(planned_inserts.into_iter().map(|r| (h.household_no.clone(), r)));
+        member_inserts.extend(planned_inserts.into_iter().map(|r| (h.household_no.as_str(), r)));
         member_updates.extend(planned_updates);
     }
 
-    // Writes.
-    let mut household_ids: HashMap<String, i64> = existing.iter().filter(|(_, e)| e.id != 0).map(|(k, e)| (k.clone(), e.id)).collect();
+    // Writes: bulk inserts (see `Tx::insert_rows`), the strings bound where they are.
     if !new_households.is_empty() {
-        let rows: Vec<Vec<Val>> = new_households
-            .iter()
-            .map(|g| {
-                let h = &g.rows[0].row.household;
-                let head = g.rows.iter().find(|r| r.row.member.is_head()).map(|r| r.row.member.name.clone()).unwrap_or_default();
-                let phone = g.rows.iter().find(|r| r.row.member.is_head()).and_then(|r| r.row.member.phone.clone()).unwrap_or_default();
-                vec![
-                    h.household_no.clone().into(),
-                    h.village.key().into(),
-                    county_key(h.village).into(),
-                    h.group_name.clone().unwrap_or_default().into(),
-                    h.identification_standard.clone().into(),
-                    h.attribute.clone().into(),
-                    h.main_cause.clone().into(),
-                    h.other_causes.join(",").into(),
-                    h.identified_year.into(),
-                    h.status.clone().into(),
-                    h.exit_year.into(),
-                    bool_val(h.housing_dangerous),
-                    h.housing_structure.clone().unwrap_or_default().into(),
-                    bool_val(h.safe_water),
-                    bool_val(h.food_secure),
-                    bool_val(h.clothing_secure),
-                    bool_val(h.education_secure),
-                    bool_val(h.medical_secure),
-                    bool_val(h.housing_secure),
-                    phone.into(),
-                    head.into(),
-                    (g.rows.len() as i64).into(),
-                    state.batch_id.into(),
-                    now.clone().into(),
-                    now.clone().into(),
-                ]
-            })
-            .collect();
-        let inserted = insert_many(
-            tx,
-            "households",
-            &[
-                "household_no", "village_key", "county_key", "group_name", "identification_standard", "attribute", "main_cause",
-                "other_causes", "identified_year", "status", "exit_year", "housing_dangerous", "housing_structure", "safe_water",
-                "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure", "phone", "head_name",
-                "member_count", "last_batch_id", "created_at", "updated_at",
-            ],
-            &rows,
-            &[("id", Ty::I64), ("household_no", Ty::Str)],
-        )
-        .await?;
-        for r in inserted {
-            let (id, no) = (r[0].i64().unwrap_or_default(), r[1].string());
-            household_ids.insert(no.clone(), id);
-            if let Some(e) = existing.get_mut(&no) {
-                e.id = id;
-            }
-        }
-        let mut history = Vec::new();
-        for g in &new_households {
+        let causes: Vec<String> = new_households.iter().map(|g| g.rows[0].row.household.other_causes.join(",")).collect();
+        let mut cells: Vec<Cell> = Vec::with_capacity(new_households.len() * HOUSEHOLD_INSERT_COLUMNS.len());
+        for (g, causes) in new_households.iter().zip(&causes) {
             let h = &g.rows[0].row.household;
-            let id = household_ids[&h.household_no];
-            history.push(vec![id.into(), STATUS_NOT_OUT.into(), h.identified_year.into(), "识别".into(), now.clone().into(), username.clone().into()]);
-            if h.status != STATUS_NOT_OUT {
-                history.push(vec![id.into(), h.status.clone().into(), h.exit_year.unwrap_or(h.identified_year).into(), String::new().into(), now.clone().into(), username.clone().into()]);
+            let head = g.rows.iter().find(|r| r.row.member.is_head()).map(|r| &r.row.member);
+            let county = *state.counties.entry(h.village.key()).or_insert_with(|| county_key(h.village));
+            cells.extend([
+                Cell::Str(&h.household_no),
+                h.village.key().into(),
+                county.into(),
+                Cell::Str(h.group_name.as_deref().unwrap_or_default()),
+                Cell::Str(&h.identification_standard),
+                Cell::Str(&h.attribute),
+                Cell::Str(&h.main_cause),
+                Cell::Str(causes),
+                h.identified_year.into(),
+                Cell::Str(&h.status),
+                h.exit_year.into(),
+                h.housing_dangerous.into(),
+                Cell::Str(h.housing_structure.as_deref().unwrap_or_default()),
+                h.safe_water.into(),
+                h.food_secure.into(),
+                h.clothing_secure.into(),
+                h.education_secure.into(),
+                h.medical_secure.into(),
+                h.housing_secure.into(),
+                Cell::Str(head.and_then(|m| m.phone.as_deref()).unwrap_or_default()),
+                Cell::Str(head.map(|m| m.name.as_str()).unwrap_or_default()),
+                (g.rows.len() as i64).into(),
+                state.batch_id.into(),
+                Cell::Str(&now),
+                Cell::Str(&now),
+            ]);
+        }
+        let inserted = tx.insert_rows("households", &HOUSEHOLD_INSERT_COLUMNS, &cells, true).await?;
+        if let Some((_, message)) = inserted.conflicts.first() {
+            return Err(StoreError::Conflict(format!("户编号重复：{message}")));
+        }
+        for (g, id) in new_households.iter().zip(&inserted.ids) {
+            if let Some(e) = existing.get_mut(&g.rows[0].row.household.household_no) {
+                e.id = *id;
             }
         }
-        insert_many(tx, "household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, &[]).await?;
+        let mut history: Vec<Cell> = Vec::with_capacity(new_households.len() * 12);
+        for (g, id) in new_households.iter().zip(&inserted.ids) {
+            let h = &g.rows[0].row.household;
+            history.extend([
+                Cell::I64(*id),
+                Cell::Str(STATUS_NOT_OUT),
+                h.identified_year.into(),
+                Cell::Str("识别"),
+                Cell::Str(&now),
+                Cell::Str(&username),
+            ]);
+            if h.status != STATUS_NOT_OUT {
+                history.extend([
+                    Cell::I64(*id),
+                    Cell::Str(&h.status),
+                    h.exit_year.unwrap_or(h.identified_year).into(),
+                    Cell::Str(""),
+                    Cell::Str(&now),
+                    Cell::Str(&username),
+                ]);
+            }
+        }
+        tx.insert_rows("household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, false)
+            .await?;
         state.outcome.households_added += new_households.len() as u64;
     }
     for (id, g, status_changed) in &household_updates {
@@ -763,44 +804,61 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         state.outcome.households_updated += 1;
     }
     if !member_inserts.is_empty() {
-        let rows: Vec<Vec<Val>> = member_inserts
-            .iter()
-            .map(|(no, r)| {
-                let m = &r.row.member;
-                let id = m.id_number();
-                vec![
-                    household_ids.get(no).copied().unwrap_or_default().into(),
-                    Val::Str(m.member_no.clone()),
-                    m.name.clone().into(),
-                    m.sex.clone().into(),
-                    Val::Str(id.map(|n| n.as_str().to_string())),
-                    id.is_some_and(|n| n.was_15_digit()).into(),
-                    m.relation.clone().into(),
-                    m.ethnicity.clone().into(),
-                    m.education.clone().into(),
-                    m.schooling.clone().into(),
-                    m.health.clone().into(),
-                    m.labour.clone().into(),
-                    m.migrant_months.into(),
-                    m.phone.clone().unwrap_or_default().into(),
-                    state.batch_id.into(),
-                    now.clone().into(),
-                    now.clone().into(),
-                ]
-            })
-            .collect();
-        insert_many(
-            tx,
-            "members",
-            &[
-                "household_id", "member_no", "name", "sex", "id_number", "id_was_15", "relation", "ethnicity", "education", "schooling",
-                "health", "labour", "migrant_months", "phone", "last_batch_id", "created_at", "updated_at",
-            ],
-            &rows,
-            &[],
-        )
-        .await?;
-        state.outcome.members_added += member_inserts.len() as u64;
+        let mut cells: Vec<Cell> = Vec::with_capacity(member_inserts.len() * MEMBER_INSERT_COLUMNS.len());
+        for (no, r) in &member_inserts {
+            let m = &r.row.member;
+            let id = m.id_number();
+            cells.extend([
+                existing.get(*no).map(|e| e.id).unwrap_or_default().into(),
+                m.member_no.as_deref().into(),
+                Cell::Str(&m.name),
+                Cell::Str(&m.sex),
+                id.map(|n| n.as_str()).into(),
+                id.is_some_and(|n| n.was_15_digit()).into(),
+                Cell::Str(&m.relation),
+                Cell::Str(&m.ethnicity),
+                Cell::Str(&m.education),
+                Cell::Str(&m.schooling),
+                Cell::Str(&m.health),
+                Cell::Str(&m.labour),
+                m.migrant_months.into(),
+                Cell::Str(m.phone.as_deref().unwrap_or_default()),
+                state.batch_id.into(),
+                Cell::Str(&now),
+                Cell::Str(&now),
+            ]);
+        }
+        let inserted = tx.insert_rows("members", &MEMBER_INSERT_COLUMNS, &cells, false).await?;
+        drop(cells);
+        for (i, message) in &inserted.conflicts {
+            let (no, r) = member_inserts[*i];
+            let m = &r.row.member;
+            match m.id_number().filter(|_| !message.contains("member_no")) {
+                Some(n) => {
+                    let other = tx
+                        .rows(
+                            "SELECT h.household_no FROM members m JOIN households h ON h.id = m.household_id WHERE m.active AND m.id_number = $1",
+                            &[n.as_str().into()],
+                            &[Ty::Str],
+                        )
+                        .await?;
+                    let other = other.first().map(|r| r[0].string()).unwrap_or_default();
+                    state.push(RowProblem {
+                        row: r.line,
+                        column: "证件号码".into(),
+                        value: n.masked(),
+                        message: format!("此人已是户编号 {other} 的在册成员，不能同时属于户编号 {no}"),
+                    });
+                }
+                None => state.push(RowProblem {
+                    row: r.line,
+                    column: "人编号".into(),
+                    value: m.member_no.clone().unwrap_or_default(),
+                    message: "人编号已被其他成员使用，人编号不能重复".into(),
+                }),
+            }
+        }
+        state.outcome.members_added += (member_inserts.len() - inserted.conflicts.len()) as u64;
     }
     for (id, r) in &member_updates {
         let m = &r.row.member;
@@ -820,7 +878,7 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         state.outcome.members_updated += 1;
     }
     // Rows of households seen earlier in this run add members: recount those at the end too.
-    for g in &groups {
+    for g in groups {
         let no = &g.rows[0].row.household.household_no;
         if let Some(e) = existing.get(no)
             && e.last_batch_id == Some(state.batch_id)
@@ -904,7 +962,7 @@ async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, 
     let households: HashMap<String, (i64, i64)> =
         found.into_iter().map(|r| (r[1].string(), (r[0].i64().unwrap_or_default(), r[2].i64().unwrap_or_default()))).collect();
     let now = now_rfc3339();
-    let mut seen: HashSet<(i64, i64)> = HashSet::new();
+    let mut seen: HashSet<(i64, i64)> = HashSet::default();
     for (line, r) in &rows {
         let Some(&(id, size)) = households.get(&r.household_no) else {
             state.push(RowProblem {

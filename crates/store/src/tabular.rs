@@ -128,7 +128,15 @@ fn open_csv<R: Read + Send + 'static>(source: R, head: &[u8]) -> Table {
         .bom_override(true)
         .bom_sniffing(true)
         .build(hashing);
-    let marked = BlankLineMarker { inner: decoded, pending: Vec::new(), at_line_start: true, in_quotes: false, marked: false };
+    let marked = BlankLineMarker {
+        inner: decoded,
+        raw: Vec::new(),
+        pending: Vec::new(),
+        pos: 0,
+        at_line_start: true,
+        in_quotes: false,
+        marked: false,
+    };
     let boxed: Box<dyn Read + Send> = Box::new(marked);
     let mut records =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(boxed).into_records();
@@ -158,43 +166,74 @@ fn open_csv<R: Read + Send + 'static>(source: R, head: &[u8]) -> Table {
 /// in error reports match what the user sees.
 struct BlankLineMarker<R> {
     inner: R,
+    /// Read buffer, reused (a fresh zeroed buffer per read cost more than the rest).
+    raw: Vec<u8>,
+    /// Marked bytes not yet handed out, from `pos` on.
     pending: Vec<u8>,
+    pos: usize,
     at_line_start: bool,
     in_quotes: bool,
     /// This empty line already got its space.
     marked: bool,
 }
 
-impl<R: Read> Read for BlankLineMarker<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pending.is_empty() {
-            let mut raw = vec![0u8; buf.len().max(1)];
-            let n = self.inner.read(&mut raw)?;
-            if n == 0 {
-                return Ok(0);
+impl<R: Read> BlankLineMarker<R> {
+    /// Copies `raw[..n]` to `pending`, adding the spaces. Only quotes and line ends change
+    /// the state, so the text between them is copied in one piece.
+    fn mark(&mut self, n: usize) {
+        self.pending.clear();
+        self.pos = 0;
+        self.pending.reserve(n + 16);
+        let raw = &self.raw[..n];
+        let mut copied = 0;
+        let mut i = 0;
+        while let Some(off) = memchr::memchr3(b'"', b'\r', b'\n', &raw[i..]) {
+            let at = i + off;
+            if at > i {
+                // Ordinary bytes before the special one: the line has content.
+                self.at_line_start = false;
             }
-            self.pending.reserve(n + 16);
-            for &b in &raw[..n] {
-                if b == b'"' {
-                    self.in_quotes = !self.in_quotes;
-                }
-                let terminator = b == b'\r' || b == b'\n';
-                if !self.in_quotes && self.at_line_start && terminator && !self.marked {
+            let b = raw[at];
+            if b == b'"' {
+                self.in_quotes = !self.in_quotes;
+                self.at_line_start = false;
+            } else {
+                if !self.in_quotes && self.at_line_start && !self.marked {
+                    self.pending.extend_from_slice(&raw[copied..at]);
                     self.pending.push(b' ');
+                    copied = at;
                     self.marked = true;
                 }
-                self.pending.push(b);
                 if !self.in_quotes && b == b'\n' {
                     self.at_line_start = true;
                     self.marked = false;
-                } else if !terminator {
-                    self.at_line_start = false;
                 }
             }
+            i = at + 1;
         }
-        let n = self.pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
+        if i < n {
+            self.at_line_start = false;
+        }
+        self.pending.extend_from_slice(&raw[copied..n]);
+    }
+}
+
+impl<R: Read> Read for BlankLineMarker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.pending.len() {
+            let want = buf.len().max(1);
+            if self.raw.len() < want {
+                self.raw.resize(want, 0);
+            }
+            let n = self.inner.read(&mut self.raw[..want])?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.mark(n);
+        }
+        let n = (self.pending.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }

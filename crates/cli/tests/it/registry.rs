@@ -150,6 +150,32 @@ async fn one_person_cannot_be_in_two_households() {
 }
 
 #[tokio::test]
+async fn one_person_far_apart_in_a_large_file_is_refused_with_both_households() {
+    // Thousands of rows apart, the two rows reach the database in different chunks of the
+    // import: the clash is still found, named and placed on its spreadsheet row.
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let birth = |i: u32| format!("19{:02}{:02}{:02}", 50 + i / 336, 1 + (i / 28) % 12, 1 + i % 28);
+    let mut lines = vec![HEADER.to_string()];
+    for i in 0..2_000u32 {
+        let no = format!("B{i:04}");
+        for (seq, male, relation, name) in [(1, true, "户主", "王大山"), (1, false, "配偶", "李秀英"), (2, true, "之子", "王小明")] {
+            let p = Person { name, male, id: id_number("441621", &birth(i), seq, male), relation };
+            lines.push(row(&no, "441621103212", &p, "因病", "已脱贫", "2018"));
+        }
+    }
+    let spouse = Person { name: "李秀英", male: false, id: id_number("441621", &birth(0), 1, false), relation: "户主" };
+    lines.push(row("B9999", "441621103212", &spouse, "因病", "未脱贫", ""));
+    let file = write_file(&dir, "large.csv", (lines.join("\n") + "\n").as_bytes());
+    let (ok, stdout, stderr) = run(&app, &["import", "households", &file]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("第 6002 行 证件号码 列"), "{stderr}");
+    assert!(stderr.contains("B0000") && stderr.contains("B9999"), "both households are named: {stderr}");
+    assert!(stderr.contains("发现 1 处问题"), "exactly this problem: {stderr}");
+    assert_eq!(household_count(&app).await, 0, "nothing is written");
+}
+
+#[tokio::test]
 async fn household_rows_must_agree_and_have_one_head() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
