@@ -48,9 +48,3 @@ async fn print_demo_login(db: &Db) -> Result<()> {
     }
     Ok(())
 }
-
-/// Whether the database holds no business records yet (the README's first command loads the
-/// demo only then).
-pub async fn is_empty(db: &Db) -> Result<bool> {
-    Ok(!demo::has_records(db).await.map_err(|e| anyhow!("{e}"))?)
-}

@@ -152,7 +152,8 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { addr, demo } => {
             let db = open(&cli.database).await?;
-            if demo && demo_cmd::is_empty(&db).await? {
+            // The README's first command: the demo goes only into a database without records.
+            if demo && !demo::has_records(&db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 demo_cmd::run(&db, "full", 1).await?;
             }
             let listener = tokio::net::TcpListener::bind(&addr)

@@ -144,10 +144,12 @@ fn key_of(code: &str) -> Option<i64> {
     domain::RegionCode::parse(code).ok().map(|c| c.key())
 }
 
+/// Month lengths of a common year: generated dates count days of a 365-day year.
+const MONTH_DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 fn date(year: i64, day_of_year: i64) -> String {
     let (mut m, mut d) = (1, day_of_year.clamp(1, 365));
-    let lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    for len in lengths {
+    for len in MONTH_DAYS {
         if d <= len {
             break;
         }
@@ -160,8 +162,7 @@ fn date(year: i64, day_of_year: i64) -> String {
 fn day_number(date: &str) -> i64 {
     let m: i64 = date[5..7].parse().unwrap_or(1);
     let d: i64 = date[8..10].parse().unwrap_or(1);
-    let lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    lengths[..(m - 1) as usize].iter().sum::<i64>() + d
+    MONTH_DAYS[..(m - 1) as usize].iter().sum::<i64>() + d
 }
 
 struct Org {
@@ -298,7 +299,7 @@ impl Generator<'_> {
 
         self.households(sink, &mut states, &mut counts)?;
         self.projects(sink, &states, &named, &generated, &mut counts)?;
-        self.targets(sink, &states, &counts)?;
+        self.targets(sink, &states)?;
 
         // Rural registered population per village and county: the registered poor are a
         // minority of it, as in the poor counties of the time (incidence from a few to 30%).
@@ -381,10 +382,7 @@ impl Generator<'_> {
                     PeopleKind::Relapsed => (Some(self.rng.random_range(2016..bucket.year)), Some(bucket.year)),
                     PeopleKind::Remaining => (None, None),
                 };
-                let latest_identification = match (exit_year, bucket.kind) {
-                    (Some(e), _) => (e - 1).max(FIRST_REGISTRY_YEAR),
-                    (None, _) => 2019,
-                };
+                let latest_identification = exit_year.map_or(2019, |e| (e - 1).max(FIRST_REGISTRY_YEAR));
                 let identified = if self.rng.random_bool(0.78) {
                     FIRST_REGISTRY_YEAR
                 } else {
@@ -725,7 +723,7 @@ impl Generator<'_> {
     }
 
     /// Yearly agreement targets of each pairing, set around what the plan then delivered.
-    fn targets(&mut self, sink: &mut dyn Sink, states: &[CountyState], _counts: &Counts) -> Result<(), DemoError> {
+    fn targets(&mut self, sink: &mut dyn Sink, states: &[CountyState]) -> Result<(), DemoError> {
         let s = self.scenario;
         let mut funds: HashMap<(usize, i64), i64> = HashMap::new();
         let mut projects: HashMap<(usize, i64), i64> = HashMap::new();

@@ -130,7 +130,6 @@ pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Res
         start,
         progress,
     };
-    let rt = tokio::runtime::Handle::current();
     match db {
         Db::Sqlite(pool) => {
             let path = pool.connect_options().get_filename().to_path_buf();
@@ -146,7 +145,7 @@ pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Res
             })
         }
         Db::Postgres(pool) => tokio::task::block_in_place(|| {
-            let mut sink = sink::PgSink::begin(pool, rt)?;
+            let mut sink = sink::PgSink::begin(pool, tokio::runtime::Handle::current())?;
             let counts = generator.run(&mut sink)?;
             sink.reset_identity(&["organisations", "pairings", "import_batches", "households", "projects"])?;
             sink.commit()?;

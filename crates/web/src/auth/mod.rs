@@ -288,7 +288,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     // Pages read the demo marker for their banner; JSON answers do not need it.
     let demo_page = !is_api(&path) && state.db.is_demo().await.unwrap_or(false);
     let mut response = DEMO.scope(demo_page, CURRENT.scope(resolved, next.run(req))).await;
-    if response.headers().contains_key(header::CONTENT_DISPOSITION) && state.db.is_demo().await.unwrap_or(false) {
+    // A page's answer already says whether the database is a demo; only API downloads ask.
+    if response.headers().contains_key(header::CONTENT_DISPOSITION)
+        && (demo_page || (is_api(&path) && state.db.is_demo().await.unwrap_or(false)))
+    {
         mark_demo_download(response.headers_mut());
     }
     let headers = response.headers_mut();
