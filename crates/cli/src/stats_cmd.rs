@@ -1,5 +1,7 @@
 //! `bangfu stats publish --as-of DATE [--region CODE] [--since YEAR]`: freezes the overview
 //! figures as of a day into the append-only published_figures table.
+//! `bangfu stats check` / `bangfu stats rebuild`: compares the trigger-kept dashboard summaries
+//! with the same summaries recomputed from the records (rebuild also saves the recomputed ones).
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
@@ -19,10 +21,16 @@ pub enum StatsCommand {
         #[arg(long)]
         since: Option<i64>,
     },
+    /// Recompute the dashboard summaries from the records and report any difference (read-only).
+    Check,
+    /// Recompute the dashboard summaries from the records and save them (a repair).
+    Rebuild,
 }
 
 pub async fn run(db: &Db, cmd: StatsCommand) -> Result<()> {
     match cmd {
+        StatsCommand::Check => check(db, false).await,
+        StatsCommand::Rebuild => check(db, true).await,
         StatsCommand::Publish {
             as_of,
             region,
@@ -49,4 +57,20 @@ pub async fn run(db: &Db, cmd: StatsCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn check(db: &Db, apply: bool) -> Result<()> {
+    let diffs = db.recompute_summaries(apply).await.map_err(|e| anyhow!("{e}"))?;
+    // Padding counts characters; each CJK header character takes two columns.
+    println!("{:<23} {:>8} {:>7} {:>7}", "汇总表", "行数", "仅原有", "仅重算");
+    for d in &diffs {
+        println!("{:<26} {:>10} {:>10} {:>10}", d.table, d.rows, d.only_kept, d.only_recomputed);
+    }
+    let differing = diffs.iter().filter(|d| d.only_kept + d.only_recomputed > 0).count();
+    match (differing, apply) {
+        (0, _) => println!("汇总数据与明细记录一致"),
+        (n, true) => println!("{n} 张汇总表与明细记录不一致，已按明细记录重算并保存"),
+        (n, false) => return Err(anyhow!("{n} 张汇总表与明细记录不一致（可运行 bangfu stats rebuild 按明细重算）")),
+    }
+    Ok(())
 }

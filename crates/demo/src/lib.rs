@@ -136,9 +136,13 @@ pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Res
             tokio::task::block_in_place(|| {
                 let mut sink = sink::SqliteSink::open(&path)?;
                 let indexes = sink.drop_secondary_indexes(generate::BULK_TABLES)?;
+                let triggers = sink.suspend_summary_triggers()?;
                 let counts = generator.run(&mut sink)?;
                 progress.start("重建索引", indexes.len() as u64);
                 sink.create_indexes(&indexes)?;
+                progress.finish();
+                progress.start("汇总统计", 1);
+                sink.rebuild_summaries(&triggers)?;
                 progress.finish();
                 sink.commit()?;
                 Ok::<_, DemoError>(counts)
@@ -146,7 +150,11 @@ pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Res
         }
         Db::Postgres(pool) => tokio::task::block_in_place(|| {
             let mut sink = sink::PgSink::begin(pool, tokio::runtime::Handle::current())?;
+            let triggers = sink.suspend_summary_triggers()?;
             let counts = generator.run(&mut sink)?;
+            progress.start("汇总统计", 1);
+            sink.rebuild_summaries(&triggers)?;
+            progress.finish();
             sink.reset_identity(&["organisations", "pairings", "import_batches", "households", "projects"])?;
             sink.commit()?;
             Ok(counts)

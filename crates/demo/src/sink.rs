@@ -6,6 +6,8 @@
 use crate::DemoError;
 use sqlx::postgres::PgPool;
 use std::collections::HashMap;
+use store::Backend;
+use store::summaries::{self, TriggerToggle};
 use std::fmt::Write as _;
 
 /// One value of a generated row.
@@ -127,6 +129,28 @@ impl SqliteSink {
         }
         Ok(())
     }
+
+    /// Takes the summary triggers out of the load's transaction (see `store::summaries`).
+    pub fn suspend_summary_triggers(&mut self) -> Result<Vec<TriggerToggle>, DemoError> {
+        let mut stmt = self.conn.prepare(summaries::summary_triggers_sql(Backend::Sqlite))?;
+        let toggles: Vec<TriggerToggle> = stmt
+            .query_map([], |r| Ok(TriggerToggle::new(Backend::Sqlite, r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        for t in &toggles {
+            self.conn.execute_batch(&t.suspend)?;
+        }
+        Ok(toggles)
+    }
+
+    /// Computes every summary once from the loaded records and puts the triggers back.
+    pub fn rebuild_summaries(&mut self, toggles: &[TriggerToggle]) -> Result<(), DemoError> {
+        self.conn.execute_batch(summaries::rebuild_sql(Backend::Sqlite))?;
+        for t in toggles {
+            self.conn.execute_batch(&t.restore)?;
+        }
+        Ok(())
+    }
 }
 
 impl Sink for SqliteSink {
@@ -185,6 +209,36 @@ impl PgSink {
     pub fn commit(mut self) -> Result<(), DemoError> {
         self.flush()?;
         self.rt.block_on(self.tx.commit())?;
+        Ok(())
+    }
+
+    fn run_sql(&mut self, sql: &str) -> Result<(), DemoError> {
+        let conn: &mut sqlx::PgConnection = &mut self.tx;
+        self.rt.block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(conn))?;
+        Ok(())
+    }
+
+    /// Takes the summary triggers out of the load's transaction (see `store::summaries`).
+    pub fn suspend_summary_triggers(&mut self) -> Result<Vec<TriggerToggle>, DemoError> {
+        let conn: &mut sqlx::PgConnection = &mut self.tx;
+        let rows: Vec<(String, String)> = self
+            .rt
+            .block_on(sqlx::query_as(summaries::summary_triggers_sql(Backend::Postgres)).fetch_all(conn))?;
+        let toggles: Vec<TriggerToggle> =
+            rows.into_iter().map(|(a, b)| TriggerToggle::new(Backend::Postgres, a, b)).collect();
+        for t in &toggles {
+            self.run_sql(&t.suspend)?;
+        }
+        Ok(toggles)
+    }
+
+    /// Computes every summary once from the loaded records and puts the triggers back.
+    pub fn rebuild_summaries(&mut self, toggles: &[TriggerToggle]) -> Result<(), DemoError> {
+        self.flush()?;
+        self.run_sql(summaries::rebuild_sql(Backend::Postgres))?;
+        for t in toggles {
+            self.run_sql(&t.restore)?;
+        }
         Ok(())
     }
 

@@ -21,13 +21,15 @@ pub mod registry_import;
 pub mod registry_export;
 pub mod sqlrt;
 pub mod stats;
+pub mod summaries;
 pub mod tabular;
 mod time;
 
 pub use error::{StoreError, StoreResult};
 pub use time::{current_year, now_rfc3339};
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,15 +58,23 @@ pub enum Backend {
     Postgres,
 }
 
+/// Imports, the assessment batch and the demo's summaries run statements of seconds by design;
+/// sqlx's default warning would print their whole SQL text into the command's output.
+const SLOW_STATEMENT_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 impl Db {
     /// Opens (and for SQLite, creates) the database named by a path or a `postgres://` URL.
     /// Does not migrate: see `open`.
     pub async fn connect(target: &str) -> StoreResult<Db> {
         if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(target)
+                .map_err(|e| StoreError::Unavailable(format!("PostgreSQL 连接地址无效：{e}")))?
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(target)
+                .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("无法连接 PostgreSQL 数据库：{e}")))?;
             return Ok(Db::Postgres(pool));
@@ -80,7 +90,8 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
