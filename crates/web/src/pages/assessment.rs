@@ -191,6 +191,9 @@ fn summary_rows(run: &AssessmentRun) -> Vec<(String, String, bool)> {
         false,
     ));
     rows.push(("防返贫监测对象（本次筛查）".into(), String::new(), false));
+    if s.not_registered > 0 {
+        rows.push(("筛查一般农户（未建档立卡，不参加退出评估）".into(), grouped(s.not_registered), true));
+    }
     for c in &s.candidates {
         rows.push((c.name.clone(), grouped(c.count), true));
     }
