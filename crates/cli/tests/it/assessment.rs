@@ -188,6 +188,18 @@ async fn each_guarantee_failing_alone_is_the_only_reason() {
     assert_eq!(criterion(&latest_decision(&app, "G-water", 2019).await, "water")["detail"], "饮水不安全");
 }
 
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start} in {text}")) + start.len();
+    &text[from..from + text[from..].find(end).unwrap()]
+}
+
+/// The map areas a progress page hands its script (an HTML-escaped JSON attribute).
+fn map_areas(page: &str) -> Vec<Value> {
+    let raw = between(page, "data-areas=\"", "\"");
+    let json = raw.replace("&quot;", "\"").replace("&#34;", "\"").replace("&#x22;", "\"").replace("&amp;", "&").replace("&#38;", "&").replace("&#x27;", "'").replace("&#39;", "'");
+    serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e}: {json}")).as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_western_county_passes_and_an_eastern_one_fails_at_two_and_a_half_percent() {
     let app = TestApp::spawn().await;
@@ -241,11 +253,34 @@ async fn a_western_county_passes_and_an_eastern_one_fails_at_two_and_a_half_perc
     assert_eq!(east["passed"], true, "{east}");
     assert_eq!(east["exit_ready"], true, "1.5% wrongful, 1% missed, 95% approval: {east}");
 
-    // The page: a table and a bar chart.
+    // The page: a table, a bar chart and a map coloured by incidence. The counties lie in two
+    // provinces, so the map is China's, one area per province with its counties summed.
     let (status, page) = app.get_text("/assessment/progress?year=2019").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<svg") && page.contains("德保县") && page.contains("紫金县"), "{page}");
-    assert!(!page.contains("<script"), "no scripts");
+    let areas = map_areas(&page);
+    assert!(page.contains("/china.json"), "{page}");
+    let area = |code: &str| areas.iter().find(|a| a["code"] == code).unwrap_or_else(|| panic!("{code} in {areas:?}")).clone();
+    assert_eq!(area("45")["incidence_pct"], 2.5);
+    assert_eq!((area("45")["counties"].as_i64(), area("45")["passed"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(area("44")["incidence_pct"], 2.5);
+    assert_eq!(area("44")["passed"], 1, "with 广东's own 3% threshold");
+    assert_eq!(area("44")["href"], "/assessment/progress?year=2019&region=44");
+    // One province: its prefectures.
+    let (_, page) = app.get_text("/assessment/progress?year=2019&region=45").await;
+    assert!(page.contains("/province/45.json"), "{page}");
+    let areas = map_areas(&page);
+    assert_eq!(areas.len(), 1);
+    assert_eq!(areas[0]["code"], "4510");
+    assert_eq!(areas[0]["remaining"], 25);
+    // The script and map files it loads are served.
+    for path in ["/static/exit_map.js".to_string(), between(&page, "<script src=\"", "\"").to_string(), between(&page, "data-map-url=\"", "\"").to_string()] {
+        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    // A county's villages: no map (no village outlines).
+    let (_, page) = app.get_text("/assessment/progress?year=2019&region=451024").await;
+    assert!(!page.contains("exit-map-chart"), "{page}");
 }
 
 #[tokio::test]
