@@ -870,10 +870,10 @@ struct AreaRow {
 async fn area_rows<T: Tx>(tx: &mut T, column: &'static str, range_sql: &str, year: i64) -> StoreResult<Vec<AreaRow>> {
     let sql = format!(
         "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
-         FROM (SELECT h.{column} AS area, CAST(SUM(CASE WHEN h.status <> '{STATUS_NOT_REGISTERED}' THEN 1 ELSE 0 END) AS BIGINT) AS households,
+         FROM (SELECT h.{column} AS area, COUNT(*) AS households,
                       CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
                       CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN h.member_count ELSE 0 END) AS BIGINT) AS remaining
-               FROM households h WHERE h.removed_year IS NULL{range_sql} GROUP BY h.{column}) g
+               FROM households h WHERE h.removed_year IS NULL AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql} GROUP BY h.{column}) g
          LEFT JOIN region_population rp ON rp.region_key = g.area
               AND rp.year = (SELECT MAX(p2.year) FROM region_population p2 WHERE p2.region_key = g.area AND p2.year <= $1)
          ORDER BY g.area"
