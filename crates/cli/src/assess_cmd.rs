@@ -64,6 +64,9 @@ pub fn summary_table(run_id: i64, s: &RunSummary) -> String {
         row("县：达到贫困发生率标准", "未判定（按乡镇或村评估）".into());
     }
     row("防返贫监测对象（本次筛查）", String::new());
+    if s.not_registered > 0 {
+        row("  筛查一般农户（未建档立卡，不参加退出评估）", grouped(s.not_registered));
+    }
     for c in &s.candidates {
         row(&format!("  {}", c.name), grouped(c.count));
     }

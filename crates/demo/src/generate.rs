@@ -535,6 +535,79 @@ impl Generator<'_> {
             }
         }
         self.progress.finish();
+        self.rural_households(sink, states, &mut maker, household_id)
+    }
+
+    /// A modest number of rural households never registered as poor (一般农户, status 'N'),
+    /// kept in the registry for monitoring: about one per 40 registered households, a third
+    /// of them with income below the county's monitoring threshold in the last year, so that
+    /// `bangfu assess` finds 边缘易致贫户 among them. They count in no poverty figure, and they
+    /// draw on a random stream of their own (forked, not advanced), so every other record and
+    /// every headline figure of the demo stays as it was.
+    fn rural_households(
+        &mut self,
+        sink: &mut dyn Sink,
+        states: &mut [CountyState],
+        maker: &mut PeopleMaker,
+        last_registered_id: i64,
+    ) -> Result<(), DemoError> {
+        use rand::SeedableRng;
+        let mut rng = StdRng::seed_from_u64(self.rng.clone().random::<u64>() ^ 0x4e4f_4e52_4547);
+        let rules = domain::assessment::Rules::default();
+        let mut id = last_registered_id;
+        for (ci, c) in self.scenario.counties.iter().enumerate() {
+            let villages = &self.places[ci].villages;
+            let st = &mut states[ci];
+            let registered: u32 = st.next_household_no.iter().sum();
+            if villages.is_empty() || registered == 0 {
+                continue;
+            }
+            for _ in 0..(registered / 40).max(1) {
+                id += 1;
+                let vi = rng.random_range(0..villages.len());
+                let village = &villages[vi];
+                st.next_household_no[vi] += 1;
+                let household_no = format!("{}{:04}", village.code, st.next_household_no[vi]);
+                let size = rng.random_range(1..=5i64);
+                let people: Vec<Person> = maker.household(&mut rng, c.code.short_value(), size, LAST_YEAR);
+                let household_phone = phone(&mut rng);
+                sink.row(&HOUSEHOLDS, &[
+                    id.into(), household_no.as_str().into(), village.key.into(), c.code.key().into(),
+                    format!("{}组", rng.random_range(1..=12)).as_str().into(),
+                    "".into(), "".into(), "".into(), "".into(), 0i64.into(), domain::registry::STATUS_NOT_REGISTERED.into(),
+                    V::Null, false.into(), "砖混".into(), true.into(), true.into(), true.into(), true.into(), true.into(),
+                    true.into(), household_phone.as_str().into(), people[0].name.as_str().into(), size.into(),
+                    self.start.batch.into(), self.now.as_str().into(), self.now.as_str().into(),
+                ])?;
+                for (i, p) in people.iter().enumerate() {
+                    let member_no = format!("{household_no}{:02}", i + 1);
+                    let member_phone = if i == 0 { household_phone.clone() } else { String::new() };
+                    sink.row(&MEMBERS, &[
+                        id.into(), member_no.as_str().into(), p.name.as_str().into(),
+                        (if p.male { "1" } else { "2" }).into(), p.id_number.as_str().into(), p.relation.into(),
+                        p.ethnicity.into(), p.education.into(), p.schooling.into(), p.health.into(), p.labour.into(),
+                        p.migrant_months.into(), member_phone.as_str().into(), self.start.batch.into(),
+                        self.now.as_str().into(), self.now.as_str().into(),
+                    ])?;
+                }
+                // Incomes of the last two years around the monitoring threshold: a third below it.
+                let at_risk = rng.random_bool(1.0 / 3.0);
+                for year in LAST_YEAR - 1..=LAST_YEAR {
+                    let threshold = rules.monitoring_threshold(c.code.short_value(), year).map(|t| t.0.0).unwrap_or(600_000);
+                    let factor = if at_risk && year == LAST_YEAR { rng.random_range(0.75..0.97) } else { rng.random_range(1.15..2.5) };
+                    let per_capita_target = (threshold as f64 * factor) as i64;
+                    let net = per_capita_target * size;
+                    let transfer = (net as f64 * rng.random_range(0.05..0.2)) as i64;
+                    let wage = net - transfer;
+                    let per = per_capita(Fen(net), size).map(|f| f.0).unwrap_or(0);
+                    let at = format!("{year}-12-31T08:00:00Z");
+                    sink.row(&INCOMES, &[
+                        id.into(), year.into(), wage.into(), 0i64.into(), 0i64.into(), transfer.into(),
+                        0i64.into(), net.into(), size.into(), per.into(), at.as_str().into(),
+                    ])?;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -14,6 +14,28 @@ use rustc_hash::FxHashMap;
 
 pub const HEAD_RELATION: &str = "01";
 pub const STATUS_NOT_OUT: &str = "0";
+/// 脱贫状态 of a rural household that was never registered as poor (一般农户), kept in the
+/// registry only for monitoring (边缘易致贫户). Not a value of the poverty_status code table, so it
+/// can never be chosen for a registered household, and every poverty figure (which counts the
+/// statuses 0/3 as poor and 1/4 as exited) leaves it out. Such households store '' for
+/// 贫困户属性/识别标准/主要致贫原因 and 0 for 识别年度: the columns are NOT NULL and SQLite cannot
+/// relax that without rebuilding the table (and its summary triggers).
+pub const STATUS_NOT_REGISTERED: &str = "N";
+/// The name shown for [`STATUS_NOT_REGISTERED`] wherever a 脱贫状态 is shown.
+pub const NOT_REGISTERED_NAME: &str = "一般农户（未建档立卡）";
+/// Values of the optional 户类型 column.
+pub const HOUSEHOLD_TYPE_REGISTERED: &str = "建档立卡户";
+pub const HOUSEHOLD_TYPE_NOT_REGISTERED: &str = "一般农户";
+
+/// Parses a 户类型 cell: Some(true) registered, Some(false) 一般农户, None unknown. Empty = registered,
+/// so files without the column (or with it blank) keep today's rules.
+pub fn parse_household_type(cell: &str) -> Option<bool> {
+    match text::normalize_compact(cell).as_str() {
+        "" | "建档立卡户" | "建档立卡" | "贫困户" | "是" | "registered" => Some(true),
+        "一般农户" | "非建档立卡户" | "非建档立卡" | "非贫困户" | "监测户" | "否" | "not_registered" => Some(false),
+        _ => None,
+    }
+}
 pub const FIRST_IDENTIFICATION_YEAR: i64 = 2014;
 
 /// Columns of the members template, in template order. `true` marks household-level columns,
@@ -43,11 +65,15 @@ pub const MEMBER_COLUMNS: [(&str, bool); 21] = [
 ];
 
 /// Optional household-level columns a template may carry.
-pub const OPTIONAL_HOUSEHOLD_COLUMNS: [&str; 9] =
-    ["组", "住房是否危房", "住房结构", "是否安全饮水", "不愁吃", "不愁穿", "义务教育有保障", "基本医疗有保障", "住房安全有保障"];
+pub const OPTIONAL_HOUSEHOLD_COLUMNS: [&str; 10] =
+    ["组", "住房是否危房", "住房结构", "是否安全饮水", "不愁吃", "不愁穿", "义务教育有保障", "基本医疗有保障", "住房安全有保障", "户类型"];
 
 pub const INCOME_COLUMNS: [&str; 7] =
     ["户编号", "年度", "工资性收入", "生产经营性收入", "财产性收入", "转移性收入", "生产经营性支出"];
+
+/// Columns only registered households fill in: a file with a 户类型 column may leave them out
+/// (a file of 一般农户 only has nothing to put there).
+const REGISTERED_ONLY_COLUMNS: [&str; 4] = ["贫困户属性", "识别标准", "主要致贫原因", "识别年度"];
 
 /// Columns that must be present for a members file (人编号, 其他致贫原因, 脱贫年度 and 联系电话 may be absent).
 const REQUIRED_MEMBER_COLUMNS: [&str; 17] = [
@@ -105,6 +131,11 @@ impl ColumnMap {
     }
 
     pub fn missing_member_columns(&self) -> Vec<String> {
+        if self.has("户类型") {
+            let required: Vec<&str> =
+                REQUIRED_MEMBER_COLUMNS.iter().copied().filter(|c| !REGISTERED_ONLY_COLUMNS.contains(c) && *c != "脱贫状态").collect();
+            return self.missing(&required);
+        }
         self.missing(&REQUIRED_MEMBER_COLUMNS)
     }
 
@@ -154,6 +185,13 @@ pub struct HouseholdFields {
     pub education_secure: Option<bool>,
     pub medical_secure: Option<bool>,
     pub housing_secure: Option<bool>,
+}
+
+impl HouseholdFields {
+    /// A registered poor household (建档立卡户), as opposed to a 一般农户 kept for monitoring.
+    pub fn is_registered(&self) -> bool {
+        self.status != STATUS_NOT_REGISTERED
+    }
 }
 
 /// The person's ID as given: a valid number, a masked cell (unchanged on re-import), or none.
@@ -293,31 +331,16 @@ impl<'a> RowChecker<'a> {
     }
 }
 
-/// Checks one row of a members file. Returns the parsed row, or every problem found in it.
-pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> Result<MemberRow, Vec<CellProblem>> {
-    let t = ctx.tables;
-    let this_year = ctx.today.0 as i64;
-    let mut c = RowChecker { map, row, problems: Vec::new() };
-
-    let household_no = c.required("户编号");
-    if let Some(no) = &household_no
-        && no.chars().count() > 64
-    {
-        c.fail("户编号", "户编号不能超过 64 个字符");
-    }
-    let village_text = c.cell_ref("行政区划代码");
-    let village = if village_text.is_empty() {
-        c.fail("行政区划代码", "行政区划代码不能为空");
-        None
-    } else {
-        match RegionCode::parse(&village_text) {
-            Ok(code) if code.level() == RegionLevel::Village => Some(code),
-            _ => {
-                c.fail("行政区划代码", "行政区划代码应为 12 位村级代码");
-                None
-            }
-        }
-    };
+/// The identification columns of a registered household (建档立卡户), checked as always.
+#[allow(clippy::type_complexity)]
+fn registered_fields(
+    c: &mut RowChecker,
+    t: &CodeTables,
+    this_year: i64,
+) -> (Option<i64>, Option<String>, Option<String>, Option<String>, Vec<String>, Option<String>, Option<i64>) {
+    let map = c.map;
+    let row = c.row;
+    let first_problem = c.problems.len();
     let identified_year = c.year("识别年度", true, (FIRST_IDENTIFICATION_YEAR, this_year));
     let attribute = c.code("贫困户属性", &t.household_attribute, None);
     let standard = c.code("识别标准", &t.identification_standard, None);
@@ -350,6 +373,68 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
         (Some(s), None) if s != STATUS_NOT_OUT => c.fail("脱贫年度", "已脱贫户须填写脱贫年度"),
         (Some(_), Some(y)) if identified_year.is_some_and(|i| y < i) => c.fail("脱贫年度", "脱贫年度不能早于识别年度"),
         _ => {}
+    }
+    // With a 户类型 column the file mixes both kinds: say which kind needs the value.
+    if map.has("户类型") {
+        for p in &mut c.problems[first_problem..] {
+            if p.message == format!("{}不能为空", p.column) {
+                p.message = format!("建档立卡户须填写{}（未建档立卡的一般农户请将户类型填为“{HOUSEHOLD_TYPE_NOT_REGISTERED}”）", p.column);
+            }
+        }
+    }
+    (identified_year, attribute, standard, main_cause, other_causes, status, exit_year)
+}
+
+/// Checks one row of a members file. Returns the parsed row, or every problem found in it.
+pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> Result<MemberRow, Vec<CellProblem>> {
+    let t = ctx.tables;
+    let this_year = ctx.today.0 as i64;
+    let mut c = RowChecker { map, row, problems: Vec::new() };
+
+    let household_no = c.required("户编号");
+    if let Some(no) = &household_no
+        && no.chars().count() > 64
+    {
+        c.fail("户编号", "户编号不能超过 64 个字符");
+    }
+    let village_text = c.cell_ref("行政区划代码");
+    let village = if village_text.is_empty() {
+        c.fail("行政区划代码", "行政区划代码不能为空");
+        None
+    } else {
+        match RegionCode::parse(&village_text) {
+            Ok(code) if code.level() == RegionLevel::Village => Some(code),
+            _ => {
+                c.fail("行政区划代码", "行政区划代码应为 12 位村级代码");
+                None
+            }
+        }
+    };
+    let registered = match parse_household_type(map.get(row, "户类型")) {
+        Some(r) => r,
+        None => {
+            c.fail("户类型", format!("户类型应填“{HOUSEHOLD_TYPE_REGISTERED}”或“{HOUSEHOLD_TYPE_NOT_REGISTERED}”（空白为建档立卡户）"));
+            true
+        }
+    };
+    // A 一般农户 has no identification data: the columns must stay empty, so that a registered
+    // household mistyped as 一般农户 is caught rather than silently losing its record.
+    let (identified_year, attribute, standard, main_cause, other_causes, status, exit_year);
+    if registered {
+        (identified_year, attribute, standard, main_cause, other_causes, status, exit_year) = registered_fields(&mut c, t, this_year);
+    } else {
+        for column in ["识别年度", "贫困户属性", "识别标准", "主要致贫原因", "其他致贫原因", "脱贫状态", "脱贫年度"] {
+            if !c.cell_ref(column).is_empty() {
+                c.fail(column, format!("一般农户（未建档立卡）不填写{column}；如是建档立卡户，请将户类型填为“{HOUSEHOLD_TYPE_REGISTERED}”"));
+            }
+        }
+        identified_year = Some(0);
+        attribute = Some(String::new());
+        standard = Some(String::new());
+        main_cause = Some(String::new());
+        other_causes = Vec::new();
+        status = Some(STATUS_NOT_REGISTERED.to_string());
+        exit_year = None;
     }
 
     let member_no = Some(c.cell("人编号")).filter(|s| !s.is_empty());
@@ -468,6 +553,10 @@ pub fn household_differences(a: &HouseholdFields, b: &HouseholdFields) -> Vec<&'
     let mut out = Vec::new();
     if a.village != b.village {
         out.push("行政区划代码");
+    }
+    if a.is_registered() != b.is_registered() {
+        out.push("户类型");
+        return out;
     }
     if a.attribute != b.attribute {
         out.push("贫困户属性");
@@ -619,9 +708,10 @@ pub fn check_income_row(map: &ColumnMap, row: &[String], this_year: i64) -> Resu
 }
 
 /// JSON field names of the API and the template columns they stand for.
-pub const HOUSEHOLD_JSON_FIELDS: [(&str, &str); 18] = [
+pub const HOUSEHOLD_JSON_FIELDS: [(&str, &str); 19] = [
     ("household_no", "户编号"),
     ("village_code", "行政区划代码"),
+    ("household_type", "户类型"),
     ("attribute", "贫困户属性"),
     ("identification_standard", "识别标准"),
     ("main_cause", "主要致贫原因"),
@@ -704,6 +794,46 @@ mod tests {
 
     fn ctx(tables: &CodeTables) -> CheckContext<'_> {
         CheckContext { tables, today: (2026, 11, 26) }
+    }
+
+    fn typed(overrides: &[(&str, &str)], household_type: &str) -> (ColumnMap, Vec<String>) {
+        let mut h = headers();
+        h.push("户类型".into());
+        let mut r = row(overrides);
+        r.push(household_type.into());
+        (ColumnMap::members(&h), r)
+    }
+
+    const IDENTIFICATION_EMPTY: [(&str, &str); 7] =
+        [("贫困户属性", ""), ("识别标准", ""), ("主要致贫原因", ""), ("其他致贫原因", ""), ("识别年度", ""), ("脱贫状态", ""), ("脱贫年度", "")];
+
+    #[test]
+    fn a_rural_household_never_registered_needs_no_identification_data() {
+        let tables = CodeTables::builtin();
+        let (map, r) = typed(&IDENTIFICATION_EMPTY, "一般农户");
+        let r = check_member_row(&map, &r, &ctx(&tables)).unwrap();
+        assert!(!r.household.is_registered());
+        assert_eq!(r.household.status, STATUS_NOT_REGISTERED);
+        // A blank type is a registered household, under today's rules.
+        let (map, r) = typed(&[], "");
+        assert!(check_member_row(&map, &r, &ctx(&tables)).unwrap().household.is_registered());
+    }
+
+    #[test]
+    fn a_registered_household_without_its_identification_data_is_told_what_it_lacks() {
+        let tables = CodeTables::builtin();
+        let (map, r) = typed(&IDENTIFICATION_EMPTY, "建档立卡户");
+        let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
+        let year = problems.iter().find(|p| p.column == "识别年度").unwrap();
+        assert!(year.message.contains("建档立卡户须填写识别年度"), "{}", year.message);
+        assert!(problems.iter().any(|p| p.column == "脱贫状态" && p.message.contains("建档立卡户须填写")));
+        // A 一般农户 with identification data is a mistake, not a silent loss.
+        let (map, r) = typed(&[], "一般农户");
+        let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
+        assert!(problems.iter().any(|p| p.column == "贫困户属性" && p.message.contains("一般农户（未建档立卡）不填写")));
+        let (map, r) = typed(&[], "低保户");
+        let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
+        assert!(problems[0].message.contains("户类型应填"));
     }
 
     #[test]

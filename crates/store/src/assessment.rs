@@ -27,6 +27,8 @@ pub const STATUS_NOT_OUT: &str = "0";
 pub const STATUS_RETURNED: &str = "3";
 pub const STATUS_EXITED: &str = "1";
 pub const STATUS_EXITED_NO_POLICY: &str = "4";
+/// 一般农户 kept for monitoring only (never registered as poor).
+pub use domain::registry::STATUS_NOT_REGISTERED;
 
 fn is_poor(status: &str) -> bool {
     status == STATUS_NOT_OUT || status == STATUS_RETURNED
@@ -193,8 +195,11 @@ pub struct RunSummary {
     pub year: i64,
     pub region_code: Option<String>,
     pub rule_version: i64,
-    /// Households assessed (all in the registry, not removed).
+    /// Households assessed (all registered households, not removed).
     pub assessed: i64,
+    /// 一般农户 (never registered) screened for monitoring only, not assessed for exit.
+    #[serde(default)]
+    pub not_registered: i64,
     /// Of which still poor (未脱贫 or 返贫).
     pub poor_assessed: i64,
     pub may_exit: i64,
@@ -599,6 +604,29 @@ async fn run_in_tx<T: Tx>(
                 housing_secure: guarantee(packed, 4),
                 safe_water: guarantee(packed, 5),
             };
+            if status == STATUS_NOT_REGISTERED {
+                // A 一般农户 is never assessed for exit and counts in no poverty figure; monitoring
+                // looks at it as a possible 边缘易致贫户.
+                let threshold = *thresholds.entry(county).or_insert_with(|| {
+                    RegionCode::from_key(county).and_then(|c| rules.monitoring_threshold(c.short_value(), year)).map(|t| t.0)
+                });
+                let risk = RiskFacts {
+                    exited: false,
+                    registered: false,
+                    per_capita_this_year: facts.per_capita.get(&year).copied().filter(|_| threshold.is_some()),
+                    per_capita_last_year: facts.per_capita.get(&(year - 1)).copied(),
+                    rigid_expenses_net: expenses.get(&id).copied().unwrap_or(0),
+                    net_income: net,
+                    shocks: shocks.get(&id).cloned().unwrap_or_default(),
+                    declared: false,
+                    visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
+                };
+                s.not_registered += 1;
+                if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &risk) {
+                    candidate_found(&mut candidates, &open, &mut new_case_types, &mut new_cases, id, c, &date, version.version, run.id, year, username, &now);
+                }
+                continue;
+            }
             let record = DecisionRecord::from_facts(rules, &facts, year);
             let keys = record.failing_keys();
             let may_exit = keys.is_empty();
@@ -639,24 +667,7 @@ async fn run_in_tx<T: Tx>(
                     visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
                 };
                 if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &facts) {
-                    *candidates.entry(c.category.clone()).or_default() += 1;
-                    if !open.contains(&id) {
-                        new_case_types.push((id, c.category.clone()));
-                        new_cases.push(vec![
-                            id.into(),
-                            c.category.into(),
-                            "screening".into(),
-                            date.clone().into(),
-                            c.risk_score.into(),
-                            serde_json::to_string(&c.signals).expect("signals serialise").into(),
-                            "monitoring".into(),
-                            version.version.into(),
-                            run.id.into(),
-                            format!("{year} 年退出评估数据筛查").into(),
-                            username.into(),
-                            now.clone().into(),
-                        ]);
-                    }
+                    candidate_found(&mut candidates, &open, &mut new_case_types, &mut new_cases, id, c, &date, version.version, run.id, year, username, &now);
                 }
             }
             decisions.push(vec![
@@ -766,6 +777,43 @@ async fn run_in_tx<T: Tx>(
     Ok(s)
 }
 
+/// Counts a monitoring candidate of the batch and, unless the household already has an open
+/// case, queues a new case (and its category for the household row).
+#[allow(clippy::too_many_arguments)]
+fn candidate_found(
+    candidates: &mut BTreeMap<String, i64>,
+    open: &HashSet<i64>,
+    new_case_types: &mut Vec<(i64, String)>,
+    new_cases: &mut Vec<Vec<Val>>,
+    id: i64,
+    c: domain::assessment::MonitoringCandidate,
+    date: &str,
+    rule_version: i64,
+    run_id: i64,
+    year: i64,
+    username: &str,
+    now: &str,
+) {
+    *candidates.entry(c.category.clone()).or_default() += 1;
+    if !open.contains(&id) {
+        new_case_types.push((id, c.category.clone()));
+        new_cases.push(vec![
+            id.into(),
+            c.category.into(),
+            "screening".into(),
+            date.into(),
+            c.risk_score.into(),
+            serde_json::to_string(&c.signals).expect("signals serialise").into(),
+            "monitoring".into(),
+            rule_version.into(),
+            run_id.into(),
+            format!("{year} 年退出评估数据筛查").into(),
+            username.into(),
+            now.into(),
+        ]);
+    }
+}
+
 /// The criterion's detail says when the population figure is of an earlier year.
 fn population_note(mut c: Criterion, population_year: Option<i64>, year: i64) -> Criterion {
     if let Some(py) = population_year.filter(|py| *py != year) {
@@ -825,7 +873,7 @@ async fn area_rows<T: Tx>(tx: &mut T, column: &'static str, range_sql: &str, yea
          FROM (SELECT h.{column} AS area, COUNT(*) AS households,
                       CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
                       CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN h.member_count ELSE 0 END) AS BIGINT) AS remaining
-               FROM households h WHERE h.removed_year IS NULL{range_sql} GROUP BY h.{column}) g
+               FROM households h WHERE h.removed_year IS NULL AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql} GROUP BY h.{column}) g
          LEFT JOIN region_population rp ON rp.region_key = g.area
               AND rp.year = (SELECT MAX(p2.year) FROM region_population p2 WHERE p2.region_key = g.area AND p2.year <= $1)
          ORDER BY g.area"
@@ -1235,7 +1283,9 @@ impl Db {
             let history: Vec<StepRecord> = steps.iter().filter_map(|s| Some(StepRecord { step: ExitStep::parse(&s.state)?, date: parse_date(&s.date)? })).collect();
             let mut problems = check_exit_step(&rules, &history, next, step.date.trim(), &step.responsible, &step.note);
             if next == ExitStep::Proposed && problems.iter().all(|p| p.field != "state") {
-                if !is_poor(&h.status) {
+                if h.status == STATUS_NOT_REGISTERED {
+                    problems.push(domain::validation::FieldError::new("state", "该户为一般农户（未建档立卡），不参加贫困退出"));
+                } else if !is_poor(&h.status) {
                     problems.push(domain::validation::FieldError::new("state", "该户已脱贫，无需退出程序"));
                 } else {
                     match decisions_in(&mut tx, household_id, Some(year)).await?.first() {

@@ -382,7 +382,7 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
     let exited = h.status == crate::assessment::STATUS_EXITED || h.status == crate::assessment::STATUS_EXITED_NO_POLICY;
     Ok(RiskFacts {
         exited,
-        registered: true,
+        registered: h.status != crate::assessment::STATUS_NOT_REGISTERED,
         per_capita_this_year: income(year, 1),
         per_capita_last_year: income(year - 1, 1),
         rigid_expenses_net: expenses.first().and_then(|r| r[0].i64()).unwrap_or(0),

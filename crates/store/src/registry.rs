@@ -27,6 +27,9 @@ pub struct HouseholdSummary {
     pub group_name: String,
     pub head_name: String,
     pub member_count: i64,
+    /// A registered poor household (建档立卡户); false for a 一般农户 kept for monitoring, whose
+    /// status is 一般农户 and whose identification fields are empty (identified_year 0).
+    pub registered: bool,
     pub status: Coded,
     pub attribute: Coded,
     pub identification_standard: Coded,
@@ -210,6 +213,9 @@ fn hex_decode(s: &str) -> Option<String> {
 }
 
 pub(crate) fn coded(tables: &CodeTables, table: &str, code: &str) -> Coded {
+    if table == "poverty_status" && code == domain::registry::STATUS_NOT_REGISTERED {
+        return Coded { code: code.to_string(), name: domain::registry::NOT_REGISTERED_NAME.to_string() };
+    }
     let name = tables.get(table).and_then(|t| t.name_of(code)).unwrap_or(code).to_string();
     Coded { code: code.to_string(), name }
 }
@@ -268,6 +274,7 @@ fn summary_from(r: &[Val], t: &CodeTables) -> HouseholdSummary {
         group_name: r[4].string(),
         head_name: r[5].string(),
         member_count: r[6].i64().unwrap_or_default(),
+        registered: r[7].str() != Some(domain::registry::STATUS_NOT_REGISTERED),
         status: coded(t, "poverty_status", r[7].str().unwrap_or_default()),
         attribute: coded(t, "household_attribute", r[8].str().unwrap_or_default()),
         identification_standard: coded(t, "identification_standard", r[9].str().unwrap_or_default()),
@@ -600,6 +607,10 @@ impl Db {
     pub async fn change_household_status(&self, caller: &Caller, household_id: i64, status: &str, year: i64, note: &str) -> StoreResult<()> {
         require_write(caller)?;
         let detail = self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        if !detail.summary.registered {
+            // Becoming a registered household is identification (识别), with its own data: an import row with 户类型 建档立卡户.
+            return Err(StoreError::invalid_field("status", "该户为一般农户（未建档立卡），没有脱贫状态；如经识别纳入建档立卡，请以“建档立卡户”重新导入或编辑该户"));
+        }
         let tables = self.code_tables().await?;
         let Some(entry) = tables.poverty_status.lookup(status) else {
             return Err(StoreError::invalid_field("status", format!("脱贫状态“{status}”无效，可选：{}", tables.poverty_status.choices_zh())));

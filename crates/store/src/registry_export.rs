@@ -15,7 +15,7 @@ use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::codes::CodeTables;
 use domain::id_number::{mask_id, mask_phone};
-use domain::registry::{INCOME_COLUMNS, MEMBER_COLUMNS, OPTIONAL_HOUSEHOLD_COLUMNS};
+use domain::registry::{HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_COLUMNS, OPTIONAL_HOUSEHOLD_COLUMNS};
 use domain::{Caller, RegionCode, RegionLevel};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::collections::HashMap;
@@ -146,6 +146,8 @@ impl Db {
         }
         let scope = household_scope_sql(&caller.scope, "h");
         let totals = "COUNT(*), CAST(COALESCE(SUM(h.member_count), 0) AS BIGINT)";
+        // Registered households only: a 一般农户 kept for monitoring is in no registry figure.
+        let scope = format!(" AND h.status <> '{}'{scope}", domain::registry::STATUS_NOT_REGISTERED);
         let (sql, child_level) = match parent {
             None => (
                 format!(
@@ -372,7 +374,7 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         let code = m[i].str().unwrap_or_default();
         t.get(table).and_then(|tb| tb.name_of(code)).unwrap_or(code).to_string()
     };
-    vec![
+    let mut row = vec![
         h.household_no.clone(),
         m[1].string(),
         h.village_code.clone(),
@@ -386,6 +388,9 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         name("health", 9),
         name("labour", 10),
         m[11].i64().map(|v| v.to_string()).unwrap_or_default(),
+    ];
+    // A 一般农户 has no identification data: empty cells, as its import row had.
+    let registered = [
         h.attribute.name.clone(),
         h.identification_standard.name.clone(),
         h.main_cause.name.clone(),
@@ -393,6 +398,13 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         h.identified_year.to_string(),
         h.status.name.clone(),
         h.exit_year.map(|y| y.to_string()).unwrap_or_default(),
+    ];
+    if h.registered {
+        row.extend(registered);
+    } else {
+        row.extend(std::iter::repeat_n(String::new(), registered.len()));
+    }
+    row.extend([
         mask_phone(m[12].str().unwrap_or_default()),
         h.group_name.clone(),
         flag(m[13].bool()),
@@ -403,7 +415,9 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         flag(m[18].bool()),
         flag(m[19].bool()),
         flag(m[20].bool()),
-    ]
+        if h.registered { HOUSEHOLD_TYPE_REGISTERED } else { HOUSEHOLD_TYPE_NOT_REGISTERED }.to_string(),
+    ]);
+    row
 }
 
 /// One CSV record (with its line break), quoted as needed.
@@ -553,6 +567,7 @@ pub fn member_template_xlsx(tables: &CodeTables) -> StoreResult<Vec<u8>> {
         "是",
         "是",
         "是",
+        HOUSEHOLD_TYPE_REGISTERED,
     ];
     template_workbook(&headers, &example, "成员", Some(tables))
 }

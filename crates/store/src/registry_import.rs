@@ -18,7 +18,7 @@ use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::codes::CodeTables;
 use domain::registry::{
-    CellProblem, CheckContext, ColumnMap, IdCell, IncomeRow, MemberRow, STATUS_NOT_OUT, check_household_group,
+    CellProblem, CheckContext, ColumnMap, IdCell, IncomeRow, MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, HOUSEHOLD_TYPE_NOT_REGISTERED, check_household_group,
     check_income_row, check_member_row, household_differences, per_capita,
 };
 use domain::{RegionCode, RegionLevel};
@@ -670,6 +670,16 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 None => planned_inserts.push(r),
             }
         }
+        if prior.is_some_and(|e| !repeat_in_run && e.status != STATUS_NOT_REGISTERED && !h.is_registered()) {
+            // Leaving the registry is 清退 (a removal with its reason), not a change of type.
+            state.push(RowProblem {
+                row: first.line,
+                column: "户类型".into(),
+                value: HOUSEHOLD_TYPE_NOT_REGISTERED.into(),
+                message: format!("户编号 {} 已是建档立卡户，不能改为一般农户；如需退出建档立卡请办理清退", h.household_no),
+            });
+            bad = true;
+        }
         if bad {
             continue;
         }
@@ -752,6 +762,10 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         let mut history: Vec<Cell> = Vec::with_capacity(new_households.len() * 12);
         for (g, id) in new_households.iter().zip(&inserted.ids) {
             let h = &g.rows[0].row.household;
+            // A 一般农户 was never identified as poor: no poverty status history.
+            if !h.is_registered() {
+                continue;
+            }
             history.extend([
                 Cell::I64(*id),
                 Cell::Str(STATUS_NOT_OUT),

@@ -21,6 +21,7 @@ static PROVINCES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/provinc
 
 static DASHBOARD_JS: &str = include_str!("../static/dashboard.js");
 static DASHBOARD_CSS: &str = include_str!("../static/dashboard.css");
+static EXIT_MAP_JS: &str = include_str!("../static/exit_map.js");
 
 /// `/static/vendor/echarts-5.6.0.min.js`
 pub static ECHARTS_URL: LazyLock<String> =
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/maps/{version}/province/{file}", get(province))
         .route("/static/dashboard.js", get(js))
         .route("/static/dashboard.css", get(css))
+        .route("/static/exit_map.js", get(exit_map_js))
         .route("/favicon.ico", get(favicon))
 }
 
@@ -131,4 +133,9 @@ async fn js(headers: HeaderMap) -> Response {
 async fn css(headers: HeaderMap) -> Response {
     static ETAG: LazyLock<String> = LazyLock::new(|| etag_of(DASHBOARD_CSS));
     revalidated(&headers, "text/css; charset=utf-8", DASHBOARD_CSS, &ETAG)
+}
+
+async fn exit_map_js(headers: HeaderMap) -> Response {
+    static ETAG: LazyLock<String> = LazyLock::new(|| etag_of(EXIT_MAP_JS));
+    revalidated(&headers, "text/javascript; charset=utf-8", EXIT_MAP_JS, &ETAG)
 }

@@ -1,6 +1,7 @@
 // The dashboard in real Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // the charts and the map render with no console error, a click on a province on the map
-// reaches its page, and the household list behind the drill-down shows masked ID numbers.
+// reaches its page, the household list behind the drill-down shows masked ID numbers, and the
+// exit-progress page draws its map.
 // Screenshots go to SCREENSHOTS.
 //
 //   node dashboard.mjs BASE_URL USERNAME PASSWORD SCREENSHOTS
@@ -118,6 +119,18 @@ try {
   check(idCells.length > 0 && idCells.every((t) => /^\d{4}\*+[\dX]{4}$/.test(t)),
     `every ID number on the household file is masked (${idCells.length} cells)`);
   await page.screenshot({ path: join(shots, 'household.png'), fullPage: true });
+
+  // Exit progress by county: the map coloured by incidence (China by province, then one province
+  // by prefecture), from the same ECharts and map files as the dashboard.
+  for (const [path, shot] of [['/assessment/progress?year=2019', 'exit-progress.png'], ['/assessment/progress?year=2019&region=45', 'exit-progress-45.png']]) {
+    await page.goto(base + path, { waitUntil: 'load' });
+    await page.waitForSelector('#exit-map-chart[data-ready="true"]', { timeout: 20000 });
+    await page.waitForTimeout(600);
+    const shown = Number(await page.getAttribute('#exit-map-chart', 'data-areas-shown'));
+    check(shown > 0, `the exit-progress map of ${path} colours its areas (${shown})`);
+    check(await page.locator('#exit-map-chart canvas').count() > 0, `the exit-progress map of ${path} has a canvas`);
+    await page.screenshot({ path: join(shots, shot), fullPage: true });
+  }
 
   check(errors.length === 0, 'no console errors' + (errors.length ? ': ' + errors.join(' | ') : ''));
 } catch (e) {

@@ -188,6 +188,18 @@ async fn each_guarantee_failing_alone_is_the_only_reason() {
     assert_eq!(criterion(&latest_decision(&app, "G-water", 2019).await, "water")["detail"], "饮水不安全");
 }
 
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start} in {text}")) + start.len();
+    &text[from..from + text[from..].find(end).unwrap()]
+}
+
+/// The map areas a progress page hands its script (an HTML-escaped JSON attribute).
+fn map_areas(page: &str) -> Vec<Value> {
+    let raw = between(page, "data-areas=\"", "\"");
+    let json = raw.replace("&quot;", "\"").replace("&#34;", "\"").replace("&#x22;", "\"").replace("&amp;", "&").replace("&#38;", "&").replace("&#x27;", "'").replace("&#39;", "'");
+    serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e}: {json}")).as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_western_county_passes_and_an_eastern_one_fails_at_two_and_a_half_percent() {
     let app = TestApp::spawn().await;
@@ -241,11 +253,34 @@ async fn a_western_county_passes_and_an_eastern_one_fails_at_two_and_a_half_perc
     assert_eq!(east["passed"], true, "{east}");
     assert_eq!(east["exit_ready"], true, "1.5% wrongful, 1% missed, 95% approval: {east}");
 
-    // The page: a table and a bar chart.
+    // The page: a table, a bar chart and a map coloured by incidence. The counties lie in two
+    // provinces, so the map is China's, one area per province with its counties summed.
     let (status, page) = app.get_text("/assessment/progress?year=2019").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<svg") && page.contains("德保县") && page.contains("紫金县"), "{page}");
-    assert!(!page.contains("<script"), "no scripts");
+    let areas = map_areas(&page);
+    assert!(page.contains("/china.json"), "{page}");
+    let area = |code: &str| areas.iter().find(|a| a["code"] == code).unwrap_or_else(|| panic!("{code} in {areas:?}")).clone();
+    assert_eq!(area("45")["incidence_pct"], 2.5);
+    assert_eq!((area("45")["counties"].as_i64(), area("45")["passed"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(area("44")["incidence_pct"], 2.5);
+    assert_eq!(area("44")["passed"], 1, "with 广东's own 3% threshold");
+    assert_eq!(area("44")["href"], "/assessment/progress?year=2019&region=44");
+    // One province: its prefectures.
+    let (_, page) = app.get_text("/assessment/progress?year=2019&region=45").await;
+    assert!(page.contains("/province/45.json"), "{page}");
+    let areas = map_areas(&page);
+    assert_eq!(areas.len(), 1);
+    assert_eq!(areas[0]["code"], "4510");
+    assert_eq!(areas[0]["remaining"], 25);
+    // The script and map files it loads are served.
+    for path in ["/static/exit_map.js".to_string(), between(&page, "<script src=\"", "\"").to_string(), between(&page, "data-map-url=\"", "\"").to_string()] {
+        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    // A county's villages: no map (no village outlines).
+    let (_, page) = app.get_text("/assessment/progress?year=2019&region=451024").await;
+    assert!(!page.contains("exit-map-chart"), "{page}");
 }
 
 #[tokio::test]
@@ -688,4 +723,160 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, rules) = app.get("/api/v1/rules").await;
     assert_eq!((rules["rules"]["publicity_days"].as_i64(), rules["note"].as_str()), (Some(8), Some("公示八天")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 一般农户 (never registered as poor) kept for monitoring: 边缘易致贫户 candidates.
+
+const TASHKURGAN_VILLAGE: &str = "653131100001"; // paired in the stats scenario
+const RURAL_ONLY_VILLAGE: &str = "653131100003"; // no registered household: no village result
+
+fn rural_line(no: &str, village: &str, seq: u32, household_type: &str, identification: &str) -> String {
+    let id = id_number(&village[..6], "19810203", seq, true);
+    format!("{no},,{village},测试农户,男,{id},户主,汉族,初中,非在校生,健康,普通劳动力,6,{identification},13800001234,{ALL_SECURE},{household_type}")
+}
+
+fn run_raw(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = app.bangfu(args);
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The figures a non-registered household must never move.
+async fn poverty_figures(app: &TestApp) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in ["/api/v1/stats/overview", "/api/v1/stats/overview?region=653131", "/api/v1/stats/dashboard", "/api/v1/stats/dashboard?region=653131100"] {
+        let r = app.anonymous_client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let mut v: Value = r.json().await.unwrap();
+        // Only the figures: the answer's own metadata (cache time and the like) may differ.
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !k.contains("generated") && !k.contains("as_of") && !k.contains("computed"));
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// The exit-progress rows without their run and time.
+async fn progress_figures(app: &TestApp, level: &str) -> Vec<Value> {
+    let rows = app.get_all(&format!("/api/v1/exit-progress?year=2019&level={level}")).await;
+    rows.iter()
+        .map(|r| json!([r["code"], r["households"], r["poor_households"], r["remaining"], r["incidence_bp"], r["passed"], r["may_exit_households"]]))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rural_household_under_the_threshold_is_an_edge_candidate_and_in_no_poverty_figure() {
+    let app = TestApp::spawn().await;
+    crate::stats::scenario(&app).await;
+    for code in ["653131", TASHKURGAN_VILLAGE] {
+        let (status, body) = app.put(&format!("/api/v1/regions/{code}/population/2019"), &json!({"rural_population": 1000})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // A file with the 户类型 column: a blank type is a registered household under today's rules.
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{HEADER}{FLAG_COLUMNS},户类型");
+    let registered = write_file(
+        &dir,
+        "registered.csv",
+        format!("{header}\n{}\n", rural_line("REG-NEW", "653131100002", 803, "", "一般贫困户,国家标准,因病,,2014,未脱贫,")).as_bytes(),
+    );
+    run_ok(&app, &["import", "households", &registered]);
+    run_ok(&app, &["assess", "--year", "2019"]);
+    let figures_before = poverty_figures(&app).await;
+    let counties_before = progress_figures(&app, "county").await;
+    let villages_before = progress_figures(&app, "village").await;
+    assert!(figures_before[0]["people_remaining"].as_i64().unwrap() > 0, "{}", figures_before[0]);
+
+    // A registered household that lacks its identification data is told so.
+    let bad = write_file(
+        &dir,
+        "bad.csv",
+        format!("{header}\n{}\n", rural_line("R-BAD", TASHKURGAN_VILLAGE, 800, "建档立卡户", ",,,,,,")).as_bytes(),
+    );
+    let (ok, out) = run_raw(&app, &["import", "households", &bad]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("建档立卡户须填写识别年度") && out.contains("建档立卡户须填写贫困户属性"), "{out}");
+    // A 一般农户 with identification data is refused too, and a registered household cannot become one.
+    let mixed = write_file(
+        &dir,
+        "mixed.csv",
+        format!("{header}\n{}\n", rural_line("R-MIX", TASHKURGAN_VILLAGE, 801, "一般农户", "一般贫困户,国家标准,因病,,2014,未脱贫,")).as_bytes(),
+    );
+    let (ok, out) = run_raw(&app, &["import", "households", &mixed]);
+    assert!(!ok && out.contains("一般农户（未建档立卡）不填写贫困户属性"), "{out}");
+    let demote = write_file(&dir, "demote.csv", format!("{header}\n{}\n", rural_line("REG-NEW", "653131100002", 803, "一般农户", ",,,,,,")).as_bytes());
+    let (ok, out) = run_raw(&app, &["import", "households", &demote]);
+    assert!(!ok && out.contains("已是建档立卡户，不能改为一般农户"), "{out}");
+
+    // Through the import: a 一般农户 that will be under the monitoring threshold.
+    let good = write_file(&dir, "rural.csv", format!("{header}\n{}\n", rural_line("R-LOW", TASHKURGAN_VILLAGE, 802, "一般农户", ",,,,,,")).as_bytes());
+    run_ok(&app, &["import", "households", &good]);
+    // Through the API: a 一般农户 above it; a registered household without its data is refused.
+    let member = json!({"name": "测试农户", "sex": "女", "id_number": id_number("653131", "19820304", 804, false), "relation": "户主",
+        "ethnicity": "汉", "education": "初中", "schooling": "非在校生", "health": "健康", "labour": "普通劳动力"});
+    let (status, refused) = app
+        .post("/api/v1/households", &json!({"household_no": "R-REG", "village_code": TASHKURGAN_VILLAGE, "household_type": "建档立卡户",
+            "members": [member.clone()]}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(error_fields(&refused).contains(&"identified_year".to_string()), "{refused}");
+    assert!(refused.to_string().contains("建档立卡户须填写识别年度"), "{refused}");
+    let (status, created) = app
+        .post("/api/v1/households", &json!({"household_no": "R-HIGH", "village_code": RURAL_ONLY_VILLAGE, "household_type": "一般农户",
+            "members": [member]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["registered"], false, "{created}");
+    assert_eq!(created["status"]["name"], "一般农户（未建档立卡）");
+    let incomes = write_file(
+        &dir,
+        "incomes.csv",
+        format!("{INCOME_HEADER}\nR-LOW,2018,3100,0,0,0,0\nR-LOW,2019,3000,0,0,0,0\nR-HIGH,2018,9000,0,0,0,0\nR-HIGH,2019,9000,0,0,0,0\n").as_bytes(),
+    );
+    run_ok(&app, &["import", "incomes", &incomes]);
+
+    // No poverty figure moved: overview, dashboard (people out of poverty, remaining poor).
+    assert_eq!(poverty_figures(&app).await, figures_before);
+
+    // The batch: 1.5 × 3218 = 4827.00 is the 2019 threshold; R-LOW (3000) is a 边缘易致贫户, R-HIGH is not.
+    let summary = run_ok(&app, &["assess", "--year", "2019"]);
+    assert!(summary.contains("筛查一般农户（未建档立卡，不参加退出评估）"), "{summary}");
+    let edge_line = summary.lines().find(|l| l.contains("边缘易致贫户")).unwrap_or_else(|| panic!("{summary}"));
+    assert!(edge_line.trim_end().ends_with(" 1"), "{edge_line}");
+    let cases = app.get_all("/api/v1/monitoring-cases").await;
+    let rural: Vec<&Value> = cases.iter().filter(|c| c["household_no"].as_str().unwrap().starts_with("R-")).collect();
+    assert_eq!(rural.len(), 1, "{cases:?}");
+    assert_eq!(rural[0]["household_no"], "R-LOW");
+    assert_eq!(rural[0]["category"], "2");
+    assert_eq!(rural[0]["category_name"], "边缘易致贫户");
+    assert_eq!(rural[0]["signals"][0]["detail"], "人均纯收入 3000.00 元低于监测标准 4827.00 元");
+    let monitored = app.get_all("/api/v1/households?monitoring_type=2").await;
+    assert_eq!(monitored.iter().map(|h| h["household_no"].as_str().unwrap()).collect::<Vec<_>>(), ["R-LOW"]);
+
+    // Never in exit assessment or incidence: same village and county results, no decision, no procedure.
+    assert_eq!(progress_figures(&app, "county").await, counties_before);
+    assert_eq!(progress_figures(&app, "village").await, villages_before);
+    for no in ["R-LOW", "R-HIGH"] {
+        let id = household_id(&app, no).await;
+        let (_, assessment) = app.get(&format!("/api/v1/households/{id}/assessment?year=2019")).await;
+        assert!(assessment["latest"].is_null(), "{no}: {assessment}");
+    }
+    let low = household_id(&app, "R-LOW").await;
+    let (status, refused) = app
+        .post(&format!("/api/v1/households/{low}/exit-procedure"), &json!({"year": 2019, "state": "proposed", "date": "2020-01-10", "responsible": "驻村第一书记 张明"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("一般农户（未建档立卡），不参加贫困退出"), "{refused}");
+    let (status, refused) = app.post(&format!("/api/v1/households/{low}/status"), &json!({"status": "已脱贫", "year": 2019})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(poverty_figures(&app).await, figures_before);
+
+    // The work list shows the category; the household page says what the household is.
+    let (status, page) = app.get_text("/monitoring").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("边缘易致贫户") && page.contains("R-LOW"), "{page}");
+    let (status, page) = app.get_text(&format!("/households/{low}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("一般农户（未建档立卡）"), "{page}");
 }

@@ -1,4 +1,4 @@
-//! The dashboard in real Chromium: the real server on a database with the dashboard scenario
+//! The dashboard (and the exit-progress map) in real Chromium: the real server on a database with the dashboard scenario
 //! (marked as demo data), driven by crates/cli/tests/browser/dashboard.mjs through
 //! playwright-core and Debian's /usr/bin/chromium (never a downloaded browser). Screenshots go
 //! to `target/screenshots/<backend>/` of the workspace (or BANGFU_SCREENSHOTS).
@@ -21,6 +21,13 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
     let app = TestApp::spawn().await;
     dashboard_scenario(&app).await;
     app.db.set_demo(true).await.expect("mark demo");
+    // An exit assessment for the exit-progress map.
+    for code in ["451024", "653131"] {
+        let (status, body) = app.put(&format!("/api/v1/regions/{code}/population/2019"), &serde_json::json!({"rural_population": 1000})).await;
+        assert!(status.is_success(), "{body}");
+    }
+    let out = app.bangfu(&["assess", "--year", "2019"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let viewer = app.user_as("admin", None, None).await;
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");

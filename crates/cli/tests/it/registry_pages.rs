@@ -703,3 +703,63 @@ async fn the_household_file_links_to_its_assessment_and_offers_first_secretaries
     assert!(!auditor.contains(&action("income")) && !auditor.contains(&action("measures")));
     assert!(auditor.contains(&link));
 }
+
+#[tokio::test]
+async fn the_household_form_records_a_rural_household_never_registered() {
+    let app = TestApp::spawn().await;
+    let head_id = id_number("441621", "19700101", 21, true);
+    let mut form: Vec<(&str, &str)> = vec![
+        ("household_no", "FORM-R"),
+        ("village_code", VILLAGE),
+        ("household_type", "建档立卡户"),
+        ("group_name", "五组"),
+        ("attribute", ""),
+        ("identification_standard", ""),
+        ("main_cause", ""),
+        ("other_causes_1", ""),
+        ("other_causes_2", ""),
+        ("identified_year", ""),
+        ("status", ""),
+        ("exit_year", ""),
+        ("members[0].name", "林一"),
+        ("members[0].sex", "1"),
+        ("members[0].id_number", &head_id),
+        ("members[0].relation", "01"),
+        ("members[0].ethnicity", "01"),
+        ("members[0].education", "小学"),
+        ("members[0].schooling", "非在校生"),
+        ("members[0].health", "健康"),
+        ("members[0].labour", "普通劳动力"),
+    ];
+    // As a registered household it lacks its identification data: said at each field.
+    let (status, page, _) = post_form(&app, &app.client, "/households/new", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let at = page.find("name=\"identified_year\"").unwrap();
+    assert!(page[at..].split("</div>").next().unwrap().contains("建档立卡户须填写识别年度"), "{page}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM households").await, 0);
+
+    // As a 一般农户 it is created without them, and its file says what it is.
+    for (k, v) in form.iter_mut() {
+        if *k == "household_type" {
+            *v = "一般农户";
+        }
+    }
+    let (status, page, location) = post_form(&app, &app.client, "/households/new", &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let id = household_id(&app, "FORM-R").await;
+    assert_eq!(location, format!("/households/{id}"));
+    let d = detail(&app, id).await;
+    assert_eq!(d["registered"], false);
+    assert_eq!(d["status"]["name"], "一般农户（未建档立卡）");
+    let (_, file) = app.get_text(&location).await;
+    assert!(file.contains("一般农户（未建档立卡）"), "{file}");
+
+    // The edit form keeps the type: saved as it comes, still a 一般农户.
+    let (_, edit) = app.get_text(&format!("/households/{id}/edit")).await;
+    let fields = form_fields(&edit, &format!("/households/{id}/edit"));
+    assert!(fields.iter().any(|(k, v)| k == "household_type" && v == "一般农户"), "{fields:?}");
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, page, _) = post_form(&app, &app.client, &format!("/households/{id}/edit"), &refs).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(detail(&app, id).await["registered"], false);
+}

@@ -308,6 +308,10 @@ async fn update(
         }
         Some(_) => {}
     }
+    // A 一般农户 stays one unless the body says otherwise (a blank type means 建档立卡户).
+    if !current.summary.registered && !body.contains_key("household_type") {
+        body.insert("household_type".into(), json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED));
+    }
     scope_check(&caller, &body)?;
     write_household(&state, &caller, &body).await?;
     Ok(Json(require_household(&state, &caller, id).await?))
@@ -319,6 +323,11 @@ pub(crate) fn household_cells(h: &HouseholdDetail) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("household_no".into(), json!(s.household_no));
     m.insert("village_code".into(), json!(s.village_code));
+    if !s.registered {
+        // No identification data: the columns stay empty, as the checks require of a 一般农户.
+        m.insert("household_type".into(), json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED));
+        return m;
+    }
     m.insert("attribute".into(), json!(s.attribute.code));
     m.insert("identification_standard".into(), json!(s.identification_standard.code));
     m.insert("main_cause".into(), json!(s.main_cause.code));

@@ -4,7 +4,9 @@
 //!   `/assessment/runs/{id}`: its progress (the page refreshes itself with a meta tag until the
 //!   run ends) and its summary;
 //! - `/assessment/progress`: exit progress by county (or by village of one county): a table and
-//!   a server-rendered SVG bar chart of incidence against each threshold;
+//!   a server-rendered SVG bar chart of incidence against each threshold; for counties also a
+//!   map (the dashboard's ECharts and map files, the one page here with a script) coloured by
+//!   incidence per province, or per prefecture within one province;
 //! - `/assessment/publicity`: a village's 公示 list, printable on A4 (names, never ID numbers);
 //! - `/assessment/rules`: the rules in force and their versions; administrators edit them here;
 //! - `/assessment/visits-import`: a visits file (CSV/XLSX), all or nothing;
@@ -191,6 +193,9 @@ fn summary_rows(run: &AssessmentRun) -> Vec<(String, String, bool)> {
         false,
     ));
     rows.push(("防返贫监测对象（本次筛查）".into(), String::new(), false));
+    if s.not_registered > 0 {
+        rows.push(("筛查一般农户（未建档立卡，不参加退出评估）".into(), grouped(s.not_registered), true));
+    }
     for c in &s.candidates {
         rows.push((c.name.clone(), grouped(c.count), true));
     }
@@ -263,6 +268,8 @@ struct ProgressPage {
     villages: bool,
     areas: Vec<AreaView>,
     chart: String,
+    map: Option<ExitMap>,
+    echarts_url: &'static str,
     passed: usize,
     review: Option<StoredReview>,
     can_review: bool,
@@ -307,6 +314,73 @@ fn incidence_chart(areas: &[AreaResult]) -> String {
     svg
 }
 
+/// The map of the exit-progress page: which outline file, and the figures of each area on it.
+struct ExitMap {
+    url: String,
+    name: String,
+    /// JSON of [`MapArea`]s, for the script (HTML-escaped by the template).
+    areas_json: String,
+}
+
+/// One area of the map: the counties assessed in it, summed.
+#[derive(serde::Serialize, Debug, PartialEq)]
+struct MapArea {
+    code: String,
+    name: String,
+    counties: usize,
+    passed: usize,
+    remaining: i64,
+    /// Rural registered population of the counties that have one.
+    population: i64,
+    /// remaining ÷ population of those counties, in percent (2 decimals); None without population.
+    incidence_pct: Option<f64>,
+    href: String,
+}
+
+/// Sums county results into the areas of one map: provinces (China map) when the counties lie
+/// in several provinces, else the prefectures of their province (that province's map). County
+/// outlines are not among the map files, so a county is shown in its prefecture.
+async fn exit_map(state: &AppState, year: i64, counties: &[AreaResult]) -> Result<Option<ExitMap>, PageError> {
+    let provinces: std::collections::BTreeSet<&str> = counties.iter().filter_map(|a| a.code.get(..2)).collect();
+    let (digits, url, name) = match provinces.iter().next() {
+        None => return Ok(None),
+        Some(p) if provinces.len() == 1 => (4, format!("{}province/{p}.json", crate::assets::MAPS_URL.as_str()), format!("p{p}")),
+        Some(_) => (2, format!("{}china.json", crate::assets::MAPS_URL.as_str()), "china".to_string()),
+    };
+    let mut by_area: std::collections::BTreeMap<String, (usize, usize, i64, i64, i64)> = std::collections::BTreeMap::new();
+    for a in counties {
+        let Some(code) = a.code.get(..digits) else { continue };
+        let e = by_area.entry(code.to_string()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(a.passed);
+        if let Some(p) = a.rural_population {
+            e.2 += a.remaining;
+            e.3 += p;
+        }
+        e.4 += a.remaining;
+    }
+    let mut areas = Vec::new();
+    for (code, (n, passed, remaining_with_population, population, remaining)) in by_area {
+        let region = RegionCode::parse(&code).ok();
+        let name = match region {
+            Some(r) => state.db.get_region(r).await?.map(|g| g.name).unwrap_or_else(|| code.clone()),
+            None => code.clone(),
+        };
+        let incidence_pct = (population > 0).then(|| (remaining_with_population as f64 * 10_000.0 / population as f64).round() / 100.0);
+        areas.push(MapArea {
+            href: format!("/assessment/progress?year={year}&region={code}"),
+            code,
+            name,
+            counties: n,
+            passed,
+            remaining,
+            population,
+            incidence_pct,
+        });
+    }
+    Ok(Some(ExitMap { url, name, areas_json: serde_json::to_string(&areas).unwrap_or_else(|_| "[]".into()) }))
+}
+
 #[derive(Deserialize, Default)]
 struct ProgressQuery {
     year: Option<String>,
@@ -333,12 +407,15 @@ async fn progress_page(State(state): State<AppState>, CurrentCaller(caller): Cur
         Some(r) if r.level() == RegionLevel::County => state.db.county_review(&caller, r, year).await?,
         _ => None,
     };
+    let map = if villages { None } else { exit_map(&state, year, &areas).await? };
     render(ProgressPage {
         year,
         region: region.map(|r| r.to_string()).unwrap_or_default(),
         heading,
         villages,
         chart: incidence_chart(&areas),
+        map,
+        echarts_url: crate::assets::ECHARTS_URL.as_str(),
         passed: areas.iter().filter(|a| a.passed).count(),
         areas: areas.iter().map(AreaView::from).collect(),
         can_review: caller.can_write_registry() && region.is_some_and(|r| r.level() == RegionLevel::County),

@@ -30,7 +30,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::codes::{CodeTable, CodeTables};
 use domain::money::Fen;
-use domain::registry::{HOUSEHOLD_JSON_FIELDS, INCOME_COLUMNS, MEMBER_JSON_FIELDS};
+use domain::registry::{HOUSEHOLD_JSON_FIELDS, HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_JSON_FIELDS};
 use domain::{Caller, RegionCode, RegionLevel};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -696,11 +696,12 @@ async fn show_household(
         ("户主", s.head_name.clone()),
         ("家庭人口", format!("{} 人", s.member_count)),
         ("联系电话", d.phone.clone()),
+        ("户类型", if s.registered { HOUSEHOLD_TYPE_REGISTERED } else { domain::registry::NOT_REGISTERED_NAME }.to_string()),
         ("贫困户属性", s.attribute.name.clone()),
         ("识别标准", s.identification_standard.name.clone()),
         ("主要致贫原因", s.main_cause.name.clone()),
         ("其他致贫原因", s.other_causes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("、")),
-        ("识别年度", s.identified_year.to_string()),
+        ("识别年度", if s.registered { s.identified_year.to_string() } else { "—".into() }),
         ("脱贫状态", s.status.name.clone()),
         ("脱贫年度", s.exit_year.map(|y| y.to_string()).unwrap_or_else(|| "—".into())),
         ("防返贫监测", s.monitoring_type.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "否".into())),
@@ -1130,14 +1131,19 @@ fn household_fields(tables: &CodeTables, editing: bool) -> Vec<FieldView> {
     let mut out = vec![
         if editing { f("household_no").readonly().hint("户编号不能修改") } else { f("household_no").required() },
         f("village_code").required().hint("12 位村级区划代码"),
+        f("household_type")
+            .choices(plain_options(&[HOUSEHOLD_TYPE_REGISTERED, HOUSEHOLD_TYPE_NOT_REGISTERED]))
+            .hint("一般农户：未建档立卡、纳入防返贫监测排查的农户，不填识别信息，不计入任何贫困统计"),
         f("group_name"),
-        f("attribute").choices(code_options(&tables.household_attribute)).required(),
-        f("identification_standard").choices(code_options(&tables.identification_standard)).required(),
-        f("main_cause").choices(code_options(&tables.cause)).required(),
+        // Required for registered households only, so not marked required in the browser: the
+        // server says which value a 建档立卡户 lacks.
+        f("attribute").choices(code_options(&tables.household_attribute)).hint("建档立卡户必填"),
+        f("identification_standard").choices(code_options(&tables.identification_standard)).hint("建档立卡户必填"),
+        f("main_cause").choices(code_options(&tables.cause)).hint("建档立卡户必填"),
         FieldView::new("other_causes_1", "其他致贫原因（一）").choices(code_options(&tables.cause)),
         FieldView::new("other_causes_2", "其他致贫原因（二）").choices(code_options(&tables.cause)),
-        f("identified_year").kind("number").required(),
-        f("status").choices(code_options(&tables.poverty_status)).required(),
+        f("identified_year").kind("number").hint("建档立卡户必填"),
+        f("status").choices(code_options(&tables.poverty_status)).hint("建档立卡户必填"),
         f("exit_year").kind("number").hint("已脱贫户必填"),
     ];
     // Housing and 两不愁三保障 are taken when a household is created; an update through the
@@ -1287,8 +1293,14 @@ fn edit_form_page(d: &HouseholdDetail, tables: &CodeTables, st: Option<&FormStat
     for (i, c) in s.other_causes.iter().take(2).enumerate() {
         values.insert(format!("other_causes_{}", i + 1), c.code.clone());
     }
-    values.insert("identified_year".into(), s.identified_year.to_string());
-    values.insert("status".into(), s.status.code.clone());
+    values.insert(
+        "household_type".into(),
+        if s.registered { HOUSEHOLD_TYPE_REGISTERED } else { HOUSEHOLD_TYPE_NOT_REGISTERED }.to_string(),
+    );
+    if s.registered {
+        values.insert("identified_year".into(), s.identified_year.to_string());
+        values.insert("status".into(), s.status.code.clone());
+    }
     values.insert("exit_year".into(), s.exit_year.map(|y| y.to_string()).unwrap_or_default());
     let active: Vec<_> = d.members.iter().filter(|m| m.active).collect();
     for (i, m) in active.iter().enumerate() {
