@@ -168,11 +168,10 @@ pub struct TestApp {
 /// The administrator every test app starts with.
 pub const ADMIN_USER: &str = "test-admin";
 
-/// A user made for a test, with its password, an API token and a client using that token.
+/// A user made for a test, with its password and a client using an API token of its own.
 pub struct TestUser {
     pub username: String,
     pub password: String,
-    pub token: String,
     pub client: reqwest::Client,
 }
 
@@ -229,7 +228,7 @@ impl TestApp {
         };
         self.db.create_user(&domain::Caller::system(), &input, &password).await.unwrap_or_else(|e| panic!("user {role}: {e:?}"));
         let (token, _) = self.db.create_api_token(&domain::Caller::system(), &username, "tests", None).await.expect("token");
-        TestUser { client: http_client(Some(&token)), username, password, token }
+        TestUser { client: http_client(Some(&token)), username, password }
     }
 
     /// A client authenticated as a new user of this role (see `user_as`).
