@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_assessment"),
     migration!(7, "0007_stats"),
     migration!(8, "0008_dashboard"),
+    migration!(9, "0009_household_summaries_per_statement"),
     migration!(10, "0010_rural_households"),
 ];
 

@@ -29,6 +29,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 /// Rows per chunk sent from the reader to the writer (whole households only). Each chunk
 /// costs a few lookups and prepared statements; a few chunks in flight bound the memory.
 const CHUNK_ROWS: usize = 4_000;
+/// Known households updated by one statement (21 values each: within both engines' limits on
+/// bound values).
+const UPDATE_BATCH: usize = 500;
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
 
@@ -789,34 +792,73 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             .await?;
         state.outcome.households_added += new_households.len() as u64;
     }
-    for (id, g, status_changed) in &household_updates {
-        let h = &g.rows[0].row.household;
-        tx.exec(
-            "UPDATE households SET village_key = $1, county_key = $2, identification_standard = $3, attribute = $4, main_cause = $5,
-             other_causes = $6, identified_year = $7, status = $8, exit_year = $9, group_name = COALESCE($10, group_name),
-             last_batch_id = $11, updated_at = $12, housing_dangerous = COALESCE($14, housing_dangerous),
-             housing_structure = COALESCE($15, housing_structure), safe_water = COALESCE($16, safe_water),
-             food_secure = COALESCE($17, food_secure), clothing_secure = COALESCE($18, clothing_secure),
-             education_secure = COALESCE($19, education_secure), medical_secure = COALESCE($20, medical_secure),
-             housing_secure = COALESCE($21, housing_secure) WHERE id = $13",
-            &[
-                h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(), h.attribute.clone().into(),
-                h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(), h.status.clone().into(),
-                h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(), (*id).into(),
+    // Households known to the registry are updated UPDATE_BATCH to a statement, not one each:
+    // on PostgreSQL every statement on households runs the summary triggers (migration 0009)
+    // once, and a summary row changed by many statements of one transaction costs more to change
+    // each time (its row versions pile up until the commit), so a re-import that changes many
+    // households would again take time growing with their square. A household named twice in
+    // the chunk keeps its last rows, as with one statement each.
+    let mut last: HashMap<i64, usize> = HashMap::default();
+    for (i, (id, _, _)) in household_updates.iter().enumerate() {
+        last.insert(*id, i);
+    }
+    let updates: Vec<&(i64, &Group, bool)> =
+        household_updates.iter().enumerate().filter(|(i, (id, _, _))| last.get(id) == Some(i)).map(|(_, u)| u).collect();
+    for batch in updates.chunks(UPDATE_BATCH) {
+        // VALUES columns are column1, column2, … on both engines; the casts type them.
+        const TYPES: [&str; 21] = [
+            "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT",
+            "BOOLEAN", "TEXT", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN",
+        ];
+        let mut sql = String::from(
+            "UPDATE households SET village_key = v.column2, county_key = v.column3, identification_standard = v.column4,
+             attribute = v.column5, main_cause = v.column6, other_causes = v.column7, identified_year = v.column8,
+             status = v.column9, exit_year = v.column10, group_name = COALESCE(v.column11, group_name),
+             last_batch_id = v.column12, updated_at = v.column13, housing_dangerous = COALESCE(v.column14, housing_dangerous),
+             housing_structure = COALESCE(v.column15, housing_structure), safe_water = COALESCE(v.column16, safe_water),
+             food_secure = COALESCE(v.column17, food_secure), clothing_secure = COALESCE(v.column18, clothing_secure),
+             education_secure = COALESCE(v.column19, education_secure), medical_secure = COALESCE(v.column20, medical_secure),
+             housing_secure = COALESCE(v.column21, housing_secure) FROM (VALUES ",
+        );
+        let mut vals: Vec<Val> = Vec::with_capacity(batch.len() * TYPES.len());
+        for (n, (id, g, _)) in batch.iter().enumerate() {
+            let h = &g.rows[0].row.household;
+            sql.push_str(if n == 0 { "(" } else { ", (" });
+            for (i, ty) in TYPES.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("CAST(${} AS {ty})", vals.len() + i + 1));
+            }
+            sql.push(')');
+            vals.extend([
+                (*id).into(), h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(),
+                h.attribute.clone().into(), h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(),
+                h.status.clone().into(), h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(),
                 bool_val(h.housing_dangerous), Val::Str(h.housing_structure.clone()), bool_val(h.safe_water), bool_val(h.food_secure),
                 bool_val(h.clothing_secure), bool_val(h.education_secure), bool_val(h.medical_secure), bool_val(h.housing_secure),
-            ],
-        )
-        .await?;
-        if *status_changed {
-            tx.exec(
-                "INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[(*id).into(), h.status.clone().into(), h.exit_year.unwrap_or(h.identified_year).into(), "导入更新".into(), now.clone().into(), username.clone().into()],
-            )
-            .await?;
+            ]);
         }
-        state.outcome.households_updated += 1;
+        sql.push_str(") AS v WHERE households.id = v.column1");
+        tx.exec(&sql, &vals).await?;
     }
+    let mut history: Vec<Cell> = Vec::new();
+    for (id, g, status_changed) in &household_updates {
+        let h = &g.rows[0].row.household;
+        if *status_changed {
+            history.extend([
+                Cell::I64(*id),
+                Cell::Str(&h.status),
+                h.exit_year.unwrap_or(h.identified_year).into(),
+                Cell::Str("导入更新"),
+                Cell::Str(&now),
+                Cell::Str(&username),
+            ]);
+        }
+    }
+    tx.insert_rows("household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, false)
+        .await?;
+    state.outcome.households_updated += household_updates.len() as u64;
     if !member_inserts.is_empty() {
         let mut cells: Vec<Cell> = Vec::with_capacity(member_inserts.len() * MEMBER_INSERT_COLUMNS.len());
         for (no, r) in &member_inserts {

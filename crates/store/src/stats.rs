@@ -17,7 +17,8 @@
 //! - elevation: over the paired counties, the counted projects' sites and those sites' counties.
 //!
 //! Registry members and invested funds come from summary tables kept by triggers in the same
-//! transaction as the records (migration 0007_stats); projects, split funds and site elevations
+//! transaction as the records (migration 0007_stats; on PostgreSQL the registry summaries per
+//! statement since 0009, so an import's bulk insert updates each summary row once); projects, split funds and site elevations
 //! from those of 0008_dashboard (crate::dashboard), so a request sums a few hundred rows, and the
 //! API keeps each answer while `stats_version` is unchanged. Below county level the people are
 //! the town's or village's own (from the village summary), not the whole county's.

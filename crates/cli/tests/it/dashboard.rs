@@ -8,7 +8,8 @@
 
 use crate::harness::TestApp;
 use crate::projects::{create_project, org, project_body};
-use crate::stats::{Scenario, invest, scenario};
+use crate::registry::{HEADER, Person, create_household, id_number, row, write_file};
+use crate::stats::{Scenario, household, import, invest, scenario};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use store::stats::OverviewFilter;
@@ -157,6 +158,167 @@ async fn stats_check_finds_a_damaged_summary_and_rebuild_repairs_it() {
     // The triggers are back: money recorded after the rebuild is in the summaries at once.
     invest(&app, 5_00, "2020-09-01", s.city, s.receiver, "donation", shared).await;
     assert_summaries_match_records(&app, "after the rebuild").await;
+}
+
+/// (county or village key, status, exit year, households, members).
+type SummaryRow = (i64, String, i64, i64, i64);
+
+async fn summary_rows(app: &TestApp, sql: &str) -> Vec<SummaryRow> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    store::on_db!(&app.db, p => sqlx::query_as::<_, SummaryRow>(sql).fetch_all(p).await).unwrap()
+}
+
+/// The household summaries kept by the triggers (rows that count something) equal a fresh
+/// GROUP BY over the households, by county and by village.
+async fn assert_household_summaries_fresh(app: &TestApp, context: &str) {
+    for (table, key) in [("stats_household_members", "county_key"), ("stats_village_members", "village_key")] {
+        let kept = summary_rows(
+            app,
+            &format!(
+                "SELECT {key}, status, exit_year, households, members FROM {table}
+                 WHERE households <> 0 OR members <> 0 ORDER BY 1, 2, 3"
+            ),
+        )
+        .await;
+        let fresh = summary_rows(
+            app,
+            &format!(
+                "SELECT {key}, status, COALESCE(exit_year, 0), COUNT(*), CAST(SUM(member_count) AS BIGINT) FROM households
+                 WHERE removed_year IS NULL GROUP BY {key}, status, COALESCE(exit_year, 0) ORDER BY 1, 2, 3"
+            ),
+        )
+        .await;
+        assert!(!fresh.is_empty(), "{context}: the registry has households");
+        assert_eq!(kept, fresh, "{context}: {table}");
+    }
+}
+
+/// `households` rows of a file of many households over several villages and statuses, larger
+/// than one chunk of the import (4,000 rows) so that it is written by several statements.
+fn many_households(count: u32, changed: bool) -> Vec<String> {
+    let villages = ["441621100001", "441621102205", "441621105001", "441621107211"];
+    let birth = |i: u32| format!("19{:02}{:02}{:02}", 50 + i / 336, 1 + (i / 28) % 12, 1 + i % 28);
+    let mut lines = Vec::new();
+    for i in 0..count {
+        let no = format!("M{i:05}");
+        let village = villages[(i % 4) as usize];
+        // The second version exits a fifth of the households in 2020 and moves a seventh.
+        let (status, exit_year) = match (changed && i % 5 == 0, i % 3) {
+            (true, _) => ("已脱贫", "2020"),
+            (false, 0) => ("未脱贫", ""),
+            (false, 1) => ("已脱贫", "2018"),
+            _ => ("已脱贫（不再享受政策）", "2019"),
+        };
+        let village = if changed && i % 7 == 0 { villages[((i + 1) % 4) as usize] } else { village };
+        let people = [(1, true, "户主", "王大山"), (1, false, "配偶", "李秀英"), (2, true, "之子", "王小明")];
+        for &(seq, male, relation, name) in people.iter().take(1 + (i % 3) as usize) {
+            let p = Person { name, male, id: id_number("441621", &birth(i), seq, male), relation };
+            lines.push(row(&no, village, &p, "因病", status, exit_year));
+        }
+    }
+    lines
+}
+
+async fn raw_sql(app: &TestApp, sql: &str) -> u64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    store::on_db!(&app.db, p => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected())).unwrap()
+}
+
+#[tokio::test]
+async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
+    let app = TestApp::spawn().await;
+    let s = scenario(&app).await;
+    assert_household_summaries_fresh(&app, "after the scenario's import").await;
+    let (_, o) = app.get("/api/v1/stats/overview").await;
+    assert_eq!((o["people_out_of_poverty"].as_i64(), o["people_remaining"].as_i64()), (Some(3 + 2), Some(2 + 4)));
+
+    // A large import in several chunks, then the same file again with statuses and villages
+    // changed (updates of households known to the registry).
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rows: &[String]| write_file(&dir, name, format!("{HEADER}\n{}\n", rows.join("\n")).as_bytes());
+    let large = write("large.csv", &many_households(3_000, false));
+    let out = app.bangfu(&["import", "households", &large]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_household_summaries_fresh(&app, "after a large import").await;
+    let changed = write("changed.csv", &many_households(3_000, true));
+    let version = app.db.stats_version().await.unwrap();
+    let out = app.bangfu(&["import", "households", &changed]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_household_summaries_fresh(&app, "after a re-import with changes").await;
+    assert!(app.db.stats_version().await.unwrap() > version, "the re-import bumps stats_version");
+
+    // A re-import of the scenario's counties while the server runs is seen by the overview at
+    // once: T0001 exits in 2020 with a third member, T0003 moves to another village of its
+    // county, K0001 (喀什市, not paired) moves to 塔什库尔干 where its 2018 exit counts, and a
+    // new household of three remains in 德保.
+    let mut rows = household("T0001", "653131100001", 3, 3, "已脱贫", "2020");
+    rows.extend(household("T0003", "653131100001", 5, 4, "返贫", "2019"));
+    rows.extend(household("K0001", "653101100002", 6, 5, "已脱贫", "2018").iter().map(|r| r.replace(",653101100002,", ",653131100002,")));
+    rows.extend(household("N0001", "451024100002", 8, 3, "未脱贫", ""));
+    import(&app, &s.dir, "again.csv", &rows);
+    assert_household_summaries_fresh(&app, "after a re-import of the scenario").await;
+    let (_, o) = app.get("/api/v1/stats/overview").await;
+    assert_eq!(o["people_out_of_poverty"], 3 + 2 + 3 + 5, "{o}");
+    assert_eq!(o["people_remaining"], 4 + 3, "{o}");
+    assert_summaries_match_records(&app, "after a re-import of the scenario").await;
+
+    // Changes through the API: a new household, a birth, a death, an exit, a removal (清退).
+    let h = create_household(&app, "API-S1").await;
+    let id = h["id"].as_i64().unwrap();
+    assert_household_summaries_fresh(&app, "after a household was created").await;
+    let version = app.db.stats_version().await.unwrap();
+    let (status, born) = app
+        .post(&format!("/api/v1/households/{id}/members"), &json!({"event_type": "birth", "date": "2020-03-01",
+            "member": {"name": "陈三", "sex": "女", "id_number": id_number("441621", "20200301", 12, false), "relation": "之女",
+                        "ethnicity": "汉", "education": "学龄前儿童", "schooling": "学前教育", "health": "健康", "labour": "无劳动力"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{born}");
+    assert_household_summaries_fresh(&app, "after a birth").await;
+    let spouse = born["members"].as_array().unwrap().iter().find(|m| m["name"] == "陈二").unwrap()["id"].clone();
+    let (status, body) =
+        app.post(&format!("/api/v1/households/{id}/events"), &json!({"event_type": "death", "member_id": spouse, "date": "2021-05-06"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_household_summaries_fresh(&app, "after a death").await;
+    let (status, body) = app.post(&format!("/api/v1/households/{id}/status"), &json!({"status": "已脱贫", "year": 2019})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_household_summaries_fresh(&app, "after an exit").await;
+    let (status, body) =
+        app.post(&format!("/api/v1/households/{id}/events"), &json!({"event_type": "household_removed", "date": "2021-06-01", "note": "识别不准"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_household_summaries_fresh(&app, "after a removal").await;
+    assert!(app.db.stats_version().await.unwrap() > version);
+
+    // Statements over many households at once, of every kind (no store function deletes a
+    // household; the summaries must still follow).
+    raw_sql(
+        &app,
+        "INSERT INTO households (household_no, village_key, county_key, identification_standard, attribute, main_cause,
+             identified_year, status, exit_year, member_count, removed_year, created_at, updated_at)
+         SELECT 'RAW-' || v.n, r.key, c.key, '1', '1', '1', 2014, v.status, v.exit_year, v.members, v.removed, 'now', 'now'
+         FROM (SELECT 1 AS n, '0' AS status, CAST(NULL AS BIGINT) AS exit_year, 2 AS members, CAST(NULL AS BIGINT) AS removed
+               UNION ALL SELECT 2, '0', NULL, 3, NULL UNION ALL SELECT 3, '1', 2019, 1, NULL
+               UNION ALL SELECT 4, '1', 2019, 4, 2020 UNION ALL SELECT 5, '3', 2020, 5, NULL) AS v
+         JOIN regions r ON r.code = '451024100002' JOIN regions c ON c.code = '451024'",
+    )
+    .await;
+    assert_household_summaries_fresh(&app, "after a multi-row insert").await;
+    let version = app.db.stats_version().await.unwrap();
+    raw_sql(&app, "UPDATE households SET updated_at = 'later' WHERE household_no LIKE 'RAW-%'").await;
+    assert_household_summaries_fresh(&app, "after an update of other columns").await;
+    raw_sql(&app, "UPDATE households SET status = '1', exit_year = 2020 WHERE household_no IN ('RAW-1', 'RAW-5')").await;
+    raw_sql(
+        &app,
+        "UPDATE households SET member_count = member_count + 1,
+             removed_year = CASE WHEN household_no = 'RAW-2' THEN 2021 WHEN household_no = 'RAW-4' THEN NULL ELSE removed_year END,
+             village_key = (SELECT key FROM regions WHERE code = '451024100001')
+         WHERE household_no LIKE 'RAW-%'",
+    )
+    .await;
+    assert_household_summaries_fresh(&app, "after multi-row updates").await;
+    assert!(app.db.stats_version().await.unwrap() > version);
+    assert_eq!(raw_sql(&app, "DELETE FROM households WHERE household_no LIKE 'RAW-%'").await, 5);
+    assert_household_summaries_fresh(&app, "after a multi-row delete").await;
+    assert_summaries_match_records(&app, "at the end").await;
 }
 
 async fn public_get(app: &TestApp, path: &str) -> Value {
