@@ -9,6 +9,11 @@ mod assess_cmd;
 mod stats_cmd;
 mod demo_cmd;
 
+/// Imports and the demo loader allocate and free millions of small row values; mimalloc does that
+/// faster than the system allocator (measured in BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use progress::TerminalProgress;
