@@ -21,7 +21,8 @@ pub enum StatsCommand {
         #[arg(long)]
         since: Option<i64>,
     },
-    /// Recompute the dashboard summaries from the records and report any difference (read-only).
+    /// Recompute the dashboard summaries from the records and report any difference (changes
+    /// nothing; holds up writers while it runs).
     Check,
     /// Recompute the dashboard summaries from the records and save them (a repair).
     Rebuild,

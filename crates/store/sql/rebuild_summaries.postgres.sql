@@ -1,8 +1,9 @@
--- Recomputes every dashboard summary (0007, 0008) from the records, as the migrations did for
--- the records that existed when they ran. Only valid while the per-row `stats_` triggers are
+-- Recomputes every dashboard summary (0007, 0008; 0009 changed only how PostgreSQL keeps the
+-- household ones) from the records, as the migrations did for the records that existed when
+-- they ran. Only valid while the per-row `stats_` triggers are
 -- suspended (the demo loader drops or disables them, loads, runs this, and restores them): with
 -- the triggers live, inserting into stats_project_regions or stats_invested would count twice.
--- Kept equal to the triggers by the demo test that loads one scenario both ways.
+-- The integration tests compare it with the trigger-kept tables row for row (store::summaries).
 
 DELETE FROM stats_household_members;
 DELETE FROM stats_village_members;

@@ -5,14 +5,13 @@
 //! triggers would cost more than the rows themselves) and an operator's check that the
 //! summaries still equal the records (`bangfu stats check`, `bangfu stats rebuild`). Both run
 //! the same SQL, with the `stats_` triggers suspended inside the transaction, so no other
-//! connection ever sees them missing.
+//! connection ever sees them missing. Every trigger that maintains a summary (or bumps
+//! stats_version) is named `stats_…`; that is how they are found. Suspending them takes write
+//! locks, so a check or rebuild holds up writers to the summarised tables while it runs.
 
 use crate::{Backend, Db, StoreResult, on_db};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
-
-/// Every trigger that maintains a summary (or bumps stats_version) is named with this prefix.
-pub const TRIGGER_PREFIX: &str = "stats_";
 
 /// Empties and refills every summary table, then bumps stats_version. Only with the triggers
 /// suspended (see the file's header).
