@@ -454,7 +454,12 @@ impl Generator<'_> {
                 }
 
                 // Incomes: below the year's line while poor, above it from the year before the
-                // exit (an exit needs stable income), below again after a relapse.
+                // exit (an exit needs stable income), below again after a relapse. Out of
+                // poverty a household keeps its own level (1.2–2.2 × the line, ±8% a year,
+                // growing 7% a year since the exit), so only a few recent exits sit under the
+                // monitoring threshold (1.5 × the line) and none drops sharply without cause:
+                // the monitoring screen then finds a few percent, as DOMAIN.md §7 expects.
+                let level = self.rng.random_range(1.2..2.2);
                 for year in identified..=LAST_YEAR {
                     let poor_in_year = match (exit_year, relapse_year) {
                         (_, Some(r)) if year >= r => true,
@@ -466,7 +471,7 @@ impl Generator<'_> {
                         (l as f64 * self.rng.random_range(0.55..0.95)) as i64
                     } else {
                         let since = exit_year.map_or(0, |e| (year - e + 1).max(0));
-                        (l as f64 * self.rng.random_range(1.08..1.6) * (1.0 + 0.07 * since as f64)) as i64
+                        (l as f64 * level * self.rng.random_range(0.92..1.08) * (1.0 + 0.07 * since as f64)) as i64
                     };
                     let net = per_capita_target * size;
                     let transfer = (net as f64 * self.rng.random_range(0.12..0.35)) as i64;
