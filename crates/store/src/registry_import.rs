@@ -804,6 +804,8 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
     }
     let updates: Vec<&(i64, &Group, bool)> =
         household_updates.iter().enumerate().filter(|(i, (id, _, _))| last.get(id) == Some(i)).map(|(_, u)| u).collect();
+    // `?` on SQLite: sqlx numbers `$n` parameters in time growing with their square.
+    let pg = tx.is_postgres();
     for batch in updates.chunks(UPDATE_BATCH) {
         // VALUES columns are column1, column2, … on both engines; the casts type them.
         const TYPES: [&str; 21] = [
@@ -828,7 +830,11 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("CAST(${} AS {ty})", vals.len() + i + 1));
+                sql.push_str("CAST(");
+                sql.push_str(&placeholders_for(pg, vals.len() + i + 1, 1));
+                sql.push_str(" AS ");
+                sql.push_str(ty);
+                sql.push(')');
             }
             sql.push(')');
             vals.extend([
@@ -916,22 +922,55 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         }
         state.outcome.members_added += (member_inserts.len() - inserted.conflicts.len()) as u64;
     }
-    for (id, r) in &member_updates {
-        let m = &r.row.member;
-        tx.exec(
-            "UPDATE members SET name = $1, sex = $2, id_number = COALESCE($3, id_number), id_was_15 = CASE WHEN $3 IS NULL THEN id_was_15 ELSE $4 END,
-             relation = $5, ethnicity = $6, education = $7, schooling = $8, health = $9, labour = $10, migrant_months = $11,
-             phone = COALESCE($12, phone), member_no = COALESCE($13, member_no), last_batch_id = $14, updated_at = $15 WHERE id = $16",
-            &[
-                m.name.clone().into(), m.sex.clone().into(), Val::Str(m.id_number().map(|n| n.as_str().to_string())),
+    // Known members are updated UPDATE_BATCH to a statement too: a re-import of a large file
+    // would otherwise cost one round trip per member. A member named twice in the chunk keeps
+    // its last row, as with one statement each.
+    let mut last_member: HashMap<i64, usize> = HashMap::default();
+    for (i, (id, _)) in member_updates.iter().enumerate() {
+        last_member.insert(*id, i);
+    }
+    let member_updates: Vec<&(i64, &ParsedRow)> =
+        member_updates.iter().enumerate().filter(|(i, (id, _))| last_member.get(id) == Some(i)).map(|(_, u)| u).collect();
+    // `?` on SQLite: sqlx numbers `$n` parameters in time growing with their square.
+    let pg = tx.is_postgres();
+    for batch in member_updates.chunks(UPDATE_BATCH) {
+        const TYPES: [&str; 16] = [
+            "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT",
+            "BIGINT", "TEXT",
+        ];
+        let mut sql = String::from(
+            "UPDATE members SET name = v.column2, sex = v.column3, id_number = COALESCE(v.column4, id_number),
+             id_was_15 = CASE WHEN v.column4 IS NULL THEN id_was_15 ELSE v.column5 END, relation = v.column6,
+             ethnicity = v.column7, education = v.column8, schooling = v.column9, health = v.column10, labour = v.column11,
+             migrant_months = v.column12, phone = COALESCE(v.column13, phone), member_no = COALESCE(v.column14, member_no),
+             last_batch_id = v.column15, updated_at = v.column16 FROM (VALUES ",
+        );
+        let mut vals: Vec<Val> = Vec::with_capacity(batch.len() * TYPES.len());
+        for (n, (id, r)) in batch.iter().enumerate() {
+            let m = &r.row.member;
+            sql.push_str(if n == 0 { "(" } else { ", (" });
+            for (i, ty) in TYPES.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str("CAST(");
+                sql.push_str(&placeholders_for(pg, vals.len() + i + 1, 1));
+                sql.push_str(" AS ");
+                sql.push_str(ty);
+                sql.push(')');
+            }
+            sql.push(')');
+            vals.extend([
+                (*id).into(), m.name.clone().into(), m.sex.clone().into(), Val::Str(m.id_number().map(|n| n.as_str().to_string())),
                 m.id_number().is_some_and(|n| n.was_15_digit()).into(), m.relation.clone().into(), m.ethnicity.clone().into(),
                 m.education.clone().into(), m.schooling.clone().into(), m.health.clone().into(), m.labour.clone().into(),
                 m.migrant_months.into(), Val::Str(m.phone.clone()), Val::Str(m.member_no.clone()), state.batch_id.into(),
-                now.clone().into(), (*id).into(),
-            ],
-        )
-        .await?;
-        state.outcome.members_updated += 1;
+                now.clone().into(),
+            ]);
+        }
+        sql.push_str(") AS v WHERE members.id = v.column1");
+        tx.exec(&sql, &vals).await?;
+        state.outcome.members_updated += batch.len() as u64;
     }
     // Rows of households seen earlier in this run add members: recount those at the end too.
     for g in groups {
