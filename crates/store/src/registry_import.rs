@@ -792,8 +792,8 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             .await?;
         state.outcome.households_added += new_households.len() as u64;
     }
-    // Households known to the registry are updated UPDATE_BATCH to a statement, not one each:
-    // on PostgreSQL every statement on households runs the summary triggers (migration 0009)
+    // Households known to the registry are updated UPDATE_BATCH to a statement on PostgreSQL
+    // (see `update_by_id`), not one each: there every statement on households runs the summary triggers (migration 0009)
     // once, and a summary row changed by many statements of one transaction costs more to change
     // each time (its row versions pile up until the commit), so a re-import that changes many
     // households would again take time growing with their square. A household named twice in
@@ -804,50 +804,20 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
     }
     let updates: Vec<&(i64, &Group, bool)> =
         household_updates.iter().enumerate().filter(|(i, (id, _, _))| last.get(id) == Some(i)).map(|(_, u)| u).collect();
-    // `?` on SQLite: sqlx numbers `$n` parameters in time growing with their square.
-    let pg = tx.is_postgres();
-    for batch in updates.chunks(UPDATE_BATCH) {
-        // VALUES columns are column1, column2, … on both engines; the casts type them.
-        const TYPES: [&str; 21] = [
-            "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT",
-            "BOOLEAN", "TEXT", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN",
-        ];
-        let mut sql = String::from(
-            "UPDATE households SET village_key = v.column2, county_key = v.column3, identification_standard = v.column4,
-             attribute = v.column5, main_cause = v.column6, other_causes = v.column7, identified_year = v.column8,
-             status = v.column9, exit_year = v.column10, group_name = COALESCE(v.column11, group_name),
-             last_batch_id = v.column12, updated_at = v.column13, housing_dangerous = COALESCE(v.column14, housing_dangerous),
-             housing_structure = COALESCE(v.column15, housing_structure), safe_water = COALESCE(v.column16, safe_water),
-             food_secure = COALESCE(v.column17, food_secure), clothing_secure = COALESCE(v.column18, clothing_secure),
-             education_secure = COALESCE(v.column19, education_secure), medical_secure = COALESCE(v.column20, medical_secure),
-             housing_secure = COALESCE(v.column21, housing_secure) FROM (VALUES ",
-        );
-        let mut vals: Vec<Val> = Vec::with_capacity(batch.len() * TYPES.len());
-        for (n, (id, g, _)) in batch.iter().enumerate() {
+    let rows: Vec<Vec<Val>> = updates
+        .iter()
+        .map(|(id, g, _)| {
             let h = &g.rows[0].row.household;
-            sql.push_str(if n == 0 { "(" } else { ", (" });
-            for (i, ty) in TYPES.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str("CAST(");
-                sql.push_str(&placeholders_for(pg, vals.len() + i + 1, 1));
-                sql.push_str(" AS ");
-                sql.push_str(ty);
-                sql.push(')');
-            }
-            sql.push(')');
-            vals.extend([
+            vec![
                 (*id).into(), h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(),
                 h.attribute.clone().into(), h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(),
                 h.status.clone().into(), h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(),
                 bool_val(h.housing_dangerous), Val::Str(h.housing_structure.clone()), bool_val(h.safe_water), bool_val(h.food_secure),
                 bool_val(h.clothing_secure), bool_val(h.education_secure), bool_val(h.medical_secure), bool_val(h.housing_secure),
-            ]);
-        }
-        sql.push_str(") AS v WHERE households.id = v.column1");
-        tx.exec(&sql, &vals).await?;
-    }
+            ]
+        })
+        .collect();
+    update_by_id(tx, "households", HOUSEHOLD_UPDATE_SET, &HOUSEHOLD_UPDATE_TYPES, &rows).await?;
     let mut history: Vec<Cell> = Vec::new();
     for (id, g, status_changed) in &household_updates {
         let h = &g.rows[0].row.household;
@@ -922,56 +892,30 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         }
         state.outcome.members_added += (member_inserts.len() - inserted.conflicts.len()) as u64;
     }
-    // Known members are updated UPDATE_BATCH to a statement too: a re-import of a large file
-    // would otherwise cost one round trip per member. A member named twice in the chunk keeps
-    // its last row, as with one statement each.
+    // Known members too (see `update_by_id`): on PostgreSQL a re-import of a large file would
+    // otherwise cost one round trip per member. A member named twice in the chunk keeps its last
+    // row, as with one statement each.
     let mut last_member: HashMap<i64, usize> = HashMap::default();
     for (i, (id, _)) in member_updates.iter().enumerate() {
         last_member.insert(*id, i);
     }
     let member_updates: Vec<&(i64, &ParsedRow)> =
         member_updates.iter().enumerate().filter(|(i, (id, _))| last_member.get(id) == Some(i)).map(|(_, u)| u).collect();
-    // `?` on SQLite: sqlx numbers `$n` parameters in time growing with their square.
-    let pg = tx.is_postgres();
-    for batch in member_updates.chunks(UPDATE_BATCH) {
-        const TYPES: [&str; 16] = [
-            "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT",
-            "BIGINT", "TEXT",
-        ];
-        let mut sql = String::from(
-            "UPDATE members SET name = v.column2, sex = v.column3, id_number = COALESCE(v.column4, id_number),
-             id_was_15 = CASE WHEN v.column4 IS NULL THEN id_was_15 ELSE v.column5 END, relation = v.column6,
-             ethnicity = v.column7, education = v.column8, schooling = v.column9, health = v.column10, labour = v.column11,
-             migrant_months = v.column12, phone = COALESCE(v.column13, phone), member_no = COALESCE(v.column14, member_no),
-             last_batch_id = v.column15, updated_at = v.column16 FROM (VALUES ",
-        );
-        let mut vals: Vec<Val> = Vec::with_capacity(batch.len() * TYPES.len());
-        for (n, (id, r)) in batch.iter().enumerate() {
+    let rows: Vec<Vec<Val>> = member_updates
+        .iter()
+        .map(|(id, r)| {
             let m = &r.row.member;
-            sql.push_str(if n == 0 { "(" } else { ", (" });
-            for (i, ty) in TYPES.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str("CAST(");
-                sql.push_str(&placeholders_for(pg, vals.len() + i + 1, 1));
-                sql.push_str(" AS ");
-                sql.push_str(ty);
-                sql.push(')');
-            }
-            sql.push(')');
-            vals.extend([
+            vec![
                 (*id).into(), m.name.clone().into(), m.sex.clone().into(), Val::Str(m.id_number().map(|n| n.as_str().to_string())),
                 m.id_number().is_some_and(|n| n.was_15_digit()).into(), m.relation.clone().into(), m.ethnicity.clone().into(),
                 m.education.clone().into(), m.schooling.clone().into(), m.health.clone().into(), m.labour.clone().into(),
                 m.migrant_months.into(), Val::Str(m.phone.clone()), Val::Str(m.member_no.clone()), state.batch_id.into(),
                 now.clone().into(),
-            ]);
-        }
-        sql.push_str(") AS v WHERE members.id = v.column1");
-        tx.exec(&sql, &vals).await?;
-        state.outcome.members_updated += batch.len() as u64;
-    }
+            ]
+        })
+        .collect();
+    update_by_id(tx, "members", MEMBER_UPDATE_SET, &MEMBER_UPDATE_TYPES, &rows).await?;
+    state.outcome.members_updated += rows.len() as u64;
     // Rows of households seen earlier in this run add members: recount those at the end too.
     for g in groups {
         let no = &g.rows[0].row.household.household_no;
@@ -982,6 +926,77 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         {
             state.touched.push((e.id, g.rows[0].line));
         }
+    }
+    Ok(())
+}
+
+/// The columns a re-import sets on a known household, from the values `v.column2…` of
+/// `update_by_id` (column1 is the id).
+const HOUSEHOLD_UPDATE_SET: &str = "village_key = v.column2, county_key = v.column3, identification_standard = v.column4,
+     attribute = v.column5, main_cause = v.column6, other_causes = v.column7, identified_year = v.column8,
+     status = v.column9, exit_year = v.column10, group_name = COALESCE(v.column11, group_name),
+     last_batch_id = v.column12, updated_at = v.column13, housing_dangerous = COALESCE(v.column14, housing_dangerous),
+     housing_structure = COALESCE(v.column15, housing_structure), safe_water = COALESCE(v.column16, safe_water),
+     food_secure = COALESCE(v.column17, food_secure), clothing_secure = COALESCE(v.column18, clothing_secure),
+     education_secure = COALESCE(v.column19, education_secure), medical_secure = COALESCE(v.column20, medical_secure),
+     housing_secure = COALESCE(v.column21, housing_secure)";
+const HOUSEHOLD_UPDATE_TYPES: [&str; 21] = [
+    "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT",
+    "BOOLEAN", "TEXT", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN",
+];
+
+/// The columns a re-import sets on a known member (as above).
+const MEMBER_UPDATE_SET: &str = "name = v.column2, sex = v.column3, id_number = COALESCE(v.column4, id_number),
+     id_was_15 = CASE WHEN v.column4 IS NULL THEN id_was_15 ELSE v.column5 END, relation = v.column6,
+     ethnicity = v.column7, education = v.column8, schooling = v.column9, health = v.column10, labour = v.column11,
+     migrant_months = v.column12, phone = COALESCE(v.column13, phone), member_no = COALESCE(v.column14, member_no),
+     last_batch_id = v.column15, updated_at = v.column16";
+const MEMBER_UPDATE_TYPES: [&str; 16] = [
+    "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT",
+    "BIGINT", "TEXT",
+];
+
+/// Updates rows by id (each row's first value), setting `set` from the row's values
+/// (`v.column1`, `v.column2`, … in `set`). PostgreSQL: UPDATE_BATCH rows to one
+/// `UPDATE … FROM (VALUES …)` statement, because a statement costs a round trip and, on
+/// households, a run of the summary triggers. SQLite: one prepared statement per row, in process
+/// and cheap, because SQLite plans `UPDATE … FROM` a VALUES list as a scan of the whole table.
+async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str], rows: &[Vec<Val>]) -> StoreResult<()> {
+    if !tx.is_postgres() {
+        let mut one_row = format!("UPDATE {table} SET ");
+        let mut rest = set;
+        while let Some(at) = rest.find("v.column") {
+            one_row.push_str(&rest[..at]);
+            rest = &rest[at + "v.column".len()..];
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            one_row.push('?');
+            one_row.push_str(&rest[..digits]);
+            rest = &rest[digits..];
+        }
+        one_row.push_str(rest);
+        one_row.push_str(" WHERE id = ?1");
+        for row in rows {
+            tx.exec(&one_row, row).await?;
+        }
+        return Ok(());
+    }
+    for batch in rows.chunks(UPDATE_BATCH) {
+        // VALUES columns are column1, column2, … on PostgreSQL; the casts type them.
+        let mut sql = format!("UPDATE {table} SET {set} FROM (VALUES ");
+        let mut vals: Vec<Val> = Vec::with_capacity(batch.len() * types.len());
+        for (n, row) in batch.iter().enumerate() {
+            sql.push_str(if n == 0 { "(" } else { ", (" });
+            for (i, ty) in types.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("CAST(${} AS {ty})", vals.len() + i + 1));
+            }
+            sql.push(')');
+            vals.extend(row.iter().cloned());
+        }
+        sql.push_str(&format!(") AS v WHERE {table}.id = v.column1"));
+        tx.exec(&sql, &vals).await?;
     }
     Ok(())
 }
