@@ -29,8 +29,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 /// Rows per chunk sent from the reader to the writer (whole households only). Each chunk
 /// costs a few lookups and prepared statements; a few chunks in flight bound the memory.
 const CHUNK_ROWS: usize = 4_000;
-/// Known households updated by one statement (21 values each: within both engines' limits on
-/// bound values).
+/// Known households or members updated by one PostgreSQL statement (at most 21 values each:
+/// well within its limit on bound values); see `update_by_id`.
 const UPDATE_BATCH: usize = 500;
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
