@@ -425,17 +425,7 @@ impl Generator<'_> {
                     head.name.as_str().into(), size.into(), self.start.batch.into(), self.now.as_str().into(),
                     self.now.as_str().into(),
                 ])?;
-                for (i, p) in people.iter().enumerate() {
-                    let member_no = format!("{household_no}{:02}", i + 1);
-                    let member_phone = if i == 0 { household_phone.clone() } else { String::new() };
-                    sink.row(&MEMBERS, &[
-                        id.into(), member_no.as_str().into(), p.name.as_str().into(),
-                        (if p.male { "1" } else { "2" }).into(), p.id_number.as_str().into(), p.relation.into(),
-                        p.ethnicity.into(), p.education.into(), p.schooling.into(), p.health.into(), p.labour.into(),
-                        p.migrant_months.into(), member_phone.as_str().into(), self.start.batch.into(),
-                        self.now.as_str().into(), self.now.as_str().into(),
-                    ])?;
-                }
+                self.members(sink, id, &household_no, &household_phone, &people)?;
 
                 // Status history, dated by year.
                 let mut history = vec![("0", identified, "识别为建档立卡贫困户")];
@@ -543,6 +533,22 @@ impl Generator<'_> {
         self.rural_households(sink, states, &mut maker, household_id)
     }
 
+    /// The members of a household (人编号 = 户编号 + two digits); the head keeps the household's phone.
+    fn members(&self, sink: &mut dyn Sink, id: i64, household_no: &str, household_phone: &str, people: &[Person]) -> Result<(), DemoError> {
+        for (i, p) in people.iter().enumerate() {
+            let member_no = format!("{household_no}{:02}", i + 1);
+            let member_phone = if i == 0 { household_phone } else { "" };
+            sink.row(&MEMBERS, &[
+                id.into(), member_no.as_str().into(), p.name.as_str().into(),
+                (if p.male { "1" } else { "2" }).into(), p.id_number.as_str().into(), p.relation.into(),
+                p.ethnicity.into(), p.education.into(), p.schooling.into(), p.health.into(), p.labour.into(),
+                p.migrant_months.into(), member_phone.into(), self.start.batch.into(),
+                self.now.as_str().into(), self.now.as_str().into(),
+            ])?;
+        }
+        Ok(())
+    }
+
     /// A modest number of rural households never registered as poor (一般农户, status 'N'),
     /// kept in the registry for monitoring: about one per 40 registered households, a third
     /// of them with income below the county's monitoring threshold in the last year, so that
@@ -584,17 +590,7 @@ impl Generator<'_> {
                     true.into(), household_phone.as_str().into(), people[0].name.as_str().into(), size.into(),
                     self.start.batch.into(), self.now.as_str().into(), self.now.as_str().into(),
                 ])?;
-                for (i, p) in people.iter().enumerate() {
-                    let member_no = format!("{household_no}{:02}", i + 1);
-                    let member_phone = if i == 0 { household_phone.clone() } else { String::new() };
-                    sink.row(&MEMBERS, &[
-                        id.into(), member_no.as_str().into(), p.name.as_str().into(),
-                        (if p.male { "1" } else { "2" }).into(), p.id_number.as_str().into(), p.relation.into(),
-                        p.ethnicity.into(), p.education.into(), p.schooling.into(), p.health.into(), p.labour.into(),
-                        p.migrant_months.into(), member_phone.as_str().into(), self.start.batch.into(),
-                        self.now.as_str().into(), self.now.as_str().into(),
-                    ])?;
-                }
+                self.members(sink, id, &household_no, &household_phone, &people)?;
                 // Incomes of the last two years around the monitoring threshold: a third below it.
                 let at_risk = rng.random_bool(1.0 / 3.0);
                 for year in LAST_YEAR - 1..=LAST_YEAR {

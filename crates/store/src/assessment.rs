@@ -604,15 +604,16 @@ async fn run_in_tx<T: Tx>(
                 housing_secure: guarantee(packed, 4),
                 safe_water: guarantee(packed, 5),
             };
-            if status == STATUS_NOT_REGISTERED {
-                // A 一般农户 is never assessed for exit and counts in no poverty figure; monitoring
-                // looks at it as a possible 边缘易致贫户.
+            // Monitoring screens exited households and 一般农户 (never registered, never assessed
+            // for exit, counted in no poverty figure: possible 边缘易致贫户).
+            let registered = status != STATUS_NOT_REGISTERED;
+            if !registered || is_exited(status) {
                 let threshold = *thresholds.entry(county).or_insert_with(|| {
                     RegionCode::from_key(county).and_then(|c| rules.monitoring_threshold(c.short_value(), year)).map(|t| t.0)
                 });
                 let risk = RiskFacts {
-                    exited: false,
-                    registered: false,
+                    exited: registered,
+                    registered,
                     per_capita_this_year: facts.per_capita.get(&year).copied().filter(|_| threshold.is_some()),
                     per_capita_last_year: facts.per_capita.get(&(year - 1)).copied(),
                     rigid_expenses_net: expenses.get(&id).copied().unwrap_or(0),
@@ -621,10 +622,12 @@ async fn run_in_tx<T: Tx>(
                     declared: false,
                     visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
                 };
-                s.not_registered += 1;
                 if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &risk) {
                     candidate_found(&mut candidates, &open, &mut new_case_types, &mut new_cases, id, c, &date, version.version, run.id, year, username, &now);
                 }
+            }
+            if !registered {
+                s.not_registered += 1;
                 continue;
             }
             let record = DecisionRecord::from_facts(rules, &facts, year);
@@ -649,25 +652,6 @@ async fn run_in_tx<T: Tx>(
                 s.may_not_exit += 1;
                 for k in &keys {
                     *failing.entry(k.clone()).or_default() += 1;
-                }
-            }
-            if is_exited(status) {
-                let threshold = *thresholds.entry(county).or_insert_with(|| {
-                    RegionCode::from_key(county).and_then(|c| rules.monitoring_threshold(c.short_value(), year)).map(|t| t.0)
-                });
-                let facts = RiskFacts {
-                    exited: true,
-                    registered: true,
-                    per_capita_this_year: facts.per_capita.get(&year).copied().filter(|_| threshold.is_some()),
-                    per_capita_last_year: facts.per_capita.get(&(year - 1)).copied(),
-                    rigid_expenses_net: expenses.get(&id).copied().unwrap_or(0),
-                    net_income: net,
-                    shocks: shocks.get(&id).cloned().unwrap_or_default(),
-                    declared: false,
-                    visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
-                };
-                if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &facts) {
-                    candidate_found(&mut candidates, &open, &mut new_case_types, &mut new_cases, id, c, &date, version.version, run.id, year, username, &now);
                 }
             }
             decisions.push(vec![

@@ -32,6 +32,7 @@ const CHUNK_ROWS: usize = 4_000;
 /// Known households or members updated by one PostgreSQL statement (at most 21 values each:
 /// well within its limit on bound values); see `update_by_id`.
 const UPDATE_BATCH: usize = 500;
+const STATUS_HISTORY_COLUMNS: [&str; 6] = ["household_id", "status", "year", "note", "recorded_at", "recorded_by"];
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
 
@@ -788,23 +789,16 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 ]);
             }
         }
-        tx.insert_rows("household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, false)
+        tx.insert_rows("household_status_history", &STATUS_HISTORY_COLUMNS, &history, false)
             .await?;
         state.outcome.households_added += new_households.len() as u64;
     }
-    // Households known to the registry are updated UPDATE_BATCH to a statement on PostgreSQL
-    // (see `update_by_id`), not one each: there every statement on households runs the summary triggers (migration 0009)
-    // once, and a summary row changed by many statements of one transaction costs more to change
-    // each time (its row versions pile up until the commit), so a re-import that changes many
-    // households would again take time growing with their square. A household named twice in
-    // the chunk keeps its last rows, as with one statement each.
-    let mut last: HashMap<i64, usize> = HashMap::default();
-    for (i, (id, _, _)) in household_updates.iter().enumerate() {
-        last.insert(*id, i);
-    }
-    let updates: Vec<&(i64, &Group, bool)> =
-        household_updates.iter().enumerate().filter(|(i, (id, _, _))| last.get(id) == Some(i)).map(|(_, u)| u).collect();
-    let rows: Vec<Vec<Val>> = updates
+    // Households known to the registry: UPDATE_BATCH to a statement on PostgreSQL (see
+    // `update_by_id`), not one each. There every statement on households runs the summary
+    // triggers (migration 0009) once, and a summary row changed by many statements of one
+    // transaction costs more to change each time (its row versions pile up until the commit), so
+    // a re-import that changes many households would again take time growing with their square.
+    let rows: Vec<Vec<Val>> = household_updates
         .iter()
         .map(|(id, g, _)| {
             let h = &g.rows[0].row.household;
@@ -832,7 +826,7 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             ]);
         }
     }
-    tx.insert_rows("household_status_history", &["household_id", "status", "year", "note", "recorded_at", "recorded_by"], &history, false)
+    tx.insert_rows("household_status_history", &STATUS_HISTORY_COLUMNS, &history, false)
         .await?;
     state.outcome.households_updated += household_updates.len() as u64;
     if !member_inserts.is_empty() {
@@ -893,14 +887,7 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         state.outcome.members_added += (member_inserts.len() - inserted.conflicts.len()) as u64;
     }
     // Known members too (see `update_by_id`): on PostgreSQL a re-import of a large file would
-    // otherwise cost one round trip per member. A member named twice in the chunk keeps its last
-    // row, as with one statement each.
-    let mut last_member: HashMap<i64, usize> = HashMap::default();
-    for (i, (id, _)) in member_updates.iter().enumerate() {
-        last_member.insert(*id, i);
-    }
-    let member_updates: Vec<&(i64, &ParsedRow)> =
-        member_updates.iter().enumerate().filter(|(i, (id, _))| last_member.get(id) == Some(i)).map(|(_, u)| u).collect();
+    // otherwise cost one round trip per member.
     let rows: Vec<Vec<Val>> = member_updates
         .iter()
         .map(|(id, r)| {
@@ -914,8 +901,7 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             ]
         })
         .collect();
-    update_by_id(tx, "members", MEMBER_UPDATE_SET, &MEMBER_UPDATE_TYPES, &rows).await?;
-    state.outcome.members_updated += rows.len() as u64;
+    state.outcome.members_updated += update_by_id(tx, "members", MEMBER_UPDATE_SET, &MEMBER_UPDATE_TYPES, &rows).await? as u64;
     // Rows of households seen earlier in this run add members: recount those at the end too.
     for g in groups {
         let no = &g.rows[0].row.household.household_no;
@@ -961,7 +947,14 @@ const MEMBER_UPDATE_TYPES: [&str; 16] = [
 /// `UPDATE … FROM (VALUES …)` statement, because a statement costs a round trip and, on
 /// households, a run of the summary triggers. SQLite: one prepared statement per row, in process
 /// and cheap, because SQLite plans `UPDATE … FROM` a VALUES list as a scan of the whole table.
-async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str], rows: &[Vec<Val>]) -> StoreResult<()> {
+/// An id given twice keeps its last row, as with one statement each. Returns the rows updated.
+async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str], rows: &[Vec<Val>]) -> StoreResult<usize> {
+    let mut last: HashMap<i64, usize> = HashMap::default();
+    for (i, row) in rows.iter().enumerate() {
+        last.insert(row[0].i64().unwrap_or_default(), i);
+    }
+    let rows: Vec<&Vec<Val>> =
+        rows.iter().enumerate().filter(|(i, row)| last.get(&row[0].i64().unwrap_or_default()) == Some(i)).map(|(_, r)| r).collect();
     if !tx.is_postgres() {
         let mut one_row = format!("UPDATE {table} SET ");
         let mut rest = set;
@@ -975,10 +968,10 @@ async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str],
         }
         one_row.push_str(rest);
         one_row.push_str(" WHERE id = ?1");
-        for row in rows {
+        for row in &rows {
             tx.exec(&one_row, row).await?;
         }
-        return Ok(());
+        return Ok(rows.len());
     }
     for batch in rows.chunks(UPDATE_BATCH) {
         // VALUES columns are column1, column2, … on PostgreSQL; the casts type them.
@@ -998,7 +991,7 @@ async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str],
         sql.push_str(&format!(") AS v WHERE {table}.id = v.column1"));
         tx.exec(&sql, &vals).await?;
     }
-    Ok(())
+    Ok(rows.len())
 }
 
 fn stored_fields(e: &ExistingHousehold, h: &domain::registry::HouseholdFields) -> domain::registry::HouseholdFields {

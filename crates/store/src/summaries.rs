@@ -12,13 +12,16 @@
 use crate::{Backend, Db, StoreResult, on_db};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
+use std::sync::LazyLock;
 
 /// Empties and refills every summary table, then bumps stats_version. Only with the triggers
 /// suspended (see the file's header).
 pub fn rebuild_sql(backend: Backend) -> &'static str {
+    const POSTGRES: &str = include_str!("../sql/rebuild_summaries.sql");
+    static SQLITE: LazyLock<String> = LazyLock::new(|| POSTGRES.replace("GREATEST(", "MAX("));
     match backend {
-        Backend::Sqlite => include_str!("../sql/rebuild_summaries.sqlite.sql"),
-        Backend::Postgres => include_str!("../sql/rebuild_summaries.postgres.sql"),
+        Backend::Sqlite => SQLITE.as_str(),
+        Backend::Postgres => POSTGRES,
     }
 }
 

@@ -4,6 +4,7 @@
 -- suspended (the demo loader drops or disables them, loads, runs this, and restores them): with
 -- the triggers live, inserting into stats_project_regions or stats_invested would count twice.
 -- The integration tests compare it with the trigger-kept tables row for row (store::summaries).
+-- Written for PostgreSQL; SQLite runs it with its two-argument MAX(a, b) for GREATEST(a, b).
 
 DELETE FROM stats_household_members;
 DELETE FROM stats_village_members;
