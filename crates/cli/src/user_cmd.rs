@@ -61,7 +61,10 @@ pub enum TokenCommand {
 fn explain(e: StoreError) -> anyhow::Error {
     match e {
         StoreError::Invalid { message, details } if !details.is_empty() => {
-            let lines: Vec<String> = details.iter().map(|d| format!("  {}：{}", d.field, d.message)).collect();
+            let lines: Vec<String> = details
+                .iter()
+                .map(|d| format!("  {}：{}", d.field, d.message))
+                .collect();
             anyhow!("{message}\n{}", lines.join("\n"))
         }
         other => anyhow!("{other}"),
@@ -83,11 +86,31 @@ pub async fn bootstrap_admin(db: &Db) -> Result<()> {
 pub async fn run_user(db: &Db, command: UserCommand) -> Result<()> {
     let system = Caller::system();
     match command {
-        UserCommand::Add { name, role, region, org, can_reveal } => {
+        UserCommand::Add {
+            name,
+            role,
+            region,
+            org,
+            can_reveal,
+        } => {
             let password = store::auth::generate_password(&name);
-            let input = NewUser { username: name, role, region, organisation_id: org, can_reveal };
-            let user = db.create_user(&system, &input, &password).await.map_err(explain)?;
-            println!("已创建用户 {}（{}{}）", user.username, user.role_name, describe_scope(&user));
+            let input = NewUser {
+                username: name,
+                role,
+                region,
+                organisation_id: org,
+                can_reveal,
+            };
+            let user = db
+                .create_user(&system, &input, &password)
+                .await
+                .map_err(explain)?;
+            println!(
+                "已创建用户 {}（{}{}）",
+                user.username,
+                user.role_name,
+                describe_scope(&user)
+            );
             println!("初始密码（只显示这一次，请妥善转交本人）：");
             println!("{password}");
         }
@@ -97,31 +120,56 @@ pub async fn run_user(db: &Db, command: UserCommand) -> Result<()> {
             for u in users {
                 let state = if u.disabled {
                     "已停用"
-                } else if u.locked_until.as_deref().is_some_and(|t| *t > *store::now_rfc3339()) {
+                } else if u
+                    .locked_until
+                    .as_deref()
+                    .is_some_and(|t| *t > *store::now_rfc3339())
+                {
                     "锁定中"
                 } else {
                     "正常"
                 };
                 let mut scope = describe_scope(&u).trim_start_matches('，').to_string();
                 if u.can_reveal {
-                    scope += if scope.is_empty() { "可查看完整证件号" } else { "；可查看完整证件号" };
+                    scope += if scope.is_empty() {
+                        "可查看完整证件号"
+                    } else {
+                        "；可查看完整证件号"
+                    };
                 }
-                println!("{}\t{}\t{}\t{}\t{state}", u.id, u.username, u.role_name, if scope.is_empty() { "—" } else { &scope });
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}",
+                    u.id,
+                    u.username,
+                    u.role_name,
+                    if scope.is_empty() { "—" } else { &scope }
+                );
             }
         }
         UserCommand::Disable { name } => {
-            let u = db.set_user_disabled(&system, &name, true).await.map_err(explain)?;
+            let u = db
+                .set_user_disabled(&system, &name, true)
+                .await
+                .map_err(explain)?;
             println!("已停用用户 {}，其会话已结束、访问令牌已失效", u.username);
         }
         UserCommand::Enable { name } => {
-            let u = db.set_user_disabled(&system, &name, false).await.map_err(explain)?;
+            let u = db
+                .set_user_disabled(&system, &name, false)
+                .await
+                .map_err(explain)?;
             println!("已启用用户 {}", u.username);
         }
         UserCommand::ResetPassword { name } => {
             let user = db.require_user(&name).await.map_err(explain)?;
             let password = store::auth::generate_password(&user.username);
-            db.set_password(&system, &user.username, &password).await.map_err(explain)?;
-            println!("已为用户 {} 重设密码，原有会话已结束。新密码（只显示这一次）：", user.username);
+            db.set_password(&system, &user.username, &password)
+                .await
+                .map_err(explain)?;
+            println!(
+                "已为用户 {} 重设密码，原有会话已结束。新密码（只显示这一次）：",
+                user.username
+            );
             println!("{password}");
         }
     }
@@ -129,7 +177,12 @@ pub async fn run_user(db: &Db, command: UserCommand) -> Result<()> {
 }
 
 fn describe_scope(u: &store::auth::User) -> String {
-    match (&u.region_code, &u.region_name, u.organisation_id, &u.organisation_name) {
+    match (
+        &u.region_code,
+        &u.region_name,
+        u.organisation_id,
+        &u.organisation_name,
+    ) {
         (Some(code), name, _, _) => format!("，{} {code}", name.as_deref().unwrap_or("")),
         (None, _, Some(id), name) => format!("，机构 {id} {}", name.as_deref().unwrap_or("")),
         _ => String::new(),
@@ -139,8 +192,15 @@ fn describe_scope(u: &store::auth::User) -> String {
 pub async fn run_token(db: &Db, command: TokenCommand) -> Result<()> {
     let system = Caller::system();
     match command {
-        TokenCommand::Create { user, expires, name } => {
-            let (token, info) = db.create_api_token(&system, &user, &name, expires).await.map_err(explain)?;
+        TokenCommand::Create {
+            user,
+            expires,
+            name,
+        } => {
+            let (token, info) = db
+                .create_api_token(&system, &user, &name, expires)
+                .await
+                .map_err(explain)?;
             println!(
                 "已为用户 {} 创建访问令牌（编号 {}，有效期至 {}）。请求时加上 Authorization: Bearer 令牌。令牌只显示这一次：",
                 info.username,

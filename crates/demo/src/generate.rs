@@ -6,11 +6,11 @@
 //! Pairing targets use three indicators the dashboard compares with actuals:
 //! `财政帮扶资金` (万元), `实施项目` (个) and `脱贫人口` (人, from 2014).
 
+use crate::DemoError;
 use crate::people::{PeopleMaker, Person, phone, pick};
 use crate::plan::{FIRST_REGISTRY_YEAR, LAST_YEAR, PeopleKind, Plan};
 use crate::scenario::{County, Scenario};
 use crate::sink::{Sink, Table, V};
-use crate::DemoError;
 use domain::kinds::{OrgKind, PairingType, Theme};
 use domain::ledger::{Entry, FundSource, GENESIS_HASH, TxType};
 use domain::money::Fen;
@@ -66,62 +66,322 @@ macro_rules! table {
     };
 }
 
-table!(REGION_POPULATION, "region_population", ["region_key", "year", "rural_population"]);
-table!(ORGANISATIONS, "organisations", ["id", "name", "kind", "region_key", "shenzhen_side", "note", "created_at", "updated_at"]);
-table!(PAIRINGS, "pairings", ["id", "organisation_id", "region_key", "pairing_type", "start_year", "end_year", "note", "created_at", "updated_at"]);
-table!(PAIRING_TARGETS, "pairing_targets", ["pairing_id", "indicator", "unit", "year", "target"]);
-table!(IMPORT_BATCHES, "import_batches", ["id", "kind", "file_name", "sha256", "username", "started_at", "rows", "households_added", "households_updated", "members_added", "members_updated"]);
-table!(HOUSEHOLDS, "households", [
-    "id", "household_no", "village_key", "county_key", "group_name", "identification_standard", "attribute",
-    "main_cause", "other_causes", "identified_year", "status", "exit_year", "housing_dangerous",
-    "housing_structure", "safe_water", "food_secure", "clothing_secure", "education_secure", "medical_secure",
-    "housing_secure", "phone", "head_name", "member_count", "last_batch_id", "created_at", "updated_at",
-]);
-table!(MEMBERS, "members", [
-    "household_id", "member_no", "name", "sex", "id_number", "relation", "ethnicity", "education", "schooling",
-    "health", "labour", "migrant_months", "phone", "last_batch_id", "created_at", "updated_at",
-]);
-table!(STATUS_HISTORY, "household_status_history", ["household_id", "status", "year", "note", "recorded_at", "recorded_by"]);
-table!(INCOMES, "household_incomes", [
-    "household_id", "year", "wage_fen", "business_fen", "property_fen", "transfer_fen", "business_cost_fen",
-    "net_fen", "household_size", "per_capita_fen", "recorded_at",
-]);
-table!(CADRES, "household_cadres", ["household_id", "name", "unit", "unit_level", "phone", "start_date", "recorded_at"]);
-table!(MEASURES, "household_measures", [
-    "household_id", "measure_type", "amount_fen", "measure_date", "relocated_from_key", "relocated_to_key", "note", "recorded_at",
-]);
-table!(PROJECTS, "projects", [
-    "id", "code", "name", "theme", "sub_type", "livelihood", "pairing_id", "approved_on", "start_date", "end_date",
-    "status", "status_date", "budget", "description", "created_at", "updated_at",
-]);
-table!(PROJECT_LOCATIONS, "project_locations", ["project_id", "region_key", "weight", "position"]);
-table!(PROJECT_ORGANISATIONS, "project_organisations", ["project_id", "organisation_id", "role"]);
-table!(PROJECT_STATUS, "project_status_history", ["project_id", "status", "changed_on", "changed_by", "note", "recorded_at"]);
-table!(PROJECT_INDICATORS, "project_indicators", ["project_id", "year", "indicator", "value"]);
-table!(PROJECT_LOANS, "project_loans", ["project_id", "household_id", "borrower", "amount", "term_months", "issued_on", "outstanding", "overdue"]);
-table!(LEDGER, "ledger_entries", [
-    "id", "tx_type", "amount", "value_date", "provider_id", "receiver_id", "provider_shenzhen", "receiver_shenzhen",
-    "fund_source", "project_id", "voucher_no", "memo", "passes_on", "reverses", "over_commitment_reason", "invested",
-    "recorded_at", "recorded_by", "prev_hash", "hash",
-]);
+table!(
+    REGION_POPULATION,
+    "region_population",
+    ["region_key", "year", "rural_population"]
+);
+table!(
+    ORGANISATIONS,
+    "organisations",
+    [
+        "id",
+        "name",
+        "kind",
+        "region_key",
+        "shenzhen_side",
+        "note",
+        "created_at",
+        "updated_at"
+    ]
+);
+table!(
+    PAIRINGS,
+    "pairings",
+    [
+        "id",
+        "organisation_id",
+        "region_key",
+        "pairing_type",
+        "start_year",
+        "end_year",
+        "note",
+        "created_at",
+        "updated_at"
+    ]
+);
+table!(
+    PAIRING_TARGETS,
+    "pairing_targets",
+    ["pairing_id", "indicator", "unit", "year", "target"]
+);
+table!(
+    IMPORT_BATCHES,
+    "import_batches",
+    [
+        "id",
+        "kind",
+        "file_name",
+        "sha256",
+        "username",
+        "started_at",
+        "rows",
+        "households_added",
+        "households_updated",
+        "members_added",
+        "members_updated"
+    ]
+);
+table!(
+    HOUSEHOLDS,
+    "households",
+    [
+        "id",
+        "household_no",
+        "village_key",
+        "county_key",
+        "group_name",
+        "identification_standard",
+        "attribute",
+        "main_cause",
+        "other_causes",
+        "identified_year",
+        "status",
+        "exit_year",
+        "housing_dangerous",
+        "housing_structure",
+        "safe_water",
+        "food_secure",
+        "clothing_secure",
+        "education_secure",
+        "medical_secure",
+        "housing_secure",
+        "phone",
+        "head_name",
+        "member_count",
+        "last_batch_id",
+        "created_at",
+        "updated_at",
+    ]
+);
+table!(
+    MEMBERS,
+    "members",
+    [
+        "household_id",
+        "member_no",
+        "name",
+        "sex",
+        "id_number",
+        "relation",
+        "ethnicity",
+        "education",
+        "schooling",
+        "health",
+        "labour",
+        "migrant_months",
+        "phone",
+        "last_batch_id",
+        "created_at",
+        "updated_at",
+    ]
+);
+table!(
+    STATUS_HISTORY,
+    "household_status_history",
+    [
+        "household_id",
+        "status",
+        "year",
+        "note",
+        "recorded_at",
+        "recorded_by"
+    ]
+);
+table!(
+    INCOMES,
+    "household_incomes",
+    [
+        "household_id",
+        "year",
+        "wage_fen",
+        "business_fen",
+        "property_fen",
+        "transfer_fen",
+        "business_cost_fen",
+        "net_fen",
+        "household_size",
+        "per_capita_fen",
+        "recorded_at",
+    ]
+);
+table!(
+    CADRES,
+    "household_cadres",
+    [
+        "household_id",
+        "name",
+        "unit",
+        "unit_level",
+        "phone",
+        "start_date",
+        "recorded_at"
+    ]
+);
+table!(
+    MEASURES,
+    "household_measures",
+    [
+        "household_id",
+        "measure_type",
+        "amount_fen",
+        "measure_date",
+        "relocated_from_key",
+        "relocated_to_key",
+        "note",
+        "recorded_at",
+    ]
+);
+table!(
+    PROJECTS,
+    "projects",
+    [
+        "id",
+        "code",
+        "name",
+        "theme",
+        "sub_type",
+        "livelihood",
+        "pairing_id",
+        "approved_on",
+        "start_date",
+        "end_date",
+        "status",
+        "status_date",
+        "budget",
+        "description",
+        "created_at",
+        "updated_at",
+    ]
+);
+table!(
+    PROJECT_LOCATIONS,
+    "project_locations",
+    ["project_id", "region_key", "weight", "position"]
+);
+table!(
+    PROJECT_ORGANISATIONS,
+    "project_organisations",
+    ["project_id", "organisation_id", "role"]
+);
+table!(
+    PROJECT_STATUS,
+    "project_status_history",
+    [
+        "project_id",
+        "status",
+        "changed_on",
+        "changed_by",
+        "note",
+        "recorded_at"
+    ]
+);
+table!(
+    PROJECT_INDICATORS,
+    "project_indicators",
+    ["project_id", "year", "indicator", "value"]
+);
+table!(
+    PROJECT_LOANS,
+    "project_loans",
+    [
+        "project_id",
+        "household_id",
+        "borrower",
+        "amount",
+        "term_months",
+        "issued_on",
+        "outstanding",
+        "overdue"
+    ]
+);
+table!(
+    LEDGER,
+    "ledger_entries",
+    [
+        "id",
+        "tx_type",
+        "amount",
+        "value_date",
+        "provider_id",
+        "receiver_id",
+        "provider_shenzhen",
+        "receiver_shenzhen",
+        "fund_source",
+        "project_id",
+        "voucher_no",
+        "memo",
+        "passes_on",
+        "reverses",
+        "over_commitment_reason",
+        "invested",
+        "recorded_at",
+        "recorded_by",
+        "prev_hash",
+        "hash",
+    ]
+);
 table!(APP_SETTINGS, "app_settings", ["key", "value"]);
-table!(AUDIT, "audit_log", ["at", "user_id", "username", "action", "entity", "entity_id", "batch_id", "detail"]);
+table!(
+    AUDIT,
+    "audit_log",
+    [
+        "at",
+        "user_id",
+        "username",
+        "action",
+        "entity",
+        "entity_id",
+        "batch_id",
+        "detail"
+    ]
+);
 
 /// Tables whose secondary indexes are rebuilt after the load (the big ones).
-pub const BULK_TABLES: &[&str] =
-    &["households", "members", "household_status_history", "household_incomes", "household_cadres", "household_measures"];
+pub const BULK_TABLES: &[&str] = &[
+    "households",
+    "members",
+    "household_status_history",
+    "household_incomes",
+    "household_cadres",
+    "household_measures",
+];
 
 /// The organisations the seed names, with their kind and the themes they fund.
 const NAMED: &[(&str, OrgKind, &[Theme])] = &[
-    ("中广核集团", OrgKind::Enterprise, &[Theme::Industry, Theme::Rural]),
-    ("深圳市华强公益基金会", OrgKind::Foundation, &[Theme::Education]),
+    (
+        "中广核集团",
+        OrgKind::Enterprise,
+        &[Theme::Industry, Theme::Rural],
+    ),
+    (
+        "深圳市华强公益基金会",
+        OrgKind::Foundation,
+        &[Theme::Education],
+    ),
     ("中国建设银行深圳市分行", OrgKind::Bank, &[Theme::Finance]),
-    ("深圳能源集团", OrgKind::Enterprise, &[Theme::Industry, Theme::Technology]),
-    ("平安银行", OrgKind::Bank, &[Theme::Finance, Theme::Consumption]),
-    ("腾讯公益慈善基金会", OrgKind::Foundation, &[Theme::Education, Theme::Technology]),
+    (
+        "深圳能源集团",
+        OrgKind::Enterprise,
+        &[Theme::Industry, Theme::Technology],
+    ),
+    (
+        "平安银行",
+        OrgKind::Bank,
+        &[Theme::Finance, Theme::Consumption],
+    ),
+    (
+        "腾讯公益慈善基金会",
+        OrgKind::Foundation,
+        &[Theme::Education, Theme::Technology],
+    ),
     ("华侨城集团", OrgKind::Enterprise, &[Theme::Tourism]),
     ("本来生活", OrgKind::Enterprise, &[Theme::Consumption]),
-    ("深圳商报", OrgKind::Enterprise, &[Theme::Consumption, Theme::Pairing]),
+    (
+        "深圳商报",
+        OrgKind::Enterprise,
+        &[Theme::Consumption, Theme::Pairing],
+    ),
 ];
 
 const DISTRICTS: &[(&str, &str)] = &[
@@ -137,8 +397,21 @@ const DISTRICTS: &[(&str, &str)] = &[
     ("大鹏新区", ""),
 ];
 
-const GENERATED_TRADES: &[&str] = &["科技", "实业", "农业发展", "电子", "供应链", "食品", "建设", "物流", "生物", "文化传媒"];
-const GENERATED_WORDS: &[&str] = &["鹏程", "前海", "南山", "华星", "海天", "创维", "金地", "粤海", "深蓝", "东部", "光明", "大湾"];
+const GENERATED_TRADES: &[&str] = &[
+    "科技",
+    "实业",
+    "农业发展",
+    "电子",
+    "供应链",
+    "食品",
+    "建设",
+    "物流",
+    "生物",
+    "文化传媒",
+];
+const GENERATED_WORDS: &[&str] = &[
+    "鹏程", "前海", "南山", "华星", "海天", "创维", "金地", "粤海", "深蓝", "东部", "光明", "大湾",
+];
 
 fn key_of(code: &str) -> Option<i64> {
     domain::RegionCode::parse(code).ok().map(|c| c.key())
@@ -177,13 +450,29 @@ struct OrgWriter {
 }
 
 impl OrgWriter {
-    fn add(&mut self, sink: &mut dyn Sink, name: &str, kind: OrgKind, region: Option<i64>, shenzhen: bool) -> Result<Org, DemoError> {
+    fn add(
+        &mut self,
+        sink: &mut dyn Sink,
+        name: &str,
+        kind: OrgKind,
+        region: Option<i64>,
+        shenzhen: bool,
+    ) -> Result<Org, DemoError> {
         let id = self.next;
         self.next += 1;
-        sink.row(&ORGANISATIONS, &[
-            id.into(), name.into(), kind.as_str().into(), region.into(), shenzhen.into(),
-            RECORDED_BY.into(), self.now.as_str().into(), self.now.as_str().into(),
-        ])?;
+        sink.row(
+            &ORGANISATIONS,
+            &[
+                id.into(),
+                name.into(),
+                kind.as_str().into(),
+                region.into(),
+                shenzhen.into(),
+                RECORDED_BY.into(),
+                self.now.as_str().into(),
+                self.now.as_str().into(),
+            ],
+        )?;
         Ok(Org { id, kind })
     }
 }
@@ -221,7 +510,8 @@ impl Generator<'_> {
         let batch = self.start.batch;
 
         // Region attributes: the county's area and elevation; each village's elevation around it.
-        self.progress.start("区划属性与结对", s.counties.len() as u64);
+        self.progress
+            .start("区划属性与结对", s.counties.len() as u64);
         for (c, places) in s.counties.iter().zip(self.places) {
             sink.execute(
                 "UPDATE regions SET area_km2 = ?, elevation_m = ? WHERE key = ?",
@@ -231,21 +521,43 @@ impl Generator<'_> {
                 let e = (c.elevation_m as f64 * self.rng.random_range(0.85..1.15)).round() as i64;
                 sink.execute(
                     "UPDATE regions SET elevation_m = ? WHERE key = ?",
-                    &[e.clamp(s.figures.altitude.min_m, s.figures.altitude.max_m).into(), v.key.into()],
+                    &[
+                        e.clamp(s.figures.altitude.min_m, s.figures.altitude.max_m)
+                            .into(),
+                        v.key.into(),
+                    ],
                 )?;
             }
         }
 
         // Organisations: the city office, the districts, the named and generated Shenzhen
         // enterprises, and in each county its government and a local builder.
-        let mut orgs = OrgWriter { next: self.start.organisation, now: now.clone() };
-        let mut org = |sink: &mut dyn Sink, name: &str, kind: OrgKind, region: Option<i64>, shenzhen: bool| {
-            orgs.add(sink, name, kind, region, shenzhen)
+        let mut orgs = OrgWriter {
+            next: self.start.organisation,
+            now: now.clone(),
         };
-        let city = org(sink, "深圳市乡村振兴和协作交流局", OrgKind::CityOffice, key_of("4403"), true)?;
+        let mut org =
+            |sink: &mut dyn Sink,
+             name: &str,
+             kind: OrgKind,
+             region: Option<i64>,
+             shenzhen: bool| { orgs.add(sink, name, kind, region, shenzhen) };
+        let city = org(
+            sink,
+            "深圳市乡村振兴和协作交流局",
+            OrgKind::CityOffice,
+            key_of("4403"),
+            true,
+        )?;
         let mut districts = HashMap::new();
         for (name, code) in DISTRICTS {
-            let o = org(sink, &format!("深圳市{name}人民政府"), OrgKind::DistrictOffice, key_of(code), true)?;
+            let o = org(
+                sink,
+                &format!("深圳市{name}人民政府"),
+                OrgKind::DistrictOffice,
+                key_of(code),
+                true,
+            )?;
             districts.insert(*name, o);
         }
         let mut named = Vec::new();
@@ -264,10 +576,26 @@ impl Generator<'_> {
         let mut states = Vec::new();
         let mut next_pairing = self.start.pairing;
         for (c, places) in s.counties.iter().zip(self.places) {
-            let government = org(sink, &format!("{}人民政府", c.name), OrgKind::Government, Some(c.code.key()), false)?;
+            let government = org(
+                sink,
+                &format!("{}人民政府", c.name),
+                OrgKind::Government,
+                Some(c.code.key()),
+                false,
+            )?;
             let short: String = c.name.chars().take(2).collect();
-            let contractor = org(sink, &format!("{short}城乡建设有限公司"), OrgKind::Enterprise, Some(c.code.key()), false)?;
-            let funder = if c.shenzhen_side == "深圳市" { city.id } else { districts[c.shenzhen_side.as_str()].id };
+            let contractor = org(
+                sink,
+                &format!("{short}城乡建设有限公司"),
+                OrgKind::Enterprise,
+                Some(c.code.key()),
+                false,
+            )?;
+            let funder = if c.shenzhen_side == "深圳市" {
+                city.id
+            } else {
+                districts[c.shenzhen_side.as_str()].id
+            };
             let pairing_type = PairingType::ALL
                 .iter()
                 .find(|t| t.name_zh() == c.relation)
@@ -275,18 +603,36 @@ impl Generator<'_> {
                 .unwrap_or(PairingType::Counterpart);
             let pairing_id = next_pairing;
             next_pairing += 1;
-            sink.row(&PAIRINGS, &[
-                pairing_id.into(), funder.into(), c.code.key().into(), pairing_type.as_str().into(),
-                c.since_year.into(), c.until_year.into(), RECORDED_BY.into(), now.as_str().into(), now.as_str().into(),
-            ])?;
-            let village_weights: Vec<u32> = places.villages.iter().map(|_| self.rng.random_range(2..=20)).collect();
+            sink.row(
+                &PAIRINGS,
+                &[
+                    pairing_id.into(),
+                    funder.into(),
+                    c.code.key().into(),
+                    pairing_type.as_str().into(),
+                    c.since_year.into(),
+                    c.until_year.into(),
+                    RECORDED_BY.into(),
+                    now.as_str().into(),
+                    now.as_str().into(),
+                ],
+            )?;
+            let village_weights: Vec<u32> = places
+                .villages
+                .iter()
+                .map(|_| self.rng.random_range(2..=20))
+                .collect();
             states.push(CountyState {
                 pairing_id,
                 funder,
                 government: government.id,
                 contractor: contractor.id,
                 registered: vec![0; places.villages.len()],
-                village_weight_total: village_weights.iter().map(|w| u64::from(*w)).sum::<u64>().max(1),
+                village_weight_total: village_weights
+                    .iter()
+                    .map(|w| u64::from(*w))
+                    .sum::<u64>()
+                    .max(1),
                 village_weights,
                 next_household_no: vec![0; places.villages.len()],
                 borrowers: Vec::new(),
@@ -319,26 +665,55 @@ impl Generator<'_> {
                 }
             }
             for (i, y) in (FIRST_REGISTRY_YEAR..=LAST_YEAR).enumerate() {
-                sink.row(&REGION_POPULATION, &[c.code.key().into(), y.into(), county_total[i].into()])?;
+                sink.row(
+                    &REGION_POPULATION,
+                    &[c.code.key().into(), y.into(), county_total[i].into()],
+                )?;
             }
         }
 
         let rows = counts.members;
-        sink.row(&IMPORT_BATCHES, &[
-            batch.into(), "demo".into(), "bangfu demo".into(), "".into(), RECORDED_BY.into(), now.as_str().into(),
-            rows.into(), counts.households.into(), 0i64.into(), counts.members.into(), 0i64.into(),
-        ])?;
+        sink.row(
+            &IMPORT_BATCHES,
+            &[
+                batch.into(),
+                "demo".into(),
+                "bangfu demo".into(),
+                "".into(),
+                RECORDED_BY.into(),
+                now.as_str().into(),
+                rows.into(),
+                counts.households.into(),
+                0i64.into(),
+                counts.members.into(),
+                0i64.into(),
+            ],
+        )?;
         // The marker every page and export reads to say 演示数据.
         sink.row(&APP_SETTINGS, &["demo".into(), "true".into()])?;
         let detail = serde_json::to_string(&counts).unwrap_or_default();
-        sink.row(&AUDIT, &[
-            now.as_str().into(), V::Null, "system".into(), "demo_load".into(), "import_batches".into(),
-            batch.to_string().as_str().into(), batch.into(), format!("载入演示数据 {detail}").as_str().into(),
-        ])?;
+        sink.row(
+            &AUDIT,
+            &[
+                now.as_str().into(),
+                V::Null,
+                "system".into(),
+                "demo_load".into(),
+                "import_batches".into(),
+                batch.to_string().as_str().into(),
+                batch.into(),
+                format!("载入演示数据 {detail}").as_str().into(),
+            ],
+        )?;
         Ok(counts)
     }
 
-    fn households(&mut self, sink: &mut dyn Sink, states: &mut [CountyState], counts: &mut Counts) -> Result<(), DemoError> {
+    fn households(
+        &mut self,
+        sink: &mut dyn Sink,
+        states: &mut [CountyState],
+        counts: &mut Counts,
+    ) -> Result<(), DemoError> {
         let s = self.scenario;
         let plan = self.plan;
         let total: i64 = plan.people.iter().map(|b| b.people).sum();
@@ -352,7 +727,10 @@ impl Generator<'_> {
             let county_code = c.code.short_value();
             let villages = &self.places[bucket.county].villages;
             if villages.is_empty() {
-                return Err(DemoError::Scenario(format!("{}（{}）在区划中没有村级单位", c.name, county_code)));
+                return Err(DemoError::Scenario(format!(
+                    "{}（{}）在区划中没有村级单位",
+                    c.name, county_code
+                )));
             }
             let mut left = bucket.people;
             while left > 0 {
@@ -378,15 +756,22 @@ impl Generator<'_> {
 
                 // Years: identification, exit, relapse; status as of the end of the scenario.
                 let (exit_year, relapse_year) = match bucket.kind {
-                    PeopleKind::ExitedCounted | PeopleKind::ExitedUncounted => (Some(bucket.year), None),
-                    PeopleKind::Relapsed => (Some(self.rng.random_range(2016..bucket.year)), Some(bucket.year)),
+                    PeopleKind::ExitedCounted | PeopleKind::ExitedUncounted => {
+                        (Some(bucket.year), None)
+                    }
+                    PeopleKind::Relapsed => (
+                        Some(self.rng.random_range(2016..bucket.year)),
+                        Some(bucket.year),
+                    ),
                     PeopleKind::Remaining => (None, None),
                 };
-                let latest_identification = exit_year.map_or(2019, |e| (e - 1).max(FIRST_REGISTRY_YEAR));
+                let latest_identification =
+                    exit_year.map_or(2019, |e| (e - 1).max(FIRST_REGISTRY_YEAR));
                 let identified = if self.rng.random_bool(0.78) {
                     FIRST_REGISTRY_YEAR
                 } else {
-                    self.rng.random_range(FIRST_REGISTRY_YEAR..=latest_identification)
+                    self.rng
+                        .random_range(FIRST_REGISTRY_YEAR..=latest_identification)
                 };
                 let status = match (bucket.kind, exit_year) {
                     (PeopleKind::Relapsed, _) => "3",
@@ -395,13 +780,26 @@ impl Generator<'_> {
                     _ => "1",
                 };
                 let poor_now = matches!(status, "0" | "3");
-                let people: Vec<Person> = maker.household(&mut self.rng, county_code, size, LAST_YEAR);
+                let people: Vec<Person> =
+                    maker.household(&mut self.rng, county_code, size, LAST_YEAR);
                 let head = &people[0];
                 let household_phone = phone(&mut self.rng);
-                let main_cause = pick(&mut self.rng, &[
-                    ("01", 22), ("02", 8), ("03", 8), ("04", 3), ("06", 5), ("07", 2), ("08", 20), ("09", 8),
-                    ("10", 16), ("11", 5), ("12", 3),
-                ]);
+                let main_cause = pick(
+                    &mut self.rng,
+                    &[
+                        ("01", 22),
+                        ("02", 8),
+                        ("03", 8),
+                        ("04", 3),
+                        ("06", 5),
+                        ("07", 2),
+                        ("08", 20),
+                        ("09", 8),
+                        ("10", 16),
+                        ("11", 5),
+                        ("12", 3),
+                    ],
+                );
                 let other = if self.rng.random_bool(0.4) {
                     let o = pick(&mut self.rng, &[("08", 3), ("10", 3), ("09", 1), ("11", 1)]);
                     if o == main_cause { "" } else { o }
@@ -413,18 +811,43 @@ impl Generator<'_> {
                 let mut secure = || !poor_now || self.rng.random_bool(0.96);
                 let (food, clothing, education, medical, housing, water) =
                     (secure(), secure(), secure(), secure(), secure(), secure());
-                let structure = pick(&mut self.rng, &[("砖混", 55), ("砖木", 20), ("钢混", 15), ("土木", 10)]);
-                sink.row(&HOUSEHOLDS, &[
-                    id.into(), household_no.as_str().into(), village.key.into(), c.code.key().into(),
-                    format!("{}组", self.rng.random_range(1..=12)).as_str().into(),
-                    (if self.rng.random_bool(0.9) { "1" } else { "2" }).into(),
-                    pick(&mut self.rng, &[("1", 75), ("2", 20), ("3", 5)]).into(),
-                    main_cause.into(), other.into(), identified.into(), status.into(), exit_year.into(),
-                    (!housing).into(), structure.into(), water.into(), food.into(), clothing.into(),
-                    education.into(), medical.into(), housing.into(), household_phone.as_str().into(),
-                    head.name.as_str().into(), size.into(), self.start.batch.into(), self.now.as_str().into(),
-                    self.now.as_str().into(),
-                ])?;
+                let structure = pick(
+                    &mut self.rng,
+                    &[("砖混", 55), ("砖木", 20), ("钢混", 15), ("土木", 10)],
+                );
+                sink.row(
+                    &HOUSEHOLDS,
+                    &[
+                        id.into(),
+                        household_no.as_str().into(),
+                        village.key.into(),
+                        c.code.key().into(),
+                        format!("{}组", self.rng.random_range(1..=12))
+                            .as_str()
+                            .into(),
+                        (if self.rng.random_bool(0.9) { "1" } else { "2" }).into(),
+                        pick(&mut self.rng, &[("1", 75), ("2", 20), ("3", 5)]).into(),
+                        main_cause.into(),
+                        other.into(),
+                        identified.into(),
+                        status.into(),
+                        exit_year.into(),
+                        (!housing).into(),
+                        structure.into(),
+                        water.into(),
+                        food.into(),
+                        clothing.into(),
+                        education.into(),
+                        medical.into(),
+                        housing.into(),
+                        household_phone.as_str().into(),
+                        head.name.as_str().into(),
+                        size.into(),
+                        self.start.batch.into(),
+                        self.now.as_str().into(),
+                        self.now.as_str().into(),
+                    ],
+                )?;
                 self.members(sink, id, &household_no, &household_phone, &people)?;
 
                 // Status history, dated by year.
@@ -440,7 +863,17 @@ impl Generator<'_> {
                 }
                 for (code, year, note) in history {
                     let at = format!("{year}-12-20T08:00:00Z");
-                    sink.row(&STATUS_HISTORY, &[id.into(), code.into(), year.into(), note.into(), at.as_str().into(), RECORDED_BY.into()])?;
+                    sink.row(
+                        &STATUS_HISTORY,
+                        &[
+                            id.into(),
+                            code.into(),
+                            year.into(),
+                            note.into(),
+                            at.as_str().into(),
+                            RECORDED_BY.into(),
+                        ],
+                    )?;
                 }
 
                 // Incomes: below the year's line while poor, above it from the year before the
@@ -461,7 +894,10 @@ impl Generator<'_> {
                         (l as f64 * self.rng.random_range(0.55..0.95)) as i64
                     } else {
                         let since = exit_year.map_or(0, |e| (year - e + 1).max(0));
-                        (l as f64 * level * self.rng.random_range(0.92..1.08) * (1.0 + 0.07 * since as f64)) as i64
+                        (l as f64
+                            * level
+                            * self.rng.random_range(0.92..1.08)
+                            * (1.0 + 0.07 * since as f64)) as i64
                     };
                     let net = per_capita_target * size;
                     let transfer = (net as f64 * self.rng.random_range(0.12..0.35)) as i64;
@@ -471,10 +907,22 @@ impl Generator<'_> {
                     let wage = net - transfer - property - (business - cost);
                     let per = per_capita(Fen(net), size).map(|f| f.0).unwrap_or(0);
                     let at = format!("{year}-12-31T08:00:00Z");
-                    sink.row(&INCOMES, &[
-                        id.into(), year.into(), wage.into(), business.into(), property.into(), transfer.into(),
-                        cost.into(), net.into(), size.into(), per.into(), at.as_str().into(),
-                    ])?;
+                    sink.row(
+                        &INCOMES,
+                        &[
+                            id.into(),
+                            year.into(),
+                            wage.into(),
+                            business.into(),
+                            property.into(),
+                            transfer.into(),
+                            cost.into(),
+                            net.into(),
+                            size.into(),
+                            per.into(),
+                            at.as_str().into(),
+                        ],
+                    )?;
                     counts.incomes += 1;
                 }
 
@@ -482,27 +930,59 @@ impl Generator<'_> {
                 let (unit, level) = if self.rng.random_bool(0.6) {
                     (format!("{}人民政府", village.town_name), "乡镇")
                 } else {
-                    let bureau = pick(&mut self.rng, &[("农业农村局", 3), ("教育局", 2), ("卫生健康局", 2), ("人力资源和社会保障局", 2), ("交通运输局", 1)]);
+                    let bureau = pick(
+                        &mut self.rng,
+                        &[
+                            ("农业农村局", 3),
+                            ("教育局", 2),
+                            ("卫生健康局", 2),
+                            ("人力资源和社会保障局", 2),
+                            ("交通运输局", 1),
+                        ],
+                    );
                     (format!("{}{bureau}", c.name), "县直")
                 };
-                let cadre = maker.household(&mut self.rng, county_code, 1, LAST_YEAR).remove(0);
+                let cadre = maker
+                    .household(&mut self.rng, county_code, 1, LAST_YEAR)
+                    .remove(0);
                 let cadre_phone = phone(&mut self.rng);
-                sink.row(&CADRES, &[
-                    id.into(), cadre.name.as_str().into(), unit.as_str().into(), level.into(), cadre_phone.as_str().into(),
-                    date(identified, self.rng.random_range(60..180)).as_str().into(), self.now.as_str().into(),
-                ])?;
+                sink.row(
+                    &CADRES,
+                    &[
+                        id.into(),
+                        cadre.name.as_str().into(),
+                        unit.as_str().into(),
+                        level.into(),
+                        cadre_phone.as_str().into(),
+                        date(identified, self.rng.random_range(60..180))
+                            .as_str()
+                            .into(),
+                        self.now.as_str().into(),
+                    ],
+                )?;
                 let measure = match main_cause {
                     "01" | "02" => "医疗",
                     "03" => "教育",
                     "08" | "09" => "务工",
                     "10" => "小额信贷",
                     "06" | "07" | "11" if self.rng.random_bool(0.3) => "易地扶贫搬迁",
-                    _ => pick(&mut self.rng, &[("产业", 5), ("入股分红", 2), ("光伏", 1), ("电商", 1), ("乡村旅游", 1)]),
+                    _ => pick(
+                        &mut self.rng,
+                        &[
+                            ("产业", 5),
+                            ("入股分红", 2),
+                            ("光伏", 1),
+                            ("电商", 1),
+                            ("乡村旅游", 1),
+                        ],
+                    ),
                 };
                 let measure_year = (identified + 1).min(LAST_YEAR);
                 let amount: Option<i64> = match measure {
                     "小额信贷" => Some(self.rng.random_range(1..=5) * 10_000_00),
-                    "产业" | "入股分红" | "光伏" => Some(self.rng.random_range(2..=8) * 1_000_00),
+                    "产业" | "入股分红" | "光伏" => {
+                        Some(self.rng.random_range(2..=8) * 1_000_00)
+                    }
                     _ => None,
                 };
                 let (from, to) = if measure == "易地扶贫搬迁" {
@@ -511,10 +991,21 @@ impl Generator<'_> {
                 } else {
                     (None, None)
                 };
-                sink.row(&MEASURES, &[
-                    id.into(), measure.into(), amount.into(), date(measure_year, self.rng.random_range(30..300)).as_str().into(),
-                    from.into(), to.into(), "".into(), self.now.as_str().into(),
-                ])?;
+                sink.row(
+                    &MEASURES,
+                    &[
+                        id.into(),
+                        measure.into(),
+                        amount.into(),
+                        date(measure_year, self.rng.random_range(30..300))
+                            .as_str()
+                            .into(),
+                        from.into(),
+                        to.into(),
+                        "".into(),
+                        self.now.as_str().into(),
+                    ],
+                )?;
                 if measure == "小额信贷" && st.borrowers.len() < 400 {
                     st.borrowers.push((id, head.name.clone()));
                 }
@@ -534,17 +1025,38 @@ impl Generator<'_> {
     }
 
     /// The members of a household (人编号 = 户编号 + two digits); the head keeps the household's phone.
-    fn members(&self, sink: &mut dyn Sink, id: i64, household_no: &str, household_phone: &str, people: &[Person]) -> Result<(), DemoError> {
+    fn members(
+        &self,
+        sink: &mut dyn Sink,
+        id: i64,
+        household_no: &str,
+        household_phone: &str,
+        people: &[Person],
+    ) -> Result<(), DemoError> {
         for (i, p) in people.iter().enumerate() {
             let member_no = format!("{household_no}{:02}", i + 1);
             let member_phone = if i == 0 { household_phone } else { "" };
-            sink.row(&MEMBERS, &[
-                id.into(), member_no.as_str().into(), p.name.as_str().into(),
-                (if p.male { "1" } else { "2" }).into(), p.id_number.as_str().into(), p.relation.into(),
-                p.ethnicity.into(), p.education.into(), p.schooling.into(), p.health.into(), p.labour.into(),
-                p.migrant_months.into(), member_phone.into(), self.start.batch.into(),
-                self.now.as_str().into(), self.now.as_str().into(),
-            ])?;
+            sink.row(
+                &MEMBERS,
+                &[
+                    id.into(),
+                    member_no.as_str().into(),
+                    p.name.as_str().into(),
+                    (if p.male { "1" } else { "2" }).into(),
+                    p.id_number.as_str().into(),
+                    p.relation.into(),
+                    p.ethnicity.into(),
+                    p.education.into(),
+                    p.schooling.into(),
+                    p.health.into(),
+                    p.labour.into(),
+                    p.migrant_months.into(),
+                    member_phone.into(),
+                    self.start.batch.into(),
+                    self.now.as_str().into(),
+                    self.now.as_str().into(),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -580,32 +1092,75 @@ impl Generator<'_> {
                 st.next_household_no[vi] += 1;
                 let household_no = format!("{}{:04}", village.code, st.next_household_no[vi]);
                 let size = rng.random_range(1..=5i64);
-                let people: Vec<Person> = maker.household(&mut rng, c.code.short_value(), size, LAST_YEAR);
+                let people: Vec<Person> =
+                    maker.household(&mut rng, c.code.short_value(), size, LAST_YEAR);
                 let household_phone = phone(&mut rng);
-                sink.row(&HOUSEHOLDS, &[
-                    id.into(), household_no.as_str().into(), village.key.into(), c.code.key().into(),
-                    format!("{}组", rng.random_range(1..=12)).as_str().into(),
-                    "".into(), "".into(), "".into(), "".into(), 0i64.into(), domain::registry::STATUS_NOT_REGISTERED.into(),
-                    V::Null, false.into(), "砖混".into(), true.into(), true.into(), true.into(), true.into(), true.into(),
-                    true.into(), household_phone.as_str().into(), people[0].name.as_str().into(), size.into(),
-                    self.start.batch.into(), self.now.as_str().into(), self.now.as_str().into(),
-                ])?;
+                sink.row(
+                    &HOUSEHOLDS,
+                    &[
+                        id.into(),
+                        household_no.as_str().into(),
+                        village.key.into(),
+                        c.code.key().into(),
+                        format!("{}组", rng.random_range(1..=12)).as_str().into(),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        0i64.into(),
+                        domain::registry::STATUS_NOT_REGISTERED.into(),
+                        V::Null,
+                        false.into(),
+                        "砖混".into(),
+                        true.into(),
+                        true.into(),
+                        true.into(),
+                        true.into(),
+                        true.into(),
+                        true.into(),
+                        household_phone.as_str().into(),
+                        people[0].name.as_str().into(),
+                        size.into(),
+                        self.start.batch.into(),
+                        self.now.as_str().into(),
+                        self.now.as_str().into(),
+                    ],
+                )?;
                 self.members(sink, id, &household_no, &household_phone, &people)?;
                 // Incomes of the last two years around the monitoring threshold: a third below it.
                 let at_risk = rng.random_bool(1.0 / 3.0);
                 for year in LAST_YEAR - 1..=LAST_YEAR {
-                    let threshold = rules.monitoring_threshold(c.code.short_value(), year).map(|t| t.0.0).unwrap_or(600_000);
-                    let factor = if at_risk && year == LAST_YEAR { rng.random_range(0.75..0.97) } else { rng.random_range(1.15..2.5) };
+                    let threshold = rules
+                        .monitoring_threshold(c.code.short_value(), year)
+                        .map(|t| t.0.0)
+                        .unwrap_or(600_000);
+                    let factor = if at_risk && year == LAST_YEAR {
+                        rng.random_range(0.75..0.97)
+                    } else {
+                        rng.random_range(1.15..2.5)
+                    };
                     let per_capita_target = (threshold as f64 * factor) as i64;
                     let net = per_capita_target * size;
                     let transfer = (net as f64 * rng.random_range(0.05..0.2)) as i64;
                     let wage = net - transfer;
                     let per = per_capita(Fen(net), size).map(|f| f.0).unwrap_or(0);
                     let at = format!("{year}-12-31T08:00:00Z");
-                    sink.row(&INCOMES, &[
-                        id.into(), year.into(), wage.into(), 0i64.into(), 0i64.into(), transfer.into(),
-                        0i64.into(), net.into(), size.into(), per.into(), at.as_str().into(),
-                    ])?;
+                    sink.row(
+                        &INCOMES,
+                        &[
+                            id.into(),
+                            year.into(),
+                            wage.into(),
+                            0i64.into(),
+                            0i64.into(),
+                            transfer.into(),
+                            0i64.into(),
+                            net.into(),
+                            size.into(),
+                            per.into(),
+                            at.as_str().into(),
+                        ],
+                    )?;
                 }
             }
         }
@@ -623,7 +1178,8 @@ impl Generator<'_> {
         let s = self.scenario;
         let as_of = s.figures.as_of.clone();
         let as_of_day = day_number(&as_of);
-        self.progress.start("项目与资金台账", self.plan.projects.len() as u64);
+        self.progress
+            .start("项目与资金台账", self.plan.projects.len() as u64);
         let mut prev_hash = GENESIS_HASH.to_string();
         let mut entry_id = 0i64;
         let mut seq_in_year: HashMap<i64, i64> = HashMap::new();
@@ -635,7 +1191,11 @@ impl Generator<'_> {
             let villages = &self.places[slot.county].villages;
             let theme = self.theme_for(slot.year);
             let village = &villages[self.rng.random_range(0..villages.len())];
-            let last_day = if slot.year == LAST_YEAR { as_of_day - 60 } else { 300 };
+            let last_day = if slot.year == LAST_YEAR {
+                as_of_day - 60
+            } else {
+                300
+            };
             let approved_day = self.rng.random_range(10..last_day.min(180));
             let approved_on = date(slot.year, approved_day);
             let start_day = approved_day + self.rng.random_range(5..30);
@@ -658,41 +1218,111 @@ impl Generator<'_> {
             let name = self.project_name(theme, c, village);
             // Social money from an enterprise or foundation for some projects, in its themes.
             let social = if slot.year >= 2010 && self.rng.random_bool(0.18) {
-                let candidates: Vec<i64> = named.iter().filter(|(_, t)| t.contains(&theme)).map(|(o, _)| o.id).collect();
+                let candidates: Vec<i64> = named
+                    .iter()
+                    .filter(|(_, t)| t.contains(&theme))
+                    .map(|(o, _)| o.id)
+                    .collect();
                 let org = if !candidates.is_empty() && self.rng.random_bool(0.5) {
                     candidates[self.rng.random_range(0..candidates.len())]
                 } else {
                     generated[self.rng.random_range(0..generated.len())].id
                 };
-                let amount = (slot.fiscal_fen as f64 * self.rng.random_range(0.05..0.5)) as i64 / 100 * 100;
+                let amount =
+                    (slot.fiscal_fen as f64 * self.rng.random_range(0.05..0.5)) as i64 / 100 * 100;
                 (amount > 0).then_some((org, amount))
             } else {
                 None
             };
             let budget = slot.fiscal_fen + social.map_or(0, |s| s.1);
-            let livelihood = matches!(theme, Theme::Education | Theme::Industry | Theme::Rural) && self.rng.random_bool(0.6);
-            let status_date = if finished { end_date.clone() } else { start_date.clone() };
-            sink.row(&PROJECTS, &[
-                project_id.into(), code.as_str().into(), name.as_str().into(), theme.as_str().into(), "".into(),
-                livelihood.into(), st.pairing_id.into(), approved_on.as_str().into(), start_date.as_str().into(),
-                (if finished { Some(end_date.as_str()) } else { None }).into(), status.as_str().into(),
-                status_date.as_str().into(), budget.into(), format!("{}，{}。{RECORDED_BY}", c.name, theme.name_zh()).as_str().into(),
-                self.now.as_str().into(), self.now.as_str().into(),
-            ])?;
-            sink.row(&PROJECT_LOCATIONS, &[project_id.into(), village.key.into(), 1i64.into(), 0i64.into()])?;
+            let livelihood = matches!(theme, Theme::Education | Theme::Industry | Theme::Rural)
+                && self.rng.random_bool(0.6);
+            let status_date = if finished {
+                end_date.clone()
+            } else {
+                start_date.clone()
+            };
+            sink.row(
+                &PROJECTS,
+                &[
+                    project_id.into(),
+                    code.as_str().into(),
+                    name.as_str().into(),
+                    theme.as_str().into(),
+                    "".into(),
+                    livelihood.into(),
+                    st.pairing_id.into(),
+                    approved_on.as_str().into(),
+                    start_date.as_str().into(),
+                    (if finished {
+                        Some(end_date.as_str())
+                    } else {
+                        None
+                    })
+                    .into(),
+                    status.as_str().into(),
+                    status_date.as_str().into(),
+                    budget.into(),
+                    format!("{}，{}。{RECORDED_BY}", c.name, theme.name_zh())
+                        .as_str()
+                        .into(),
+                    self.now.as_str().into(),
+                    self.now.as_str().into(),
+                ],
+            )?;
+            sink.row(
+                &PROJECT_LOCATIONS,
+                &[
+                    project_id.into(),
+                    village.key.into(),
+                    1i64.into(),
+                    0i64.into(),
+                ],
+            )?;
             if self.rng.random_bool(0.12) {
                 let second = &villages[self.rng.random_range(0..villages.len())];
                 if second.key != village.key {
-                    sink.row(&PROJECT_LOCATIONS, &[project_id.into(), second.key.into(), 1i64.into(), 1i64.into()])?;
+                    sink.row(
+                        &PROJECT_LOCATIONS,
+                        &[
+                            project_id.into(),
+                            second.key.into(),
+                            1i64.into(),
+                            1i64.into(),
+                        ],
+                    )?;
                 }
             }
-            sink.row(&PROJECT_ORGANISATIONS, &[project_id.into(), st.funder.into(), "funding".into()])?;
-            sink.row(&PROJECT_ORGANISATIONS, &[project_id.into(), st.government.into(), "accountable".into()])?;
-            sink.row(&PROJECT_ORGANISATIONS, &[project_id.into(), st.contractor.into(), "implementing".into()])?;
+            sink.row(
+                &PROJECT_ORGANISATIONS,
+                &[project_id.into(), st.funder.into(), "funding".into()],
+            )?;
+            sink.row(
+                &PROJECT_ORGANISATIONS,
+                &[
+                    project_id.into(),
+                    st.government.into(),
+                    "accountable".into(),
+                ],
+            )?;
+            sink.row(
+                &PROJECT_ORGANISATIONS,
+                &[
+                    project_id.into(),
+                    st.contractor.into(),
+                    "implementing".into(),
+                ],
+            )?;
             if let Some((org, _)) = social {
-                sink.row(&PROJECT_ORGANISATIONS, &[project_id.into(), org.into(), "funding".into()])?;
+                sink.row(
+                    &PROJECT_ORGANISATIONS,
+                    &[project_id.into(), org.into(), "funding".into()],
+                )?;
             }
-            let mut steps = vec![(ProjectStatus::Approved, approved_on.clone()), (ProjectStatus::InProgress, start_date.clone())];
+            let mut steps = vec![
+                (ProjectStatus::Approved, approved_on.clone()),
+                (ProjectStatus::InProgress, start_date.clone()),
+            ];
             if finished {
                 steps.push((ProjectStatus::Completed, end_date.clone()));
                 if status == ProjectStatus::Accepted {
@@ -700,51 +1330,139 @@ impl Generator<'_> {
                 }
             }
             for (st_status, day) in steps {
-                sink.row(&PROJECT_STATUS, &[
-                    project_id.into(), st_status.as_str().into(), day.as_str().into(), RECORDED_BY.into(), "".into(),
-                    format!("{day}T09:00:00Z").as_str().into(),
-                ])?;
+                sink.row(
+                    &PROJECT_STATUS,
+                    &[
+                        project_id.into(),
+                        st_status.as_str().into(),
+                        day.as_str().into(),
+                        RECORDED_BY.into(),
+                        "".into(),
+                        format!("{day}T09:00:00Z").as_str().into(),
+                    ],
+                )?;
             }
             for (indicator, value) in self.indicators(theme, budget) {
-                sink.row(&PROJECT_INDICATORS, &[project_id.into(), slot.year.into(), indicator.as_str().into(), value.into()])?;
+                sink.row(
+                    &PROJECT_INDICATORS,
+                    &[
+                        project_id.into(),
+                        slot.year.into(),
+                        indicator.as_str().into(),
+                        value.into(),
+                    ],
+                )?;
             }
             if theme == Theme::Finance && !st.borrowers.is_empty() {
                 for _ in 0..3 {
-                    let (household, borrower) = &st.borrowers[self.rng.random_range(0..st.borrowers.len())];
+                    let (household, borrower) =
+                        &st.borrowers[self.rng.random_range(0..st.borrowers.len())];
                     let amount = self.rng.random_range(1..=5) * 10_000_00;
                     let repaid = finished && self.rng.random_bool(0.9);
-                    sink.row(&PROJECT_LOANS, &[
-                        project_id.into(), (*household).into(), borrower.as_str().into(), amount.into(), 36i64.into(),
-                        start_date.as_str().into(), (if repaid { 0 } else { amount }).into(), 0i64.into(),
-                    ])?;
+                    sink.row(
+                        &PROJECT_LOANS,
+                        &[
+                            project_id.into(),
+                            (*household).into(),
+                            borrower.as_str().into(),
+                            amount.into(),
+                            36i64.into(),
+                            start_date.as_str().into(),
+                            (if repaid { 0 } else { amount }).into(),
+                            0i64.into(),
+                        ],
+                    )?;
                 }
             }
 
             // The ledger: commitment, one or two disbursements (投入), expenditure.
-            let year_end = if slot.year == LAST_YEAR { as_of_day - 1 } else { 365 };
+            let year_end = if slot.year == LAST_YEAR {
+                as_of_day - 1
+            } else {
+                365
+            };
             let mut entries: Vec<(TxType, i64, String, i64, i64, FundSource)> = Vec::new();
-            entries.push((TxType::Commitment, slot.fiscal_fen, approved_on.clone(), st.funder, st.government, FundSource::Fiscal));
-            let tranches = if slot.fiscal_fen > 200_000_00 && self.rng.random_bool(0.5) { 2 } else { 1 };
-            let first = if tranches == 2 { slot.fiscal_fen / 100 * 60 } else { slot.fiscal_fen };
-            entries.push((TxType::Disbursement, first, start_date.clone(), st.funder, st.government, FundSource::Fiscal));
+            entries.push((
+                TxType::Commitment,
+                slot.fiscal_fen,
+                approved_on.clone(),
+                st.funder,
+                st.government,
+                FundSource::Fiscal,
+            ));
+            let tranches = if slot.fiscal_fen > 200_000_00 && self.rng.random_bool(0.5) {
+                2
+            } else {
+                1
+            };
+            let first = if tranches == 2 {
+                slot.fiscal_fen / 100 * 60
+            } else {
+                slot.fiscal_fen
+            };
+            entries.push((
+                TxType::Disbursement,
+                first,
+                start_date.clone(),
+                st.funder,
+                st.government,
+                FundSource::Fiscal,
+            ));
             if tranches == 2 {
                 let day = (start_day + self.rng.random_range(30..120)).min(year_end);
-                entries.push((TxType::Disbursement, slot.fiscal_fen - first, date(slot.year, day), st.funder, st.government, FundSource::Fiscal));
+                entries.push((
+                    TxType::Disbursement,
+                    slot.fiscal_fen - first,
+                    date(slot.year, day),
+                    st.funder,
+                    st.government,
+                    FundSource::Fiscal,
+                ));
             }
             if let Some((org, amount)) = social {
-                let source = if named.iter().any(|(o, _)| o.id == org && o.kind == OrgKind::Foundation) {
+                let source = if named
+                    .iter()
+                    .any(|(o, _)| o.id == org && o.kind == OrgKind::Foundation)
+                {
                     FundSource::Foundation
                 } else {
                     FundSource::Enterprise
                 };
-                entries.push((TxType::Commitment, amount, approved_on.clone(), org, st.government, source));
-                entries.push((TxType::Disbursement, amount, start_date.clone(), org, st.government, source));
+                entries.push((
+                    TxType::Commitment,
+                    amount,
+                    approved_on.clone(),
+                    org,
+                    st.government,
+                    source,
+                ));
+                entries.push((
+                    TxType::Disbursement,
+                    amount,
+                    start_date.clone(),
+                    org,
+                    st.government,
+                    source,
+                ));
             }
-            let spent_share = if finished { self.rng.random_range(0.9..1.0) } else { self.rng.random_range(0.1..0.6) };
+            let spent_share = if finished {
+                self.rng.random_range(0.9..1.0)
+            } else {
+                self.rng.random_range(0.1..0.6)
+            };
             let spent = (slot.fiscal_fen as f64 * spent_share) as i64 / 100 * 100;
             if spent > 0 {
-                let day = (start_day + self.rng.random_range(20..200)).min(year_end).max(start_day);
-                entries.push((TxType::Expenditure, spent, date(slot.year, day), st.government, st.contractor, FundSource::Fiscal));
+                let day = (start_day + self.rng.random_range(20..200))
+                    .min(year_end)
+                    .max(start_day);
+                entries.push((
+                    TxType::Expenditure,
+                    spent,
+                    date(slot.year, day),
+                    st.government,
+                    st.contractor,
+                    FundSource::Fiscal,
+                ));
             }
             for (tx_type, amount, value_date, provider, receiver, source) in entries {
                 entry_id += 1;
@@ -752,7 +1470,8 @@ impl Generator<'_> {
                 // district, enterprise, foundation); the county government spends.
                 let provider_shenzhen = tx_type != TxType::Expenditure;
                 let receiver_shenzhen = false;
-                let invested = tx_type == TxType::Disbursement && provider_shenzhen && !receiver_shenzhen;
+                let invested =
+                    tx_type == TxType::Disbursement && provider_shenzhen && !receiver_shenzhen;
                 if invested && source.is_fiscal() {
                     counts.fiscal_funds_fen += amount;
                 }
@@ -779,13 +1498,31 @@ impl Generator<'_> {
                     hash: String::new(),
                 };
                 e.hash = e.compute_hash();
-                sink.row(&LEDGER, &[
-                    e.id.into(), e.tx_type.as_str().into(), e.amount.into(), e.value_date.as_str().into(),
-                    e.provider_id.into(), e.receiver_id.into(), e.provider_shenzhen.into(), e.receiver_shenzhen.into(),
-                    e.fund_source.as_str().into(), e.project_id.into(), e.voucher_no.as_str().into(), e.memo.as_str().into(),
-                    V::Null, V::Null, V::Null, e.invested.into(), e.recorded_at.as_str().into(), e.recorded_by.as_str().into(),
-                    e.prev_hash.as_str().into(), e.hash.as_str().into(),
-                ])?;
+                sink.row(
+                    &LEDGER,
+                    &[
+                        e.id.into(),
+                        e.tx_type.as_str().into(),
+                        e.amount.into(),
+                        e.value_date.as_str().into(),
+                        e.provider_id.into(),
+                        e.receiver_id.into(),
+                        e.provider_shenzhen.into(),
+                        e.receiver_shenzhen.into(),
+                        e.fund_source.as_str().into(),
+                        e.project_id.into(),
+                        e.voucher_no.as_str().into(),
+                        e.memo.as_str().into(),
+                        V::Null,
+                        V::Null,
+                        V::Null,
+                        e.invested.into(),
+                        e.recorded_at.as_str().into(),
+                        e.recorded_by.as_str().into(),
+                        e.prev_hash.as_str().into(),
+                        e.hash.as_str().into(),
+                    ],
+                )?;
                 prev_hash = e.hash;
             }
             counts.projects += 1;
@@ -814,15 +1551,40 @@ impl Generator<'_> {
         for (ci, c) in s.counties.iter().enumerate() {
             let first = c.since_year.max(2010);
             for year in first..=c.until_year.unwrap_or(LAST_YEAR).min(LAST_YEAR) {
-                let target = |indicator: &str, unit: &str, actual: f64, sink: &mut dyn Sink, rng: &mut StdRng| {
+                let target = |indicator: &str,
+                              unit: &str,
+                              actual: f64,
+                              sink: &mut dyn Sink,
+                              rng: &mut StdRng| {
                     let t = (actual * rng.random_range(0.9..1.08)).round().max(1.0);
-                    sink.row(&PAIRING_TARGETS, &[states[ci].pairing_id.into(), indicator.into(), unit.into(), year.into(), t.into()])
+                    sink.row(
+                        &PAIRING_TARGETS,
+                        &[
+                            states[ci].pairing_id.into(),
+                            indicator.into(),
+                            unit.into(),
+                            year.into(),
+                            t.into(),
+                        ],
+                    )
                 };
                 let f = funds.get(&(ci, year)).copied().unwrap_or(0) as f64 / 1_000_000.0;
                 target("财政帮扶资金", "万元", f, sink, &mut self.rng)?;
-                target("实施项目", "个", projects.get(&(ci, year)).copied().unwrap_or(0) as f64, sink, &mut self.rng)?;
+                target(
+                    "实施项目",
+                    "个",
+                    projects.get(&(ci, year)).copied().unwrap_or(0) as f64,
+                    sink,
+                    &mut self.rng,
+                )?;
                 if year >= FIRST_REGISTRY_YEAR && c.poor_weight > 0 {
-                    target("脱贫人口", "人", people.get(&(ci, year)).copied().unwrap_or(0) as f64, sink, &mut self.rng)?;
+                    target(
+                        "脱贫人口",
+                        "人",
+                        people.get(&(ci, year)).copied().unwrap_or(0) as f64,
+                        sink,
+                        &mut self.rng,
+                    )?;
                 }
             }
         }
@@ -858,14 +1620,50 @@ impl Generator<'_> {
         let crop = crops[self.rng.random_range(0..crops.len())];
         let n = self.rng.random_range(0..3);
         match theme {
-            Theme::Pairing => format!("{}{}", v.name, ["结对帮扶资金项目", "帮扶干部工作经费", "村级组织活动场所建设"][n]),
-            Theme::Education => format!("{}{}", v.name, ["小学改扩建工程", "幼儿园建设项目", "教育助学金"][n]),
-            Theme::Finance => format!("{}{}", c.name, ["扶贫小额信贷贴息", "产业发展担保基金", "农业保险保费补贴"][n]),
-            Theme::Industry => format!("{}{crop}{}", v.name, ["种植基地", "产业示范园", "加工车间"][n]),
-            Theme::Rural => format!("{}{}", v.name, ["道路硬化工程", "人居环境整治", "安全饮水巩固提升工程"][n]),
-            Theme::Technology => format!("{}{}", c.name, ["农业科技示范园", "电商服务站建设", "远程医疗系统"][n]),
-            Theme::Tourism => format!("{}{}", v.name, ["乡村旅游民宿改造", "旅游步道建设", "民俗文化村建设"][n]),
-            Theme::Consumption => format!("{}{crop}{}", c.name, ["产销对接", "消费帮扶专柜", "冷链物流中心"][n]),
+            Theme::Pairing => format!(
+                "{}{}",
+                v.name,
+                [
+                    "结对帮扶资金项目",
+                    "帮扶干部工作经费",
+                    "村级组织活动场所建设"
+                ][n]
+            ),
+            Theme::Education => format!(
+                "{}{}",
+                v.name,
+                ["小学改扩建工程", "幼儿园建设项目", "教育助学金"][n]
+            ),
+            Theme::Finance => format!(
+                "{}{}",
+                c.name,
+                ["扶贫小额信贷贴息", "产业发展担保基金", "农业保险保费补贴"][n]
+            ),
+            Theme::Industry => format!(
+                "{}{crop}{}",
+                v.name,
+                ["种植基地", "产业示范园", "加工车间"][n]
+            ),
+            Theme::Rural => format!(
+                "{}{}",
+                v.name,
+                ["道路硬化工程", "人居环境整治", "安全饮水巩固提升工程"][n]
+            ),
+            Theme::Technology => format!(
+                "{}{}",
+                c.name,
+                ["农业科技示范园", "电商服务站建设", "远程医疗系统"][n]
+            ),
+            Theme::Tourism => format!(
+                "{}{}",
+                v.name,
+                ["乡村旅游民宿改造", "旅游步道建设", "民俗文化村建设"][n]
+            ),
+            Theme::Consumption => format!(
+                "{}{crop}{}",
+                c.name,
+                ["产销对接", "消费帮扶专柜", "冷链物流中心"][n]
+            ),
         }
     }
 
@@ -873,7 +1671,10 @@ impl Generator<'_> {
         let wan = (budget_fen / 1_000_000).max(1); // 万元
         let mut r = |lo: i64, hi: i64| self.rng.random_range(lo..=hi.max(lo));
         match theme {
-            Theme::Pairing => vec![(Indicator::CadresDispatched, r(1, 4)), (Indicator::ProfessionalsDispatched, r(0, 8))],
+            Theme::Pairing => vec![
+                (Indicator::CadresDispatched, r(1, 4)),
+                (Indicator::ProfessionalsDispatched, r(0, 8)),
+            ],
             Theme::Education => vec![
                 (Indicator::StudentsSupported, r(wan / 2, wan * 2)),
                 (Indicator::TeachersTrained, r(0, wan / 4)),
@@ -886,8 +1687,14 @@ impl Generator<'_> {
                 (Indicator::DividendHouseholds, r(wan / 3, wan * 2)),
                 (Indicator::Dividends, r(1, 5) * budget_fen / 100),
             ],
-            Theme::Rural => vec![(Indicator::VillagesCovered, r(1, 3)), (Indicator::InfrastructureItems, r(1, 6))],
-            Theme::Technology => vec![(Indicator::PeopleTrained, r(wan / 2, wan * 3)), (Indicator::TechProjects, r(1, 3))],
+            Theme::Rural => vec![
+                (Indicator::VillagesCovered, r(1, 3)),
+                (Indicator::InfrastructureItems, r(1, 6)),
+            ],
+            Theme::Technology => vec![
+                (Indicator::PeopleTrained, r(wan / 2, wan * 3)),
+                (Indicator::TechProjects, r(1, 3)),
+            ],
             Theme::Tourism => vec![
                 (Indicator::Visitors, r(wan * 20, wan * 80)),
                 (Indicator::TourismRevenue, r(5, 30) * budget_fen / 10),

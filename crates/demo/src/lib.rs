@@ -10,7 +10,7 @@ pub mod plan;
 pub mod scenario;
 pub mod sink;
 
-use generate::{CountyPlaces, Counts, Generator, StartIds, Village};
+use generate::{Counts, CountyPlaces, Generator, StartIds, Village};
 use plan::Plan;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -72,7 +72,8 @@ async fn existing_records(db: &Db) -> Result<Option<String>, DemoError> {
         ("pairings", "结对关系"),
     ] {
         let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 = on_db!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await)?;
+        let n: i64 =
+            on_db!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await)?;
         if n > 0 {
             return Ok(Some(format!("{label}（{n} 条）")));
         }
@@ -95,12 +96,20 @@ async fn county_places(db: &Db, s: &Scenario) -> Result<Vec<CountyPlaces>, DemoE
              WHERE v.level = 5 AND v.key >= $1 AND v.key < $2 AND v.retired_year IS NULL ORDER BY v.key")
             .bind(lo).bind(hi).fetch_all(p).await)?;
         if rows.is_empty() {
-            return Err(DemoError::Scenario(format!("{}（{}）在区划表中没有村级单位", c.name, c.code)));
+            return Err(DemoError::Scenario(format!(
+                "{}（{}）在区划表中没有村级单位",
+                c.name, c.code
+            )));
         }
         out.push(CountyPlaces {
             villages: rows
                 .into_iter()
-                .map(|(key, code, name, town_name)| Village { key, code, name, town_name })
+                .map(|(key, code, name, town_name)| Village {
+                    key,
+                    code,
+                    name,
+                    town_name,
+                })
                 .collect(),
         });
     }
@@ -108,7 +117,11 @@ async fn county_places(db: &Db, s: &Scenario) -> Result<Vec<CountyPlaces>, DemoE
 }
 
 /// Generates the demo into `db` (one transaction) and returns what it wrote.
-pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Result<Counts, DemoError> {
+pub async fn load(
+    db: &Db,
+    options: DemoOptions,
+    progress: &dyn Progress,
+) -> Result<Counts, DemoError> {
     if let Some(what) = existing_records(db).await? {
         return Err(DemoError::NotEmpty(what));
     }
@@ -155,7 +168,13 @@ pub async fn load(db: &Db, options: DemoOptions, progress: &dyn Progress) -> Res
             progress.start("汇总统计", 1);
             sink.rebuild_summaries(&triggers)?;
             progress.finish();
-            sink.reset_identity(&["organisations", "pairings", "import_batches", "households", "projects"])?;
+            sink.reset_identity(&[
+                "organisations",
+                "pairings",
+                "import_batches",
+                "households",
+                "projects",
+            ])?;
             sink.commit()?;
             Ok(counts)
         }),

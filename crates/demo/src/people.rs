@@ -8,20 +8,43 @@ use rand::rngs::StdRng;
 use std::collections::HashSet;
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高",
-    "梁", "郑", "谢", "宋", "唐", "韦", "蓝", "覃", "农", "黎", "莫", "廖", "邓", "冯", "曾", "彭", "潘", "袁", "蒋", "田",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "高", "梁", "郑", "谢", "宋", "唐", "韦", "蓝", "覃", "农", "黎", "莫", "廖",
+    "邓", "冯", "曾", "彭", "潘", "袁", "蒋", "田",
 ];
 const GIVEN_MALE: &[&str] = &[
-    "伟", "强", "军", "勇", "杰", "涛", "明", "超", "华", "平", "刚", "波", "辉", "建", "国", "文", "福", "贵", "林", "海",
-    "金", "志", "永", "春", "德", "成", "荣", "新", "庆", "宏",
+    "伟", "强", "军", "勇", "杰", "涛", "明", "超", "华", "平", "刚", "波", "辉", "建", "国", "文",
+    "福", "贵", "林", "海", "金", "志", "永", "春", "德", "成", "荣", "新", "庆", "宏",
 ];
 const GIVEN_FEMALE: &[&str] = &[
-    "芳", "娟", "敏", "静", "丽", "艳", "霞", "燕", "玲", "英", "梅", "兰", "秀", "红", "凤", "月", "琴", "桂", "花", "萍",
-    "翠", "珍", "莲", "妹", "慧", "婷", "雪", "春", "金", "美",
+    "芳", "娟", "敏", "静", "丽", "艳", "霞", "燕", "玲", "英", "梅", "兰", "秀", "红", "凤", "月",
+    "琴", "桂", "花", "萍", "翠", "珍", "莲", "妹", "慧", "婷", "雪", "春", "金", "美",
 ];
 // Uyghur and Tajik names as written in Chinese (fictitious combinations).
-const XJ_MALE: &[&str] = &["买买提", "艾力", "吐尔逊", "阿不都", "艾合买提", "努尔", "热合曼", "亚森", "库尔班", "依明"];
-const XJ_FEMALE: &[&str] = &["阿依古丽", "古丽", "热依汗", "帕提古丽", "阿米娜", "祖丽皮亚", "努尔古丽", "玛依拉", "海丽切姆", "布海丽"];
+const XJ_MALE: &[&str] = &[
+    "买买提",
+    "艾力",
+    "吐尔逊",
+    "阿不都",
+    "艾合买提",
+    "努尔",
+    "热合曼",
+    "亚森",
+    "库尔班",
+    "依明",
+];
+const XJ_FEMALE: &[&str] = &[
+    "阿依古丽",
+    "古丽",
+    "热依汗",
+    "帕提古丽",
+    "阿米娜",
+    "祖丽皮亚",
+    "努尔古丽",
+    "玛依拉",
+    "海丽切姆",
+    "布海丽",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -109,7 +132,10 @@ impl Default for PeopleMaker {
 
 impl PeopleMaker {
     pub fn new() -> PeopleMaker {
-        PeopleMaker { used_ids: HashSet::with_capacity(1 << 21), xinjiang_names: false }
+        PeopleMaker {
+            used_ids: HashSet::with_capacity(1 << 21),
+            xinjiang_names: false,
+        }
     }
 
     /// A checksum-valid 18-digit number with the county's address code, the birth date and an
@@ -131,7 +157,11 @@ impl PeopleMaker {
     fn name(&self, rng: &mut StdRng, surname: &str, male: bool, uyghur: bool) -> String {
         if uyghur {
             let given = if male { XJ_MALE } else { XJ_FEMALE };
-            return format!("{}·{}", given[rng.random_range(0..given.len())], XJ_MALE[rng.random_range(0..XJ_MALE.len())]);
+            return format!(
+                "{}·{}",
+                given[rng.random_range(0..given.len())],
+                XJ_MALE[rng.random_range(0..XJ_MALE.len())]
+            );
         }
         let given = if male { GIVEN_MALE } else { GIVEN_FEMALE };
         let mut n = surname.to_string();
@@ -143,7 +173,13 @@ impl PeopleMaker {
     }
 
     /// The members of one household, head first.
-    pub fn household(&mut self, rng: &mut StdRng, county: i64, size: i64, year: i64) -> Vec<Person> {
+    pub fn household(
+        &mut self,
+        rng: &mut StdRng,
+        county: i64,
+        size: i64,
+        year: i64,
+    ) -> Vec<Person> {
         let roles = household_roles(size, rng);
         let surname = SURNAMES[rng.random_range(0..SURNAMES.len())];
         let uyghur = (653100..653200).contains(&county);
@@ -156,9 +192,18 @@ impl PeopleMaker {
             let (male, age) = match role {
                 Role::Head => (head_male, head_age),
                 Role::Spouse => (!head_male, (head_age + rng.random_range(-5..=5)).max(20)),
-                Role::Child => (rng.random_bool(0.52), (head_age - rng.random_range(20..=34)).max(0)),
-                Role::Parent => (rng.random_bool(0.4), (head_age + rng.random_range(22..=32)).min(98)),
-                Role::Grandchild => (rng.random_bool(0.52), (head_age - rng.random_range(45..=58)).max(0)),
+                Role::Child => (
+                    rng.random_bool(0.52),
+                    (head_age - rng.random_range(20..=34)).max(0),
+                ),
+                Role::Parent => (
+                    rng.random_bool(0.4),
+                    (head_age + rng.random_range(22..=32)).min(98),
+                ),
+                Role::Grandchild => (
+                    rng.random_bool(0.52),
+                    (head_age - rng.random_range(45..=58)).max(0),
+                ),
             };
             let relation = match (role, male) {
                 (Role::Head, _) => "01",
@@ -171,10 +216,16 @@ impl PeopleMaker {
                 (Role::Grandchild, false) => "08",
             };
             let own_surname = match role {
-                Role::Spouse | Role::Parent if !male => SURNAMES[rng.random_range(0..SURNAMES.len())],
+                Role::Spouse | Role::Parent if !male => {
+                    SURNAMES[rng.random_range(0..SURNAMES.len())]
+                }
                 _ => surname,
             };
-            let ethnicity = if role == Role::Spouse { pick(rng, ethnic_table) } else { household_ethnicity };
+            let ethnicity = if role == Role::Spouse {
+                pick(rng, ethnic_table)
+            } else {
+                household_ethnicity
+            };
             let health = pick(rng, &[("1", 80), ("2", 11), ("3", 4), ("4", 5)]);
             let schooling = match age {
                 3..=5 => "10",
@@ -201,8 +252,11 @@ impl PeopleMaker {
                 (60..=69, _) => pick(rng, &[("3", 70), ("4", 30)]),
                 _ => "5",
             };
-            let migrant_months =
-                if matches!(labour, "1" | "2") && rng.random_bool(0.55) { Some(rng.random_range(3..=12)) } else { None };
+            let migrant_months = if matches!(labour, "1" | "2") && rng.random_bool(0.55) {
+                Some(rng.random_range(3..=12))
+            } else {
+                None
+            };
             let birth_year = year - age;
             let id_number = self.id_number(rng, county, birth_year, male);
             let name = self.name(rng, own_surname, male, uyghur);
@@ -244,9 +298,18 @@ mod tests {
             let county = if i % 2 == 0 { 451024 } else { 653131 };
             for p in maker.household(&mut rng, county, 1 + i % 6, 2020) {
                 let id = IdNumber::parse(&p.id_number).expect("valid ID number");
-                assert_eq!(id.sex() == domain::id_number::Sex::Male, p.male, "{}", p.id_number);
+                assert_eq!(
+                    id.sex() == domain::id_number::Sex::Male,
+                    p.male,
+                    "{}",
+                    p.id_number
+                );
                 assert_eq!(id.address_code(), county.to_string());
-                assert!(seen.insert(p.id_number.clone()), "duplicate {}", p.id_number);
+                assert!(
+                    seen.insert(p.id_number.clone()),
+                    "duplicate {}",
+                    p.id_number
+                );
                 if p.age < 16 {
                     assert_eq!(p.labour, "5");
                 }

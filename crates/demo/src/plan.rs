@@ -86,7 +86,10 @@ pub struct Plan {
 }
 
 fn split(total: i64, weights: &[u64]) -> Vec<i64> {
-    split_largest_remainder(Fen(total), weights).into_iter().map(|f| f.0).collect()
+    split_largest_remainder(Fen(total), weights)
+        .into_iter()
+        .map(|f| f.0)
+        .collect()
 }
 
 fn scaled(x: i64, scale: f64) -> i64 {
@@ -95,11 +98,18 @@ fn scaled(x: i64, scale: f64) -> i64 {
 
 impl Plan {
     pub fn new(s: &Scenario, scale: f64, rng: &mut StdRng) -> Plan {
-        Plan { people: people_plan(s, scale), projects: project_plan(s, scale, rng) }
+        Plan {
+            people: people_plan(s, scale),
+            projects: project_plan(s, scale, rng),
+        }
     }
 
     pub fn people_out_of_poverty(&self) -> i64 {
-        self.people.iter().filter(|b| b.kind == PeopleKind::ExitedCounted).map(|b| b.people).sum()
+        self.people
+            .iter()
+            .filter(|b| b.kind == PeopleKind::ExitedCounted)
+            .map(|b| b.people)
+            .sum()
     }
 
     pub fn people_remaining(&self) -> i64 {
@@ -115,10 +125,23 @@ fn people_plan(s: &Scenario, scale: f64) -> Vec<PeopleBucket> {
     let out_total = scaled(s.figures.people_out_of_poverty, scale);
     let share = s.figures.remaining_share;
     let remaining_total = (out_total as f64 * share / (1.0 - share)).round() as i64;
-    let weights: Vec<u64> = s.counties.iter().map(|c| u64::from(c.poor_weight)).collect();
+    let weights: Vec<u64> = s
+        .counties
+        .iter()
+        .map(|c| u64::from(c.poor_weight))
+        .collect();
     let counted = split(out_total, &weights);
-    let remaining_weights: Vec<u64> =
-        s.counties.iter().map(|c| if c.still_paired() { u64::from(c.poor_weight) } else { 0 }).collect();
+    let remaining_weights: Vec<u64> = s
+        .counties
+        .iter()
+        .map(|c| {
+            if c.still_paired() {
+                u64::from(c.poor_weight)
+            } else {
+                0
+            }
+        })
+        .collect();
     let remaining = split(remaining_total, &remaining_weights);
     let mut buckets = Vec::new();
     for (i, c) in s.counties.iter().enumerate() {
@@ -126,20 +149,41 @@ fn people_plan(s: &Scenario, scale: f64) -> Vec<PeopleBucket> {
             continue;
         }
         let years = FIRST_REGISTRY_YEAR..=LAST_YEAR;
-        let year_weights: Vec<u64> =
-            years.clone().map(|y| if c.paired_in(y) { exit_year_weight(y) } else { 0 }).collect();
+        let year_weights: Vec<u64> = years
+            .clone()
+            .map(|y| {
+                if c.paired_in(y) {
+                    exit_year_weight(y)
+                } else {
+                    0
+                }
+            })
+            .collect();
         for (y, n) in years.clone().zip(split(counted[i], &year_weights)) {
             if n > 0 {
-                buckets.push(PeopleBucket { county: i, kind: PeopleKind::ExitedCounted, year: y, people: n });
+                buckets.push(PeopleBucket {
+                    county: i,
+                    kind: PeopleKind::ExitedCounted,
+                    year: y,
+                    people: n,
+                });
             }
         }
         // Exits in the years the county was not paired (before 2020, the year of the seed).
-        let unpaired: Vec<i64> = (FIRST_REGISTRY_YEAR..LAST_YEAR).filter(|y| !c.paired_in(*y)).collect();
-        let uncounted = (counted[i] as f64 * UNCOUNTED_SHARE_PER_YEAR * unpaired.len() as f64).round() as i64;
+        let unpaired: Vec<i64> = (FIRST_REGISTRY_YEAR..LAST_YEAR)
+            .filter(|y| !c.paired_in(*y))
+            .collect();
+        let uncounted =
+            (counted[i] as f64 * UNCOUNTED_SHARE_PER_YEAR * unpaired.len() as f64).round() as i64;
         let w: Vec<u64> = unpaired.iter().map(|y| exit_year_weight(*y)).collect();
         for (y, n) in unpaired.iter().zip(split(uncounted, &w)) {
             if n > 0 {
-                buckets.push(PeopleBucket { county: i, kind: PeopleKind::ExitedUncounted, year: *y, people: n });
+                buckets.push(PeopleBucket {
+                    county: i,
+                    kind: PeopleKind::ExitedUncounted,
+                    year: *y,
+                    people: n,
+                });
             }
         }
         let relapsed = (remaining[i] as f64 * RELAPSED_SHARE).round() as i64;
@@ -147,7 +191,12 @@ fn people_plan(s: &Scenario, scale: f64) -> Vec<PeopleBucket> {
             // Relapses of 2018–2020, after exits of the years before.
             for (y, n) in (2018..=LAST_YEAR).zip(split(relapsed, &[3, 4, 3])) {
                 if n > 0 {
-                    buckets.push(PeopleBucket { county: i, kind: PeopleKind::Relapsed, year: y, people: n });
+                    buckets.push(PeopleBucket {
+                        county: i,
+                        kind: PeopleKind::Relapsed,
+                        year: y,
+                        people: n,
+                    });
                 }
             }
         }
@@ -165,7 +214,8 @@ fn people_plan(s: &Scenario, scale: f64) -> Vec<PeopleBucket> {
 
 /// Years a county may have projects in: its pairing, from the programme's start to the seed.
 fn project_years(c: &County, first: i64) -> impl Iterator<Item = i64> + '_ {
-    (first.max(c.since_year)..=c.until_year.unwrap_or(LAST_YEAR).min(LAST_YEAR)).filter(move |y| c.paired_in(*y))
+    (first.max(c.since_year)..=c.until_year.unwrap_or(LAST_YEAR).min(LAST_YEAR))
+        .filter(move |y| c.paired_in(*y))
 }
 
 fn project_plan(s: &Scenario, scale: f64, rng: &mut StdRng) -> Vec<ProjectSlot> {
@@ -190,7 +240,12 @@ fn project_plan(s: &Scenario, scale: f64, rng: &mut StdRng) -> Vec<ProjectSlot> 
         }
     }
     let mut out = Vec::new();
-    let place = |slots: &[(usize, i64)], weights: &[u64], projects: i64, funds: i64, out: &mut Vec<ProjectSlot>, rng: &mut StdRng| {
+    let place = |slots: &[(usize, i64)],
+                 weights: &[u64],
+                 projects: i64,
+                 funds: i64,
+                 out: &mut Vec<ProjectSlot>,
+                 rng: &mut StdRng| {
         let counts = split(projects, weights);
         let mut placed: Vec<(usize, i64)> = Vec::new();
         for ((county, year), n) in slots.iter().zip(counts) {
@@ -212,12 +267,30 @@ fn project_plan(s: &Scenario, scale: f64, rng: &mut StdRng) -> Vec<ProjectSlot> 
             })
             .collect();
         for ((county, year), fiscal_fen) in placed.into_iter().zip(split(funds, &money_weights)) {
-            out.push(ProjectSlot { county, year, fiscal_fen });
+            out.push(ProjectSlot {
+                county,
+                year,
+                fiscal_fen,
+            });
         }
     };
     let xj_funds = scaled(XINJIANG_FUNDS_FEN, scale);
-    place(&xj_slots, &xj_weights, scaled(xj.projects, scale), xj_funds, &mut out, rng);
-    place(&slots, &weights, scaled(OTHER_PROJECTS, scale), scaled(FISCAL_FUNDS_FEN, scale) - xj_funds, &mut out, rng);
+    place(
+        &xj_slots,
+        &xj_weights,
+        scaled(xj.projects, scale),
+        xj_funds,
+        &mut out,
+        rng,
+    );
+    place(
+        &slots,
+        &weights,
+        scaled(OTHER_PROJECTS, scale),
+        scaled(FISCAL_FUNDS_FEN, scale) - xj_funds,
+        &mut out,
+        rng,
+    );
     out
 }
 
@@ -236,14 +309,19 @@ mod tests {
     fn people_add_up_to_the_seed_exactly_with_about_five_percent_remaining() {
         let (s, p) = full(1);
         assert_eq!(p.people_out_of_poverty(), s.figures.people_out_of_poverty);
-        let share = p.people_remaining() as f64 / (p.people_out_of_poverty() + p.people_remaining()) as f64;
+        let share =
+            p.people_remaining() as f64 / (p.people_out_of_poverty() + p.people_remaining()) as f64;
         assert!((0.045..0.055).contains(&share), "remaining share {share}");
         for b in &p.people {
             let c = &s.counties[b.county];
             match b.kind {
                 PeopleKind::ExitedCounted => assert!(c.paired_in(b.year), "{} {}", c.name, b.year),
-                PeopleKind::ExitedUncounted => assert!(!c.paired_in(b.year), "{} {}", c.name, b.year),
-                PeopleKind::Remaining | PeopleKind::Relapsed => assert!(c.still_paired(), "{}", c.name),
+                PeopleKind::ExitedUncounted => {
+                    assert!(!c.paired_in(b.year), "{} {}", c.name, b.year)
+                }
+                PeopleKind::Remaining | PeopleKind::Relapsed => {
+                    assert!(c.still_paired(), "{}", c.name)
+                }
             }
             assert!(c.poor_weight > 0, "{} has no registry", c.name);
         }
@@ -256,8 +334,11 @@ mod tests {
         assert!(p.projects.len() as i64 > s.figures.projects_above);
         let fiscal: i64 = p.projects.iter().map(|x| x.fiscal_fen).sum();
         assert!(fiscal > s.figures.fiscal_funds_yuan_above * 100);
-        let since: Vec<&ProjectSlot> =
-            p.projects.iter().filter(|x| s.is_xinjiang(&s.counties[x.county]) && x.year >= xj.since_year).collect();
+        let since: Vec<&ProjectSlot> = p
+            .projects
+            .iter()
+            .filter(|x| s.is_xinjiang(&s.counties[x.county]) && x.year >= xj.since_year)
+            .collect();
         assert_eq!(since.len() as i64, xj.projects);
         let xj_fen: i64 = since.iter().map(|x| x.fiscal_fen).sum();
         assert!(xj_fen >= xj.funds_yuan_from * 100 && xj_fen < xj.funds_yuan_below * 100);

@@ -107,7 +107,8 @@ impl Scenario {
         let mut counties = Vec::new();
         for (i, row) in reader.deserialize::<CountyRow>().enumerate() {
             let r = row.map_err(|e| format!("counties row {}: {e}", i + 2))?;
-            let code = RegionCode::parse(&r.county_code).map_err(|e| format!("counties row {}: {e}", i + 2))?;
+            let code = RegionCode::parse(&r.county_code)
+                .map_err(|e| format!("counties row {}: {e}", i + 2))?;
             counties.push(County {
                 code,
                 name: r.county_name,
@@ -122,12 +123,17 @@ impl Scenario {
                 poor_weight: r.poor_weight,
             });
         }
-        let figures: SeedFigures = toml::from_str(figures_toml).map_err(|e| format!("seed figures: {e}"))?;
+        let figures: SeedFigures =
+            toml::from_str(figures_toml).map_err(|e| format!("seed figures: {e}"))?;
         Ok(Scenario { counties, figures })
     }
 
     pub fn is_xinjiang(&self, county: &County) -> bool {
-        self.figures.xinjiang.counties.iter().any(|c| *c == county.code.short_value().to_string())
+        self.figures
+            .xinjiang
+            .counties
+            .iter()
+            .any(|c| *c == county.code.short_value().to_string())
     }
 }
 
@@ -144,10 +150,16 @@ mod tests {
         assert_eq!(provinces.len() as i64, s.figures.provinces);
         let area: f64 = s.counties.iter().map(|c| c.area_km2).sum();
         assert_eq!(area, s.figures.area_km2);
-        assert_eq!((area / s.figures.shenzhen_area_km2).round() as i64, s.figures.shenzhen_equivalents);
+        assert_eq!(
+            (area / s.figures.shenzhen_area_km2).round() as i64,
+            s.figures.shenzhen_equivalents
+        );
         let min = s.counties.iter().map(|c| c.elevation_m).min().unwrap();
         let max = s.counties.iter().map(|c| c.elevation_m).max().unwrap();
-        assert_eq!((min, max), (s.figures.altitude.min_m, s.figures.altitude.max_m));
+        assert_eq!(
+            (min, max),
+            (s.figures.altitude.min_m, s.figures.altitude.max_m)
+        );
         assert_eq!(s.counties.iter().filter(|c| s.is_xinjiang(c)).count(), 2);
     }
 }

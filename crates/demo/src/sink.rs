@@ -6,9 +6,9 @@
 use crate::DemoError;
 use sqlx::postgres::PgPool;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use store::Backend;
 use store::summaries::{self, TriggerToggle};
-use std::fmt::Write as _;
 
 /// One value of a generated row.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +79,11 @@ pub trait Sink {
 
 fn insert_sql(t: &Table) -> String {
     let marks = vec!["?"; t.columns.len()].join(", ");
-    format!("INSERT INTO {} ({}) VALUES ({marks})", t.name, t.columns.join(", "))
+    format!(
+        "INSERT INTO {} ({}) VALUES ({marks})",
+        t.name,
+        t.columns.join(", ")
+    )
 }
 
 /// SQLite: a connection of its own on the database file, one IMMEDIATE transaction.
@@ -93,9 +97,14 @@ impl SqliteSink {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // A large page cache for the load only: the indexes of millions of rows stay in memory.
-        conn.execute_batch("PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY; BEGIN IMMEDIATE")?;
+        conn.execute_batch(
+            "PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY; BEGIN IMMEDIATE",
+        )?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteSink { conn, sql: HashMap::new() })
+        Ok(SqliteSink {
+            conn,
+            sql: HashMap::new(),
+        })
     }
 
     pub fn commit(self) -> Result<(), DemoError> {
@@ -113,8 +122,9 @@ impl SqliteSink {
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL
                  AND sql NOT LIKE 'CREATE UNIQUE%'",
             )?;
-            let rows: Vec<(String, String)> =
-                stmt.query_map([t], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            let rows: Vec<(String, String)> = stmt
+                .query_map([t], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
             for (name, sql) in rows {
                 self.conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
                 defs.push(sql);
@@ -132,9 +142,13 @@ impl SqliteSink {
 
     /// Takes the summary triggers out of the load's transaction (see `store::summaries`).
     pub fn suspend_summary_triggers(&mut self) -> Result<Vec<TriggerToggle>, DemoError> {
-        let mut stmt = self.conn.prepare(summaries::summary_triggers_sql(Backend::Sqlite))?;
+        let mut stmt = self
+            .conn
+            .prepare(summaries::summary_triggers_sql(Backend::Sqlite))?;
         let toggles: Vec<TriggerToggle> = stmt
-            .query_map([], |r| Ok(TriggerToggle::new(Backend::Sqlite, r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| {
+                Ok(TriggerToggle::new(Backend::Sqlite, r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         drop(stmt);
         for t in &toggles {
@@ -145,7 +159,8 @@ impl SqliteSink {
 
     /// Computes every summary once from the loaded records and puts the triggers back.
     pub fn rebuild_summaries(&mut self, toggles: &[TriggerToggle]) -> Result<(), DemoError> {
-        self.conn.execute_batch(summaries::rebuild_sql(Backend::Sqlite))?;
+        self.conn
+            .execute_batch(summaries::rebuild_sql(Backend::Sqlite))?;
         for t in toggles {
             self.conn.execute_batch(&t.restore)?;
         }
@@ -155,7 +170,10 @@ impl SqliteSink {
 
 impl Sink for SqliteSink {
     fn row(&mut self, table: &'static Table, values: &[V<'_>]) -> Result<(), DemoError> {
-        let sql = self.sql.entry(table.name).or_insert_with(|| insert_sql(table));
+        let sql = self
+            .sql
+            .entry(table.name)
+            .or_insert_with(|| insert_sql(table));
         let mut stmt = self.conn.prepare_cached(sql)?;
         stmt.execute(rusqlite::params_from_iter(values.iter()))?;
         Ok(())
@@ -184,12 +202,20 @@ const PG_FLUSH_BYTES: usize = 16 << 20;
 impl PgSink {
     pub fn begin(pool: &PgPool, rt: tokio::runtime::Handle) -> Result<PgSink, DemoError> {
         let tx = rt.block_on(pool.begin())?;
-        Ok(PgSink { tx, rt, order: Vec::new(), buffers: HashMap::new(), buffered: 0 })
+        Ok(PgSink {
+            tx,
+            rt,
+            order: Vec::new(),
+            buffers: HashMap::new(),
+            buffered: 0,
+        })
     }
 
     fn flush(&mut self) -> Result<(), DemoError> {
         for t in &self.order {
-            let Some(buf) = self.buffers.get_mut(t.name) else { continue };
+            let Some(buf) = self.buffers.get_mut(t.name) else {
+                continue;
+            };
             if buf.is_empty() {
                 continue;
             }
@@ -214,18 +240,21 @@ impl PgSink {
 
     fn run_sql(&mut self, sql: &str) -> Result<(), DemoError> {
         let conn: &mut sqlx::PgConnection = &mut self.tx;
-        self.rt.block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(conn))?;
+        self.rt
+            .block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(conn))?;
         Ok(())
     }
 
     /// Takes the summary triggers out of the load's transaction (see `store::summaries`).
     pub fn suspend_summary_triggers(&mut self) -> Result<Vec<TriggerToggle>, DemoError> {
         let conn: &mut sqlx::PgConnection = &mut self.tx;
-        let rows: Vec<(String, String)> = self
-            .rt
-            .block_on(sqlx::query_as(summaries::summary_triggers_sql(Backend::Postgres)).fetch_all(conn))?;
-        let toggles: Vec<TriggerToggle> =
-            rows.into_iter().map(|(a, b)| TriggerToggle::new(Backend::Postgres, a, b)).collect();
+        let rows: Vec<(String, String)> = self.rt.block_on(
+            sqlx::query_as(summaries::summary_triggers_sql(Backend::Postgres)).fetch_all(conn),
+        )?;
+        let toggles: Vec<TriggerToggle> = rows
+            .into_iter()
+            .map(|(a, b)| TriggerToggle::new(Backend::Postgres, a, b))
+            .collect();
         for t in &toggles {
             self.run_sql(&t.suspend)?;
         }
@@ -250,7 +279,8 @@ impl PgSink {
                 "SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
             );
             let conn: &mut sqlx::PgConnection = &mut self.tx;
-            self.rt.block_on(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(conn))?;
+            self.rt
+                .block_on(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(conn))?;
         }
         Ok(())
     }

@@ -24,8 +24,15 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] =
-        [Role::Admin, Role::District, Role::County, Role::Village, Role::Org, Role::Auditor, Role::Public];
+    pub const ALL: [Role; 7] = [
+        Role::Admin,
+        Role::District,
+        Role::County,
+        Role::Village,
+        Role::Org,
+        Role::Auditor,
+        Role::Public,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -189,20 +196,39 @@ mod tests {
 
     #[test]
     fn auditors_read_but_do_not_write_and_the_public_reads_no_registry() {
-        let auditor = Caller { role: Role::Auditor, ..Caller::system() };
+        let auditor = Caller {
+            role: Role::Auditor,
+            ..Caller::system()
+        };
         assert!(auditor.can_read_registry() && !auditor.can_write_registry());
         assert!(!Caller::public().can_read_registry());
-        assert!(!Caller::public().scope.allows_region(crate::RegionCode::parse("44").unwrap()));
+        assert!(
+            !Caller::public()
+                .scope
+                .allows_region(crate::RegionCode::parse("44").unwrap())
+        );
     }
 
     #[test]
     fn first_secretaries_record_field_work_and_district_offices_projects() {
-        let with = |role| Caller { role, ..Caller::system() };
-        let field: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_record_field_work()).collect();
+        let with = |role| Caller {
+            role,
+            ..Caller::system()
+        };
+        let field: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| with(*r).can_record_field_work())
+            .collect();
         assert_eq!(field, [Role::Admin, Role::County, Role::Village]);
-        let registry: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_write_registry()).collect();
+        let registry: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| with(*r).can_write_registry())
+            .collect();
         assert_eq!(registry, [Role::Admin, Role::County]);
-        let projects: Vec<Role> = Role::ALL.into_iter().filter(|r| with(*r).can_write_projects()).collect();
+        let projects: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| with(*r).can_write_projects())
+            .collect();
         assert_eq!(projects, [Role::Admin, Role::District, Role::Org]);
     }
 
@@ -211,19 +237,35 @@ mod tests {
         assert!(Caller::system().can_write());
         assert!(!Caller::public().can_write());
         assert_eq!(Caller::public().write_refusal(), Some("请先登录"));
-        let auditor = Caller { role: Role::Auditor, can_reveal: false, ..Caller::system() };
+        let auditor = Caller {
+            role: Role::Auditor,
+            can_reveal: false,
+            ..Caller::system()
+        };
         assert!(!auditor.can_write() && auditor.can_read_audit());
         assert!(auditor.write_refusal().unwrap().contains("审计"));
-        let county = Caller { role: Role::County, scope: Scope::Regions(vec![crate::RegionCode::parse("441621").unwrap()]), ..Caller::system() };
+        let county = Caller {
+            role: Role::County,
+            scope: Scope::Regions(vec![crate::RegionCode::parse("441621").unwrap()]),
+            ..Caller::system()
+        };
         assert!(county.can_write() && !county.can_read_audit() && !county.is_admin());
     }
 
     #[test]
     fn organisation_users_edit_only_their_own_organisation() {
-        let org = Caller { role: Role::Org, scope: Scope::Organisation(7), organisation_id: Some(7), ..Caller::system() };
+        let org = Caller {
+            role: Role::Org,
+            scope: Scope::Organisation(7),
+            organisation_id: Some(7),
+            ..Caller::system()
+        };
         assert!(org.can_edit_organisation(Some(7)));
         assert!(!org.can_edit_organisation(Some(8)));
-        assert!(!org.can_edit_organisation(None), "only the city office registers new organisations");
+        assert!(
+            !org.can_edit_organisation(None),
+            "only the city office registers new organisations"
+        );
         assert!(Caller::system().can_edit_organisation(None));
     }
 
@@ -231,7 +273,11 @@ mod tests {
     fn the_public_sees_every_pairing_but_a_county_only_its_own() {
         assert_eq!(Caller::public().pairing_scope(), Scope::Everything);
         let county = Scope::Regions(vec![crate::RegionCode::parse("441621").unwrap()]);
-        let c = Caller { role: Role::County, scope: county.clone(), ..Caller::system() };
+        let c = Caller {
+            role: Role::County,
+            scope: county.clone(),
+            ..Caller::system()
+        };
         assert_eq!(c.pairing_scope(), county);
     }
 }

@@ -105,9 +105,27 @@ impl Default for Rules {
             stable_years: 2,
             monitoring_multiple_permille: 1500,
             monitoring_thresholds: vec![
-                MonitoringThreshold { province: 53, county: None, year: 2023, yuan: 8050, source: "云南省2023年县级监测标准".into() },
-                MonitoringThreshold { province: 53, county: None, year: 2025, yuan: 8700, source: "云南省2025年监测标准".into() },
-                MonitoringThreshold { province: 35, county: Some(350121), year: 2023, yuan: 10560, source: "福建省闽侯县2023年监测标准".into() },
+                MonitoringThreshold {
+                    province: 53,
+                    county: None,
+                    year: 2023,
+                    yuan: 8050,
+                    source: "云南省2023年县级监测标准".into(),
+                },
+                MonitoringThreshold {
+                    province: 53,
+                    county: None,
+                    year: 2025,
+                    yuan: 8700,
+                    source: "云南省2025年监测标准".into(),
+                },
+                MonitoringThreshold {
+                    province: 35,
+                    county: Some(350121),
+                    year: 2023,
+                    yuan: 10560,
+                    source: "福建省闽侯县2023年监测标准".into(),
+                },
             ],
             incidence_bp: 200,
             incidence_bp_west: 300,
@@ -125,7 +143,9 @@ impl Default for Rules {
 
 impl Rules {
     pub fn poverty_line(&self, year: i64) -> Option<Fen> {
-        self.poverty_lines.get(&year).map(|s| Fen::from_yuan(s.value))
+        self.poverty_lines
+            .get(&year)
+            .map(|s| Fen::from_yuan(s.value))
     }
 
     /// The monitoring threshold for a county in a year: the county's own, else its province's,
@@ -134,9 +154,20 @@ impl Rules {
     pub fn monitoring_threshold(&self, county: i64, year: i64) -> Option<(Fen, String)> {
         let province = county / 10_000;
         let own = |t: &&MonitoringThreshold| t.year == year && t.county == Some(county);
-        let prov = |t: &&MonitoringThreshold| t.year == year && t.county.is_none() && t.province == province;
-        if let Some(t) = self.monitoring_thresholds.iter().find(own).or_else(|| self.monitoring_thresholds.iter().find(prov)) {
-            let source = if t.source.is_empty() { format!("{year}年本地监测标准") } else { t.source.clone() };
+        let prov = |t: &&MonitoringThreshold| {
+            t.year == year && t.county.is_none() && t.province == province
+        };
+        if let Some(t) = self
+            .monitoring_thresholds
+            .iter()
+            .find(own)
+            .or_else(|| self.monitoring_thresholds.iter().find(prov))
+        {
+            let source = if t.source.is_empty() {
+                format!("{year}年本地监测标准")
+            } else {
+                t.source.clone()
+            };
             return Some((Fen::from_yuan(t.yuan), source));
         }
         let multiple = format!("{:.1}", self.monitoring_multiple_permille as f64 / 1000.0);
@@ -160,7 +191,11 @@ impl Rules {
         if let Some(bp) = self.incidence_bp_by_province.get(&province) {
             return *bp;
         }
-        if WESTERN_PROVINCES.contains(&province) { self.incidence_bp_west } else { self.incidence_bp }
+        if WESTERN_PROVINCES.contains(&province) {
+            self.incidence_bp_west
+        } else {
+            self.incidence_bp
+        }
     }
 
     fn incidence_bp_threshold_detail(&self, province: i64) -> (i64, String) {
@@ -203,17 +238,26 @@ impl Rules {
         }
         for (year, line) in &self.poverty_lines {
             if !(2000..=2100).contains(year) {
-                push(format!("poverty_lines.{year}"), format!("年份 {year} 不在 2000–2100 之间"));
+                push(
+                    format!("poverty_lines.{year}"),
+                    format!("年份 {year} 不在 2000–2100 之间"),
+                );
             }
             if line.value <= 0 || line.value > 1_000_000 {
-                push(format!("poverty_lines.{year}.value"), "贫困线应为大于 0 的元数".into());
+                push(
+                    format!("poverty_lines.{year}.value"),
+                    "贫困线应为大于 0 的元数".into(),
+                );
             }
         }
         if !(1..=5).contains(&self.stable_years) {
             push("stable_years".into(), "“稳定”年数应为 1–5".into());
         }
         if !(1000..=5000).contains(&self.monitoring_multiple_permille) {
-            push("monitoring_multiple_permille".into(), "监测标准倍数应在 1000–5000‰（1–5 倍）之间".into());
+            push(
+                "monitoring_multiple_permille".into(),
+                "监测标准倍数应在 1000–5000‰（1–5 倍）之间".into(),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (i, t) in self.monitoring_thresholds.iter().enumerate() {
@@ -224,7 +268,10 @@ impl Rules {
             if let Some(c) = t.county
                 && (!(110_000..=829_999).contains(&c) || c / 10_000 != t.province)
             {
-                push(f("county"), format!("县级代码 {c} 应为六位数字且属于省 {}", t.province));
+                push(
+                    f("county"),
+                    format!("县级代码 {c} 应为六位数字且属于省 {}", t.province),
+                );
             }
             if !(2000..=2100).contains(&t.year) {
                 push(f("year"), "年份应在 2000–2100 之间".into());
@@ -244,32 +291,53 @@ impl Rules {
             ("approval_bp", self.approval_bp),
         ] {
             if !(0..=10_000).contains(&bp) {
-                push(field.into(), "比例以万分之一计，应在 0–10000（0–100%）之间".into());
+                push(
+                    field.into(),
+                    "比例以万分之一计，应在 0–10000（0–100%）之间".into(),
+                );
             }
         }
         for (p, bp) in &self.incidence_bp_by_province {
             if !(11..=82).contains(p) {
-                push(format!("incidence_bp_by_province.{p}"), "省级代码应为两位数字".into());
+                push(
+                    format!("incidence_bp_by_province.{p}"),
+                    "省级代码应为两位数字".into(),
+                );
             }
             if !(0..=10_000).contains(bp) {
-                push(format!("incidence_bp_by_province.{p}"), "比例以万分之一计，应在 0–10000 之间".into());
+                push(
+                    format!("incidence_bp_by_province.{p}"),
+                    "比例以万分之一计，应在 0–10000 之间".into(),
+                );
             }
         }
         if !(1..=30).contains(&self.publicity_days) {
             push("publicity_days".into(), "公示天数应为 1–30".into());
         }
         if !(1..=100).contains(&self.sharp_drop_percent) {
-            push("sharp_drop_percent".into(), "收入骤减幅度应为 1–100（%）".into());
+            push(
+                "sharp_drop_percent".into(),
+                "收入骤减幅度应为 1–100（%）".into(),
+            );
         }
         if !(1..=24).contains(&self.elimination_months) {
-            push("elimination_months".into(), "风险消除的走访间隔应为 1–24 个月".into());
+            push(
+                "elimination_months".into(),
+                "风险消除的走访间隔应为 1–24 个月".into(),
+            );
         }
         for (i, e) in self.extra_criteria.iter().enumerate() {
             if !(11..=82).contains(&e.province) {
-                push(format!("extra_criteria[{i}].province"), "省级代码应为两位数字".into());
+                push(
+                    format!("extra_criteria[{i}].province"),
+                    "省级代码应为两位数字".into(),
+                );
             }
             if e.level != "village" && e.level != "county" {
-                push(format!("extra_criteria[{i}].level"), "层级应为 village（村）或 county（县）".into());
+                push(
+                    format!("extra_criteria[{i}].level"),
+                    "层级应为 village（村）或 county（县）".into(),
+                );
             }
             if e.name.trim().is_empty() {
                 push(format!("extra_criteria[{i}].name"), "请填写标准名称".into());
@@ -292,8 +360,19 @@ pub struct Criterion {
 }
 
 impl Criterion {
-    pub fn new(key: impl Into<String>, name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Criterion {
-        Criterion { key: key.into(), name: name.into(), passed, detail: detail.into(), manual: false }
+    pub fn new(
+        key: impl Into<String>,
+        name: impl Into<String>,
+        passed: bool,
+        detail: impl Into<String>,
+    ) -> Criterion {
+        Criterion {
+            key: key.into(),
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+            manual: false,
+        }
     }
 }
 
@@ -324,7 +403,10 @@ impl ExitDecision {
 
     /// The failing criteria's keys, comma-separated (stored for filtering and counting).
     pub fn failing_keys(&self) -> String {
-        self.failing().map(|c| c.key.as_str()).collect::<Vec<_>>().join(",")
+        self.failing()
+            .map(|c| c.key.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -349,8 +431,18 @@ pub struct DecisionRecord {
 const GUARANTEES: [(&str, &str, &str, &str); 6] = [
     ("food", "不愁吃", "已保障", "未保障"),
     ("clothing", "不愁穿", "已保障", "未保障"),
-    ("education", "义务教育有保障", "无义务教育阶段失学辍学", "存在失学辍学"),
-    ("medical", "基本医疗有保障", "已参保并享受医疗保障", "基本医疗未保障"),
+    (
+        "education",
+        "义务教育有保障",
+        "无义务教育阶段失学辍学",
+        "存在失学辍学",
+    ),
+    (
+        "medical",
+        "基本医疗有保障",
+        "已参保并享受医疗保障",
+        "基本医疗未保障",
+    ),
     ("housing", "住房安全有保障", "住房安全", "住房不安全"),
     ("water", "饮水安全有保障", "饮水安全", "饮水不安全"),
 ];
@@ -363,7 +455,11 @@ pub fn household_criterion_name(key: &str) -> String {
     if let Some(y) = key.strip_prefix("income_") {
         return format!("{y}年人均纯收入高于贫困线（稳定）");
     }
-    GUARANTEES.iter().find(|g| g.0 == key).map(|g| g.1.to_string()).unwrap_or_else(|| key.to_string())
+    GUARANTEES
+        .iter()
+        .find(|g| g.0 == key)
+        .map(|g| g.1.to_string())
+        .unwrap_or_else(|| key.to_string())
 }
 
 impl DecisionRecord {
@@ -371,7 +467,11 @@ impl DecisionRecord {
         let incomes = (0..rules.stable_years)
             .map(|back| {
                 let y = year - back;
-                IncomeCheck(y, facts.per_capita.get(&y).copied(), rules.poverty_line(y).map(|f| f.0))
+                IncomeCheck(
+                    y,
+                    facts.per_capita.get(&y).copied(),
+                    rules.poverty_line(y).map(|f| f.0),
+                )
             })
             .collect();
         let flag = |v: Option<bool>| match v {
@@ -379,11 +479,22 @@ impl DecisionRecord {
             Some(false) => '0',
             None => '-',
         };
-        let guarantees = [facts.food_secure, facts.clothing_secure, facts.education_secure, facts.medical_secure, facts.housing_secure, facts.safe_water]
-            .into_iter()
-            .map(flag)
-            .collect();
-        DecisionRecord { year, incomes, guarantees }
+        let guarantees = [
+            facts.food_secure,
+            facts.clothing_secure,
+            facts.education_secure,
+            facts.medical_secure,
+            facts.housing_secure,
+            facts.safe_water,
+        ]
+        .into_iter()
+        .map(flag)
+        .collect();
+        DecisionRecord {
+            year,
+            incomes,
+            guarantees,
+        }
     }
 
     /// The keys of the failing criteria, without rendering any text (the batch path).
@@ -392,7 +503,11 @@ impl DecisionRecord {
         for IncomeCheck(y, pc, line) in &self.incomes {
             let passed = matches!((pc, line), (Some(pc), Some(line)) if pc > line);
             if !passed {
-                out.push(if *y == self.year { "income".to_string() } else { format!("income_{y}") });
+                out.push(if *y == self.year {
+                    "income".to_string()
+                } else {
+                    format!("income_{y}")
+                });
             }
         }
         let flags = self.guarantees.as_bytes();
@@ -410,8 +525,16 @@ impl DecisionRecord {
         for IncomeCheck(y, pc, line) in &self.incomes {
             let y = *y;
             let current = y == self.year;
-            let key = if current { "income".to_string() } else { format!("income_{y}") };
-            let name = if current { format!("{y}年人均纯收入高于贫困线") } else { format!("{y}年人均纯收入高于贫困线（稳定）") };
+            let key = if current {
+                "income".to_string()
+            } else {
+                format!("income_{y}")
+            };
+            let name = if current {
+                format!("{y}年人均纯收入高于贫困线")
+            } else {
+                format!("{y}年人均纯收入高于贫困线（稳定）")
+            };
             let c = match (line, pc) {
                 (None, _) => Criterion::new(key, name, false, format!("规则中没有 {y} 年的贫困线")),
                 (Some(_), None) => Criterion::new(key, name, false, format!("未填报 {y} 年收入")),
@@ -427,7 +550,11 @@ impl DecisionRecord {
                         key,
                         name,
                         pc > line,
-                        format!("人均纯收入 {} 元，{relation}贫困线 {} 元", Fen(*pc).yuan_string(), Fen(*line).yuan_string()),
+                        format!(
+                            "人均纯收入 {} 元，{relation}贫困线 {} 元",
+                            Fen(*pc).yuan_string(),
+                            Fen(*line).yuan_string()
+                        ),
                     )
                 }
             };
@@ -443,7 +570,11 @@ impl DecisionRecord {
             criteria.push(Criterion::new(*key, *name, passed, detail));
         }
         let may_exit = criteria.iter().all(|c| c.passed);
-        ExitDecision { year: self.year, may_exit, criteria }
+        ExitDecision {
+            year: self.year,
+            may_exit,
+            criteria,
+        }
     }
 }
 
@@ -458,16 +589,29 @@ pub fn incidence_bp(remaining_poor: i64, rural_population: i64) -> Option<i64> {
     if rural_population <= 0 {
         return None;
     }
-    Some(((remaining_poor as i128 * 10_000 * 2 + rural_population as i128) / (2 * rural_population as i128)) as i64)
+    Some(
+        ((remaining_poor as i128 * 10_000 * 2 + rural_population as i128)
+            / (2 * rural_population as i128)) as i64,
+    )
 }
 
 /// Village or county incidence test: strictly below the province's threshold. The comparison
 /// is exact (remaining × 10000 < threshold × population), not on a rounded percentage.
-pub fn incidence_criterion(rules: &Rules, province: i64, remaining_poor: i64, rural_population: i64) -> Criterion {
+pub fn incidence_criterion(
+    rules: &Rules,
+    province: i64,
+    remaining_poor: i64,
+    rural_population: i64,
+) -> Criterion {
     let threshold = rules.incidence_bp_threshold_detail(province);
     let name = format!("贫困发生率低于{}", bp_percent(threshold.0));
     match rural_population {
-        p if p <= 0 => Criterion::new("incidence", name, false, format!("缺少农业户籍人口（{}）", threshold.1)),
+        p if p <= 0 => Criterion::new(
+            "incidence",
+            name,
+            false,
+            format!("缺少农业户籍人口（{}）", threshold.1),
+        ),
         p => {
             let passed = (remaining_poor as i128) * 10_000 < (threshold.0 as i128) * (p as i128);
             Criterion::new(
@@ -485,7 +629,11 @@ pub fn incidence_criterion(rules: &Rules, province: i64, remaining_poor: i64, ru
 }
 
 pub fn bp_percent(bp: i64) -> String {
-    if bp % 100 == 0 { format!("{}%", bp / 100) } else { format!("{:.2}%", bp as f64 / 100.0) }
+    if bp % 100 == 0 {
+        format!("{}%", bp / 100)
+    } else {
+        format!("{:.2}%", bp as f64 / 100.0)
+    }
 }
 
 /// County exit beyond incidence: review samples that users enter.
@@ -516,9 +664,24 @@ impl CountyReview {
             }
         }
         for (part, whole, field, msg) in [
-            (self.wrongly_exited, self.sampled_exited, "wrongly_exited", "错退户数不能多于抽查的脱贫户数"),
-            (self.missed_poor, self.sampled_households, "missed_poor", "漏评户数不能多于抽查户数"),
-            (self.approving, self.surveyed, "approving", "认可人数不能多于调查人数"),
+            (
+                self.wrongly_exited,
+                self.sampled_exited,
+                "wrongly_exited",
+                "错退户数不能多于抽查的脱贫户数",
+            ),
+            (
+                self.missed_poor,
+                self.sampled_households,
+                "missed_poor",
+                "漏评户数不能多于抽查户数",
+            ),
+            (
+                self.approving,
+                self.surveyed,
+                "approving",
+                "认可人数不能多于调查人数",
+            ),
         ] {
             if part > whole {
                 out.push(FieldError::new(field, msg));
@@ -529,7 +692,13 @@ impl CountyReview {
 }
 
 pub fn county_review_criteria(rules: &Rules, r: &CountyReview) -> Vec<Criterion> {
-    let rate = |n: i64, d: i64| if d > 0 { Some(n as f64 * 100.0 / d as f64) } else { None };
+    let rate = |n: i64, d: i64| {
+        if d > 0 {
+            Some(n as f64 * 100.0 / d as f64)
+        } else {
+            None
+        }
+    };
     let below = |key: &str, name: &str, n: i64, d: i64, bp: i64| match rate(n, d) {
         None => Criterion::new(key, name, false, "未录入抽查数据"),
         Some(pct) => Criterion::new(
@@ -540,15 +709,33 @@ pub fn county_review_criteria(rules: &Rules, r: &CountyReview) -> Vec<Criterion>
         ),
     };
     vec![
-        below("wrongful_exit", "错退率", r.wrongly_exited, r.sampled_exited, rules.wrongful_exit_bp),
-        below("missed_poor", "漏评率", r.missed_poor, r.sampled_households, rules.missed_poor_bp),
+        below(
+            "wrongful_exit",
+            "错退率",
+            r.wrongly_exited,
+            r.sampled_exited,
+            rules.wrongful_exit_bp,
+        ),
+        below(
+            "missed_poor",
+            "漏评率",
+            r.missed_poor,
+            r.sampled_households,
+            rules.missed_poor_bp,
+        ),
         match rate(r.approving, r.surveyed) {
             None => Criterion::new("approval", "群众认可度", false, "未录入调查数据"),
             Some(pct) => Criterion::new(
                 "approval",
                 "群众认可度",
-                (r.approving as i128) * 10_000 >= (rules.approval_bp as i128) * (r.surveyed as i128),
-                format!("{} / {} = {pct:.2}%（须不低于 {}）", r.approving, r.surveyed, bp_percent(rules.approval_bp)),
+                (r.approving as i128) * 10_000
+                    >= (rules.approval_bp as i128) * (r.surveyed as i128),
+                format!(
+                    "{} / {} = {pct:.2}%（须不低于 {}）",
+                    r.approving,
+                    r.surveyed,
+                    bp_percent(rules.approval_bp)
+                ),
             ),
         },
     ]
@@ -569,8 +756,14 @@ pub enum ExitStep {
 }
 
 impl ExitStep {
-    pub const ALL: [ExitStep; 6] =
-        [ExitStep::Proposed, ExitStep::Review, ExitStep::Publicity, ExitStep::Announcement, ExitStep::Removed, ExitStep::Objection];
+    pub const ALL: [ExitStep; 6] = [
+        ExitStep::Proposed,
+        ExitStep::Review,
+        ExitStep::Publicity,
+        ExitStep::Announcement,
+        ExitStep::Removed,
+        ExitStep::Objection,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -597,7 +790,9 @@ impl ExitStep {
     /// Accepts the English key or the Chinese name ("异议" without the suffix too).
     pub fn parse(s: &str) -> Option<ExitStep> {
         let t = s.trim();
-        ExitStep::ALL.into_iter().find(|e| e.as_str() == t || e.name_zh() == t || (t == "异议" && *e == ExitStep::Objection))
+        ExitStep::ALL.into_iter().find(|e| {
+            e.as_str() == t || e.name_zh() == t || (t == "异议" && *e == ExitStep::Objection)
+        })
     }
 
     /// The steps that may follow this one (None = nothing recorded yet).
@@ -636,14 +831,25 @@ pub fn parse_loose_date(s: &str) -> Option<Ymd> {
     if let Ok(serial) = t.parse::<f64>()
         && (20_000.0..=80_000.0).contains(&serial)
     {
-        return Some(civil_from_days(days_from_civil((1899, 12, 30)) + serial.floor() as i64));
+        return Some(civil_from_days(
+            days_from_civil((1899, 12, 30)) + serial.floor() as i64,
+        ));
     }
     let date = t.split([' ', 'T']).next().unwrap_or(t);
     let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
-    if parts.len() != 3 || parts[0].len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 3
+        || parts[0].len() != 4
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
-    let (y, m, d) = (parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?);
+    let (y, m, d) = (
+        parts[0].parse().ok()?,
+        parts[1].parse().ok()?,
+        parts[2].parse().ok()?,
+    );
     crate::id_number::is_valid_date(y, m, d).then_some((y, m, d))
 }
 
@@ -692,7 +898,14 @@ pub struct StepRecord {
 /// first): the order, dates that never go back, a 公示 of at least `publicity_days` days before
 /// the 公告 (公示 from day D lasts D … D+days−1; the 公告 may be dated D+days at the earliest),
 /// an objection only during the 公示 and with its reason, a responsible person for every step.
-pub fn check_exit_step(rules: &Rules, history: &[StepRecord], next: ExitStep, date: &str, responsible: &str, note: &str) -> Vec<FieldError> {
+pub fn check_exit_step(
+    rules: &Rules,
+    history: &[StepRecord],
+    next: ExitStep,
+    date: &str,
+    responsible: &str,
+    note: &str,
+) -> Vec<FieldError> {
     let mut out = Vec::new();
     let current = history.last();
     let allowed = ExitStep::next_steps(current.map(|c| c.step));
@@ -705,7 +918,11 @@ pub fn check_exit_step(rules: &Rules, history: &[StepRecord], next: ExitStep, da
         } else {
             format!(
                 "当前步骤为“{now}”，下一步只能是：{}",
-                allowed.iter().map(|s| s.name_zh()).collect::<Vec<_>>().join("、")
+                allowed
+                    .iter()
+                    .map(|s| s.name_zh())
+                    .collect::<Vec<_>>()
+                    .join("、")
             )
         };
         out.push(FieldError::new("state", message));
@@ -722,7 +939,14 @@ pub fn check_exit_step(rules: &Rules, history: &[StepRecord], next: ExitStep, da
             if let Some(c) = current
                 && days_from_civil(d) < days_from_civil(c.date)
             {
-                out.push(FieldError::new("date", format!("日期不能早于上一步“{}”的日期 {}", c.step.name_zh(), format_date(c.date))));
+                out.push(FieldError::new(
+                    "date",
+                    format!(
+                        "日期不能早于上一步“{}”的日期 {}",
+                        c.step.name_zh(),
+                        format_date(c.date)
+                    ),
+                ));
             }
             if next == ExitStep::Announcement
                 && let Some(p) = history.iter().rev().find(|s| s.step == ExitStep::Publicity)
@@ -782,7 +1006,13 @@ impl Channel {
 
     pub fn parse(s: &str) -> Option<Channel> {
         let t = s.trim();
-        Channel::ALL.into_iter().find(|c| c.as_str() == t || c.name_zh() == t || (t == "申报" && *c == Channel::Declaration) || (t == "走访" && *c == Channel::Visit) || (t == "筛查" && *c == Channel::Screening))
+        Channel::ALL.into_iter().find(|c| {
+            c.as_str() == t
+                || c.name_zh() == t
+                || (t == "申报" && *c == Channel::Declaration)
+                || (t == "走访" && *c == Channel::Visit)
+                || (t == "筛查" && *c == Channel::Screening)
+        })
     }
 }
 
@@ -796,7 +1026,11 @@ pub enum ExpenseKind {
 }
 
 impl ExpenseKind {
-    pub const ALL: [ExpenseKind; 3] = [ExpenseKind::Medical, ExpenseKind::Schooling, ExpenseKind::Disaster];
+    pub const ALL: [ExpenseKind; 3] = [
+        ExpenseKind::Medical,
+        ExpenseKind::Schooling,
+        ExpenseKind::Disaster,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -820,7 +1054,10 @@ impl ExpenseKind {
             k.as_str() == t
                 || k.name_zh() == t
                 || matches!((k, t), (ExpenseKind::Medical, "医疗支出" | "看病"))
-                || matches!((k, t), (ExpenseKind::Schooling, "就学" | "上学" | "教育支出"))
+                || matches!(
+                    (k, t),
+                    (ExpenseKind::Schooling, "就学" | "上学" | "教育支出")
+                )
                 || matches!((k, t), (ExpenseKind::Disaster, "受灾" | "灾害支出"))
         })
     }
@@ -837,7 +1074,12 @@ pub enum ShockKind {
 }
 
 impl ShockKind {
-    pub const ALL: [ShockKind; 4] = [ShockKind::Illness, ShockKind::Disaster, ShockKind::Accident, ShockKind::JobLoss];
+    pub const ALL: [ShockKind; 4] = [
+        ShockKind::Illness,
+        ShockKind::Disaster,
+        ShockKind::Accident,
+        ShockKind::JobLoss,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -896,7 +1138,9 @@ pub fn check_visit(v: &VisitInput, today: Ymd) -> Result<CheckedVisit, Vec<Field
     let mut out = Vec::new();
     match parse_date(v.visit_date.trim()) {
         None => out.push(FieldError::new("visit_date", "走访日期应为 YYYY-MM-DD")),
-        Some(d) if days_from_civil(d) > days_from_civil(today) => out.push(FieldError::new("visit_date", "走访日期不能晚于今天")),
+        Some(d) if days_from_civil(d) > days_from_civil(today) => {
+            out.push(FieldError::new("visit_date", "走访日期不能晚于今天"))
+        }
         Some(_) => {}
     }
     if v.visitor.trim().is_empty() {
@@ -981,7 +1225,11 @@ pub struct MonitoringCandidate {
 /// a registered household not yet out of poverty (it is in the poverty work, not monitoring).
 /// A shock without any income signal makes a 突发严重困难户 whatever the income; otherwise an
 /// exited household is 脱贫不稳定户 and a never-registered one 边缘易致贫户.
-pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Option<MonitoringCandidate> {
+pub fn monitoring_candidate(
+    threshold: Fen,
+    rules: &Rules,
+    f: &RiskFacts,
+) -> Option<MonitoringCandidate> {
     if f.registered && !f.exited {
         return None;
     }
@@ -991,7 +1239,11 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
     {
         signals.push(RiskSignal {
             key: "low_income".into(),
-            detail: format!("人均纯收入 {} 元低于监测标准 {} 元", Fen(pc).yuan_string(), threshold.yuan_string()),
+            detail: format!(
+                "人均纯收入 {} 元低于监测标准 {} 元",
+                Fen(pc).yuan_string(),
+                threshold.yuan_string()
+            ),
             weight: 40 + ((threshold.0 - pc) * 40 / threshold.0.max(1)).min(40),
         });
     }
@@ -1024,18 +1276,35 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
         });
     }
     for s in &f.shocks {
-        signals.push(RiskSignal { key: "shock".into(), detail: format!("遭遇{s}"), weight: 45 });
+        signals.push(RiskSignal {
+            key: "shock".into(),
+            detail: format!("遭遇{s}"),
+            weight: 45,
+        });
     }
     if f.declared {
-        signals.push(RiskSignal { key: "declared".into(), detail: "农户申报".into(), weight: 20 });
+        signals.push(RiskSignal {
+            key: "declared".into(),
+            detail: "农户申报".into(),
+            weight: 20,
+        });
     }
     for r in &f.visit_risks {
-        signals.push(RiskSignal { key: "visit".into(), detail: format!("走访发现：{r}"), weight: 25 });
+        signals.push(RiskSignal {
+            key: "visit".into(),
+            detail: format!("走访发现：{r}"),
+            weight: 25,
+        });
     }
     if signals.is_empty() {
         return None;
     }
-    let income_risk = signals.iter().any(|s| matches!(s.key.as_str(), "low_income" | "sharp_drop" | "rigid_expenses"));
+    let income_risk = signals.iter().any(|s| {
+        matches!(
+            s.key.as_str(),
+            "low_income" | "sharp_drop" | "rigid_expenses"
+        )
+    });
     let category = if !f.shocks.is_empty() && !income_risk {
         MONITOR_SUDDEN
     } else if f.exited {
@@ -1044,7 +1313,11 @@ pub fn monitoring_candidate(threshold: Fen, rules: &Rules, f: &RiskFacts) -> Opt
         MONITOR_EDGE
     };
     let risk_score = signals.iter().map(|s| s.weight).sum();
-    Some(MonitoringCandidate { category: category.into(), signals, risk_score })
+    Some(MonitoringCandidate {
+        category: category.into(),
+        signals,
+        risk_score,
+    })
 }
 
 /// A visit's income estimate, for risk elimination.
@@ -1083,7 +1356,11 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
     let mut visits = f.visits.clone();
     visits.sort_by_key(|v| days_from_civil(v.date));
     let run: Vec<&VisitIncome> = {
-        let mut run: Vec<&VisitIncome> = visits.iter().rev().take_while(|v| v.per_capita_12m > threshold.0).collect();
+        let mut run: Vec<&VisitIncome> = visits
+            .iter()
+            .rev()
+            .take_while(|v| v.per_capita_12m > threshold.0)
+            .collect();
         run.reverse();
         run
     };
@@ -1103,7 +1380,11 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
             threshold.yuan_string()
         )
     } else if run.len() < 2 {
-        format!("最近连续高于监测标准 {} 元的走访仅 1 次（{}），至少需要 2 次", threshold.yuan_string(), format_date(run[0].date))
+        format!(
+            "最近连续高于监测标准 {} 元的走访仅 1 次（{}），至少需要 2 次",
+            threshold.yuan_string(),
+            format_date(run[0].date)
+        )
     } else {
         format!(
             "最近连续 {} 次走访人均收入高于监测标准 {} 元，自 {} 至 {}，间隔 {span} 个月（须不少于 {} 个月）",
@@ -1117,7 +1398,10 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
     let criteria = vec![
         Criterion::new(
             "stable_income",
-            format!("走访收入稳定高于监测标准（间隔≥{}个月）", rules.elimination_months),
+            format!(
+                "走访收入稳定高于监测标准（间隔≥{}个月）",
+                rules.elimination_months
+            ),
             income_ok,
             income_detail,
         ),
@@ -1125,7 +1409,11 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
             "expenses",
             "刚性支出问题已解决",
             f.unresolved_expenses == 0,
-            if f.unresolved_expenses == 0 { "没有未解决的刚性支出".to_string() } else { format!("仍有 {} 笔未解决的刚性支出", f.unresolved_expenses) },
+            if f.unresolved_expenses == 0 {
+                "没有未解决的刚性支出".to_string()
+            } else {
+                format!("仍有 {} 笔未解决的刚性支出", f.unresolved_expenses)
+            },
         ),
         Criterion::new(
             "guarantees",
@@ -1141,17 +1429,29 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
             "no_new_risk",
             "无新的风险",
             f.new_risks.is_empty(),
-            if f.new_risks.is_empty() { "未发现新的风险".to_string() } else { format!("发现新的风险：{}", f.new_risks.join("；")) },
+            if f.new_risks.is_empty() {
+                "未发现新的风险".to_string()
+            } else {
+                format!("发现新的风险：{}", f.new_risks.join("；"))
+            },
         ),
         Criterion::new(
             "labour",
             "家庭有劳动能力",
             f.has_labour,
-            if f.has_labour { "有劳动力" } else { "家庭成员均丧失劳动力或无劳动力：持续监测，不作风险消除" },
+            if f.has_labour {
+                "有劳动力"
+            } else {
+                "家庭成员均丧失劳动力或无劳动力：持续监测，不作风险消除"
+            },
         ),
     ];
     let year = visits.last().map(|v| v.date.0 as i64).unwrap_or_default();
-    ExitDecision { year, may_exit: criteria.iter().all(|c| c.passed), criteria }
+    ExitDecision {
+        year,
+        may_exit: criteria.iter().all(|c| c.passed),
+        criteria,
+    }
 }
 
 #[cfg(test)]
@@ -1186,17 +1486,32 @@ mod tests {
         let r = Rules::default();
         let d = assess_household(&r, &facts(&[(2018, 2000_00), (2019, 5000_00)]), 2019);
         assert!(!d.may_exit);
-        assert_eq!(d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["income_2018"]);
+        assert_eq!(
+            d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["income_2018"]
+        );
         assert_eq!(d.failing_keys(), "income_2018");
-        let one_year = Rules { stable_years: 1, ..Rules::default() };
-        assert!(assess_household(&one_year, &facts(&[(2018, 2000_00), (2019, 5000_00)]), 2019).may_exit);
+        let one_year = Rules {
+            stable_years: 1,
+            ..Rules::default()
+        };
+        assert!(
+            assess_household(&one_year, &facts(&[(2018, 2000_00), (2019, 5000_00)]), 2019).may_exit
+        );
     }
 
     #[test]
     fn each_guarantee_fails_alone() {
         let r = Rules::default();
         let base = facts(&[(2018, 5000_00), (2019, 5000_00)]);
-        for key in ["food", "clothing", "education", "medical", "housing", "water"] {
+        for key in [
+            "food",
+            "clothing",
+            "education",
+            "medical",
+            "housing",
+            "water",
+        ] {
             let mut f = base.clone();
             match key {
                 "food" => f.food_secure = Some(false),
@@ -1207,11 +1522,21 @@ mod tests {
                 _ => f.safe_water = Some(false),
             }
             let d = assess_household(&r, &f, 2019);
-            assert_eq!(d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(), [key]);
+            assert_eq!(
+                d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+                [key]
+            );
         }
         let mut unknown = base.clone();
         unknown.safe_water = None;
-        assert_eq!(assess_household(&r, &unknown, 2019).failing().next().unwrap().detail, "未填报");
+        assert_eq!(
+            assess_household(&r, &unknown, 2019)
+                .failing()
+                .next()
+                .unwrap()
+                .detail,
+            "未填报"
+        );
     }
 
     #[test]
@@ -1220,12 +1545,18 @@ mod tests {
         let f = facts(&[(2018, 3000_00), (2019, 3300_00)]);
         let record = DecisionRecord::from_facts(&r, &f, 2019);
         let json = serde_json::to_string(&record).unwrap();
-        assert_eq!(json, r#"{"y":2019,"i":[[2019,330000,321800],[2018,300000,299500]],"g":"111111"}"#);
+        assert_eq!(
+            json,
+            r#"{"y":2019,"i":[[2019,330000,321800],[2018,300000,299500]],"g":"111111"}"#
+        );
         let before = record.decision();
         assert!(before.may_exit);
         let mut stricter = r.clone();
         stricter.poverty_lines.get_mut(&2019).unwrap().value = 4000;
-        assert!(!assess_household(&stricter, &f, 2019).may_exit, "a new decision uses the new line");
+        assert!(
+            !assess_household(&stricter, &f, 2019).may_exit,
+            "a new decision uses the new line"
+        );
         let stored: DecisionRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(stored.decision(), before, "the old one reads as it was");
         assert!(before.criteria[0].detail.contains("3218.00"));
@@ -1237,25 +1568,65 @@ mod tests {
         let cases = [
             facts(&[(2018, 2995_00), (2019, 3218_00)]),
             facts(&[(2019, 9000_00)]),
-            HouseholdFacts { per_capita: [(2018, 1_00), (2019, 9000_00)].into_iter().collect(), ..Default::default() },
-            HouseholdFacts { food_secure: Some(false), safe_water: Some(true), ..facts(&[(2018, 5000_00), (2019, 5000_00)]) },
+            HouseholdFacts {
+                per_capita: [(2018, 1_00), (2019, 9000_00)].into_iter().collect(),
+                ..Default::default()
+            },
+            HouseholdFacts {
+                food_secure: Some(false),
+                safe_water: Some(true),
+                ..facts(&[(2018, 5000_00), (2019, 5000_00)])
+            },
         ];
         for f in &cases {
             let record = DecisionRecord::from_facts(&r, f, 2019);
-            assert_eq!(record.failing_keys().join(","), record.decision().failing_keys());
+            assert_eq!(
+                record.failing_keys().join(","),
+                record.decision().failing_keys()
+            );
         }
-        assert_eq!(household_criterion_name("income_2018"), "2018年人均纯收入高于贫困线（稳定）");
+        assert_eq!(
+            household_criterion_name("income_2018"),
+            "2018年人均纯收入高于贫困线（稳定）"
+        );
     }
 
     #[test]
     fn visits_expenses_and_shocks_parse_in_chinese_and_english() {
         let today = (2021, 6, 30);
-        let ok = check_visit(&VisitInput { visit_date: "2021-06-01".into(), visitor: " 李四 ".into(), income_12m: "6,500.50".into(), ..Default::default() }, today).unwrap();
-        assert_eq!((ok.visitor.as_str(), ok.income_12m_fen), ("李四", Some(6500_50)));
-        let bad = check_visit(&VisitInput { visit_date: "2021-07-01".into(), visitor: "".into(), income_12m: "-1".into(), ..Default::default() }, today).unwrap_err();
-        assert_eq!(bad.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["visit_date", "visitor", "income_12m"]);
+        let ok = check_visit(
+            &VisitInput {
+                visit_date: "2021-06-01".into(),
+                visitor: " 李四 ".into(),
+                income_12m: "6,500.50".into(),
+                ..Default::default()
+            },
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.visitor.as_str(), ok.income_12m_fen),
+            ("李四", Some(6500_50))
+        );
+        let bad = check_visit(
+            &VisitInput {
+                visit_date: "2021-07-01".into(),
+                visitor: "".into(),
+                income_12m: "-1".into(),
+                ..Default::default()
+            },
+            today,
+        )
+        .unwrap_err();
+        assert_eq!(
+            bad.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            ["visit_date", "visitor", "income_12m"]
+        );
         assert_eq!(ExpenseKind::parse("医疗"), Some(ExpenseKind::Medical));
-        assert_eq!(ExpenseKind::parse("schooling"), Some(ExpenseKind::Schooling));
+        assert_eq!(
+            ExpenseKind::parse("schooling"),
+            Some(ExpenseKind::Schooling)
+        );
         assert_eq!(ShockKind::parse("失业"), Some(ShockKind::JobLoss));
         assert_eq!(ShockKind::parse("意外事故"), Some(ShockKind::Accident));
         assert_eq!(Channel::parse("农户申报"), Some(Channel::Declaration));
@@ -1264,7 +1635,11 @@ mod tests {
 
     #[test]
     fn a_year_without_a_line_fails_and_says_so() {
-        let d = assess_household(&Rules::default(), &facts(&[(2021, 9000_00), (2022, 9000_00)]), 2022);
+        let d = assess_household(
+            &Rules::default(),
+            &facts(&[(2021, 9000_00), (2022, 9000_00)]),
+            2022,
+        );
         assert!(!d.may_exit);
         assert!(d.criteria[0].detail.contains("没有 2022 年的贫困线"));
     }
@@ -1273,58 +1648,170 @@ mod tests {
     fn west_and_east_differ_at_two_and_a_half_percent() {
         let r = Rules::default();
         // 25 of 1000 = 2.5%.
-        assert!(incidence_criterion(&r, 45, 25, 1000).passed, "广西 is western: 2.5% < 3%");
-        assert!(!incidence_criterion(&r, 44, 25, 1000).passed, "广东: 2.5% ≥ 2%");
-        assert!(!incidence_criterion(&r, 44, 20, 1000).passed, "exactly 2% is not below 2%");
+        assert!(
+            incidence_criterion(&r, 45, 25, 1000).passed,
+            "广西 is western: 2.5% < 3%"
+        );
+        assert!(
+            !incidence_criterion(&r, 44, 25, 1000).passed,
+            "广东: 2.5% ≥ 2%"
+        );
+        assert!(
+            !incidence_criterion(&r, 44, 20, 1000).passed,
+            "exactly 2% is not below 2%"
+        );
         assert!(incidence_criterion(&r, 44, 19, 1000).passed);
-        assert!(!incidence_criterion(&r, 44, 0, 0).passed, "no population, no verdict");
+        assert!(
+            !incidence_criterion(&r, 44, 0, 0).passed,
+            "no population, no verdict"
+        );
         assert_eq!(incidence_bp(25, 1000), Some(250));
         assert_eq!(incidence_bp(1, 3), Some(3333));
         let mut own = r.clone();
         own.incidence_bp_by_province.insert(44, 300);
         assert!(incidence_criterion(&own, 44, 25, 1000).passed);
-        assert!(incidence_criterion(&own, 44, 25, 1000).detail.contains("本省标准"));
+        assert!(
+            incidence_criterion(&own, 44, 25, 1000)
+                .detail
+                .contains("本省标准")
+        );
     }
 
     #[test]
     fn a_province_threshold_overrides_the_default_and_a_county_its_province() {
         let mut r = Rules::default();
-        assert_eq!(r.monitoring_threshold(441621, 2019).unwrap().0, Fen(4827_00), "1.5 × 3218");
-        assert_eq!(r.monitoring_threshold(530102, 2023).unwrap().0, Fen::from_yuan(8050));
-        r.poverty_lines.insert(2023, Sourced { value: 4500, basis: String::new(), source: String::new() });
-        assert_eq!(r.monitoring_threshold(350121, 2023).unwrap().0, Fen::from_yuan(10560));
-        assert_eq!(r.monitoring_threshold(350122, 2023).unwrap().0, Fen(6750_00));
+        assert_eq!(
+            r.monitoring_threshold(441621, 2019).unwrap().0,
+            Fen(4827_00),
+            "1.5 × 3218"
+        );
+        assert_eq!(
+            r.monitoring_threshold(530102, 2023).unwrap().0,
+            Fen::from_yuan(8050)
+        );
+        r.poverty_lines.insert(
+            2023,
+            Sourced {
+                value: 4500,
+                basis: String::new(),
+                source: String::new(),
+            },
+        );
+        assert_eq!(
+            r.monitoring_threshold(350121, 2023).unwrap().0,
+            Fen::from_yuan(10560)
+        );
+        assert_eq!(
+            r.monitoring_threshold(350122, 2023).unwrap().0,
+            Fen(6750_00)
+        );
         let (t, why) = Rules::default().monitoring_threshold(441621, 2022).unwrap();
         assert_eq!(t, Fen(6000_00), "after 2020 the latest line carries on");
         assert!(why.contains("沿用2020年"), "{why}");
-        assert!(Rules::default().monitoring_threshold(441621, 2010).is_none());
+        assert!(
+            Rules::default()
+                .monitoring_threshold(441621, 2010)
+                .is_none()
+        );
     }
 
     #[test]
     fn monitoring_categories() {
         let r = Rules::default();
         let t = Fen::from_yuan(4827);
-        let exited_low = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(4000_00), ..Default::default() };
-        assert_eq!(monitoring_candidate(t, &r, &exited_low).unwrap().category, MONITOR_UNSTABLE);
-        let edge = RiskFacts { registered: false, per_capita_this_year: Some(4500_00), ..Default::default() };
-        assert_eq!(monitoring_candidate(t, &r, &edge).unwrap().category, MONITOR_EDGE);
-        let sudden = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(9000_00), shocks: vec!["重病".into()], ..Default::default() };
-        assert_eq!(monitoring_candidate(t, &r, &sudden).unwrap().category, MONITOR_SUDDEN);
-        let fine = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(9000_00), per_capita_last_year: Some(9100_00), ..Default::default() };
+        let exited_low = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(4000_00),
+            ..Default::default()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &exited_low).unwrap().category,
+            MONITOR_UNSTABLE
+        );
+        let edge = RiskFacts {
+            registered: false,
+            per_capita_this_year: Some(4500_00),
+            ..Default::default()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &edge).unwrap().category,
+            MONITOR_EDGE
+        );
+        let sudden = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(9000_00),
+            shocks: vec!["重病".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &sudden).unwrap().category,
+            MONITOR_SUDDEN
+        );
+        let fine = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(9000_00),
+            per_capita_last_year: Some(9100_00),
+            ..Default::default()
+        };
         assert!(monitoring_candidate(t, &r, &fine).is_none());
-        let drop = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(6000_00), per_capita_last_year: Some(9000_00), ..Default::default() };
-        assert_eq!(monitoring_candidate(t, &r, &drop).unwrap().signals[0].key, "sharp_drop");
-        let expenses = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(9000_00), net_income: Some(20000_00), rigid_expenses_net: 30000_00, ..Default::default() };
-        assert_eq!(monitoring_candidate(t, &r, &expenses).unwrap().signals[0].key, "rigid_expenses");
-        let still_poor = RiskFacts { exited: false, registered: true, per_capita_this_year: Some(1000_00), shocks: vec!["灾害".into()], ..Default::default() };
-        assert!(monitoring_candidate(t, &r, &still_poor).is_none(), "not yet out: poverty work, not monitoring");
-        let exactly = RiskFacts { exited: true, registered: true, per_capita_this_year: Some(4827_00), ..Default::default() };
-        assert!(monitoring_candidate(t, &r, &exactly).is_none(), "at the threshold is not below it");
+        let drop = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(6000_00),
+            per_capita_last_year: Some(9000_00),
+            ..Default::default()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &drop).unwrap().signals[0].key,
+            "sharp_drop"
+        );
+        let expenses = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(9000_00),
+            net_income: Some(20000_00),
+            rigid_expenses_net: 30000_00,
+            ..Default::default()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &expenses).unwrap().signals[0].key,
+            "rigid_expenses"
+        );
+        let still_poor = RiskFacts {
+            exited: false,
+            registered: true,
+            per_capita_this_year: Some(1000_00),
+            shocks: vec!["灾害".into()],
+            ..Default::default()
+        };
+        assert!(
+            monitoring_candidate(t, &r, &still_poor).is_none(),
+            "not yet out: poverty work, not monitoring"
+        );
+        let exactly = RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(4827_00),
+            ..Default::default()
+        };
+        assert!(
+            monitoring_candidate(t, &r, &exactly).is_none(),
+            "at the threshold is not below it"
+        );
     }
 
     fn elimination(visits: &[(Ymd, i64)], has_labour: bool) -> EliminationFacts {
         EliminationFacts {
-            visits: visits.iter().map(|(d, v)| VisitIncome { date: *d, per_capita_12m: *v }).collect(),
+            visits: visits
+                .iter()
+                .map(|(d, v)| VisitIncome {
+                    date: *d,
+                    per_capita_12m: *v,
+                })
+                .collect(),
             unresolved_expenses: 0,
             new_risks: Vec::new(),
             has_labour,
@@ -1340,34 +1827,65 @@ mod tests {
         assert!(risk_elimination(&r, t, &elimination(&visits, true)).may_exit);
         let d = risk_elimination(&r, t, &elimination(&visits, false));
         assert!(!d.may_exit);
-        assert_eq!(d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["labour"]);
+        assert_eq!(
+            d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["labour"]
+        );
         let short = [((2021, 1, 10), 6000_00), ((2021, 7, 9), 6500_00)];
-        assert!(!risk_elimination(&r, t, &elimination(&short, true)).may_exit, "one day short of six months");
+        assert!(
+            !risk_elimination(&r, t, &elimination(&short, true)).may_exit,
+            "one day short of six months"
+        );
     }
 
     #[test]
     fn a_dip_between_visits_restarts_the_six_months() {
         let r = Rules::default();
         let t = Fen::from_yuan(4827);
-        let dip = [((2021, 1, 10), 6000_00), ((2021, 4, 10), 4000_00), ((2021, 8, 10), 6500_00)];
+        let dip = [
+            ((2021, 1, 10), 6000_00),
+            ((2021, 4, 10), 4000_00),
+            ((2021, 8, 10), 6500_00),
+        ];
         let d = risk_elimination(&r, t, &elimination(&dip, true));
         assert!(!d.may_exit);
-        assert!(d.criteria[0].detail.contains("仅 1 次"), "{}", d.criteria[0].detail);
+        assert!(
+            d.criteria[0].detail.contains("仅 1 次"),
+            "{}",
+            d.criteria[0].detail
+        );
         let mut f = elimination(&[((2021, 1, 10), 6000_00), ((2021, 8, 10), 6500_00)], true);
         f.unresolved_expenses = 1;
         f.new_risks = vec!["2021-05-02 遭遇灾害".into()];
         f.guarantees_secured = None;
-        let keys: Vec<String> = risk_elimination(&r, t, &f).failing().map(|c| c.key.clone()).collect();
+        let keys: Vec<String> = risk_elimination(&r, t, &f)
+            .failing()
+            .map(|c| c.key.clone())
+            .collect();
         assert_eq!(keys, ["expenses", "guarantees", "no_new_risk"]);
     }
 
     #[test]
     fn county_review_rates() {
         let r = Rules::default();
-        let review = CountyReview { sampled_exited: 500, wrongly_exited: 9, sampled_households: 1000, missed_poor: 20, surveyed: 1000, approving: 900 };
+        let review = CountyReview {
+            sampled_exited: 500,
+            wrongly_exited: 9,
+            sampled_households: 1000,
+            missed_poor: 20,
+            surveyed: 1000,
+            approving: 900,
+        };
         let c = county_review_criteria(&r, &review);
-        assert_eq!(c.iter().map(|c| c.passed).collect::<Vec<_>>(), [true, false, true]);
-        let bad = CountyReview { sampled_exited: 5, wrongly_exited: 9, ..Default::default() };
+        assert_eq!(
+            c.iter().map(|c| c.passed).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+        let bad = CountyReview {
+            sampled_exited: 5,
+            wrongly_exited: 9,
+            ..Default::default()
+        };
         assert_eq!(bad.validate()[0].field, "wrongly_exited");
     }
 
@@ -1375,15 +1893,46 @@ mod tests {
     fn edited_rules_are_validated_with_fields() {
         let r = Rules::default();
         assert!(r.validate().is_empty(), "{:?}", r.validate());
-        assert_eq!(Rules { stable_years: 0, ..r.clone() }.validate()[0].field, "stable_years");
-        assert_eq!(Rules { incidence_bp: 20_000, ..r.clone() }.validate()[0].field, "incidence_bp");
+        assert_eq!(
+            Rules {
+                stable_years: 0,
+                ..r.clone()
+            }
+            .validate()[0]
+                .field,
+            "stable_years"
+        );
+        assert_eq!(
+            Rules {
+                incidence_bp: 20_000,
+                ..r.clone()
+            }
+            .validate()[0]
+                .field,
+            "incidence_bp"
+        );
         let mut bad = r.clone();
-        bad.monitoring_thresholds.push(MonitoringThreshold { province: 44, county: Some(530102), year: 2023, yuan: 0, source: String::new() });
+        bad.monitoring_thresholds.push(MonitoringThreshold {
+            province: 44,
+            county: Some(530102),
+            year: 2023,
+            yuan: 0,
+            source: String::new(),
+        });
         let fields: Vec<String> = bad.validate().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["monitoring_thresholds[3].county", "monitoring_thresholds[3].yuan"]);
+        assert_eq!(
+            fields,
+            [
+                "monitoring_thresholds[3].county",
+                "monitoring_thresholds[3].yuan"
+            ]
+        );
         let json = serde_json::to_value(&r).unwrap();
         let back: Rules = serde_json::from_value(json).unwrap();
-        assert_eq!(back, r, "rules round-trip through JSON (year keys as strings)");
+        assert_eq!(
+            back, r,
+            "rules round-trip through JSON (year keys as strings)"
+        );
     }
 
     fn step(s: ExitStep, d: Ymd) -> StepRecord {
@@ -1393,24 +1942,79 @@ mod tests {
     #[test]
     fn the_exit_procedure_goes_in_order_and_publicity_lasts_its_days() {
         let r = Rules::default();
-        assert!(check_exit_step(&r, &[], ExitStep::Proposed, "2019-10-01", "张书记", "").is_empty());
+        assert!(
+            check_exit_step(&r, &[], ExitStep::Proposed, "2019-10-01", "张书记", "").is_empty()
+        );
         let e = check_exit_step(&r, &[], ExitStep::Publicity, "2019-10-01", "", "");
-        assert_eq!(e.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["state", "responsible"]);
-        let h = vec![step(ExitStep::Proposed, (2019, 10, 1)), step(ExitStep::Review, (2019, 10, 8)), step(ExitStep::Publicity, (2019, 11, 1))];
+        assert_eq!(
+            e.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            ["state", "responsible"]
+        );
+        let h = vec![
+            step(ExitStep::Proposed, (2019, 10, 1)),
+            step(ExitStep::Review, (2019, 10, 8)),
+            step(ExitStep::Publicity, (2019, 11, 1)),
+        ];
         let short = check_exit_step(&r, &h, ExitStep::Announcement, "2019-11-07", "张书记", "");
         assert_eq!(short.len(), 1);
-        assert!(short[0].message.contains("最早可于 2019-11-08 公告"), "{}", short[0].message);
-        assert!(check_exit_step(&r, &h, ExitStep::Announcement, "2019-11-08", "张书记", "").is_empty());
+        assert!(
+            short[0].message.contains("最早可于 2019-11-08 公告"),
+            "{}",
+            short[0].message
+        );
+        assert!(
+            check_exit_step(&r, &h, ExitStep::Announcement, "2019-11-08", "张书记", "").is_empty()
+        );
         assert_eq!(publicity_end((2019, 11, 1), 7), (2019, 11, 7));
         let earlier = check_exit_step(&r, &h, ExitStep::Objection, "2019-10-30", "张书记", "");
-        assert_eq!(earlier.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["note", "date"]);
-        assert!(check_exit_step(&r, &h, ExitStep::Objection, "2019-11-03", "张书记", "收入核算有误").is_empty());
+        assert_eq!(
+            earlier.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+            ["note", "date"]
+        );
+        assert!(
+            check_exit_step(
+                &r,
+                &h,
+                ExitStep::Objection,
+                "2019-11-03",
+                "张书记",
+                "收入核算有误"
+            )
+            .is_empty()
+        );
         let mut stopped = h.clone();
         stopped.push(step(ExitStep::Objection, (2019, 11, 3)));
-        assert!(!check_exit_step(&r, &stopped, ExitStep::Announcement, "2019-11-20", "张书记", "").is_empty());
-        assert!(check_exit_step(&r, &stopped, ExitStep::Proposed, "2019-12-01", "张书记", "").is_empty(), "may start again");
-        let longer = Rules { publicity_days: 10, ..r.clone() };
-        assert!(!check_exit_step(&longer, &h, ExitStep::Announcement, "2019-11-08", "张书记", "").is_empty());
+        assert!(
+            !check_exit_step(
+                &r,
+                &stopped,
+                ExitStep::Announcement,
+                "2019-11-20",
+                "张书记",
+                ""
+            )
+            .is_empty()
+        );
+        assert!(
+            check_exit_step(&r, &stopped, ExitStep::Proposed, "2019-12-01", "张书记", "")
+                .is_empty(),
+            "may start again"
+        );
+        let longer = Rules {
+            publicity_days: 10,
+            ..r.clone()
+        };
+        assert!(
+            !check_exit_step(
+                &longer,
+                &h,
+                ExitStep::Announcement,
+                "2019-11-08",
+                "张书记",
+                ""
+            )
+            .is_empty()
+        );
         assert_eq!(ExitStep::parse("公示"), Some(ExitStep::Publicity));
         assert_eq!(ExitStep::parse("异议"), Some(ExitStep::Objection));
     }
@@ -1427,7 +2031,11 @@ mod tests {
         assert_eq!(parse_loose_date("2021-06-01 00:00:00"), Some((2021, 6, 1)));
         assert_eq!(parse_loose_date("2021.13.01"), None);
         assert_eq!(parse_loose_date("21-6-1"), None);
-        assert_eq!(parse_loose_date("44348"), Some((2021, 6, 1)), "an Excel date cell");
+        assert_eq!(
+            parse_loose_date("44348"),
+            Some((2021, 6, 1)),
+            "an Excel date cell"
+        );
         assert_eq!(parse_loose_date("44348.75"), Some((2021, 6, 1)));
         assert_eq!(parse_loose_date("2021"), None);
     }

@@ -19,7 +19,11 @@ const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 /// spaces ignored).
 pub fn is_common_password(password: &str) -> bool {
     let p = password.trim().to_lowercase();
-    COMMON_PASSWORDS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|l| l == p)
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l == p)
 }
 
 /// Every way the password breaks the policy, as Chinese messages; empty when it is acceptable.
@@ -27,7 +31,9 @@ pub fn password_problems(username: &str, password: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        problems.push(format!("密码至少 {MIN_PASSWORD_CHARS} 个字符（现为 {chars} 个）"));
+        problems.push(format!(
+            "密码至少 {MIN_PASSWORD_CHARS} 个字符（现为 {chars} 个）"
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
         problems.push(format!("密码过长（最多 {MAX_PASSWORD_BYTES} 字节）"));
@@ -55,8 +61,13 @@ pub fn check_username(name: &str) -> Result<String, String> {
     if name.chars().count() > MAX_USERNAME_CHARS {
         return Err(format!("用户名不能超过 {MAX_USERNAME_CHARS} 个字符"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))) {
-        return Err(format!("用户名不能包含“{c}”，只能用字母、数字、汉字和 . _ - @"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
+    {
+        return Err(format!(
+            "用户名不能包含“{c}”，只能用字母、数字、汉字和 . _ - @"
+        ));
     }
     Ok(name.to_string())
 }
@@ -82,7 +93,9 @@ impl LoginState {
 
     /// Whole minutes (rounded up) until the lock ends.
     pub fn minutes_left(&self, now: i64) -> i64 {
-        self.locked_until.map(|t| ((t - now).max(0) + 59) / 60).unwrap_or(0)
+        self.locked_until
+            .map(|t| ((t - now).max(0) + 59) / 60)
+            .unwrap_or(0)
     }
 
     /// The state after a wrong password. The failure that reaches the threshold locks the
@@ -90,14 +103,23 @@ impl LoginState {
     pub fn after_failure(&self, now: i64) -> LoginState {
         let failed = self.failed_attempts + 1;
         match lock_after(failed, now) {
-            Some(until) => LoginState { failed_attempts: 0, locked_until: Some(until) },
-            None => LoginState { failed_attempts: failed, locked_until: None },
+            Some(until) => LoginState {
+                failed_attempts: 0,
+                locked_until: Some(until),
+            },
+            None => LoginState {
+                failed_attempts: failed,
+                locked_until: None,
+            },
         }
     }
 
     /// The state after a successful login.
     pub fn after_success() -> LoginState {
-        LoginState { failed_attempts: 0, locked_until: None }
+        LoginState {
+            failed_attempts: 0,
+            locked_until: None,
+        }
     }
 }
 
@@ -141,7 +163,10 @@ pub const GENERATED_PASSWORD_CHARS: usize = 16;
 /// Turns random bytes into a generated password (one character per byte, rejection-free
 /// modulo bias is negligible for a 56-letter alphabet at 16 characters: > 90 bits).
 pub fn password_from_bytes(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| PASSWORD_ALPHABET[*b as usize % PASSWORD_ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| PASSWORD_ALPHABET[*b as usize % PASSWORD_ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,32 +175,64 @@ mod tests {
 
     #[test]
     fn short_passwords_are_refused_by_character_count() {
-        assert!(password_problems("li", "Zx9#kq2").iter().any(|p| p.contains("至少 10 个字符")));
-        assert!(password_problems("li", "扶贫帮扶对口支援协作交流").is_empty(), "ten Chinese characters are enough");
+        assert!(
+            password_problems("li", "Zx9#kq2")
+                .iter()
+                .any(|p| p.contains("至少 10 个字符"))
+        );
+        assert!(
+            password_problems("li", "扶贫帮扶对口支援协作交流").is_empty(),
+            "ten Chinese characters are enough"
+        );
         assert!(password_problems("li", "Zx9#kq2Lm4").is_empty());
     }
 
     #[test]
     fn the_user_name_is_not_a_password() {
         assert!(!password_problems("zhangsan2024", "zhangsan2024").is_empty());
-        assert!(!password_problems("zhangsan2024", "ZhangSan2024").is_empty(), "case is ignored");
-        assert!(!password_problems("zhangsan", "zhangsan!!2024").is_empty(), "nor may it contain it");
+        assert!(
+            !password_problems("zhangsan2024", "ZhangSan2024").is_empty(),
+            "case is ignored"
+        );
+        assert!(
+            !password_problems("zhangsan", "zhangsan!!2024").is_empty(),
+            "nor may it contain it"
+        );
         assert!(password_problems("zhangsan", "Kq7m2Rt9xW").is_empty());
     }
 
     #[test]
     fn common_passwords_are_refused() {
-        for p in ["1234567890", "qwertyuiop", "Password123", "woaini1314", " 1qaz2wsx3edc "] {
+        for p in [
+            "1234567890",
+            "qwertyuiop",
+            "Password123",
+            "woaini1314",
+            " 1qaz2wsx3edc ",
+        ] {
             assert!(is_common_password(p), "{p}");
-            assert!(password_problems("somebody", p).iter().any(|m| m.contains("常见密码")), "{p}");
+            assert!(
+                password_problems("somebody", p)
+                    .iter()
+                    .any(|m| m.contains("常见密码")),
+                "{p}"
+            );
         }
-        assert!(!is_common_password("# Common passwords refused by the password policy"));
-        assert!(!is_common_password(""), "blank lines of the list match nothing");
+        assert!(!is_common_password(
+            "# Common passwords refused by the password policy"
+        ));
+        assert!(
+            !is_common_password(""),
+            "blank lines of the list match nothing"
+        );
     }
 
     #[test]
     fn the_list_ships_a_few_hundred_entries() {
-        let n = COMMON_PASSWORDS.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
+        let n = COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
         assert!(n >= 300, "{n}");
     }
 
@@ -192,10 +249,19 @@ mod tests {
     #[test]
     fn the_fifth_failure_locks_for_fifteen_minutes() {
         let now = 1_000_000;
-        let mut s = LoginState { failed_attempts: 0, locked_until: None };
+        let mut s = LoginState {
+            failed_attempts: 0,
+            locked_until: None,
+        };
         for i in 1..LOCKOUT_THRESHOLD {
             s = s.after_failure(now);
-            assert_eq!(s, LoginState { failed_attempts: i, locked_until: None });
+            assert_eq!(
+                s,
+                LoginState {
+                    failed_attempts: i,
+                    locked_until: None
+                }
+            );
             assert!(!s.locked_at(now));
         }
         s = s.after_failure(now);
@@ -208,15 +274,30 @@ mod tests {
         let later = s.after_failure(now + LOCKOUT_SECONDS + 1);
         assert_eq!(later.failed_attempts, 1);
         assert!(!later.locked_at(now + LOCKOUT_SECONDS + 1));
-        assert_eq!(LoginState::after_success(), LoginState { failed_attempts: 0, locked_until: None });
+        assert_eq!(
+            LoginState::after_success(),
+            LoginState {
+                failed_attempts: 0,
+                locked_until: None
+            }
+        );
     }
 
     #[test]
     fn sessions_end_when_idle_or_past_their_end() {
         let idle = 30 * 60;
-        assert_eq!(session_state(1000, 100_000, 1000 + idle - 1, idle), SessionState::Alive);
-        assert_eq!(session_state(1000, 100_000, 1000 + idle, idle), SessionState::Idle);
-        assert_eq!(session_state(99_999, 100_000, 100_000, idle), SessionState::Expired);
+        assert_eq!(
+            session_state(1000, 100_000, 1000 + idle - 1, idle),
+            SessionState::Alive
+        );
+        assert_eq!(
+            session_state(1000, 100_000, 1000 + idle, idle),
+            SessionState::Idle
+        );
+        assert_eq!(
+            session_state(99_999, 100_000, 100_000, idle),
+            SessionState::Expired
+        );
     }
 
     #[test]
@@ -239,7 +320,9 @@ mod tests {
 
     #[test]
     fn generated_passwords_pass_the_policy() {
-        let p = password_from_bytes(&[7, 200, 13, 99, 41, 250, 3, 77, 180, 21, 64, 5, 130, 33, 90, 222]);
+        let p = password_from_bytes(&[
+            7, 200, 13, 99, 41, 250, 3, 77, 180, 21, 64, 5, 130, 33, 90, 222,
+        ]);
         assert_eq!(p.chars().count(), GENERATED_PASSWORD_CHARS);
         assert!(password_problems("admin", &p).is_empty(), "{p}");
     }

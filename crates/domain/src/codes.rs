@@ -6,8 +6,8 @@
 //! apply; records of earlier years must not use it.
 
 use crate::text;
-use serde::{Deserialize, Serialize};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 /// 因婚 joined the causes of poverty after the first registration of 2014 (DOMAIN.md §4).
 pub const MARRIAGE_CAUSE_CODE: &str = "05";

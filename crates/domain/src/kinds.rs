@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn pairing_types_are_the_nine_of_the_domain() {
         assert_eq!(PairingType::ALL.len(), 9);
-        assert_eq!(PairingType::parse(" 对口支援 "), Some(PairingType::Counterpart));
+        assert_eq!(
+            PairingType::parse(" 对口支援 "),
+            Some(PairingType::Counterpart)
+        );
         assert!(PairingType::choices_zh().contains("医院结对"));
     }
 }

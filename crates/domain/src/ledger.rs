@@ -145,16 +145,48 @@ impl Entry {
         put_str(&mut s, "value_date", &self.value_date);
         put_str(&mut s, "provider_id", &self.provider_id.to_string());
         put_str(&mut s, "receiver_id", &self.receiver_id.to_string());
-        put_str(&mut s, "provider_shenzhen", if self.provider_shenzhen { "true" } else { "false" });
-        put_str(&mut s, "receiver_shenzhen", if self.receiver_shenzhen { "true" } else { "false" });
+        put_str(
+            &mut s,
+            "provider_shenzhen",
+            if self.provider_shenzhen {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        put_str(
+            &mut s,
+            "receiver_shenzhen",
+            if self.receiver_shenzhen {
+                "true"
+            } else {
+                "false"
+            },
+        );
         put_str(&mut s, "fund_source", &self.fund_source);
         put_str(&mut s, "project_id", &self.project_id.to_string());
         put_str(&mut s, "voucher_no", &self.voucher_no);
         put_str(&mut s, "memo", &self.memo);
-        put_opt(&mut s, "passes_on", self.passes_on.map(|v| v.to_string()).as_deref());
-        put_opt(&mut s, "reverses", self.reverses.map(|v| v.to_string()).as_deref());
-        put_opt(&mut s, "over_commitment_reason", self.over_commitment_reason.as_deref());
-        put_str(&mut s, "invested", if self.invested { "true" } else { "false" });
+        put_opt(
+            &mut s,
+            "passes_on",
+            self.passes_on.map(|v| v.to_string()).as_deref(),
+        );
+        put_opt(
+            &mut s,
+            "reverses",
+            self.reverses.map(|v| v.to_string()).as_deref(),
+        );
+        put_opt(
+            &mut s,
+            "over_commitment_reason",
+            self.over_commitment_reason.as_deref(),
+        );
+        put_str(
+            &mut s,
+            "invested",
+            if self.invested { "true" } else { "false" },
+        );
         put_str(&mut s, "recorded_at", &self.recorded_at);
         put_str(&mut s, "recorded_by", &self.recorded_by);
         put_str(&mut s, "prev_hash", &self.prev_hash);
@@ -240,7 +272,9 @@ impl Ledger {
     pub fn chain_invested(&self, mut id: Option<i64>) -> bool {
         let mut hops = 0;
         while let Some(i) = id {
-            let Some(f) = self.entries.get(&i) else { return false };
+            let Some(f) = self.entries.get(&i) else {
+                return false;
+            };
             if f.entry.invested {
                 return true;
             }
@@ -261,7 +295,10 @@ impl Ledger {
         receiver_shenzhen: bool,
         passes_on: Option<i64>,
     ) -> bool {
-        tx_type == TxType::Disbursement && provider_shenzhen && !receiver_shenzhen && !self.chain_invested(passes_on)
+        tx_type == TxType::Disbursement
+            && provider_shenzhen
+            && !receiver_shenzhen
+            && !self.chain_invested(passes_on)
     }
 
     /// Every rule a new entry must satisfy; empty means it may be appended.
@@ -274,10 +311,16 @@ impl Ledger {
         let provider = self.organisations.get(&d.provider_id);
         let receiver = self.organisations.get(&d.receiver_id);
         if provider.is_none() {
-            push("provider_id", format!("付款方机构 {} 不存在", d.provider_id));
+            push(
+                "provider_id",
+                format!("付款方机构 {} 不存在", d.provider_id),
+            );
         }
         if receiver.is_none() {
-            push("receiver_id", format!("收款方机构 {} 不存在", d.receiver_id));
+            push(
+                "receiver_id",
+                format!("收款方机构 {} 不存在", d.receiver_id),
+            );
         }
         if provider.is_some() && d.provider_id == d.receiver_id {
             push("receiver_id", "付款方与收款方不能是同一机构".into());
@@ -287,7 +330,13 @@ impl Ledger {
             None => push("project_id", format!("项目 {} 不存在", d.project_id)),
             Some(pr) => {
                 if d.value_date < pr.approved_on {
-                    push("value_date", format!("记账日期 {} 早于项目立项日期 {}", d.value_date, pr.approved_on));
+                    push(
+                        "value_date",
+                        format!(
+                            "记账日期 {} 早于项目立项日期 {}",
+                            d.value_date, pr.approved_on
+                        ),
+                    );
                 }
             }
         }
@@ -317,7 +366,10 @@ impl Ledger {
                                 ),
                             );
                         } else if s.reverses.is_some() || src.reversed_by.is_some() {
-                            push("passes_on", format!("交易 {src_id} 已冲销或本身是冲销，不能转拨"));
+                            push(
+                                "passes_on",
+                                format!("交易 {src_id} 已冲销或本身是冲销，不能转拨"),
+                            );
                         } else {
                             if s.receiver_id != d.provider_id {
                                 push(
@@ -331,7 +383,10 @@ impl Ledger {
                             if s.project_id != d.project_id {
                                 push(
                                     "project_id",
-                                    format!("转拨应属于同一项目：交易 {src_id} 属于项目 {}", s.project_id),
+                                    format!(
+                                        "转拨应属于同一项目：交易 {src_id} 属于项目 {}",
+                                        s.project_id
+                                    ),
                                 );
                             }
                             if d.value_date < s.value_date {
@@ -362,15 +417,19 @@ impl Ledger {
                 if let (Some(pr), true) = (project, d.amount.0 > 0) {
                     let t = pr.totals;
                     match d.tx_type {
-                        TxType::Disbursement if flagged.is_none() && t.disbursed + d.amount > t.committed => push(
-                            "amount",
-                            format!(
-                                "拨付后项目累计拨付 {} 将超过承诺 {}（已拨付 {}）；确需超承诺拨付的，请标记超承诺并说明理由",
-                                yuan(t.disbursed + d.amount),
-                                yuan(t.committed),
-                                yuan(t.disbursed)
-                            ),
-                        ),
+                        TxType::Disbursement
+                            if flagged.is_none() && t.disbursed + d.amount > t.committed =>
+                        {
+                            push(
+                                "amount",
+                                format!(
+                                    "拨付后项目累计拨付 {} 将超过承诺 {}（已拨付 {}）；确需超承诺拨付的，请标记超承诺并说明理由",
+                                    yuan(t.disbursed + d.amount),
+                                    yuan(t.committed),
+                                    yuan(t.disbursed)
+                                ),
+                            )
+                        }
                         TxType::Expenditure if t.expended + d.amount > t.received() => push(
                             "amount",
                             format!(
@@ -392,25 +451,41 @@ impl Ledger {
     pub fn check_reversal(&self, r: &ReversalDraft) -> Vec<FieldError> {
         let mut p = Vec::new();
         let Some(orig) = self.entries.get(&r.reverses) else {
-            p.push(FieldError::new("reverses", format!("要冲销的交易 {} 不存在", r.reverses)));
+            p.push(FieldError::new(
+                "reverses",
+                format!("要冲销的交易 {} 不存在", r.reverses),
+            ));
             return p;
         };
         let e = &orig.entry;
         if e.reverses.is_some() {
-            p.push(FieldError::new("reverses", format!("交易 {} 本身是冲销，不能再冲销；请重新录入正确的交易", e.id)));
+            p.push(FieldError::new(
+                "reverses",
+                format!("交易 {} 本身是冲销，不能再冲销；请重新录入正确的交易", e.id),
+            ));
         } else if let Some(by) = orig.reversed_by {
-            p.push(FieldError::new("reverses", format!("交易 {} 已被交易 {by} 冲销", e.id)));
+            p.push(FieldError::new(
+                "reverses",
+                format!("交易 {} 已被交易 {by} 冲销", e.id),
+            ));
         } else if orig.passed_on.0 != 0 {
             p.push(FieldError::new(
                 "reverses",
-                format!("交易 {} 的资金已转拨 {}，请先冲销转拨的交易", e.id, yuan(orig.passed_on)),
+                format!(
+                    "交易 {} 的资金已转拨 {}，请先冲销转拨的交易",
+                    e.id,
+                    yuan(orig.passed_on)
+                ),
             ));
         }
         if r.reason.trim().is_empty() {
             p.push(FieldError::new("reason", "请说明冲销原因"));
         }
         if r.value_date < e.value_date {
-            p.push(FieldError::new("value_date", format!("冲销日期 {} 早于原交易日期 {}", r.value_date, e.value_date)));
+            p.push(FieldError::new(
+                "value_date",
+                format!("冲销日期 {} 早于原交易日期 {}", r.value_date, e.value_date),
+            ));
         }
         if !p.is_empty() {
             return p;
@@ -444,9 +519,24 @@ impl Ledger {
     }
 
     /// The entry a checked draft becomes; `hash` is computed here.
-    pub fn entry_from_draft(&self, d: &Draft, id: i64, recorded_at: &str, recorded_by: &str, prev_hash: &str) -> Entry {
-        let ps = self.organisations.get(&d.provider_id).copied().unwrap_or(false);
-        let rs = self.organisations.get(&d.receiver_id).copied().unwrap_or(false);
+    pub fn entry_from_draft(
+        &self,
+        d: &Draft,
+        id: i64,
+        recorded_at: &str,
+        recorded_by: &str,
+        prev_hash: &str,
+    ) -> Entry {
+        let ps = self
+            .organisations
+            .get(&d.provider_id)
+            .copied()
+            .unwrap_or(false);
+        let rs = self
+            .organisations
+            .get(&d.receiver_id)
+            .copied()
+            .unwrap_or(false);
         let mut e = Entry {
             id,
             tx_type: d.tx_type.as_str().to_string(),
@@ -462,7 +552,10 @@ impl Ledger {
             memo: d.memo.clone(),
             passes_on: d.passes_on,
             reverses: None,
-            over_commitment_reason: d.over_commitment_reason.as_deref().map(|s| s.trim().to_string()),
+            over_commitment_reason: d
+                .over_commitment_reason
+                .as_deref()
+                .map(|s| s.trim().to_string()),
             invested: self.is_invested(d.tx_type, ps, rs, d.passes_on),
             recorded_at: recorded_at.to_string(),
             recorded_by: recorded_by.to_string(),
@@ -512,23 +605,39 @@ impl Ledger {
         if let Some(orig) = e.reverses.and_then(|o| self.entries.get_mut(&o)) {
             orig.reversed_by = Some(e.id);
         }
-        self.entries.insert(e.id, EntryFacts { entry: e.clone(), passed_on: Fen::ZERO, reversed_by: None });
+        self.entries.insert(
+            e.id,
+            EntryFacts {
+                entry: e.clone(),
+                passed_on: Fen::ZERO,
+                reversed_by: None,
+            },
+        );
     }
 
     /// Re-checks a stored entry against the state before it (for `verify`): the same rules as
     /// on the way in, plus what the system itself derived (sides' effect, reversal copies).
     /// Returns a Chinese description of the first thing wrong.
     pub fn recheck(&self, e: &Entry) -> Option<String> {
-        let Some(kind) = e.kind() else { return Some(format!("交易类型“{}”无效", e.tx_type)) };
+        let Some(kind) = e.kind() else {
+            return Some(format!("交易类型“{}”无效", e.tx_type));
+        };
         let Some(source) = FundSource::parse(&e.fund_source) else {
             return Some(format!("资金来源“{}”无效", e.fund_source));
         };
         let expected_invested = match e.reverses {
-            Some(o) => self.entries.get(&o).map(|f| f.entry.invested).unwrap_or(false),
+            Some(o) => self
+                .entries
+                .get(&o)
+                .map(|f| f.entry.invested)
+                .unwrap_or(false),
             None => self.is_invested(kind, e.provider_shenzhen, e.receiver_shenzhen, e.passes_on),
         };
         if e.invested != expected_invested {
-            return Some(format!("“计入投入”标记为 {}，按规则应为 {}", e.invested, expected_invested));
+            return Some(format!(
+                "“计入投入”标记为 {}，按规则应为 {}",
+                e.invested, expected_invested
+            ));
         }
         if let Some(orig_id) = e.reverses {
             let Some(orig) = self.entries.get(&orig_id) else {
@@ -555,7 +664,9 @@ impl Ledger {
                 && e.passes_on == o.passes_on
                 && e.over_commitment_reason.is_none();
             if !same {
-                return Some(format!("冲销交易与被冲销的交易 {orig_id} 不对应（金额、类型、机构或项目不一致）"));
+                return Some(format!(
+                    "冲销交易与被冲销的交易 {orig_id} 不对应（金额、类型、机构或项目不一致）"
+                ));
             }
             return None;
         }
@@ -572,7 +683,10 @@ impl Ledger {
             passes_on: e.passes_on,
             over_commitment_reason: e.over_commitment_reason.clone(),
         };
-        self.check(&draft).into_iter().next().map(|p| format!("{}（{}）", p.message, p.field))
+        self.check(&draft)
+            .into_iter()
+            .next()
+            .map(|p| format!("{}（{}）", p.message, p.field))
     }
 }
 
@@ -609,7 +723,13 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(ledger: Ledger) -> Verifier {
-        Verifier { ledger, expected_id: 1, prev_hash: GENESIS_HASH.to_string(), count: 0, problem: None }
+        Verifier {
+            ledger,
+            expected_id: 1,
+            prev_hash: GENESIS_HASH.to_string(),
+            count: 0,
+            problem: None,
+        }
     }
 
     /// Feeds the next entry; returns false once a problem was found (the rest need not be read).
@@ -621,7 +741,10 @@ impl Verifier {
             if e.id > self.expected_id {
                 Some((
                     self.expected_id,
-                    format!("交易 {} 缺失（编号跳到了 {}），记录可能被删除", self.expected_id, e.id),
+                    format!(
+                        "交易 {} 缺失（编号跳到了 {}），记录可能被删除",
+                        self.expected_id, e.id
+                    ),
                 ))
             } else {
                 Some((e.id, format!("交易编号 {} 重复或顺序错乱", e.id)))
@@ -632,11 +755,18 @@ impl Verifier {
                 if e.id == 1 {
                     "第一条交易的“上一条哈希”不是全零".to_string()
                 } else {
-                    format!("“上一条哈希”与交易 {} 的哈希不符：交易 {} 或本条被改动过", e.id - 1, e.id - 1)
+                    format!(
+                        "“上一条哈希”与交易 {} 的哈希不符：交易 {} 或本条被改动过",
+                        e.id - 1,
+                        e.id - 1
+                    )
                 },
             ))
         } else if e.compute_hash() != e.hash {
-            Some((e.id, "哈希与记录内容不符：本条交易的内容被改动过".to_string()))
+            Some((
+                e.id,
+                "哈希与记录内容不符：本条交易的内容被改动过".to_string(),
+            ))
         } else {
             self.ledger.recheck(e).map(|m| (e.id, m))
         };
@@ -652,7 +782,11 @@ impl Verifier {
     }
 
     pub fn finish(self) -> Verification {
-        Verification { count: self.count, head_hash: self.prev_hash, first_problem: self.problem }
+        Verification {
+            count: self.count,
+            head_hash: self.prev_hash,
+            first_problem: self.problem,
+        }
     }
 }
 
@@ -668,7 +802,12 @@ mod tests {
 
     fn ledger() -> Ledger {
         let mut l = Ledger::default();
-        l.organisations.extend([(CITY, true), (DISTRICT, true), (COUNTY, false), (CONTRACTOR, false)]);
+        l.organisations.extend([
+            (CITY, true),
+            (DISTRICT, true),
+            (COUNTY, false),
+            (CONTRACTOR, false),
+        ]);
         l.projects.insert(
             P,
             ProjectFacts {
@@ -701,7 +840,11 @@ mod tests {
         let problems = l.check(&d);
         assert!(problems.is_empty(), "{problems:?}");
         let id = l.entries.len() as i64 + 1;
-        let prev = if id == 1 { GENESIS_HASH.to_string() } else { l.entries[&(id - 1)].entry.hash.clone() };
+        let prev = if id == 1 {
+            GENESIS_HASH.to_string()
+        } else {
+            l.entries[&(id - 1)].entry.hash.clone()
+        };
         let e = l.entry_from_draft(&d, id, "2019-05-01T00:00:00Z", "test", &prev);
         l.apply(&e);
         e
@@ -770,42 +913,84 @@ mod tests {
     #[test]
     fn invariants_refuse_with_the_field_named() {
         let mut l = ledger();
-        assert_eq!(fields(&l.check(&draft(TxType::Commitment, 0, CITY, COUNTY))), ["amount"]);
-        assert_eq!(fields(&l.check(&draft(TxType::Commitment, -5, CITY, COUNTY))), ["amount"]);
-        assert_eq!(fields(&l.check(&draft(TxType::Commitment, 5, 99, COUNTY))), ["provider_id"]);
-        assert_eq!(fields(&l.check(&draft(TxType::Commitment, 5, CITY, 98))), ["receiver_id"]);
         assert_eq!(
-            fields(&l.check(&Draft { project_id: 77, ..draft(TxType::Commitment, 5, CITY, COUNTY) })),
+            fields(&l.check(&draft(TxType::Commitment, 0, CITY, COUNTY))),
+            ["amount"]
+        );
+        assert_eq!(
+            fields(&l.check(&draft(TxType::Commitment, -5, CITY, COUNTY))),
+            ["amount"]
+        );
+        assert_eq!(
+            fields(&l.check(&draft(TxType::Commitment, 5, 99, COUNTY))),
+            ["provider_id"]
+        );
+        assert_eq!(
+            fields(&l.check(&draft(TxType::Commitment, 5, CITY, 98))),
+            ["receiver_id"]
+        );
+        assert_eq!(
+            fields(&l.check(&Draft {
+                project_id: 77,
+                ..draft(TxType::Commitment, 5, CITY, COUNTY)
+            })),
             ["project_id"]
         );
-        let early = Draft { value_date: "2019-02-28".into(), ..draft(TxType::Commitment, 5, CITY, COUNTY) };
+        let early = Draft {
+            value_date: "2019-02-28".into(),
+            ..draft(TxType::Commitment, 5, CITY, COUNTY)
+        };
         let p = l.check(&early);
         assert_eq!(fields(&p), ["value_date"]);
-        assert!(p[0].message.contains("早于项目立项日期 2019-03-01"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("早于项目立项日期 2019-03-01"),
+            "{}",
+            p[0].message
+        );
 
         // Above commitments: refused, unless flagged with a reason.
         post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let over = draft(TxType::Disbursement, 1_001, CITY, COUNTY);
         let p = l.check(&over);
         assert_eq!(fields(&p), ["amount"]);
-        assert!(p[0].message.contains("超过承诺 10.00 元"), "{}", p[0].message);
-        let flagged_empty = Draft { over_commitment_reason: Some("  ".into()), ..over.clone() };
+        assert!(
+            p[0].message.contains("超过承诺 10.00 元"),
+            "{}",
+            p[0].message
+        );
+        let flagged_empty = Draft {
+            over_commitment_reason: Some("  ".into()),
+            ..over.clone()
+        };
         assert_eq!(fields(&l.check(&flagged_empty)), ["over_commitment_reason"]);
-        let flagged = Draft { over_commitment_reason: Some("追加预算已批复".into()), ..over.clone() };
+        let flagged = Draft {
+            over_commitment_reason: Some("追加预算已批复".into()),
+            ..over.clone()
+        };
         assert!(l.check(&flagged).is_empty());
         post(&mut l, draft(TxType::Disbursement, 600, CITY, COUNTY));
 
         // Expenditure above what the project received.
         let p = l.check(&draft(TxType::Expenditure, 601, COUNTY, CONTRACTOR));
         assert_eq!(fields(&p), ["amount"]);
-        assert!(p[0].message.contains("已收到的资金 6.00 元"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("已收到的资金 6.00 元"),
+            "{}",
+            p[0].message
+        );
         post(&mut l, draft(TxType::Expenditure, 600, COUNTY, CONTRACTOR));
         // Incoming funds raise what was received.
         post(
             &mut l,
-            Draft { fund_source: FundSource::Donation, ..draft(TxType::IncomingFunds, 50, CONTRACTOR, COUNTY) },
+            Draft {
+                fund_source: FundSource::Donation,
+                ..draft(TxType::IncomingFunds, 50, CONTRACTOR, COUNTY)
+            },
         );
-        assert!(l.check(&draft(TxType::Expenditure, 50, COUNTY, CONTRACTOR)).is_empty());
+        assert!(
+            l.check(&draft(TxType::Expenditure, 50, COUNTY, CONTRACTOR))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -813,29 +998,80 @@ mod tests {
         let mut l = ledger();
         post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let hop1 = post(&mut l, draft(TxType::Disbursement, 1_000, CITY, DISTRICT));
-        assert!(!hop1.invested, "city → district is inside the Shenzhen side");
-        let too_much = Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 1_001, DISTRICT, COUNTY) };
+        assert!(
+            !hop1.invested,
+            "city → district is inside the Shenzhen side"
+        );
+        let too_much = Draft {
+            passes_on: Some(hop1.id),
+            ..draft(TxType::Disbursement, 1_001, DISTRICT, COUNTY)
+        };
         let p = l.check(&too_much);
         assert_eq!(fields(&p), ["amount"]);
-        assert!(p[0].message.contains("尚未转拨的余额 10.00 元"), "{}", p[0].message);
-        let wrong_provider = Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 10, CITY, COUNTY) };
+        assert!(
+            p[0].message.contains("尚未转拨的余额 10.00 元"),
+            "{}",
+            p[0].message
+        );
+        let wrong_provider = Draft {
+            passes_on: Some(hop1.id),
+            ..draft(TxType::Disbursement, 10, CITY, COUNTY)
+        };
         assert_eq!(fields(&l.check(&wrong_provider)), ["provider_id"]);
-        let hop2 =
-            post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 700, DISTRICT, COUNTY) });
-        assert!(hop2.invested, "district → county crosses to the recipient side");
-        let hop3 =
-            post(&mut l, Draft { passes_on: Some(hop2.id), ..draft(TxType::Disbursement, 700, COUNTY, CONTRACTOR) });
-        assert!(!hop3.invested, "further down the chain is not counted again");
-        let rest = Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 301, DISTRICT, COUNTY) };
+        let hop2 = post(
+            &mut l,
+            Draft {
+                passes_on: Some(hop1.id),
+                ..draft(TxType::Disbursement, 700, DISTRICT, COUNTY)
+            },
+        );
+        assert!(
+            hop2.invested,
+            "district → county crosses to the recipient side"
+        );
+        let hop3 = post(
+            &mut l,
+            Draft {
+                passes_on: Some(hop2.id),
+                ..draft(TxType::Disbursement, 700, COUNTY, CONTRACTOR)
+            },
+        );
+        assert!(
+            !hop3.invested,
+            "further down the chain is not counted again"
+        );
+        let rest = Draft {
+            passes_on: Some(hop1.id),
+            ..draft(TxType::Disbursement, 301, DISTRICT, COUNTY)
+        };
         assert_eq!(fields(&l.check(&rest)), ["amount"]);
-        post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 300, DISTRICT, COUNTY) });
-        let invested: i64 = l.entries.values().filter(|f| f.entry.invested).map(|f| f.entry.amount).sum();
-        assert_eq!(invested, 1_000, "1,000 went from Shenzhen to the county, once");
+        post(
+            &mut l,
+            Draft {
+                passes_on: Some(hop1.id),
+                ..draft(TxType::Disbursement, 300, DISTRICT, COUNTY)
+            },
+        );
+        let invested: i64 = l
+            .entries
+            .values()
+            .filter(|f| f.entry.invested)
+            .map(|f| f.entry.amount)
+            .sum();
+        assert_eq!(
+            invested, 1_000,
+            "1,000 went from Shenzhen to the county, once"
+        );
         // Pass-ons do not count as the project's disbursements again.
         assert_eq!(l.projects[&P].totals.disbursed, Fen(1_000));
         // Money coming back up the chain from the recipient side is not invested either.
-        let back =
-            post(&mut l, Draft { passes_on: Some(hop3.id), ..draft(TxType::Disbursement, 100, CONTRACTOR, COUNTY) });
+        let back = post(
+            &mut l,
+            Draft {
+                passes_on: Some(hop3.id),
+                ..draft(TxType::Disbursement, 100, CONTRACTOR, COUNTY)
+            },
+        );
         assert!(!back.invested);
     }
 
@@ -858,15 +1094,27 @@ mod tests {
         assert!(l.check_reversal(&rev(d.id, "金额录错")).is_empty());
         let r = l.entry_from_reversal(&rev(d.id, "金额录错"), 3, "t", "admin", &d.hash);
         assert_eq!(r.amount, -800);
-        assert!(r.invested, "a reversal mirrors what it reverses, so sums net out");
+        assert!(
+            r.invested,
+            "a reversal mirrors what it reverses, so sums net out"
+        );
         assert!(l.recheck(&r).is_none());
         l.apply(&r);
         assert_eq!(l.projects[&P].totals.disbursed, Fen::ZERO);
         assert_eq!(fields(&l.check_reversal(&rev(d.id, "again"))), ["reverses"]);
-        assert_eq!(fields(&l.check_reversal(&rev(r.id, "undo the undo"))), ["reverses"]);
-        assert!(l.check_reversal(&rev(c.id, "录错")).is_empty(), "now the commitment can go");
+        assert_eq!(
+            fields(&l.check_reversal(&rev(r.id, "undo the undo"))),
+            ["reverses"]
+        );
+        assert!(
+            l.check_reversal(&rev(c.id, "录错")).is_empty(),
+            "now the commitment can go"
+        );
         // A reversed entry cannot be passed on.
-        let p = l.check(&Draft { passes_on: Some(d.id), ..draft(TxType::Disbursement, 1, COUNTY, CONTRACTOR) });
+        let p = l.check(&Draft {
+            passes_on: Some(d.id),
+            ..draft(TxType::Disbursement, 1, COUNTY, CONTRACTOR)
+        });
         assert_eq!(fields(&p), ["passes_on"]);
     }
 
@@ -875,7 +1123,13 @@ mod tests {
         let mut l = ledger();
         post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let hop1 = post(&mut l, draft(TxType::Disbursement, 1_000, CITY, DISTRICT));
-        post(&mut l, Draft { passes_on: Some(hop1.id), ..draft(TxType::Disbursement, 400, DISTRICT, COUNTY) });
+        post(
+            &mut l,
+            Draft {
+                passes_on: Some(hop1.id),
+                ..draft(TxType::Disbursement, 400, DISTRICT, COUNTY)
+            },
+        );
         let p = l.check_reversal(&ReversalDraft {
             reverses: hop1.id,
             value_date: "2019-06-01".into(),
@@ -900,7 +1154,13 @@ mod tests {
         let mut l = ledger();
         post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
         let h = post(&mut l, draft(TxType::Disbursement, 1_000, CITY, DISTRICT));
-        post(&mut l, Draft { passes_on: Some(h.id), ..draft(TxType::Disbursement, 1_000, DISTRICT, COUNTY) });
+        post(
+            &mut l,
+            Draft {
+                passes_on: Some(h.id),
+                ..draft(TxType::Disbursement, 1_000, DISTRICT, COUNTY)
+            },
+        );
         post(&mut l, draft(TxType::Expenditure, 300, COUNTY, CONTRACTOR));
         let mut out: Vec<Entry> = l.entries.into_values().map(|f| f.entry).collect();
         out.sort_by_key(|e| e.id);
@@ -928,7 +1188,11 @@ mod tests {
 
         let mut entries = sample();
         entries.remove(2);
-        assert_eq!(replay(&entries).first_problem.map(|p| p.0), Some(3), "a deleted entry leaves a gap");
+        assert_eq!(
+            replay(&entries).first_problem.map(|p| p.0),
+            Some(3),
+            "a deleted entry leaves a gap"
+        );
 
         // Altered and re-hashed: the next entry no longer links to it.
         let mut entries = sample();
@@ -965,7 +1229,10 @@ mod tests {
     #[test]
     fn loose_spellings_of_types_and_sources() {
         assert_eq!(FundSource::parse_loose("财政"), Some(FundSource::Fiscal));
-        assert_eq!(FundSource::parse_loose("社会捐赠"), Some(FundSource::Donation));
+        assert_eq!(
+            FundSource::parse_loose("社会捐赠"),
+            Some(FundSource::Donation)
+        );
         assert_eq!(FundSource::Foundation.category_zh(), "社会");
         assert_eq!(TxType::parse_loose("拨付"), Some(TxType::Disbursement));
         assert_eq!(TxType::parse_loose("到账"), Some(TxType::IncomingFunds));

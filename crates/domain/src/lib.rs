@@ -19,6 +19,6 @@ pub mod scope;
 pub mod text;
 pub mod validation;
 
-pub use region::{RegionCode, RegionLevel};
 pub use access::{Caller, Role};
+pub use region::{RegionCode, RegionLevel};
 pub use scope::Scope;

@@ -39,9 +39,16 @@ impl ProjectStatus {
 
     /// "实施中、终止": the states this one may move to, for messages.
     pub fn next_choices_zh(self) -> String {
-        let next: Vec<&str> =
-            ProjectStatus::ALL.iter().filter(|s| self.can_move_to(**s)).map(|s| s.name_zh()).collect();
-        if next.is_empty() { "无（已是最终状态）".to_string() } else { next.join("、") }
+        let next: Vec<&str> = ProjectStatus::ALL
+            .iter()
+            .filter(|s| self.can_move_to(**s))
+            .map(|s| s.name_zh())
+            .collect();
+        if next.is_empty() {
+            "无（已是最终状态）".to_string()
+        } else {
+            next.join("、")
+        }
     }
 }
 
@@ -96,9 +103,11 @@ impl Indicator {
         match self {
             CadresDispatched | ProfessionalsDispatched => Theme::Pairing,
             StudentsSupported | Classes | SchoolsBuilt | TeachersTrained => Theme::Education,
-            EnterprisesIntroduced | EnterpriseInvestment | IndustryJobs | DividendHouseholds | Dividends => {
-                Theme::Industry
-            }
+            EnterprisesIntroduced
+            | EnterpriseInvestment
+            | IndustryJobs
+            | DividendHouseholds
+            | Dividends => Theme::Industry,
             VillagesCovered | InfrastructureItems => Theme::Rural,
             PeopleTrained | TechProjects => Theme::Technology,
             Visitors | TourismRevenue | TourismJobs => Theme::Tourism,
@@ -135,7 +144,11 @@ impl Indicator {
     }
 
     pub fn for_theme(theme: Theme) -> Vec<Indicator> {
-        Indicator::ALL.iter().copied().filter(|i| i.theme() == theme).collect()
+        Indicator::ALL
+            .iter()
+            .copied()
+            .filter(|i| i.theme() == theme)
+            .collect()
     }
 
     /// A value as shown: "1,234 人" or "12.50 元".
@@ -165,9 +178,15 @@ pub fn parse_date(s: &str) -> Result<String, String> {
     let parts: Vec<&str> = if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
         vec![&t[0..4], &t[4..6], &t[6..8]]
     } else {
-        t.trim_end_matches('日').split(['-', '/', '.', '年', '月']).collect()
+        t.trim_end_matches('日')
+            .split(['-', '/', '.', '年', '月'])
+            .collect()
     };
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(bad());
     }
     let (y, m, d): (i32, u32, u32) = (
@@ -179,7 +198,10 @@ pub fn parse_date(s: &str) -> Result<String, String> {
         return Err(bad());
     }
     if !(FIRST_YEAR..=LAST_YEAR).contains(&y) {
-        return Err(format!("日期“{}”的年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间", s.trim()));
+        return Err(format!(
+            "日期“{}”的年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间",
+            s.trim()
+        ));
     }
     Ok(format!("{y:04}-{m:02}-{d:02}"))
 }
@@ -200,7 +222,11 @@ pub struct Location {
 /// the parts always add up to the amount. Equal weights split equally.
 pub fn split_over_locations(amount: Fen, locations: &[Location]) -> Vec<(RegionCode, Fen)> {
     let weights: Vec<u64> = locations.iter().map(|l| l.weight).collect();
-    locations.iter().map(|l| l.region).zip(split_largest_remainder(amount, &weights)).collect()
+    locations
+        .iter()
+        .map(|l| l.region)
+        .zip(split_largest_remainder(amount, &weights))
+        .collect()
 }
 
 /// The county a location belongs to, if it is at county level or below.
@@ -208,12 +234,19 @@ pub fn county_of(code: RegionCode) -> Option<RegionCode> {
     match code.level() {
         RegionLevel::Province | RegionLevel::Prefecture => None,
         RegionLevel::County => Some(code),
-        _ => code.ancestors().into_iter().find(|a| a.level() == RegionLevel::County),
+        _ => code
+            .ancestors()
+            .into_iter()
+            .find(|a| a.level() == RegionLevel::County),
     }
 }
 
 pub fn province_of(code: RegionCode) -> RegionCode {
-    if code.level() == RegionLevel::Province { code } else { code.ancestors()[0] }
+    if code.level() == RegionLevel::Province {
+        code
+    } else {
+        code.ancestors()[0]
+    }
 }
 
 /// A share in basis points (1/100 of a percent), rounded half up; None when the whole is not
@@ -279,7 +312,17 @@ impl Progress {
         let i = split_over_locations(self.incoming, locations);
         let e = split_over_locations(self.expended, locations);
         (0..locations.len())
-            .map(|k| (c[k].0, Progress { committed: c[k].1, disbursed: d[k].1, incoming: i[k].1, expended: e[k].1 }))
+            .map(|k| {
+                (
+                    c[k].0,
+                    Progress {
+                        committed: c[k].1,
+                        disbursed: d[k].1,
+                        incoming: i[k].1,
+                        expended: e[k].1,
+                    },
+                )
+            })
             .collect()
     }
 }
@@ -356,11 +399,25 @@ mod tests {
 
     #[test]
     fn dates_in_the_spellings_of_spreadsheets() {
-        for s in ["2020-09-19", "2020/9/19", "2020.9.19", "2020年9月19日", "20200919", "２０２０－０９－１９"]
-        {
+        for s in [
+            "2020-09-19",
+            "2020/9/19",
+            "2020.9.19",
+            "2020年9月19日",
+            "20200919",
+            "２０２０－０９－１９",
+        ] {
             assert_eq!(parse_date(s).as_deref(), Ok("2020-09-19"), "{s}");
         }
-        for s in ["", "2020-02-30", "19-09-2020", "2020-9", "2020-09-19T00:00", "九月", "1900-01-01"] {
+        for s in [
+            "",
+            "2020-02-30",
+            "19-09-2020",
+            "2020-9",
+            "2020-09-19T00:00",
+            "九月",
+            "1900-01-01",
+        ] {
             assert!(parse_date(s).is_err(), "{s}");
         }
         assert_eq!(year_of("2019-03-01"), 2019);
@@ -370,24 +427,51 @@ mod tests {
     fn every_theme_but_finance_has_indicators_and_money_is_in_fen() {
         for t in Theme::ALL {
             let n = Indicator::for_theme(*t).len();
-            if *t == Theme::Finance { assert_eq!(n, 0, "loans are records") } else { assert!(n > 0, "{t}") }
+            if *t == Theme::Finance {
+                assert_eq!(n, 0, "loans are records")
+            } else {
+                assert!(n > 0, "{t}")
+            }
         }
-        assert_eq!(Indicator::TourismRevenue.format_value(123_456), "1234.56 元");
+        assert_eq!(
+            Indicator::TourismRevenue.format_value(123_456),
+            "1234.56 元"
+        );
         assert_eq!(Indicator::StudentsSupported.format_value(40), "40 人");
-        assert_eq!(Indicator::parse("引进企业"), Some(Indicator::EnterprisesIntroduced));
+        assert_eq!(
+            Indicator::parse("引进企业"),
+            Some(Indicator::EnterprisesIntroduced)
+        );
     }
 
     #[test]
     fn location_shares_add_up_to_the_fen() {
         let locs = [
-            Location { region: code("653101"), weight: 1 },
-            Location { region: code("653131"), weight: 1 },
-            Location { region: code("653131200"), weight: 1 },
+            Location {
+                region: code("653101"),
+                weight: 1,
+            },
+            Location {
+                region: code("653131"),
+                weight: 1,
+            },
+            Location {
+                region: code("653131200"),
+                weight: 1,
+            },
         ];
         let parts = split_over_locations(Fen(100), &locs);
         assert_eq!(parts.iter().map(|p| p.1).sum::<Fen>(), Fen(100));
-        assert_eq!(parts.iter().map(|p| p.1.0).collect::<Vec<_>>(), [34, 33, 33]);
-        let p = Progress { committed: Fen(1001), disbursed: Fen(1000), incoming: Fen(7), expended: Fen(999) };
+        assert_eq!(
+            parts.iter().map(|p| p.1.0).collect::<Vec<_>>(),
+            [34, 33, 33]
+        );
+        let p = Progress {
+            committed: Fen(1001),
+            disbursed: Fen(1000),
+            incoming: Fen(7),
+            expended: Fen(999),
+        };
         let split = p.split(&locs);
         let mut total = Progress::default();
         split.iter().for_each(|(_, q)| total.add(q));
@@ -405,7 +489,12 @@ mod tests {
 
     #[test]
     fn progress_in_basis_points() {
-        let p = Progress { committed: Fen(300), disbursed: Fen(200), incoming: Fen(100), expended: Fen(100) };
+        let p = Progress {
+            committed: Fen(300),
+            disbursed: Fen(200),
+            incoming: Fen(100),
+            expended: Fen(100),
+        };
         assert_eq!(p.disbursement_bp(), Some(6667));
         assert_eq!(p.expenditure_bp(), Some(3333));
         assert_eq!(format_bp(p.disbursement_bp()), "66.67%");
@@ -417,17 +506,32 @@ mod tests {
 
     #[test]
     fn eighty_eighty_is_exact_at_the_boundary() {
-        let county = [Location { region: code("653131"), weight: 1 }];
-        let prefecture = [Location { region: code("6531"), weight: 1 }];
+        let county = [Location {
+            region: code("653131"),
+            weight: 1,
+        }];
+        let prefecture = [Location {
+            region: code("6531"),
+            weight: 1,
+        }];
         let mut x = EightyEighty::default();
         x.add_project(Fen(8_000_000), true, &county);
         x.add_project(Fen(2_000_000), false, &prefecture);
         assert_eq!(x.total, Fen(10_000_000));
-        assert_eq!((x.county_and_below, x.livelihood), (Fen(8_000_000), Fen(8_000_000)));
+        assert_eq!(
+            (x.county_and_below, x.livelihood),
+            (Fen(8_000_000), Fen(8_000_000))
+        );
         assert!(x.county_ok() && x.livelihood_ok(), "exactly 80% passes");
         x.add_project(Fen(1), false, &prefecture);
-        assert!(!x.county_ok() && !x.livelihood_ok(), "one fen below 80% fails");
+        assert!(
+            !x.county_ok() && !x.livelihood_ok(),
+            "one fen below 80% fails"
+        );
         assert_eq!(x.county_bp(), Some(8000), "even though it rounds to 80.00%");
-        assert!(!EightyEighty::default().county_ok(), "nothing invested passes nothing");
+        assert!(
+            !EightyEighty::default().county_ok(),
+            "nothing invested passes nothing"
+        );
     }
 }

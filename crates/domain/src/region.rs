@@ -102,11 +102,16 @@ impl RegionCode {
         let level = RegionLevel::from_digits(t.len())
             .filter(|_| t.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| RegionCodeError::Malformed(s.to_string()))?;
-        let value: i64 = t.parse().map_err(|_| RegionCodeError::Malformed(s.to_string()))?;
+        let value: i64 = t
+            .parse()
+            .map_err(|_| RegionCodeError::Malformed(s.to_string()))?;
         if value == 0 {
             return Err(RegionCodeError::Malformed(s.to_string()));
         }
-        Ok(RegionCode { padded: value * PAD[level.rank() as usize - 1], level })
+        Ok(RegionCode {
+            padded: value * PAD[level.rank() as usize - 1],
+            level,
+        })
     }
 
     /// Rebuilds a code from its stored form. The level cannot be derived from the padded value
@@ -131,7 +136,10 @@ impl RegionCode {
     pub fn parent(self) -> Option<RegionCode> {
         let parent_level = RegionLevel::from_rank(self.level.rank() as i64 - 1)?;
         let unit = PAD[parent_level.rank() as usize - 1];
-        Some(RegionCode { padded: self.padded / unit * unit, level: parent_level })
+        Some(RegionCode {
+            padded: self.padded / unit * unit,
+            level: parent_level,
+        })
     }
 
     /// From the province down to the parent.
@@ -148,7 +156,10 @@ impl RegionCode {
 
     /// Half-open range of padded codes covering this unit and everything below it.
     pub fn subtree_range(self) -> (i64, i64) {
-        (self.padded, self.padded + PAD[self.level.rank() as usize - 1])
+        (
+            self.padded,
+            self.padded + PAD[self.level.rank() as usize - 1],
+        )
     }
 
     pub fn contains(self, other: RegionCode) -> bool {
@@ -165,7 +176,10 @@ impl RegionCode {
 
     pub fn from_key(key: i64) -> Option<RegionCode> {
         let level = RegionLevel::from_rank(key % 10)?;
-        Some(RegionCode { padded: key / 10, level })
+        Some(RegionCode {
+            padded: key / 10,
+            level,
+        })
     }
 
     /// Half-open key range of this unit and everything below it.
@@ -181,7 +195,12 @@ impl RegionCode {
 
 impl fmt::Display for RegionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:0width$}", self.short_value(), width = self.level.digits())
+        write!(
+            f,
+            "{:0width$}",
+            self.short_value(),
+            width = self.level.digits()
+        )
     }
 }
 
@@ -211,13 +230,26 @@ mod tests {
             let c = RegionCode::parse(s).unwrap();
             assert_eq!(c.to_string(), s);
         }
-        assert_eq!(RegionCode::parse("441621").unwrap().padded(), 441_621_000_000);
+        assert_eq!(
+            RegionCode::parse("441621").unwrap().padded(),
+            441_621_000_000
+        );
         assert_eq!(RegionCode::parse("11").unwrap().to_string(), "11");
     }
 
     #[test]
     fn rejects_bad_lengths_and_characters() {
-        for s in ["", "4", "441", "44162", "4416211", "44162110321", "44162110321x", "4416a1", "00"] {
+        for s in [
+            "",
+            "4",
+            "441",
+            "44162",
+            "4416211",
+            "44162110321",
+            "44162110321x",
+            "4416a1",
+            "00",
+        ] {
             assert!(RegionCode::parse(s).is_err(), "{s}");
         }
     }
@@ -249,7 +281,10 @@ mod tests {
         assert!(county.key() >= lo && county.key() < hi);
         assert!(city.key() >= lo);
         let (lo, hi) = county.subtree_key_range();
-        assert!(city.key() < lo || city.key() >= hi, "a parent is not in its child's subtree");
+        assert!(
+            city.key() < lo || city.key() >= hi,
+            "a parent is not in its child's subtree"
+        );
         let town = RegionCode::parse("441900003").unwrap();
         assert!(town.key() >= lo && town.key() < hi);
     }

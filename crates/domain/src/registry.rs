@@ -8,9 +8,9 @@ use crate::id_number::{IdNumber, looks_like_masked, mask_id, mask_phone};
 use crate::money::Fen;
 use crate::region::{RegionCode, RegionLevel};
 use crate::text;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::borrow::Cow;
-use rustc_hash::FxHashMap;
 
 pub const HEAD_RELATION: &str = "01";
 pub const STATUS_NOT_OUT: &str = "0";
@@ -32,7 +32,8 @@ pub const HOUSEHOLD_TYPE_NOT_REGISTERED: &str = "一般农户";
 pub fn parse_household_type(cell: &str) -> Option<bool> {
     match text::normalize_compact(cell).as_str() {
         "" | "建档立卡户" | "建档立卡" | "贫困户" | "是" | "registered" => Some(true),
-        "一般农户" | "非建档立卡户" | "非建档立卡" | "非贫困户" | "监测户" | "否" | "not_registered" => Some(false),
+        "一般农户" | "非建档立卡户" | "非建档立卡" | "非贫困户" | "监测户" | "否"
+        | "not_registered" => Some(false),
         _ => None,
     }
 }
@@ -65,11 +66,28 @@ pub const MEMBER_COLUMNS: [(&str, bool); 21] = [
 ];
 
 /// Optional household-level columns a template may carry.
-pub const OPTIONAL_HOUSEHOLD_COLUMNS: [&str; 10] =
-    ["组", "住房是否危房", "住房结构", "是否安全饮水", "不愁吃", "不愁穿", "义务教育有保障", "基本医疗有保障", "住房安全有保障", "户类型"];
+pub const OPTIONAL_HOUSEHOLD_COLUMNS: [&str; 10] = [
+    "组",
+    "住房是否危房",
+    "住房结构",
+    "是否安全饮水",
+    "不愁吃",
+    "不愁穿",
+    "义务教育有保障",
+    "基本医疗有保障",
+    "住房安全有保障",
+    "户类型",
+];
 
-pub const INCOME_COLUMNS: [&str; 7] =
-    ["户编号", "年度", "工资性收入", "生产经营性收入", "财产性收入", "转移性收入", "生产经营性支出"];
+pub const INCOME_COLUMNS: [&str; 7] = [
+    "户编号",
+    "年度",
+    "工资性收入",
+    "生产经营性收入",
+    "财产性收入",
+    "转移性收入",
+    "生产经营性支出",
+];
 
 /// Columns only registered households fill in: a file with a 户类型 column may leave them out
 /// (a file of 一般农户 only has nothing to put there).
@@ -77,8 +95,23 @@ const REGISTERED_ONLY_COLUMNS: [&str; 4] = ["贫困户属性", "识别标准", "
 
 /// Columns that must be present for a members file (人编号, 其他致贫原因, 脱贫年度 and 联系电话 may be absent).
 const REQUIRED_MEMBER_COLUMNS: [&str; 17] = [
-    "户编号", "行政区划代码", "姓名", "性别", "证件号码", "与户主关系", "民族", "文化程度", "在校生状况", "健康状况",
-    "劳动技能", "务工时间（月）", "贫困户属性", "识别标准", "主要致贫原因", "识别年度", "脱贫状态",
+    "户编号",
+    "行政区划代码",
+    "姓名",
+    "性别",
+    "证件号码",
+    "与户主关系",
+    "民族",
+    "文化程度",
+    "在校生状况",
+    "健康状况",
+    "劳动技能",
+    "务工时间（月）",
+    "贫困户属性",
+    "识别标准",
+    "主要致贫原因",
+    "识别年度",
+    "脱贫状态",
 ];
 
 /// Where each known column sits in a file; headers are matched after NFKC with spaces removed,
@@ -91,7 +124,9 @@ pub struct ColumnMap {
 }
 
 fn header_key(h: &str) -> String {
-    text::normalize_compact(h).trim_start_matches('\u{feff}').to_string()
+    text::normalize_compact(h)
+        .trim_start_matches('\u{feff}')
+        .to_string()
 }
 
 impl ColumnMap {
@@ -104,12 +139,18 @@ impl ColumnMap {
                 positions.insert(*name, i);
             }
         }
-        ColumnMap { positions, headers: headers.to_vec() }
+        ColumnMap {
+            positions,
+            headers: headers.to_vec(),
+        }
     }
 
     pub fn members(headers: &[String]) -> ColumnMap {
-        let known: Vec<&'static str> =
-            MEMBER_COLUMNS.iter().map(|c| c.0).chain(OPTIONAL_HOUSEHOLD_COLUMNS).collect();
+        let known: Vec<&'static str> = MEMBER_COLUMNS
+            .iter()
+            .map(|c| c.0)
+            .chain(OPTIONAL_HOUSEHOLD_COLUMNS)
+            .collect();
         ColumnMap::new(headers, &known)
     }
 
@@ -122,18 +163,29 @@ impl ColumnMap {
     }
 
     pub fn get<'a>(&self, row: &'a [String], name: &str) -> &'a str {
-        self.positions.get(name).and_then(|&i| row.get(i)).map(String::as_str).unwrap_or("")
+        self.positions
+            .get(name)
+            .and_then(|&i| row.get(i))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Required columns absent from the header row.
     pub fn missing(&self, required: &[&str]) -> Vec<String> {
-        required.iter().filter(|c| !self.has(c)).map(|c| c.to_string()).collect()
+        required
+            .iter()
+            .filter(|c| !self.has(c))
+            .map(|c| c.to_string())
+            .collect()
     }
 
     pub fn missing_member_columns(&self) -> Vec<String> {
         if self.has("户类型") {
-            let required: Vec<&str> =
-                REQUIRED_MEMBER_COLUMNS.iter().copied().filter(|c| !REGISTERED_ONLY_COLUMNS.contains(c) && *c != "脱贫状态").collect();
+            let required: Vec<&str> = REQUIRED_MEMBER_COLUMNS
+                .iter()
+                .copied()
+                .filter(|c| !REGISTERED_ONLY_COLUMNS.contains(c) && *c != "脱贫状态")
+                .collect();
             return self.missing(&required);
         }
         self.missing(&REQUIRED_MEMBER_COLUMNS)
@@ -262,7 +314,11 @@ impl<'a> RowChecker<'a> {
 
     fn fail(&mut self, column: &str, message: impl Into<String>) {
         let raw = self.map.get(self.row, column);
-        self.problems.push(CellProblem { column: column.into(), value: mask_cell(column, raw), message: message.into() });
+        self.problems.push(CellProblem {
+            column: column.into(),
+            value: mask_cell(column, raw),
+            message: message.into(),
+        });
     }
 
     fn required(&mut self, column: &str) -> Option<String> {
@@ -280,9 +336,15 @@ impl<'a> RowChecker<'a> {
             Some(y) => table.lookup_in_year(raw, y as i32).map(|e| e.code.clone()),
             None => table.lookup(raw).map(|e| e.code.clone()).ok_or_else(|| {
                 if text::normalize(raw).is_empty() {
-                    CodeLookupError::Empty { table: column.into() }
+                    CodeLookupError::Empty {
+                        table: column.into(),
+                    }
                 } else {
-                    CodeLookupError::Unknown { table: column.into(), value: String::new(), choices: table.choices_zh() }
+                    CodeLookupError::Unknown {
+                        table: column.into(),
+                        value: String::new(),
+                        choices: table.choices_zh(),
+                    }
                 }
             }),
         };
@@ -291,7 +353,9 @@ impl<'a> RowChecker<'a> {
             Err(e) => {
                 let message = match e {
                     CodeLookupError::Empty { .. } => format!("{column}不能为空"),
-                    CodeLookupError::Unknown { choices, .. } => format!("{column}的值不在代码表中，可选：{choices}"),
+                    CodeLookupError::Unknown { choices, .. } => {
+                        format!("{column}的值不在代码表中，可选：{choices}")
+                    }
                     other => other.to_string(),
                 };
                 self.fail(column, message);
@@ -311,7 +375,10 @@ impl<'a> RowChecker<'a> {
         match text::parse_int_cell(&v) {
             Some(y) if (range.0..=range.1).contains(&y) => Some(y),
             _ => {
-                self.fail(column, format!("{column}应为 {}–{} 之间的年份", range.0, range.1));
+                self.fail(
+                    column,
+                    format!("{column}应为 {}–{} 之间的年份", range.0, range.1),
+                );
                 None
             }
         }
@@ -337,7 +404,15 @@ fn registered_fields(
     c: &mut RowChecker,
     t: &CodeTables,
     this_year: i64,
-) -> (Option<i64>, Option<String>, Option<String>, Option<String>, Vec<String>, Option<String>, Option<i64>) {
+) -> (
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+    Option<String>,
+    Option<i64>,
+) {
     let map = c.map;
     let row = c.row;
     let first_problem = c.problems.len();
@@ -348,21 +423,35 @@ fn registered_fields(
     let mut other_causes = Vec::new();
     // As `text::split_multi`, without a string per item.
     let others_text = text::normalized(map.get(row, "其他致贫原因"));
-    let others: Vec<&str> =
-        others_text.split(|ch: char| text::is_list_separator(ch) || ch.is_whitespace()).filter(|p| !p.is_empty()).collect();
+    let others: Vec<&str> = others_text
+        .split(|ch: char| text::is_list_separator(ch) || ch.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
     if others.len() > 2 {
         c.fail("其他致贫原因", "其他致贫原因最多填两项");
     } else {
         for &o in &others {
-            match identified_year.map(|y| t.cause.lookup_in_year(o, y as i32)).unwrap_or_else(|| {
-                t.cause.lookup(o).ok_or(CodeLookupError::Empty { table: String::new() })
-            }) {
+            match identified_year
+                .map(|y| t.cause.lookup_in_year(o, y as i32))
+                .unwrap_or_else(|| {
+                    t.cause.lookup(o).ok_or(CodeLookupError::Empty {
+                        table: String::new(),
+                    })
+                }) {
                 Ok(e) if Some(&e.code) == main_cause.as_ref() => {
                     c.fail("其他致贫原因", format!("“{}”已是主要致贫原因", e.name))
                 }
-                Ok(e) if other_causes.contains(&e.code) => c.fail("其他致贫原因", format!("“{}”重复", e.name)),
+                Ok(e) if other_causes.contains(&e.code) => {
+                    c.fail("其他致贫原因", format!("“{}”重复", e.name))
+                }
                 Ok(e) => other_causes.push(e.code.clone()),
-                Err(_) => c.fail("其他致贫原因", format!("其他致贫原因“{o}”不在代码表中，可选：{}", t.cause.choices_zh())),
+                Err(_) => c.fail(
+                    "其他致贫原因",
+                    format!(
+                        "其他致贫原因“{o}”不在代码表中，可选：{}",
+                        t.cause.choices_zh()
+                    ),
+                ),
             }
         }
     }
@@ -371,25 +460,46 @@ fn registered_fields(
     match (status.as_deref(), exit_year) {
         (Some(STATUS_NOT_OUT), Some(_)) => c.fail("脱贫年度", "未脱贫户不应填写脱贫年度"),
         (Some(s), None) if s != STATUS_NOT_OUT => c.fail("脱贫年度", "已脱贫户须填写脱贫年度"),
-        (Some(_), Some(y)) if identified_year.is_some_and(|i| y < i) => c.fail("脱贫年度", "脱贫年度不能早于识别年度"),
+        (Some(_), Some(y)) if identified_year.is_some_and(|i| y < i) => {
+            c.fail("脱贫年度", "脱贫年度不能早于识别年度")
+        }
         _ => {}
     }
     // With a 户类型 column the file mixes both kinds: say which kind needs the value.
     if map.has("户类型") {
         for p in &mut c.problems[first_problem..] {
             if p.message == format!("{}不能为空", p.column) {
-                p.message = format!("建档立卡户须填写{}（未建档立卡的一般农户请将户类型填为“{HOUSEHOLD_TYPE_NOT_REGISTERED}”）", p.column);
+                p.message = format!(
+                    "建档立卡户须填写{}（未建档立卡的一般农户请将户类型填为“{HOUSEHOLD_TYPE_NOT_REGISTERED}”）",
+                    p.column
+                );
             }
         }
     }
-    (identified_year, attribute, standard, main_cause, other_causes, status, exit_year)
+    (
+        identified_year,
+        attribute,
+        standard,
+        main_cause,
+        other_causes,
+        status,
+        exit_year,
+    )
 }
 
 /// Checks one row of a members file. Returns the parsed row, or every problem found in it.
-pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> Result<MemberRow, Vec<CellProblem>> {
+pub fn check_member_row(
+    map: &ColumnMap,
+    row: &[String],
+    ctx: &CheckContext,
+) -> Result<MemberRow, Vec<CellProblem>> {
     let t = ctx.tables;
     let this_year = ctx.today.0 as i64;
-    let mut c = RowChecker { map, row, problems: Vec::new() };
+    let mut c = RowChecker {
+        map,
+        row,
+        problems: Vec::new(),
+    };
 
     let household_no = c.required("户编号");
     if let Some(no) = &household_no
@@ -421,9 +531,25 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
     // household mistyped as 一般农户 is caught rather than silently losing its record.
     let (identified_year, attribute, standard, main_cause, other_causes, status, exit_year);
     if registered {
-        (identified_year, attribute, standard, main_cause, other_causes, status, exit_year) = registered_fields(&mut c, t, this_year);
+        (
+            identified_year,
+            attribute,
+            standard,
+            main_cause,
+            other_causes,
+            status,
+            exit_year,
+        ) = registered_fields(&mut c, t, this_year);
     } else {
-        for column in ["识别年度", "贫困户属性", "识别标准", "主要致贫原因", "其他致贫原因", "脱贫状态", "脱贫年度"] {
+        for column in [
+            "识别年度",
+            "贫困户属性",
+            "识别标准",
+            "主要致贫原因",
+            "其他致贫原因",
+            "脱贫状态",
+            "脱贫年度",
+        ] {
             if !c.cell_ref(column).is_empty() {
                 c.fail(column, format!("一般农户（未建档立卡）不填写{column}；如是建档立卡户，请将户类型填为“{HOUSEHOLD_TYPE_REGISTERED}”"));
             }
@@ -443,7 +569,10 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
     let id_raw = map.get(row, "证件号码");
     let id = if looks_like_masked(id_raw) {
         if member_no.is_none() {
-            c.fail("证件号码", "脱敏的证件号码只能用于更新已有成员：请同时填写人编号，或填写完整号码");
+            c.fail(
+                "证件号码",
+                "脱敏的证件号码只能用于更新已有成员：请同时填写人编号，或填写完整号码",
+            );
         }
         Some(IdCell::Masked)
     } else {
@@ -460,7 +589,13 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
                 if let Some(s) = &sex
                     && n.sex().code() != s
                 {
-                    c.fail("性别", format!("性别与证件号码第 17 位不符（号码显示为{}）", n.sex().name_zh()));
+                    c.fail(
+                        "性别",
+                        format!(
+                            "性别与证件号码第 17 位不符（号码显示为{}）",
+                            n.sex().name_zh()
+                        ),
+                    );
                 }
                 Some(IdCell::Number(n))
             }
@@ -489,8 +624,13 @@ pub fn check_member_row(map: &ColumnMap, row: &[String], ctx: &CheckContext) -> 
         None
     } else {
         let p = text::normalize_compact(phone_raw);
-        let p = if p.contains('-') { p.replace('-', "") } else { p };
-        if !p.is_empty() && (!(7..=12).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit())) {
+        let p = if p.contains('-') {
+            p.replace('-', "")
+        } else {
+            p
+        };
+        if !p.is_empty() && (!(7..=12).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             c.fail("联系电话", "联系电话应为 7–12 位数字");
         }
         Some(p)
@@ -589,7 +729,9 @@ pub fn household_differences(a: &HouseholdFields, b: &HouseholdFields) -> Vec<&'
 /// agreeing, no person twice. Returns (row index within the group, problem).
 pub fn check_household_group(rows: &[&MemberRow]) -> Vec<(usize, CellProblem)> {
     let mut out = Vec::new();
-    let Some(first) = rows.first() else { return out };
+    let Some(first) = rows.first() else {
+        return out;
+    };
     for (i, r) in rows.iter().enumerate().skip(1) {
         for column in household_differences(&first.household, &r.household) {
             out.push((
@@ -597,12 +739,20 @@ pub fn check_household_group(rows: &[&MemberRow]) -> Vec<(usize, CellProblem)> {
                 CellProblem {
                     column: column.into(),
                     value: String::new(),
-                    message: format!("同一户（户编号 {}）各行的{column}不一致", first.household.household_no),
+                    message: format!(
+                        "同一户（户编号 {}）各行的{column}不一致",
+                        first.household.household_no
+                    ),
                 },
             ));
         }
     }
-    let heads: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| r.member.is_head()).map(|(i, _)| i).collect();
+    let heads: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.member.is_head())
+        .map(|(i, _)| i)
+        .collect();
     if heads.len() > 1 {
         for &i in &heads[1..] {
             out.push((
@@ -610,14 +760,23 @@ pub fn check_household_group(rows: &[&MemberRow]) -> Vec<(usize, CellProblem)> {
                 CellProblem {
                     column: "与户主关系".into(),
                     value: "户主".into(),
-                    message: format!("户编号 {} 有 {} 个户主，每户只能有一个", first.household.household_no, heads.len()),
+                    message: format!(
+                        "户编号 {} 有 {} 个户主，每户只能有一个",
+                        first.household.household_no,
+                        heads.len()
+                    ),
                 },
             ));
         }
     }
     for (i, r) in rows.iter().enumerate() {
-        let Some(id) = r.member.id_number() else { continue };
-        if let Some(j) = rows[..i].iter().position(|o| o.member.id_number() == Some(id)) {
+        let Some(id) = r.member.id_number() else {
+            continue;
+        };
+        if let Some(j) = rows[..i]
+            .iter()
+            .position(|o| o.member.id_number() == Some(id))
+        {
             out.push((
                 i,
                 CellProblem {
@@ -662,8 +821,16 @@ pub fn per_capita(net: Fen, household_size: i64) -> Option<Fen> {
     net.checked_div_round(household_size)
 }
 
-pub fn check_income_row(map: &ColumnMap, row: &[String], this_year: i64) -> Result<IncomeRow, Vec<CellProblem>> {
-    let mut c = RowChecker { map, row, problems: Vec::new() };
+pub fn check_income_row(
+    map: &ColumnMap,
+    row: &[String],
+    this_year: i64,
+) -> Result<IncomeRow, Vec<CellProblem>> {
+    let mut c = RowChecker {
+        map,
+        row,
+        problems: Vec::new(),
+    };
     let household_no = c.required("户编号");
     let year = c.year("年度", true, (2000, this_year));
     let money = |c: &mut RowChecker, column: &str| -> Option<Fen> {
@@ -702,7 +869,11 @@ pub fn check_income_row(map: &ColumnMap, row: &[String], this_year: i64) -> Resu
         business_cost: business_cost.expect(some),
     };
     if row.net().is_none() {
-        return Err(vec![CellProblem { column: "工资性收入".into(), value: String::new(), message: "收入合计超出范围".into() }]);
+        return Err(vec![CellProblem {
+            column: "工资性收入".into(),
+            value: String::new(),
+            message: "收入合计超出范围".into(),
+        }]);
     }
     Ok(row)
 }
@@ -788,12 +959,22 @@ mod tests {
             ("联系电话", "13800001234"),
         ];
         base.iter()
-            .map(|(k, v)| overrides.iter().find(|(ok, _)| ok == k).map(|(_, ov)| *ov).unwrap_or(v).to_string())
+            .map(|(k, v)| {
+                overrides
+                    .iter()
+                    .find(|(ok, _)| ok == k)
+                    .map(|(_, ov)| *ov)
+                    .unwrap_or(v)
+                    .to_string()
+            })
             .collect()
     }
 
     fn ctx(tables: &CodeTables) -> CheckContext<'_> {
-        CheckContext { tables, today: (2026, 11, 26) }
+        CheckContext {
+            tables,
+            today: (2026, 11, 26),
+        }
     }
 
     fn typed(overrides: &[(&str, &str)], household_type: &str) -> (ColumnMap, Vec<String>) {
@@ -804,8 +985,15 @@ mod tests {
         (ColumnMap::members(&h), r)
     }
 
-    const IDENTIFICATION_EMPTY: [(&str, &str); 7] =
-        [("贫困户属性", ""), ("识别标准", ""), ("主要致贫原因", ""), ("其他致贫原因", ""), ("识别年度", ""), ("脱贫状态", ""), ("脱贫年度", "")];
+    const IDENTIFICATION_EMPTY: [(&str, &str); 7] = [
+        ("贫困户属性", ""),
+        ("识别标准", ""),
+        ("主要致贫原因", ""),
+        ("其他致贫原因", ""),
+        ("识别年度", ""),
+        ("脱贫状态", ""),
+        ("脱贫年度", ""),
+    ];
 
     #[test]
     fn a_rural_household_never_registered_needs_no_identification_data() {
@@ -816,7 +1004,12 @@ mod tests {
         assert_eq!(r.household.status, STATUS_NOT_REGISTERED);
         // A blank type is a registered household, under today's rules.
         let (map, r) = typed(&[], "");
-        assert!(check_member_row(&map, &r, &ctx(&tables)).unwrap().household.is_registered());
+        assert!(
+            check_member_row(&map, &r, &ctx(&tables))
+                .unwrap()
+                .household
+                .is_registered()
+        );
     }
 
     #[test]
@@ -825,12 +1018,22 @@ mod tests {
         let (map, r) = typed(&IDENTIFICATION_EMPTY, "建档立卡户");
         let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
         let year = problems.iter().find(|p| p.column == "识别年度").unwrap();
-        assert!(year.message.contains("建档立卡户须填写识别年度"), "{}", year.message);
-        assert!(problems.iter().any(|p| p.column == "脱贫状态" && p.message.contains("建档立卡户须填写")));
+        assert!(
+            year.message.contains("建档立卡户须填写识别年度"),
+            "{}",
+            year.message
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.column == "脱贫状态" && p.message.contains("建档立卡户须填写"))
+        );
         // A 一般农户 with identification data is a mistake, not a silent loss.
         let (map, r) = typed(&[], "一般农户");
         let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
-        assert!(problems.iter().any(|p| p.column == "贫困户属性" && p.message.contains("一般农户（未建档立卡）不填写")));
+        assert!(problems.iter().any(
+            |p| p.column == "贫困户属性" && p.message.contains("一般农户（未建档立卡）不填写")
+        ));
         let (map, r) = typed(&[], "低保户");
         let problems = check_member_row(&map, &r, &ctx(&tables)).unwrap_err();
         assert!(problems[0].message.contains("户类型应填"));
@@ -852,11 +1055,19 @@ mod tests {
     fn every_problem_of_a_row_is_reported_with_its_column() {
         let tables = CodeTables::builtin();
         let map = ColumnMap::members(&headers());
-        let bad = row(&[("证件号码", "441621198001010011"), ("主要致贫原因", "因懒"), ("务工时间（月）", "13"), ("性别", "女")]);
+        let bad = row(&[
+            ("证件号码", "441621198001010011"),
+            ("主要致贫原因", "因懒"),
+            ("务工时间（月）", "13"),
+            ("性别", "女"),
+        ]);
         let problems = check_member_row(&map, &bad, &ctx(&tables)).unwrap_err();
         let cols: Vec<&str> = problems.iter().map(|p| p.column.as_str()).collect();
         assert_eq!(cols, ["主要致贫原因", "证件号码", "务工时间（月）"]);
-        assert_eq!(problems[1].value, "4416**********0011", "ID values are masked in reports");
+        assert_eq!(
+            problems[1].value, "4416**********0011",
+            "ID values are masked in reports"
+        );
     }
 
     #[test]
@@ -872,9 +1083,17 @@ mod tests {
     fn marriage_cause_is_not_valid_before_it_existed() {
         let tables = CodeTables::builtin();
         let map = ColumnMap::members(&headers());
-        let problems = check_member_row(&map, &row(&[("主要致贫原因", "因婚")]), &ctx(&tables)).unwrap_err();
+        let problems =
+            check_member_row(&map, &row(&[("主要致贫原因", "因婚")]), &ctx(&tables)).unwrap_err();
         assert_eq!(problems[0].column, "主要致贫原因");
-        assert!(check_member_row(&map, &row(&[("主要致贫原因", "因婚"), ("识别年度", "2016")]), &ctx(&tables)).is_ok());
+        assert!(
+            check_member_row(
+                &map,
+                &row(&[("主要致贫原因", "因婚"), ("识别年度", "2016")]),
+                &ctx(&tables)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -893,11 +1112,26 @@ mod tests {
     fn fifteen_digit_numbers_are_converted_and_masked_cells_need_a_member_number() {
         let tables = CodeTables::builtin();
         let map = ColumnMap::members(&headers());
-        let r = check_member_row(&map, &row(&[("证件号码", "441621800101001")]), &ctx(&tables)).unwrap();
+        let r = check_member_row(
+            &map,
+            &row(&[("证件号码", "441621800101001")]),
+            &ctx(&tables),
+        )
+        .unwrap();
         assert!(r.member.id_number().unwrap().was_15_digit());
-        let e = check_member_row(&map, &row(&[("证件号码", "4416**********0010")]), &ctx(&tables)).unwrap_err();
+        let e = check_member_row(
+            &map,
+            &row(&[("证件号码", "4416**********0010")]),
+            &ctx(&tables),
+        )
+        .unwrap_err();
         assert_eq!(e[0].column, "证件号码");
-        let ok = check_member_row(&map, &row(&[("证件号码", "4416**********0010"), ("人编号", "P1")]), &ctx(&tables)).unwrap();
+        let ok = check_member_row(
+            &map,
+            &row(&[("证件号码", "4416**********0010"), ("人编号", "P1")]),
+            &ctx(&tables),
+        )
+        .unwrap();
         assert_eq!(ok.member.id, IdCell::Masked);
     }
 
@@ -908,7 +1142,10 @@ mod tests {
         let map = ColumnMap::members(&h);
         assert!(map.missing_member_columns().is_empty());
         let map = ColumnMap::members(&h[..5]);
-        assert!(map.missing_member_columns().contains(&"证件号码".to_string()));
+        assert!(
+            map.missing_member_columns()
+                .contains(&"证件号码".to_string())
+        );
     }
 
     #[test]
@@ -916,9 +1153,16 @@ mod tests {
         let tables = CodeTables::builtin();
         let map = ColumnMap::members(&headers());
         let head = check_member_row(&map, &row(&[]), &ctx(&tables)).unwrap();
-        let second_head =
-            check_member_row(&map, &row(&[("证件号码", "11010519491231002X"), ("性别", "女"), ("主要致贫原因", "因残")]), &ctx(&tables))
-                .unwrap();
+        let second_head = check_member_row(
+            &map,
+            &row(&[
+                ("证件号码", "11010519491231002X"),
+                ("性别", "女"),
+                ("主要致贫原因", "因残"),
+            ]),
+            &ctx(&tables),
+        )
+        .unwrap();
         let problems = check_household_group(&[&head, &second_head]);
         let cols: Vec<&str> = problems.iter().map(|p| p.1.column.as_str()).collect();
         assert_eq!(cols, ["主要致贫原因", "与户主关系"]);
@@ -928,14 +1172,24 @@ mod tests {
 
     #[test]
     fn income_sums_and_per_capita() {
-        let map = ColumnMap::incomes(&INCOME_COLUMNS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let cells: Vec<String> =
-            ["H1", "2019", "1,234.50", "1234.5元", "０", "300", "100.10"].iter().map(|s| s.to_string()).collect();
+        let map = ColumnMap::incomes(
+            &INCOME_COLUMNS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
+        let cells: Vec<String> = ["H1", "2019", "1,234.50", "1234.5元", "０", "300", "100.10"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let r = check_income_row(&map, &cells, 2026).unwrap();
         assert_eq!(r.net(), Some(Fen(1234_50 + 1234_50 + 300_00 - 100_10)));
         assert_eq!(per_capita(Fen(1000), 3), Some(Fen(333)));
         assert_eq!(per_capita(Fen(1000), 0), None);
-        let bad: Vec<String> = ["H1", "2019", "1.234", "-5", "", "", ""].iter().map(|s| s.to_string()).collect();
+        let bad: Vec<String> = ["H1", "2019", "1.234", "-5", "", "", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let e = check_income_row(&map, &bad, 2026).unwrap_err();
         assert_eq!(e.len(), 2);
     }

@@ -9,14 +9,18 @@ use unicode_normalization::UnicodeNormalization;
 /// and the CJK Unified Ideographs block (names, code-table values) neither decompose nor
 /// combine. Most cells are like that, and the table-driven check costs several times more.
 fn plainly_nfkc(s: &str) -> bool {
-    s.chars().all(|c| c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+    s.chars()
+        .all(|c| c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
 }
 
 /// NFKC and trimmed: full-width letters, digits and brackets become half-width.
 pub fn normalize(s: &str) -> String {
     // Imports normalise tens of millions of cells: skip the rewrite when the text is already
     // in NFKC (ASCII always is; most Chinese text is).
-    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if plainly_nfkc(s)
+        || unicode_normalization::is_nfkc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
         return s.trim().to_string();
     }
     s.nfkc().collect::<String>().trim().to_string()
@@ -25,7 +29,10 @@ pub fn normalize(s: &str) -> String {
 /// [`normalize`] without a copy when the cell is already clean (the usual case): the trimmed
 /// cell itself, borrowed. Imports check tens of millions of cells and keep few of them.
 pub fn normalized(s: &str) -> Cow<'_, str> {
-    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if plainly_nfkc(s)
+        || unicode_normalization::is_nfkc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
         return Cow::Borrowed(s.trim());
     }
     Cow::Owned(s.nfkc().collect::<String>().trim().to_string())
@@ -35,7 +42,10 @@ pub fn normalized(s: &str) -> Cow<'_, str> {
 /// names like "已脱贫 （享受政策）" or "汉  族" to align columns, and no code-table value
 /// contains a meaningful space.
 pub fn normalize_compact(s: &str) -> String {
-    if plainly_nfkc(s) || unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+    if plainly_nfkc(s)
+        || unicode_normalization::is_nfkc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
         return s.chars().filter(|c| !c.is_whitespace()).collect();
     }
     s.nfkc().filter(|c| !c.is_whitespace()).collect()
@@ -69,7 +79,11 @@ pub fn split_multi(s: &str) -> Vec<String> {
 pub fn parse_int_cell(s: &str) -> Option<i64> {
     let n = normalized(s);
     // Digit grouping commas are dropped; most cells have none, so no copy then.
-    let t: Cow<'_, str> = if n.contains(',') { Cow::Owned(n.chars().filter(|&c| c != ',').collect()) } else { n };
+    let t: Cow<'_, str> = if n.contains(',') {
+        Cow::Owned(n.chars().filter(|&c| c != ',').collect())
+    } else {
+        n
+    };
     let t: &str = &t;
     let (sign, body) = match t.as_bytes().first()? {
         b'-' => (-1i128, &t[1..]),

@@ -18,7 +18,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), row: None, value: None, message: message.into() }
+        FieldError {
+            field: field.into(),
+            row: None,
+            value: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -36,6 +41,10 @@ impl Problems {
     }
 
     pub fn into_result(self) -> Result<(), Vec<FieldError>> {
-        if self.0.is_empty() { Ok(()) } else { Err(self.0) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
     }
 }

@@ -10,12 +10,13 @@
 
 use crate::regions::Progress;
 use crate::registry::household_scope_sql;
-use crate::sqlrt::{Ty, Tx, Val, insert_many};
+use crate::sqlrt::{Tx, Ty, Val, insert_many};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::assessment::{
-    Criterion, DecisionRecord, ExitStep, HouseholdFacts, RiskFacts, Rules, StepRecord, bp_percent, check_exit_step,
-    county_review_criteria, format_date, household_criterion_name, incidence_bp, incidence_criterion, monitoring_candidate,
-    monitoring_category_name, parse_date, publicity_end, CountyReview,
+    CountyReview, Criterion, DecisionRecord, ExitStep, HouseholdFacts, RiskFacts, Rules,
+    StepRecord, bp_percent, check_exit_step, county_review_criteria, format_date,
+    household_criterion_name, incidence_bp, incidence_criterion, monitoring_candidate,
+    monitoring_category_name, parse_date, publicity_end,
 };
 use domain::money::Fen;
 use domain::{Caller, RegionCode, RegionLevel, Role, Scope};
@@ -42,11 +43,19 @@ fn is_exited(status: &str) -> bool {
 const CHUNK: i64 = 20_000;
 
 pub(crate) fn require_read(caller: &Caller) -> StoreResult<()> {
-    if caller.can_read_registry() { Ok(()) } else { Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into())) }
+    if caller.can_read_registry() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into()))
+    }
 }
 
 pub(crate) fn require_write(caller: &Caller) -> StoreResult<()> {
-    if caller.can_write_registry() { Ok(()) } else { Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into())) }
+    if caller.can_write_registry() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()))
+    }
 }
 
 /// SQL restriction of any region-key column to a scope; numbers only.
@@ -55,7 +64,10 @@ pub(crate) fn key_scope_sql(scope: &Scope, column: &str) -> String {
         None => String::new(),
         Some(ranges) if ranges.is_empty() => " AND 1 = 0".into(),
         Some(ranges) => {
-            let parts: Vec<String> = ranges.iter().map(|(lo, hi)| format!("({column} >= {lo} AND {column} < {hi})")).collect();
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|(lo, hi)| format!("({column} >= {lo} AND {column} < {hi})"))
+                .collect();
             format!(" AND ({})", parts.join(" OR "))
         }
     }
@@ -90,14 +102,21 @@ pub struct RuleVersionInfo {
 }
 
 fn parse_rules(json: &str, version: i64) -> StoreResult<Rules> {
-    serde_json::from_str(json).map_err(|e| StoreError::Unavailable(format!("规则版本 {version} 无法读取：{e}")))
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Unavailable(format!("规则版本 {version} 无法读取：{e}")))
 }
 
 const RULE_TYS: [Ty; 5] = [Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str];
 
 fn rule_version_from(r: &[Val]) -> StoreResult<RuleVersion> {
     let version = r[0].i64().unwrap_or_default();
-    Ok(RuleVersion { version, created_at: r[1].string(), created_by: r[2].string(), note: r[3].string(), rules: parse_rules(r[4].str().unwrap_or("{}"), version)? })
+    Ok(RuleVersion {
+        version,
+        created_at: r[1].string(),
+        created_by: r[2].string(),
+        note: r[3].string(),
+        rules: parse_rules(r[4].str().unwrap_or("{}"), version)?,
+    })
 }
 
 /// The newest rule version; on first use, version 1 from the built-in defaults.
@@ -117,11 +136,23 @@ pub(crate) async fn current_rules_in<T: Tx>(tx: &mut T) -> StoreResult<RuleVersi
             &[Ty::I64],
         )
         .await?;
-    Ok(RuleVersion { version: ids[0][0].i64().unwrap_or(1), created_at: now, created_by: "system".into(), note: note.into(), rules })
+    Ok(RuleVersion {
+        version: ids[0][0].i64().unwrap_or(1),
+        created_at: now,
+        created_by: "system".into(),
+        note: note.into(),
+        rules,
+    })
 }
 
 async fn rule_version_in<T: Tx>(tx: &mut T, version: i64) -> StoreResult<Option<RuleVersion>> {
-    let rows = tx.rows("SELECT id, created_at, created_by, note, rules_json FROM rule_versions WHERE id = $1", &[version.into()], &RULE_TYS).await?;
+    let rows = tx
+        .rows(
+            "SELECT id, created_at, created_by, note, rules_json FROM rule_versions WHERE id = $1",
+            &[version.into()],
+            &RULE_TYS,
+        )
+        .await?;
     rows.first().map(|r| rule_version_from(r)).transpose()
 }
 
@@ -151,14 +182,29 @@ impl Db {
         self.current_rules().await?;
         let rows: Vec<(i64, String, String, String)> = on_db!(self, p => sqlx::query_as(
             "SELECT id, created_at, created_by, note FROM rule_versions ORDER BY id DESC").fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|(version, created_at, created_by, note)| RuleVersionInfo { version, created_at, created_by, note }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(version, created_at, created_by, note)| RuleVersionInfo {
+                version,
+                created_at,
+                created_by,
+                note,
+            })
+            .collect())
     }
 
     /// Stores an edited rule set as a NEW version (administrators only). Earlier decisions keep
     /// the version they were made with.
-    pub async fn save_rules(&self, caller: &Caller, rules: &Rules, note: &str) -> StoreResult<RuleVersion> {
+    pub async fn save_rules(
+        &self,
+        caller: &Caller,
+        rules: &Rules,
+        note: &str,
+    ) -> StoreResult<RuleVersion> {
         if caller.role != Role::Admin {
-            return Err(StoreError::Forbidden("只有管理员可以修改退出与监测规则".into()));
+            return Err(StoreError::Forbidden(
+                "只有管理员可以修改退出与监测规则".into(),
+            ));
         }
         let problems = rules.validate();
         if !problems.is_empty() {
@@ -250,13 +296,27 @@ impl AssessmentRun {
 }
 
 const RUN_COLUMNS: &str = "id, year, region_key, rule_version_id, status, started_at, finished_at, username, error, summary_json";
-const RUN_TYS: [Ty; 10] = [Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str];
+const RUN_TYS: [Ty; 10] = [
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+];
 
 fn run_from(r: &[Val]) -> AssessmentRun {
     AssessmentRun {
         id: r[0].i64().unwrap_or_default(),
         year: r[1].i64().unwrap_or_default(),
-        region_code: r[2].i64().and_then(RegionCode::from_key).map(|c| c.to_string()),
+        region_code: r[2]
+            .i64()
+            .and_then(RegionCode::from_key)
+            .map(|c| c.to_string()),
         rule_version: r[3].i64().unwrap_or_default(),
         status: r[4].string(),
         started_at: r[5].string(),
@@ -268,7 +328,12 @@ fn run_from(r: &[Val]) -> AssessmentRun {
 }
 
 fn run_visible(caller: &Caller, run: &AssessmentRun) -> bool {
-    match (&caller.scope, run.region_code.as_deref().and_then(|c| RegionCode::parse(c).ok())) {
+    match (
+        &caller.scope,
+        run.region_code
+            .as_deref()
+            .and_then(|c| RegionCode::parse(c).ok()),
+    ) {
         (Scope::Everything, _) => true,
         (scope, Some(code)) => scope.allows_region(code),
         (_, None) => false,
@@ -282,7 +347,12 @@ static RUN_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 impl Db {
     /// Records a new run (status `running`) after checking who asks and for what; the work is
     /// done by `execute_assessment_run`. A caller limited to some regions must stay inside them.
-    pub async fn start_assessment_run(&self, caller: &Caller, year: i64, region: Option<RegionCode>) -> StoreResult<AssessmentRun> {
+    pub async fn start_assessment_run(
+        &self,
+        caller: &Caller,
+        year: i64,
+        region: Option<RegionCode>,
+    ) -> StoreResult<AssessmentRun> {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有进行退出评估的权限".into()));
         }
@@ -295,7 +365,9 @@ impl Db {
                 if self.get_region(r).await?.is_none() {
                     problems.push("region", format!("区划代码 {r} 不存在"));
                 } else if !scope.allows_region(r) {
-                    return Err(StoreError::Forbidden(format!("区划 {r} 不在您的管辖范围内")));
+                    return Err(StoreError::Forbidden(format!(
+                        "区划 {r} 不在您的管辖范围内"
+                    )));
                 }
                 Some(r)
             }
@@ -324,12 +396,23 @@ impl Db {
     /// Does the work of a run recorded by `start_assessment_run`: one transaction with every
     /// decision, result and new monitoring case. On failure the run is marked failed with the
     /// reason and nothing else is kept.
-    pub async fn execute_assessment_run(&self, caller: &Caller, run_id: i64, progress: &dyn Progress) -> StoreResult<RunSummary> {
+    pub async fn execute_assessment_run(
+        &self,
+        caller: &Caller,
+        run_id: i64,
+        progress: &dyn Progress,
+    ) -> StoreResult<RunSummary> {
         let _guard = RUN_LOCK.lock().await;
         let started = std::time::Instant::now();
-        let run = self.assessment_run(&Caller::system(), run_id).await?.ok_or_else(|| StoreError::NotFound(format!("评估批次 {run_id} 不存在")))?;
+        let run = self
+            .assessment_run(&Caller::system(), run_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("评估批次 {run_id} 不存在")))?;
         if run.status != "running" {
-            return Err(StoreError::Conflict(format!("评估批次 {run_id} 已结束（{}）", run.status_name())));
+            return Err(StoreError::Conflict(format!(
+                "评估批次 {run_id} 已结束（{}）",
+                run.status_name()
+            )));
         }
         let result: StoreResult<RunSummary> = async {
             let version = self.rule_version(run.rule_version).await?.ok_or_else(|| StoreError::NotFound(format!("规则版本 {} 不存在", run.rule_version)))?;
@@ -365,14 +448,26 @@ impl Db {
     }
 
     /// Starts and executes a run (the command line's path).
-    pub async fn assess(&self, caller: &Caller, year: i64, region: Option<RegionCode>, progress: &dyn Progress) -> StoreResult<(AssessmentRun, RunSummary)> {
+    pub async fn assess(
+        &self,
+        caller: &Caller,
+        year: i64,
+        region: Option<RegionCode>,
+        progress: &dyn Progress,
+    ) -> StoreResult<(AssessmentRun, RunSummary)> {
         let run = self.start_assessment_run(caller, year, region).await?;
-        let summary = self.execute_assessment_run(caller, run.id, progress).await?;
+        let summary = self
+            .execute_assessment_run(caller, run.id, progress)
+            .await?;
         let run = self.assessment_run(caller, run.id).await?.unwrap_or(run);
         Ok((run, summary))
     }
 
-    pub async fn assessment_run(&self, caller: &Caller, id: i64) -> StoreResult<Option<AssessmentRun>> {
+    pub async fn assessment_run(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> StoreResult<Option<AssessmentRun>> {
         require_read(caller)?;
         let sql = format!("SELECT {RUN_COLUMNS} FROM assessment_runs WHERE id = $1");
         let rows = on_db!(self, p => {
@@ -381,20 +476,35 @@ impl Db {
             tx.commit().await?;
             rows
         });
-        Ok(rows.first().map(|r| run_from(r)).filter(|r| run_visible(caller, r)))
+        Ok(rows
+            .first()
+            .map(|r| run_from(r))
+            .filter(|r| run_visible(caller, r)))
     }
 
     /// Runs the caller may see, newest first.
-    pub async fn assessment_runs(&self, caller: &Caller, limit: i64) -> StoreResult<Vec<AssessmentRun>> {
+    pub async fn assessment_runs(
+        &self,
+        caller: &Caller,
+        limit: i64,
+    ) -> StoreResult<Vec<AssessmentRun>> {
         require_read(caller)?;
-        let sql = format!("SELECT {RUN_COLUMNS} FROM assessment_runs ORDER BY id DESC LIMIT {}", limit.clamp(1, 1000) * 4);
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM assessment_runs ORDER BY id DESC LIMIT {}",
+            limit.clamp(1, 1000) * 4
+        );
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[], &RUN_TYS).await?;
             tx.commit().await?;
             rows
         });
-        Ok(rows.iter().map(|r| run_from(r)).filter(|r| run_visible(caller, r)).take(limit.max(1) as usize).collect())
+        Ok(rows
+            .iter()
+            .map(|r| run_from(r))
+            .filter(|r| run_visible(caller, r))
+            .take(limit.max(1) as usize)
+            .collect())
     }
 }
 
@@ -417,7 +527,16 @@ fn range_sql(region: Option<RegionCode>) -> String {
 
 /// One household as the batch reads it.
 #[derive(Debug, Deserialize)]
-struct HouseholdRow(i64, i64, i64, String, i64, i64, Vec<Option<i64>>, Option<i64>);
+struct HouseholdRow(
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    Vec<Option<i64>>,
+    Option<i64>,
+);
 
 /// Households with the incomes of the years the rules look at (joined by primary key), with
 /// ids in `($1, $2]`: (id, village, county, status, members, packed
@@ -427,20 +546,37 @@ fn household_select(year: i64, rules: &Rules, range_sql: &str) -> (String, Strin
     let years = rules.stable_years.max(2);
     // The six guarantees travel as one number (one digit in base 3 each: 1 yes, 2 no, 0 not
     // reported): every column costs a copy per row in the driver, and there are half a million rows.
-    let flag = |column: &str, weight: i64| format!("{weight} * (CASE WHEN h.{column} THEN 1 WHEN NOT h.{column} THEN 2 ELSE 0 END)");
-    let flags = GUARANTEE_COLUMNS.iter().enumerate().map(|(i, c)| flag(c, 3i64.pow(i as u32))).collect::<Vec<_>>().join(" + ");
-    let mut inner = format!("SELECT h.id AS id, h.village_key AS village, h.county_key AS county, h.status AS status, h.member_count AS members, CAST({flags} AS BIGINT) AS flags");
+    let flag = |column: &str, weight: i64| {
+        format!("{weight} * (CASE WHEN h.{column} THEN 1 WHEN NOT h.{column} THEN 2 ELSE 0 END)")
+    };
+    let flags = GUARANTEE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| flag(c, 3i64.pow(i as u32)))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut inner = format!(
+        "SELECT h.id AS id, h.village_key AS village, h.county_key AS county, h.status AS status, h.member_count AS members, CAST({flags} AS BIGINT) AS flags"
+    );
     for k in 0..years {
         inner += &format!(", i{k}.per_capita_fen AS pc{k}");
     }
     inner += ", i0.net_fen AS net FROM households h";
     for k in 0..years {
-        inner += &format!(" LEFT JOIN household_incomes i{k} ON i{k}.household_id = h.id AND i{k}.year = {}", year - k);
+        inner += &format!(
+            " LEFT JOIN household_incomes i{k} ON i{k}.household_id = h.id AND i{k}.year = {}",
+            year - k
+        );
     }
     // A range of ids rather than ORDER BY … LIMIT: the plan stays an index range scan even
     // before the tables have statistics (right after a bulk import on PostgreSQL).
-    inner += &format!(" WHERE h.removed_year IS NULL AND h.id > $1 AND h.id <= $2{range_sql} ORDER BY h.id");
-    let incomes = (0..years).map(|k| format!("x.pc{k}")).collect::<Vec<_>>().join(", ");
+    inner += &format!(
+        " WHERE h.removed_year IS NULL AND h.id > $1 AND h.id <= $2{range_sql} ORDER BY h.id"
+    );
+    let incomes = (0..years)
+        .map(|k| format!("x.pc{k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     // SQLite: the chunk as one JSON text built inside the engine (the driver's cost per row
     // and column is what a half-million-row read spends most on). PostgreSQL: plain rows.
     let sqlite = format!(
@@ -450,29 +586,55 @@ fn household_select(year: i64, rules: &Rules, range_sql: &str) -> (String, Strin
 }
 
 /// Reads the households with ids in `(after, upto]`.
-async fn read_chunk<T: Tx>(tx: &mut T, select: &(String, String), years: i64, after: i64, upto: i64) -> StoreResult<Vec<HouseholdRow>> {
+async fn read_chunk<T: Tx>(
+    tx: &mut T,
+    select: &(String, String),
+    years: i64,
+    after: i64,
+    upto: i64,
+) -> StoreResult<Vec<HouseholdRow>> {
     if !tx.is_postgres() {
-        let rows = tx.rows(&select.0, &[after.into(), upto.into()], &[Ty::Str]).await?;
+        let rows = tx
+            .rows(&select.0, &[after.into(), upto.into()], &[Ty::Str])
+            .await?;
         let json = rows.first().and_then(|r| r[0].str()).unwrap_or("[]");
-        let mut out: Vec<HouseholdRow> =
-            serde_json::from_str(json).map_err(|e| StoreError::Unavailable(format!("读取户数据失败：{e}")))?;
+        let mut out: Vec<HouseholdRow> = serde_json::from_str(json)
+            .map_err(|e| StoreError::Unavailable(format!("读取户数据失败：{e}")))?;
         out.sort_unstable_by_key(|h| h.0);
         return Ok(out);
     }
     let mut tys = vec![Ty::I64, Ty::I64, Ty::I64, Ty::Str, Ty::I64, Ty::I64];
     tys.extend(std::iter::repeat_n(Ty::I64, years as usize + 1));
-    let rows = tx.rows(&select.1, &[after.into(), upto.into()], &tys).await?;
+    let rows = tx
+        .rows(&select.1, &[after.into(), upto.into()], &tys)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| {
             let v = |i: usize| r[i].i64().unwrap_or_default();
-            HouseholdRow(v(0), v(1), v(2), r[3].string(), v(4), v(5), (0..years as usize).map(|k| r[6 + k].i64()).collect(), r[6 + years as usize].i64())
+            HouseholdRow(
+                v(0),
+                v(1),
+                v(2),
+                r[3].string(),
+                v(4),
+                v(5),
+                (0..years as usize).map(|k| r[6 + k].i64()).collect(),
+                r[6 + years as usize].i64(),
+            )
         })
         .collect())
 }
 
 /// The guarantee columns of `households`, in the order of `HouseholdFacts`' guarantees.
-const GUARANTEE_COLUMNS: [&str; 6] = ["food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure", "safe_water"];
+const GUARANTEE_COLUMNS: [&str; 6] = [
+    "food_secure",
+    "clothing_secure",
+    "education_secure",
+    "medical_secure",
+    "housing_secure",
+    "safe_water",
+];
 
 /// Unpacks guarantee `i` from the base-3 number of `household_select`.
 fn guarantee(packed: i64, i: u32) -> Option<bool> {
@@ -497,12 +659,25 @@ async fn run_in_tx<T: Tx>(
     let year = run.year;
     // Take the write lock first (SQLite): a transaction that only reads before it writes
     // could not write after another writer committed in between.
-    tx.exec("UPDATE assessment_runs SET rule_version_id = $1 WHERE id = $2", &[version.version.into(), run.id.into()]).await?;
+    tx.exec(
+        "UPDATE assessment_runs SET rule_version_id = $1 WHERE id = $2",
+        &[version.version.into(), run.id.into()],
+    )
+    .await?;
     tracing::debug!(since_start = ?started.elapsed(), "assessment: write lock taken");
     let range_sql = range_sql(region);
     // For the progress bar only: counted on an index, removed households included.
-    let total = tx.rows(&format!("SELECT COUNT(*) FROM households h WHERE 1 = 1{range_sql}"), &[], &[Ty::I64]).await?;
-    progress.start(&format!("{year} 年退出评估"), total[0][0].i64().unwrap_or_default() as u64);
+    let total = tx
+        .rows(
+            &format!("SELECT COUNT(*) FROM households h WHERE 1 = 1{range_sql}"),
+            &[],
+            &[Ty::I64],
+        )
+        .await?;
+    progress.start(
+        &format!("{year} 年退出评估"),
+        total[0][0].i64().unwrap_or_default() as u64,
+    );
 
     // The sparse monitoring data of the year, for the households in range.
     let (from, until) = (format!("{year:04}-01-01"), format!("{:04}-01-01", year + 1));
@@ -561,7 +736,12 @@ async fn run_in_tx<T: Tx>(
         .collect();
 
     let years = rules.stable_years.max(2);
-    let mut s = RunSummary { year, region_code: region.map(|r| r.to_string()), rule_version: version.version, ..Default::default() };
+    let mut s = RunSummary {
+        year,
+        region_code: region.map(|r| r.to_string()),
+        rule_version: version.version,
+        ..Default::default()
+    };
     let mut failing: BTreeMap<String, i64> = BTreeMap::new();
     let mut candidates: BTreeMap<String, i64> = BTreeMap::new();
     let mut villages: HashMap<i64, AreaCounts> = HashMap::new();
@@ -575,10 +755,23 @@ async fn run_in_tx<T: Tx>(
     let date = std::cmp::min(today(), format!("{year:04}-12-31"));
     tracing::debug!(since_start = ?started.elapsed(), "assessment: monitoring data read");
     let select = household_select(year, rules, &range_sql);
-    let bounds = tx.rows(&format!("SELECT MIN(h.id), MAX(h.id) FROM households h WHERE 1 = 1{range_sql}"), &[], &[Ty::I64, Ty::I64]).await?;
-    let (first, end) = (bounds[0][0].i64().unwrap_or(0), bounds[0][1].i64().unwrap_or(-1));
+    let bounds = tx
+        .rows(
+            &format!("SELECT MIN(h.id), MAX(h.id) FROM households h WHERE 1 = 1{range_sql}"),
+            &[],
+            &[Ty::I64, Ty::I64],
+        )
+        .await?;
+    let (first, end) = (
+        bounds[0][0].i64().unwrap_or(0),
+        bounds[0][1].i64().unwrap_or(-1),
+    );
     let mut after = first - 1;
-    let (mut t_read, mut t_decide, mut t_insert) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let (mut t_read, mut t_decide, mut t_insert) = (
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+    );
     while after < end {
         let t0 = std::time::Instant::now();
         let upto = after + CHUNK;
@@ -588,7 +781,15 @@ async fn run_in_tx<T: Tx>(
         let t0 = std::time::Instant::now();
         let mut decisions: Vec<Vec<Val>> = Vec::with_capacity(rows.len());
         for HouseholdRow(id, village, county, status, members, packed, incomes, net) in &rows {
-            let (id, village, county, status, members, packed, net) = (*id, *village, *county, status.as_str(), *members, *packed, *net);
+            let (id, village, county, status, members, packed, net) = (
+                *id,
+                *village,
+                *county,
+                status.as_str(),
+                *members,
+                *packed,
+                *net,
+            );
             let mut per_capita = BTreeMap::new();
             for (k, v) in incomes.iter().enumerate() {
                 if let Some(v) = v {
@@ -609,12 +810,18 @@ async fn run_in_tx<T: Tx>(
             let registered = status != STATUS_NOT_REGISTERED;
             if !registered || is_exited(status) {
                 let threshold = *thresholds.entry(county).or_insert_with(|| {
-                    RegionCode::from_key(county).and_then(|c| rules.monitoring_threshold(c.short_value(), year)).map(|t| t.0)
+                    RegionCode::from_key(county)
+                        .and_then(|c| rules.monitoring_threshold(c.short_value(), year))
+                        .map(|t| t.0)
                 });
                 let risk = RiskFacts {
                     exited: registered,
                     registered,
-                    per_capita_this_year: facts.per_capita.get(&year).copied().filter(|_| threshold.is_some()),
+                    per_capita_this_year: facts
+                        .per_capita
+                        .get(&year)
+                        .copied()
+                        .filter(|_| threshold.is_some()),
                     per_capita_last_year: facts.per_capita.get(&(year - 1)).copied(),
                     rigid_expenses_net: expenses.get(&id).copied().unwrap_or(0),
                     net_income: net,
@@ -623,7 +830,20 @@ async fn run_in_tx<T: Tx>(
                     visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
                 };
                 if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &risk) {
-                    candidate_found(&mut candidates, &open, &mut new_case_types, &mut new_cases, id, c, &date, version.version, run.id, year, username, &now);
+                    candidate_found(
+                        &mut candidates,
+                        &open,
+                        &mut new_case_types,
+                        &mut new_cases,
+                        id,
+                        c,
+                        &date,
+                        version.version,
+                        run.id,
+                        year,
+                        username,
+                        &now,
+                    );
                 }
             }
             if !registered {
@@ -662,7 +882,9 @@ async fn run_in_tx<T: Tx>(
                 status.into(),
                 may_exit.into(),
                 keys.join(",").into(),
-                serde_json::to_string(&record).expect("record serialises").into(),
+                serde_json::to_string(&record)
+                    .expect("record serialises")
+                    .into(),
             ]);
         }
         t_decide += t0.elapsed();
@@ -670,7 +892,16 @@ async fn run_in_tx<T: Tx>(
         insert_many(
             tx,
             "exit_decisions",
-            &["run_id", "household_id", "year", "rule_version_id", "household_status", "may_exit", "failing", "explanation_json"],
+            &[
+                "run_id",
+                "household_id",
+                "year",
+                "rule_version_id",
+                "household_status",
+                "may_exit",
+                "failing",
+                "explanation_json",
+            ],
             &decisions,
             &[],
         )
@@ -680,12 +911,25 @@ async fn run_in_tx<T: Tx>(
     }
     s.failing = failing
         .into_iter()
-        .map(|(key, count)| CountByKey { name: if key == "income" { format!("{year}年人均纯收入高于贫困线") } else { household_criterion_name(&key) }, key, count })
+        .map(|(key, count)| CountByKey {
+            name: if key == "income" {
+                format!("{year}年人均纯收入高于贫困线")
+            } else {
+                household_criterion_name(&key)
+            },
+            key,
+            count,
+        })
         .collect();
-    s.failing.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    s.failing
+        .sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
     s.candidates = ["1", "2", "3"]
         .iter()
-        .map(|c| CountByKey { key: c.to_string(), name: monitoring_category_name(c).into(), count: candidates.get(*c).copied().unwrap_or(0) })
+        .map(|c| CountByKey {
+            key: c.to_string(),
+            name: monitoring_category_name(c).into(),
+            count: candidates.get(*c).copied().unwrap_or(0),
+        })
         .collect();
 
     tracing::debug!(?t_read, ?t_decide, ?t_insert, since_start = ?started.elapsed(), "assessment: households decided");
@@ -693,17 +937,42 @@ async fn run_in_tx<T: Tx>(
     insert_many(
         tx,
         "monitoring_cases",
-        &["household_id", "category", "channel", "identified_at", "risk_score", "signals_json", "status", "rule_version_id", "run_id", "note", "opened_by", "recorded_at"],
+        &[
+            "household_id",
+            "category",
+            "channel",
+            "identified_at",
+            "risk_score",
+            "signals_json",
+            "status",
+            "rule_version_id",
+            "run_id",
+            "note",
+            "opened_by",
+            "recorded_at",
+        ],
         &new_cases,
         &[],
     )
     .await?;
     s.new_cases = new_cases.len() as i64;
     for category in ["1", "2", "3"] {
-        let ids: Vec<i64> = new_case_types.iter().filter(|(_, c)| c == category).map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = new_case_types
+            .iter()
+            .filter(|(_, c)| c == category)
+            .map(|(id, _)| *id)
+            .collect();
         for chunk in ids.chunks(1000) {
-            let list = chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-            tx.exec(&format!("UPDATE households SET monitoring_type = $1 WHERE id IN ({list})"), &[category.into()]).await?;
+            let list = chunk
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            tx.exec(
+                &format!("UPDATE households SET monitoring_type = $1 WHERE id IN ({list})"),
+                &[category.into()],
+            )
+            .await?;
         }
     }
 
@@ -713,8 +982,14 @@ async fn run_in_tx<T: Tx>(
     let mut results = Vec::new();
     for a in &village_rows {
         let counts = villages.get(&a.key).copied().unwrap_or_default();
-        let province = RegionCode::from_key(a.key).map(|c| c.province_prefix()).unwrap_or_default();
-        let mut criteria = vec![population_note(incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)), a.population_year, year)];
+        let province = RegionCode::from_key(a.key)
+            .map(|c| c.province_prefix())
+            .unwrap_or_default();
+        let mut criteria = vec![population_note(
+            incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)),
+            a.population_year,
+            year,
+        )];
         criteria.extend(rules.extra_criteria_for(province, "village"));
         s.villages += 1;
         let passed = criteria[0].passed;
@@ -724,7 +999,15 @@ async fn run_in_tx<T: Tx>(
         if a.population.is_none() {
             s.villages_without_population += 1;
         }
-        results.push(result_row(run.id, a, counts, rules.incidence_threshold_bp(province), passed, &criteria, None));
+        results.push(result_row(
+            run.id,
+            a,
+            counts,
+            rules.incidence_threshold_bp(province),
+            passed,
+            &criteria,
+            None,
+        ));
     }
     insert_many(tx, "village_results", &RESULT_COLUMNS, &results, &[]).await?;
     s.counties_assessed = region.is_none_or(|r| r.level() <= RegionLevel::County);
@@ -733,8 +1016,14 @@ async fn run_in_tx<T: Tx>(
         let mut results = Vec::new();
         for a in &county_rows {
             let counts = counties.get(&a.key).copied().unwrap_or_default();
-            let province = RegionCode::from_key(a.key).map(|c| c.province_prefix()).unwrap_or_default();
-            let mut criteria = vec![population_note(incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)), a.population_year, year)];
+            let province = RegionCode::from_key(a.key)
+                .map(|c| c.province_prefix())
+                .unwrap_or_default();
+            let mut criteria = vec![population_note(
+                incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)),
+                a.population_year,
+                year,
+            )];
             let review = reviews.get(&a.key).cloned().unwrap_or_default();
             criteria.extend(county_review_criteria(rules, &review));
             criteria.extend(rules.extra_criteria_for(province, "county"));
@@ -747,7 +1036,15 @@ async fn run_in_tx<T: Tx>(
                 s.counties_without_population += 1;
             }
             let ready = criteria.iter().filter(|c| !c.manual).all(|c| c.passed);
-            results.push(result_row(run.id, a, counts, rules.incidence_threshold_bp(province), passed, &criteria, Some(ready)));
+            results.push(result_row(
+                run.id,
+                a,
+                counts,
+                rules.incidence_threshold_bp(province),
+                passed,
+                &criteria,
+                Some(ready),
+            ));
         }
         insert_many(tx, "county_results", &RESULT_COLUMNS, &results, &[]).await?;
     }
@@ -787,7 +1084,9 @@ fn candidate_found(
             "screening".into(),
             date.into(),
             c.risk_score.into(),
-            serde_json::to_string(&c.signals).expect("signals serialise").into(),
+            serde_json::to_string(&c.signals)
+                .expect("signals serialise")
+                .into(),
             "monitoring".into(),
             rule_version.into(),
             run_id.into(),
@@ -807,8 +1106,18 @@ fn population_note(mut c: Criterion, population_year: Option<i64>, year: i64) ->
 }
 
 const RESULT_COLUMNS: [&str; 12] = [
-    "run_id", "region_key", "households", "poor_households", "may_exit_households", "remaining", "rural_population", "population_year",
-    "incidence_bp", "threshold_bp", "passed", "explanation_json",
+    "run_id",
+    "region_key",
+    "households",
+    "poor_households",
+    "may_exit_households",
+    "remaining",
+    "rural_population",
+    "population_year",
+    "incidence_bp",
+    "threshold_bp",
+    "passed",
+    "explanation_json",
 ];
 
 /// The stored explanation of a village or county result.
@@ -821,9 +1130,20 @@ struct AreaExplanation {
     exit_ready: Option<bool>,
 }
 
-fn result_row(run_id: i64, a: &AreaRow, counts: AreaCounts, threshold_bp: i64, passed: bool, criteria: &[Criterion], ready: Option<bool>) -> Vec<Val> {
-    let explanation =
-        AreaExplanation { criteria: criteria.to_vec(), remaining_after_exits: (a.remaining - counts.may_exit_people).max(0), exit_ready: ready };
+fn result_row(
+    run_id: i64,
+    a: &AreaRow,
+    counts: AreaCounts,
+    threshold_bp: i64,
+    passed: bool,
+    criteria: &[Criterion],
+    ready: Option<bool>,
+) -> Vec<Val> {
+    let explanation = AreaExplanation {
+        criteria: criteria.to_vec(),
+        remaining_after_exits: (a.remaining - counts.may_exit_people).max(0),
+        exit_ready: ready,
+    };
     vec![
         run_id.into(),
         a.key.into(),
@@ -833,10 +1153,14 @@ fn result_row(run_id: i64, a: &AreaRow, counts: AreaCounts, threshold_bp: i64, p
         a.remaining.into(),
         a.population.into(),
         a.population_year.into(),
-        a.population.and_then(|p| incidence_bp(a.remaining, p)).into(),
+        a.population
+            .and_then(|p| incidence_bp(a.remaining, p))
+            .into(),
         threshold_bp.into(),
         passed.into(),
-        serde_json::to_string(&explanation).expect("explanation serialises").into(),
+        serde_json::to_string(&explanation)
+            .expect("explanation serialises")
+            .into(),
     ]
 }
 
@@ -851,7 +1175,12 @@ struct AreaRow {
 
 /// Households grouped by village or county, joined with the rural population of the year (or
 /// the latest earlier year on record).
-async fn area_rows<T: Tx>(tx: &mut T, column: &'static str, range_sql: &str, year: i64) -> StoreResult<Vec<AreaRow>> {
+async fn area_rows<T: Tx>(
+    tx: &mut T,
+    column: &'static str,
+    range_sql: &str,
+    year: i64,
+) -> StoreResult<Vec<AreaRow>> {
     let sql = format!(
         "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
          FROM (SELECT h.{column} AS area, COUNT(*) AS households,
@@ -862,7 +1191,13 @@ async fn area_rows<T: Tx>(tx: &mut T, column: &'static str, range_sql: &str, yea
               AND rp.year = (SELECT MAX(p2.year) FROM region_population p2 WHERE p2.region_key = g.area AND p2.year <= $1)
          ORDER BY g.area"
     );
-    let rows = tx.rows(&sql, &[year.into()], &[Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64]).await?;
+    let rows = tx
+        .rows(
+            &sql,
+            &[year.into()],
+            &[Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| AreaRow {
@@ -888,7 +1223,17 @@ async fn latest_reviews<T: Tx>(tx: &mut T, year: i64) -> StoreResult<HashMap<i64
         .iter()
         .map(|r| {
             let v = |i: usize| r[i].i64().unwrap_or_default();
-            (v(0), CountyReview { sampled_exited: v(1), wrongly_exited: v(2), sampled_households: v(3), missed_poor: v(4), surveyed: v(5), approving: v(6) })
+            (
+                v(0),
+                CountyReview {
+                    sampled_exited: v(1),
+                    wrongly_exited: v(2),
+                    sampled_households: v(3),
+                    missed_poor: v(4),
+                    surveyed: v(5),
+                    approving: v(6),
+                },
+            )
         })
         .collect())
 }
@@ -935,11 +1280,26 @@ pub struct AreaResult {
 }
 
 /// The household, if the caller may see it (404 otherwise, as for the registry).
-pub(crate) async fn visible_household<T: Tx>(tx: &mut T, caller: &Caller, id: i64) -> StoreResult<HouseholdRef> {
-    let sql = format!("SELECT h.id, h.county_key, h.status FROM households h WHERE h.id = $1{}", household_scope_sql(&caller.scope, "h"));
-    let rows = tx.rows(&sql, &[id.into()], &[Ty::I64, Ty::I64, Ty::Str]).await?;
-    let r = rows.first().ok_or_else(|| StoreError::NotFound(format!("户 {id} 不存在")))?;
-    Ok(HouseholdRef { id, county_key: r[1].i64().unwrap_or_default(), status: r[2].string() })
+pub(crate) async fn visible_household<T: Tx>(
+    tx: &mut T,
+    caller: &Caller,
+    id: i64,
+) -> StoreResult<HouseholdRef> {
+    let sql = format!(
+        "SELECT h.id, h.county_key, h.status FROM households h WHERE h.id = $1{}",
+        household_scope_sql(&caller.scope, "h")
+    );
+    let rows = tx
+        .rows(&sql, &[id.into()], &[Ty::I64, Ty::I64, Ty::Str])
+        .await?;
+    let r = rows
+        .first()
+        .ok_or_else(|| StoreError::NotFound(format!("户 {id} 不存在")))?;
+    Ok(HouseholdRef {
+        id,
+        county_key: r[1].i64().unwrap_or_default(),
+        status: r[2].string(),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -949,7 +1309,11 @@ pub(crate) struct HouseholdRef {
     pub status: String,
 }
 
-async fn decisions_in<T: Tx>(tx: &mut T, household_id: i64, year: Option<i64>) -> StoreResult<Vec<StoredDecision>> {
+async fn decisions_in<T: Tx>(
+    tx: &mut T,
+    household_id: i64,
+    year: Option<i64>,
+) -> StoreResult<Vec<StoredDecision>> {
     let rows = tx
         .rows(
             // Run by run (CROSS JOIN keeps the small runs table outer on SQLite): point lookups
@@ -973,7 +1337,13 @@ async fn decisions_in<T: Tx>(tx: &mut T, household_id: i64, year: Option<i64>) -
             decided_at: r[3].string(),
             household_status: r[4].string(),
             may_exit: r[5].bool().unwrap_or(false),
-            failing: r[6].str().unwrap_or_default().split(',').filter(|k| !k.is_empty()).map(String::from).collect(),
+            failing: r[6]
+                .str()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect(),
             criteria: decision.criteria,
         });
     }
@@ -983,24 +1353,44 @@ async fn decisions_in<T: Tx>(tx: &mut T, household_id: i64, year: Option<i64>) -
 const AREA_SELECT: &str = "SELECT c.run_id, a.year, c.region_key, r.name, c.households, c.poor_households, c.may_exit_households, c.remaining,
     c.rural_population, c.population_year, c.incidence_bp, c.threshold_bp, c.passed, c.explanation_json, a.finished_at";
 const AREA_TYS: [Ty; 15] = [
-    Ty::I64, Ty::I64, Ty::I64, Ty::Str, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::Bool, Ty::Str, Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::I64,
+    Ty::Bool,
+    Ty::Str,
+    Ty::Str,
 ];
 
 fn area_from(r: &[Val]) -> AreaResult {
-    let explanation: Option<AreaExplanation> = serde_json::from_str(r[13].str().unwrap_or_default()).ok();
+    let explanation: Option<AreaExplanation> =
+        serde_json::from_str(r[13].str().unwrap_or_default()).ok();
     let incidence_bp = r[10].i64();
     let threshold_bp = r[11].i64().unwrap_or_default();
     let remaining = r[7].i64().unwrap_or_default();
     AreaResult {
         run_id: r[0].i64().unwrap_or_default(),
         year: r[1].i64().unwrap_or_default(),
-        code: RegionCode::from_key(r[2].i64().unwrap_or_default()).map(|c| c.to_string()).unwrap_or_default(),
+        code: RegionCode::from_key(r[2].i64().unwrap_or_default())
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
         name: r[3].string(),
         households: r[4].i64().unwrap_or_default(),
         poor_households: r[5].i64().unwrap_or_default(),
         may_exit_households: r[6].i64().unwrap_or_default(),
         remaining,
-        remaining_after_exits: explanation.as_ref().map(|e| e.remaining_after_exits).unwrap_or(remaining),
+        remaining_after_exits: explanation
+            .as_ref()
+            .map(|e| e.remaining_after_exits)
+            .unwrap_or(remaining),
         rural_population: r[8].i64(),
         population_year: r[9].i64(),
         incidence_bp,
@@ -1017,7 +1407,12 @@ fn area_from(r: &[Val]) -> AreaResult {
 impl Db {
     /// A household's decisions (of one year, or all), newest first, each explained with the
     /// figures and lines of its own run.
-    pub async fn household_decisions(&self, caller: &Caller, household_id: i64, year: Option<i64>) -> StoreResult<Vec<StoredDecision>> {
+    pub async fn household_decisions(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        year: Option<i64>,
+    ) -> StoreResult<Vec<StoredDecision>> {
         require_read(caller)?;
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -1030,7 +1425,13 @@ impl Db {
 
     /// The latest result of each county (level "county") or village ("village") of a year within
     /// a region, from the newest completed run that assessed it.
-    pub async fn exit_progress(&self, caller: &Caller, level: RegionLevel, year: i64, within: Option<RegionCode>) -> StoreResult<Vec<AreaResult>> {
+    pub async fn exit_progress(
+        &self,
+        caller: &Caller,
+        level: RegionLevel,
+        year: i64,
+        within: Option<RegionCode>,
+    ) -> StoreResult<Vec<AreaResult>> {
         require_read(caller)?;
         let table = match level {
             RegionLevel::Village => "village_results",
@@ -1062,9 +1463,18 @@ impl Db {
     }
 
     /// The results of one run at one level.
-    pub async fn run_results(&self, caller: &Caller, run_id: i64, level: RegionLevel) -> StoreResult<Vec<AreaResult>> {
+    pub async fn run_results(
+        &self,
+        caller: &Caller,
+        run_id: i64,
+        level: RegionLevel,
+    ) -> StoreResult<Vec<AreaResult>> {
         require_read(caller)?;
-        let table = if level == RegionLevel::Village { "village_results" } else { "county_results" };
+        let table = if level == RegionLevel::Village {
+            "village_results"
+        } else {
+            "county_results"
+        };
         let sql = format!(
             "{AREA_SELECT} FROM {table} c JOIN assessment_runs a ON a.id = c.run_id JOIN regions r ON r.key = c.region_key
              WHERE c.run_id = $1{} ORDER BY c.region_key",
@@ -1102,7 +1512,14 @@ type ReviewRow = (i64, i64, i64, i64, i64, i64, i64, String, String, String);
 
 impl Db {
     /// Records a county's review samples for a year (a new row; the newest counts).
-    pub async fn save_county_review(&self, caller: &Caller, county: RegionCode, year: i64, review: &CountyReview, note: &str) -> StoreResult<StoredReview> {
+    pub async fn save_county_review(
+        &self,
+        caller: &Caller,
+        county: RegionCode,
+        year: i64,
+        review: &CountyReview,
+        note: &str,
+    ) -> StoreResult<StoredReview> {
         require_write(caller)?;
         let mut problems = domain::validation::Problems::default();
         if county.level() != RegionLevel::County {
@@ -1110,7 +1527,9 @@ impl Db {
         } else if self.get_region(county).await?.is_none() {
             problems.push("county", format!("区划代码 {county} 不存在"));
         } else if !caller.scope.allows_region(county) {
-            return Err(StoreError::Forbidden(format!("县 {county} 不在您的管辖范围内")));
+            return Err(StoreError::Forbidden(format!(
+                "县 {county} 不在您的管辖范围内"
+            )));
         }
         if !(2000..=2100).contains(&year) {
             problems.push("year", "年份应在 2000–2100 之间");
@@ -1135,7 +1554,12 @@ impl Db {
         })
     }
 
-    pub async fn county_review(&self, caller: &Caller, county: RegionCode, year: i64) -> StoreResult<Option<StoredReview>> {
+    pub async fn county_review(
+        &self,
+        caller: &Caller,
+        county: RegionCode,
+        year: i64,
+    ) -> StoreResult<Option<StoredReview>> {
         require_read(caller)?;
         if !caller.scope.allows_region(county) {
             return Ok(None);
@@ -1146,8 +1570,24 @@ impl Db {
              FROM county_reviews WHERE county_key = $1 AND year = $2 ORDER BY id DESC LIMIT 1")
             .bind(county.key()).bind(year).fetch_optional(p).await)?;
         Ok(row.map(|r| {
-            let review = CountyReview { sampled_exited: r.1, wrongly_exited: r.2, sampled_households: r.3, missed_poor: r.4, surveyed: r.5, approving: r.6 };
-            StoredReview { id: r.0, county_code: county.to_string(), year, criteria: county_review_criteria(&rules, &review), review, note: r.7, entered_by: r.8, entered_at: r.9 }
+            let review = CountyReview {
+                sampled_exited: r.1,
+                wrongly_exited: r.2,
+                sampled_households: r.3,
+                missed_poor: r.4,
+                surveyed: r.5,
+                approving: r.6,
+            };
+            StoredReview {
+                id: r.0,
+                county_code: county.to_string(),
+                year,
+                criteria: county_review_criteria(&rules, &review),
+                review,
+                note: r.7,
+                entered_by: r.8,
+                entered_at: r.9,
+            }
         }))
     }
 }
@@ -1181,7 +1621,11 @@ pub struct ExitProcedure {
     pub publicity_days: i64,
 }
 
-async fn steps_in<T: Tx>(tx: &mut T, household_id: i64, year: i64) -> StoreResult<Vec<ProcedureStep>> {
+async fn steps_in<T: Tx>(
+    tx: &mut T,
+    household_id: i64,
+    year: i64,
+) -> StoreResult<Vec<ProcedureStep>> {
     let rows = tx
         .rows(
             "SELECT id, state, state_date, responsible, note, recorded_by, recorded_at FROM exit_procedures WHERE household_id = $1 AND year = $2 ORDER BY id",
@@ -1207,10 +1651,17 @@ async fn steps_in<T: Tx>(tx: &mut T, household_id: i64, year: i64) -> StoreResul
         .collect())
 }
 
-fn procedure_from(household_id: i64, year: i64, steps: Vec<ProcedureStep>, rules: &Rules) -> ExitProcedure {
+fn procedure_from(
+    household_id: i64,
+    year: i64,
+    steps: Vec<ProcedureStep>,
+    rules: &Rules,
+) -> ExitProcedure {
     let current = steps.last().and_then(|s| ExitStep::parse(&s.state));
     let publicity_until = match (current, steps.last().and_then(|s| parse_date(&s.date))) {
-        (Some(ExitStep::Publicity), Some(d)) => Some(format_date(publicity_end(d, rules.publicity_days))),
+        (Some(ExitStep::Publicity), Some(d)) => {
+            Some(format_date(publicity_end(d, rules.publicity_days)))
+        }
         _ => None,
     };
     ExitProcedure {
@@ -1218,7 +1669,10 @@ fn procedure_from(household_id: i64, year: i64, steps: Vec<ProcedureStep>, rules
         year,
         current: current.map(|c| c.as_str().to_string()),
         current_name: current.map(|c| c.name_zh()),
-        next: ExitStep::next_steps(current).iter().map(|s| (s.as_str().to_string(), s.name_zh().to_string())).collect(),
+        next: ExitStep::next_steps(current)
+            .iter()
+            .map(|s| (s.as_str().to_string(), s.name_zh().to_string()))
+            .collect(),
         publicity_until,
         publicity_days: rules.publicity_days,
         steps,
@@ -1234,7 +1688,12 @@ pub struct NewStep {
 }
 
 impl Db {
-    pub async fn exit_procedure(&self, caller: &Caller, household_id: i64, year: i64) -> StoreResult<ExitProcedure> {
+    pub async fn exit_procedure(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        year: i64,
+    ) -> StoreResult<ExitProcedure> {
         require_read(caller)?;
         let rules = self.current_rules().await?.rules;
         on_db!(self, p => {
@@ -1248,13 +1707,26 @@ impl Db {
 
     /// Records the next step of a household's exit procedure for a year. 拟退出 needs a decision
     /// of that year saying the household may exit; 销号 records the exit in the status history.
-    pub async fn record_exit_step(&self, caller: &Caller, household_id: i64, year: i64, step: &NewStep) -> StoreResult<ExitProcedure> {
+    pub async fn record_exit_step(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        year: i64,
+        step: &NewStep,
+    ) -> StoreResult<ExitProcedure> {
         require_write(caller)?;
         let rules = self.current_rules().await?.rules;
         let Some(next) = ExitStep::parse(&step.state) else {
             return Err(StoreError::invalid_field(
                 "state",
-                format!("步骤应为：{}", ExitStep::ALL.iter().map(|s| format!("{}（{}）", s.as_str(), s.name_zh())).collect::<Vec<_>>().join("、")),
+                format!(
+                    "步骤应为：{}",
+                    ExitStep::ALL
+                        .iter()
+                        .map(|s| format!("{}（{}）", s.as_str(), s.name_zh()))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                ),
             ));
         };
         let now = now_rfc3339();
@@ -1341,18 +1813,34 @@ pub struct PublicityList {
 
 impl Db {
     /// Households of a village whose exit procedure for the year is in 公示.
-    pub async fn publicity_list(&self, caller: &Caller, village: RegionCode, year: i64) -> StoreResult<PublicityList> {
+    pub async fn publicity_list(
+        &self,
+        caller: &Caller,
+        village: RegionCode,
+        year: i64,
+    ) -> StoreResult<PublicityList> {
         require_read(caller)?;
         if village.level() != RegionLevel::Village {
-            return Err(StoreError::invalid_field("village", "应为 12 位村级区划代码"));
+            return Err(StoreError::invalid_field(
+                "village",
+                "应为 12 位村级区划代码",
+            ));
         }
-        let region = self.get_region(village).await?.ok_or_else(|| StoreError::NotFound(format!("区划代码 {village} 不存在")))?;
+        let region = self
+            .get_region(village)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("区划代码 {village} 不存在")))?;
         if !caller.scope.allows_region(village) {
             return Err(StoreError::NotFound(format!("区划代码 {village} 不存在")));
         }
         let rules = self.current_rules().await?.rules;
         let ancestors = self.region_ancestors(village).await?;
-        let full_name = ancestors.iter().map(|a| a.name.as_str()).chain(std::iter::once(region.name.as_str())).collect::<Vec<_>>().join(" ");
+        let full_name = ancestors
+            .iter()
+            .map(|a| a.name.as_str())
+            .chain(std::iter::once(region.name.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(
@@ -1377,7 +1865,9 @@ impl Db {
             .into_iter()
             .map(|(r, member_names)| {
                 let from = r[5].string();
-                let until = parse_date(&from).map(|d| format_date(publicity_end(d, rules.publicity_days))).unwrap_or_default();
+                let until = parse_date(&from)
+                    .map(|d| format_date(publicity_end(d, rules.publicity_days)))
+                    .unwrap_or_default();
                 PublicityEntry {
                     household_no: r[1].string(),
                     group_name: r[2].string(),
@@ -1392,7 +1882,14 @@ impl Db {
                 }
             })
             .collect();
-        Ok(PublicityList { village_code: village.to_string(), village_name: region.name, full_name, year, publicity_days: rules.publicity_days, entries })
+        Ok(PublicityList {
+            village_code: village.to_string(),
+            village_name: region.name,
+            full_name,
+            year,
+            publicity_days: rules.publicity_days,
+            entries,
+        })
     }
 }
 
@@ -1405,6 +1902,16 @@ mod tests {
         // food yes, clothing no, education unknown, medical yes, housing no, water yes.
         let packed = 1 + 3 * 2 + 9 * 0 + 27 * 1 + 81 * 2 + 243 * 1;
         let got: Vec<Option<bool>> = (0..6).map(|i| guarantee(packed, i)).collect();
-        assert_eq!(got, [Some(true), Some(false), None, Some(true), Some(false), Some(true)]);
+        assert_eq!(
+            got,
+            [
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+                Some(false),
+                Some(true)
+            ]
+        );
     }
 }

@@ -82,7 +82,12 @@ impl Db {
     }
 
     /// Newest first, keyset by id.
-    pub async fn list_audit(&self, filter: &AuditFilter, before_id: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
         Ok(on_db!(self, p => sqlx::query_as(
             "SELECT id, at, user_id, username, action, entity, entity_id, batch_id, before_json, after_json, detail
              FROM audit_log WHERE ($1 IS NULL OR username = $1) AND ($2 IS NULL OR entity = $2)

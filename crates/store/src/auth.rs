@@ -151,7 +151,10 @@ pub async fn hash_password(password: &str) -> StoreResult<String> {
     let password = password.to_string();
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(argon2_error)
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(argon2_error)
     })
     .await
     .map_err(argon2_error)?
@@ -162,7 +165,9 @@ async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::PasswordVerifier;
-        argon2::Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
     })
     .await
     .unwrap_or(false)
@@ -174,12 +179,17 @@ async fn dummy_hash() -> &'static str {
     if let Some(h) = DUMMY.get() {
         return h;
     }
-    let h = hash_password(&generate_password("")).await.unwrap_or_default();
+    let h = hash_password(&generate_password(""))
+        .await
+        .unwrap_or_default();
     DUMMY.get_or_init(|| h)
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -194,7 +204,14 @@ pub fn format_unix(unix: i64) -> String {
 /// Parses the timestamps this store writes (`YYYY-MM-DDTHH:MM:SSZ`).
 pub fn unix_from_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -227,24 +244,43 @@ fn user_json(u: &User) -> serde_json::Value {
 }
 
 fn require_admin(caller: &Caller) -> StoreResult<()> {
-    if caller.is_admin() { Ok(()) } else { Err(StoreError::Forbidden("只有市级管理员可以管理用户和令牌".into())) }
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden(
+            "只有市级管理员可以管理用户和令牌".into(),
+        ))
+    }
 }
 
 /// The name recorded for a login attempt by an unknown or malformed user name.
 fn attempted_name(username: &str) -> String {
-    let name: String = username.trim().chars().filter(|c| !c.is_control()).take(rules::MAX_USERNAME_CHARS).collect();
-    if name.is_empty() { "（空）".into() } else { name }
+    let name: String = username
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(rules::MAX_USERNAME_CHARS)
+        .collect();
+    if name.is_empty() {
+        "（空）".into()
+    } else {
+        name
+    }
 }
 
 impl Db {
     async fn user_row(&self, username: &str) -> StoreResult<Option<UserRow>> {
         let sql = format!("{USER_SELECT} WHERE u.username = $1");
-        Ok(on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(username.trim()).fetch_optional(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(username.trim()).fetch_optional(p).await)?,
+        )
     }
 
     async fn user_row_by_id(&self, id: i64) -> StoreResult<Option<UserRow>> {
         let sql = format!("{USER_SELECT} WHERE u.id = $1");
-        Ok(on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?,
+        )
     }
 
     pub async fn get_user(&self, username: &str) -> StoreResult<Option<User>> {
@@ -252,7 +288,9 @@ impl Db {
     }
 
     pub async fn require_user(&self, username: &str) -> StoreResult<User> {
-        self.get_user(username).await?.ok_or_else(|| StoreError::NotFound(format!("用户 {} 不存在", attempted_name(username))))
+        self.get_user(username).await?.ok_or_else(|| {
+            StoreError::NotFound(format!("用户 {} 不存在", attempted_name(username)))
+        })
     }
 
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
@@ -300,7 +338,11 @@ impl Db {
     }
 
     /// Checks a new account against the rules and the database; every problem at once.
-    async fn check_new_user(&self, input: &NewUser, password: &str) -> StoreResult<(String, Role, Option<RegionCode>)> {
+    async fn check_new_user(
+        &self,
+        input: &NewUser,
+        password: &str,
+    ) -> StoreResult<(String, Role, Option<RegionCode>)> {
         let mut problems = Problems::default();
         let username = match rules::check_username(&input.username) {
             Ok(name) => {
@@ -316,9 +358,19 @@ impl Db {
         };
         let role = Role::parse(&input.role).filter(|r| *r != Role::Public);
         if role.is_none() {
-            problems.push("role", format!("角色“{}”无效，应为：admin、district、county、village、org、auditor", input.role));
+            problems.push(
+                "role",
+                format!(
+                    "角色“{}”无效，应为：admin、district、county、village、org、auditor",
+                    input.role
+                ),
+            );
         }
-        let region_text = input.region.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let region_text = input
+            .region
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let mut region = None;
         if let Some(role) = role {
             let wanted_level = match role {
@@ -327,15 +379,28 @@ impl Db {
                 _ => None,
             };
             match (wanted_level, region_text) {
-                (Some(level), None) => {
-                    problems.push("region", format!("{}须指定所属{}（--region 区划代码）", role.name_zh(), level.name_zh()))
-                }
-                (None, Some(_)) => problems.push("region", format!("{}不按区划限定范围，不能指定 --region", role.name_zh())),
+                (Some(level), None) => problems.push(
+                    "region",
+                    format!(
+                        "{}须指定所属{}（--region 区划代码）",
+                        role.name_zh(),
+                        level.name_zh()
+                    ),
+                ),
+                (None, Some(_)) => problems.push(
+                    "region",
+                    format!("{}不按区划限定范围，不能指定 --region", role.name_zh()),
+                ),
                 (Some(level), Some(text)) => match RegionCode::parse(text) {
                     Err(e) => problems.push("region", e.to_string()),
                     Ok(code) if code.level() != level => problems.push(
                         "region",
-                        format!("{}的区划应为{}，{code} 是{}", role.name_zh(), level.name_zh(), code.level().name_zh()),
+                        format!(
+                            "{}的区划应为{}，{code} 是{}",
+                            role.name_zh(),
+                            level.name_zh(),
+                            code.level().name_zh()
+                        ),
                     ),
                     Ok(code) => match self.get_region(code).await? {
                         None => problems.push("region", format!("区划代码 {code} 不存在")),
@@ -346,8 +411,14 @@ impl Db {
             }
             let needs_org = matches!(role, Role::District | Role::Org);
             match (needs_org, input.organisation_id) {
-                (true, None) => problems.push("organisation_id", format!("{}须指定所属机构（--org 机构编号）", role.name_zh())),
-                (false, Some(_)) => problems.push("organisation_id", format!("{}不属于某个机构，不能指定 --org", role.name_zh())),
+                (true, None) => problems.push(
+                    "organisation_id",
+                    format!("{}须指定所属机构（--org 机构编号）", role.name_zh()),
+                ),
+                (false, Some(_)) => problems.push(
+                    "organisation_id",
+                    format!("{}不属于某个机构，不能指定 --org", role.name_zh()),
+                ),
                 (true, Some(id)) => {
                     if self.get_organisation(id).await?.is_none() {
                         problems.push("organisation_id", format!("机构 {id} 不存在"));
@@ -356,10 +427,14 @@ impl Db {
                 (false, None) => {}
             }
             if input.can_reveal && role == Role::Auditor {
-                problems.push("can_reveal", "审计人员只能查看脱敏数据，不能授予查看完整证件号的权限");
+                problems.push(
+                    "can_reveal",
+                    "审计人员只能查看脱敏数据，不能授予查看完整证件号的权限",
+                );
             }
         }
-        for m in rules::password_problems(username.as_deref().unwrap_or(&input.username), password) {
+        for m in rules::password_problems(username.as_deref().unwrap_or(&input.username), password)
+        {
             problems.push("password", m);
         }
         problems.into_result().map_err(StoreError::invalid)?;
@@ -367,7 +442,12 @@ impl Db {
     }
 
     /// Creates an account with this password (already chosen or generated by the caller).
-    pub async fn create_user(&self, caller: &Caller, input: &NewUser, password: &str) -> StoreResult<User> {
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        input: &NewUser,
+        password: &str,
+    ) -> StoreResult<User> {
         require_admin(caller)?;
         let (username, role, region) = self.check_new_user(input, password).await?;
         let hash = hash_password(password).await?;
@@ -390,7 +470,11 @@ impl Db {
             tx.commit().await?;
             id
         });
-        Ok(self.user_row_by_id(id).await?.expect("just created").into_user())
+        Ok(self
+            .user_row_by_id(id)
+            .await?
+            .expect("just created")
+            .into_user())
     }
 
     /// On a database without any account, creates the administrator `admin` with a random
@@ -424,7 +508,12 @@ impl Db {
 
     /// Disables (or enables again) an account; a disabled account's sessions end at once and
     /// its tokens stop working.
-    pub async fn set_user_disabled(&self, caller: &Caller, username: &str, disabled: bool) -> StoreResult<User> {
+    pub async fn set_user_disabled(
+        &self,
+        caller: &Caller,
+        username: &str,
+        disabled: bool,
+    ) -> StoreResult<User> {
         require_admin(caller)?;
         let before = self.require_user(username).await?;
         let now = now_rfc3339();
@@ -444,7 +533,12 @@ impl Db {
     }
 
     /// Sets a new password, lifts any lock, and ends the account's sessions.
-    pub async fn set_password(&self, caller: &Caller, username: &str, password: &str) -> StoreResult<()> {
+    pub async fn set_password(
+        &self,
+        caller: &Caller,
+        username: &str,
+        password: &str,
+    ) -> StoreResult<()> {
         let user = self.require_user(username).await?;
         if !caller.is_admin() && caller.user_id != Some(user.id) {
             return Err(StoreError::Forbidden("只能修改自己的密码".into()));
@@ -452,7 +546,10 @@ impl Db {
         let problems = rules::password_problems(&user.username, password);
         if !problems.is_empty() {
             return Err(StoreError::invalid(
-                problems.into_iter().map(|m| domain::validation::FieldError::new("password", m)).collect(),
+                problems
+                    .into_iter()
+                    .map(|m| domain::validation::FieldError::new("password", m))
+                    .collect(),
             ));
         }
         let hash = hash_password(password).await?;
@@ -473,12 +570,20 @@ impl Db {
     /// An account locked by five wrong passwords refuses even the right one until the lock ends.
     pub async fn login(&self, username: &str, password: &str) -> StoreResult<LoginOutcome> {
         let now = now_unix();
-        let row = if rules::check_username(username).is_ok() { self.user_row(username).await? } else { None };
+        let row = if rules::check_username(username).is_ok() {
+            self.user_row(username).await?
+        } else {
+            None
+        };
         let Some(row) = row else {
             // Same work as for a real account, so response times do not tell names apart.
             verify_password(password, dummy_hash().await).await;
-            let who = Caller { username: attempted_name(username), ..Caller::public() };
-            self.record_event(&who, "login_failed", "user", None, "用户名不存在".into()).await?;
+            let who = Caller {
+                username: attempted_name(username),
+                ..Caller::public()
+            };
+            self.record_event(&who, "login_failed", "user", None, "用户名不存在".into())
+                .await?;
             return Ok(LoginOutcome::Invalid);
         };
         let state = row.login_state();
@@ -496,7 +601,9 @@ impl Db {
             .await?;
             return Ok(LoginOutcome::Locked { minutes });
         }
-        if password.len() > rules::MAX_PASSWORD_BYTES || !verify_password(password, &row.password_hash).await {
+        if password.len() > rules::MAX_PASSWORD_BYTES
+            || !verify_password(password, &row.password_hash).await
+        {
             on_db!(self, p => {
                 let mut tx = p.begin().await?;
                 // Atomic, so parallel guesses cannot share one count.
@@ -518,7 +625,14 @@ impl Db {
             return Ok(LoginOutcome::Invalid);
         }
         if user.disabled {
-            self.record_event(&caller, "login_refused", "user", Some(user.id.to_string()), "账户已停用".into()).await?;
+            self.record_event(
+                &caller,
+                "login_refused",
+                "user",
+                Some(user.id.to_string()),
+                "账户已停用".into(),
+            )
+            .await?;
             return Ok(LoginOutcome::Disabled);
         }
         let token = new_token("");
@@ -536,16 +650,26 @@ impl Db {
             audit!(&mut *tx, &caller, "login", "user", Some(user.id.to_string()), None, None, None, String::new());
             tx.commit().await?;
         });
-        Ok(LoginOutcome::Success { token, caller, expires_at })
+        Ok(LoginOutcome::Success {
+            token,
+            caller,
+            expires_at,
+        })
     }
 
     /// The caller of a session cookie, or None when the session is unknown, idle for longer than
     /// `idle_seconds`, past its end, or its account disabled. Refreshes the idle clock.
-    pub async fn session_caller(&self, token: &str, idle_seconds: i64) -> StoreResult<Option<Caller>> {
+    pub async fn session_caller(
+        &self,
+        token: &str,
+        idle_seconds: i64,
+    ) -> StoreResult<Option<Caller>> {
         let row: Option<(i64, i64, String, String)> = on_db!(self, p => sqlx::query_as(
             "SELECT id, user_id, last_seen_at, expires_at FROM sessions WHERE token_hash = $1")
             .bind(token_hash(token)).fetch_optional(p).await)?;
-        let Some((session_id, user_id, last_seen, expires)) = row else { return Ok(None) };
+        let Some((session_id, user_id, last_seen, expires)) = row else {
+            return Ok(None);
+        };
         let now = now_unix();
         let last_seen = unix_from_rfc3339(&last_seen).unwrap_or(0);
         let expires = unix_from_rfc3339(&expires).unwrap_or(0);
@@ -553,7 +677,9 @@ impl Db {
             on_db!(self, p => sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id).execute(p).await.map(|_| ()))?;
             return Ok(None);
         }
-        let Some(row) = self.user_row_by_id(user_id).await? else { return Ok(None) };
+        let Some(row) = self.user_row_by_id(user_id).await? else {
+            return Ok(None);
+        };
         if row.disabled {
             return Ok(None);
         }
@@ -568,8 +694,12 @@ impl Db {
     pub async fn logout(&self, token: &str) -> StoreResult<bool> {
         let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT id, user_id FROM sessions WHERE token_hash = $1").bind(token_hash(token)).fetch_optional(p).await)?;
-        let Some((session_id, user_id)) = row else { return Ok(false) };
-        let Some(user) = self.user_row_by_id(user_id).await? else { return Ok(false) };
+        let Some((session_id, user_id)) = row else {
+            return Ok(false);
+        };
+        let Some(user) = self.user_row_by_id(user_id).await? else {
+            return Ok(false);
+        };
         let caller = self.caller_for_user(&user.into_user()).await?;
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -606,7 +736,8 @@ impl Db {
         problems.into_result().map_err(StoreError::invalid)?;
         let user = user.expect("checked");
         let expires_at = rfc3339(now_unix() + days * 86_400);
-        self.insert_api_token(caller, &user, &name, &expires_at).await
+        self.insert_api_token(caller, &user, &name, &expires_at)
+            .await
     }
 
     /// Inserts a token with an explicit end (tests use a past one to see it refused).
@@ -636,14 +767,15 @@ impl Db {
 
     pub async fn require_api_token(&self, id: i64) -> StoreResult<ApiToken> {
         let sql = format!("{TOKEN_SELECT} WHERE t.id = $1");
-        let row: Option<ApiToken> =
-            on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
+        let row: Option<ApiToken> = on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
         row.ok_or_else(|| StoreError::NotFound(format!("令牌 {id} 不存在")))
     }
 
     pub async fn list_api_tokens(&self, username: Option<&str>) -> StoreResult<Vec<ApiToken>> {
         let sql = format!("{TOKEN_SELECT} WHERE ($1 IS NULL OR u.username = $1) ORDER BY t.id");
-        Ok(on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(username).fetch_all(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(username).fetch_all(p).await)?,
+        )
     }
 
     /// Revokes a token for good.
@@ -651,7 +783,10 @@ impl Db {
         require_admin(caller)?;
         let before = self.require_api_token(id).await?;
         if before.revoked_at.is_some() {
-            return Err(StoreError::Conflict(format!("令牌 {id} 已于 {} 吊销", before.revoked_at.unwrap_or_default())));
+            return Err(StoreError::Conflict(format!(
+                "令牌 {id} 已于 {} 吊销",
+                before.revoked_at.unwrap_or_default()
+            )));
         }
         let now = now_rfc3339();
         on_db!(self, p => {
@@ -670,16 +805,28 @@ impl Db {
         let row: Option<TokenRow> = on_db!(self, p => sqlx::query_as(
             "SELECT id, user_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash(token)).fetch_optional(p).await)?;
-        let Some((id, user_id, expires_at, revoked_at, last_used)) = row else { return Ok(None) };
+        let Some((id, user_id, expires_at, revoked_at, last_used)) = row else {
+            return Ok(None);
+        };
         let now = now_unix();
-        if revoked_at.is_some() || expires_at.as_deref().is_some_and(|e| unix_from_rfc3339(e).is_none_or(|e| e <= now)) {
+        if revoked_at.is_some()
+            || expires_at
+                .as_deref()
+                .is_some_and(|e| unix_from_rfc3339(e).is_none_or(|e| e <= now))
+        {
             return Ok(None);
         }
-        let Some(row) = self.user_row_by_id(user_id).await? else { return Ok(None) };
+        let Some(row) = self.user_row_by_id(user_id).await? else {
+            return Ok(None);
+        };
         if row.disabled {
             return Ok(None);
         }
-        if last_used.as_deref().and_then(unix_from_rfc3339).is_none_or(|t| now - t >= TOUCH_SECONDS) {
+        if last_used
+            .as_deref()
+            .and_then(unix_from_rfc3339)
+            .is_none_or(|t| now - t >= TOUCH_SECONDS)
+        {
             on_db!(self, p => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(rfc3339(now)).bind(id).execute(p).await.map(|_| ()))?;
         }

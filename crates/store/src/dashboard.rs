@@ -354,7 +354,10 @@ impl Db {
     }
 
     /// The overview figures from the summary tables (see crate::stats for the definitions).
-    pub(crate) async fn overview_from_summaries(&self, f: &OverviewFilter) -> StoreResult<Overview> {
+    pub(crate) async fn overview_from_summaries(
+        &self,
+        f: &OverviewFilter,
+    ) -> StoreResult<Overview> {
         let inputs = self.inputs(f.since, f.until).await?;
         let key = f.region.map(|r| r.key()).unwrap_or(0);
         let sums = self.summaries(&[key], f.since, f.until).await?;
@@ -750,11 +753,15 @@ impl Db {
         keys.extend(children.iter().map(|(c, _)| c.key()));
         keys.extend(deep_codes.iter().map(|(c, _)| c.key()));
         let sums = self.summaries(&keys, f.since, f.until).await?;
-        let prefecture_codes: BTreeSet<RegionCode> = if region.is_some_and(|r| r.level() == RegionLevel::Province) {
-            children.iter().filter_map(|(c, _)| c.ancestors().get(1).copied()).collect()
-        } else {
-            BTreeSet::new()
-        };
+        let prefecture_codes: BTreeSet<RegionCode> =
+            if region.is_some_and(|r| r.level() == RegionLevel::Province) {
+                children
+                    .iter()
+                    .filter_map(|(c, _)| c.ancestors().get(1).copied())
+                    .collect()
+            } else {
+                BTreeSet::new()
+            };
         let mut name_keys: Vec<i64> = path_codes.iter().map(|c| c.key()).collect();
         name_keys.extend(prefecture_codes.iter().map(|c| c.key()));
         name_keys.extend(deep_codes.iter().map(|(c, _)| c.key()));
@@ -763,7 +770,10 @@ impl Db {
             .iter()
             .map(|c| RegionRef {
                 code: c.to_string(),
-                name: names.get(&c.key()).cloned().unwrap_or_else(|| c.to_string()),
+                name: names
+                    .get(&c.key())
+                    .cloned()
+                    .unwrap_or_else(|| c.to_string()),
                 level: c.level(),
             })
             .collect();
@@ -771,7 +781,10 @@ impl Db {
             .iter()
             .map(|c| RegionRef {
                 code: c.to_string(),
-                name: names.get(&c.key()).cloned().unwrap_or_else(|| c.to_string()),
+                name: names
+                    .get(&c.key())
+                    .cloned()
+                    .unwrap_or_else(|| c.to_string()),
                 level: c.level(),
             })
             .collect();
@@ -878,7 +891,10 @@ impl Db {
                     })
                     .collect();
                 if t.theme == Theme::Finance {
-                    let loans = sums_by.get(&(t.theme, "loans".into())).copied().unwrap_or(0);
+                    let loans = sums_by
+                        .get(&(t.theme, "loans".into()))
+                        .copied()
+                        .unwrap_or(0);
                     let amount = sums_by
                         .get(&(t.theme, "loan_amount".into()))
                         .copied()
@@ -975,7 +991,10 @@ impl Db {
 
     /// Each Shenzhen-side pairing in (or above) the region with its yearly agreement targets and
     /// the region's actual figure of that year.
-    pub async fn stats_pairings(&self, region: Option<RegionCode>) -> StoreResult<PairingsProgress> {
+    pub async fn stats_pairings(
+        &self,
+        region: Option<RegionCode>,
+    ) -> StoreResult<PairingsProgress> {
         type Row = (i64, String, i64, String, i64, Option<i64>);
         let rows: Vec<Row> = on_db!(self, p => sqlx::query_as(
             "SELECT p.id, o.name, p.region_key, p.pairing_type, p.start_year, p.end_year FROM pairings p
@@ -1047,7 +1066,9 @@ impl Db {
                 people.insert(code.key(), by_year);
             }
         }
-        let names = self.region_names(&region_keys.iter().copied().collect::<Vec<_>>()).await?;
+        let names = self
+            .region_names(&region_keys.iter().copied().collect::<Vec<_>>())
+            .await?;
 
         let mut items = Vec::new();
         for ((id, org, key, ptype, start, end), code) in rows {

@@ -6,7 +6,10 @@ pub enum StoreError {
     NotFound(String),
     /// Input that breaks a rule; nothing was written.
     #[error("{message}")]
-    Invalid { message: String, details: Vec<FieldError> },
+    Invalid {
+        message: String,
+        details: Vec<FieldError>,
+    },
     #[error("{0}")]
     Conflict(String),
     /// An import or a registry write refused row by row; nothing was written.

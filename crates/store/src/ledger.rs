@@ -8,7 +8,8 @@ use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Backend, Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::ledger::{
-    Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType, Verification, Verifier,
+    Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType,
+    Verification, Verifier,
 };
 use domain::money::Fen;
 use domain::project::{self, Progress};
@@ -120,11 +121,25 @@ impl TransactionInput {
         let mut p = Problems::default();
         let tx_type = TxType::parse_loose(&self.tx_type);
         if tx_type.is_none() {
-            p.push("type", format!("交易类型“{}”无效，应为：{}", self.tx_type, TxType::choices_zh()));
+            p.push(
+                "type",
+                format!(
+                    "交易类型“{}”无效，应为：{}",
+                    self.tx_type,
+                    TxType::choices_zh()
+                ),
+            );
         }
         let fund_source = FundSource::parse_loose(&self.fund_source);
         if fund_source.is_none() {
-            p.push("fund_source", format!("资金来源“{}”无效，应为：{}", self.fund_source, FundSource::choices_zh()));
+            p.push(
+                "fund_source",
+                format!(
+                    "资金来源“{}”无效，应为：{}",
+                    self.fund_source,
+                    FundSource::choices_zh()
+                ),
+            );
         }
         if self.amount.is_none() {
             p.push("amount", "请填写金额（单位：分，正整数）");
@@ -145,9 +160,19 @@ impl TransactionInput {
                 p.push(field, format!("请填写{what}编号"));
             }
         }
-        let voucher_no = clean(self.voucher_no.as_deref(), 64, "voucher_no", "凭证号", &mut p);
+        let voucher_no = clean(
+            self.voucher_no.as_deref(),
+            64,
+            "voucher_no",
+            "凭证号",
+            &mut p,
+        );
         let memo = clean(self.memo.as_deref(), 500, "memo", "摘要", &mut p);
-        let reason = self.over_commitment_reason.as_deref().map(domain::text::normalize).unwrap_or_default();
+        let reason = self
+            .over_commitment_reason
+            .as_deref()
+            .map(domain::text::normalize)
+            .unwrap_or_default();
         let over_commitment_reason = match self.over_commitment {
             Some(true) => Some(reason),
             _ if !reason.is_empty() => Some(reason),
@@ -187,9 +212,20 @@ impl ReversalInput {
         if reason.is_empty() {
             p.push("reason", "请说明冲销原因");
         }
-        let voucher_no = clean(self.voucher_no.as_deref(), 64, "voucher_no", "凭证号", &mut p);
+        let voucher_no = clean(
+            self.voucher_no.as_deref(),
+            64,
+            "voucher_no",
+            "凭证号",
+            &mut p,
+        );
         p.into_result()?;
-        Ok(ReversalDraft { reverses, value_date: value_date.expect("checked"), voucher_no, reason })
+        Ok(ReversalDraft {
+            reverses,
+            value_date: value_date.expect("checked"),
+            voucher_no,
+            reason,
+        })
     }
 }
 
@@ -282,7 +318,12 @@ fn totals_from_rows(rows: &[Vec<Val>]) -> Progress {
     let mut t = Progress::default();
     for r in rows {
         if let Some(kind) = TxType::parse(r[0].str().unwrap_or_default()) {
-            domain::ledger::add_to_totals(&mut t, kind, r[1].i64() == Some(1), Fen(r[2].i64().unwrap_or_default()));
+            domain::ledger::add_to_totals(
+                &mut t,
+                kind,
+                r[1].i64() == Some(1),
+                Fen(r[2].i64().unwrap_or_default()),
+            );
         }
     }
     t
@@ -292,14 +333,23 @@ fn totals_from_rows(rows: &[Vec<Val>]) -> Progress {
 /// is the database's single write lock.
 async fn lock<T: Tx>(tx: &mut T) -> StoreResult<()> {
     if tx.is_postgres() {
-        tx.exec("SELECT pg_advisory_xact_lock($1)", &[LEDGER_LOCK_KEY.into()]).await?;
+        tx.exec(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[LEDGER_LOCK_KEY.into()],
+        )
+        .await?;
     }
     Ok(())
 }
 
 async fn head<T: Tx>(tx: &mut T) -> StoreResult<(i64, String)> {
-    let rows =
-        tx.rows("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1", &[], &[Ty::I64, Ty::Str]).await?;
+    let rows = tx
+        .rows(
+            "SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1",
+            &[],
+            &[Ty::I64, Ty::Str],
+        )
+        .await?;
     Ok(match rows.first() {
         Some(r) => (r[0].i64().unwrap_or_default(), r[1].string()),
         None => (0, domain::ledger::GENESIS_HASH.to_string()),
@@ -308,7 +358,13 @@ async fn head<T: Tx>(tx: &mut T) -> StoreResult<(i64, String)> {
 
 async fn ensure_org<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64) -> StoreResult<()> {
     if let std::collections::hash_map::Entry::Vacant(slot) = ledger.organisations.entry(id) {
-        let rows = tx.rows("SELECT shenzhen_side FROM organisations WHERE id = $1", &[id.into()], &[Ty::Bool]).await?;
+        let rows = tx
+            .rows(
+                "SELECT shenzhen_side FROM organisations WHERE id = $1",
+                &[id.into()],
+                &[Ty::Bool],
+            )
+            .await?;
         if let Some(r) = rows.first() {
             slot.insert(r[0].bool().unwrap_or(false));
         }
@@ -316,24 +372,40 @@ async fn ensure_org<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64) -> StoreRes
     Ok(())
 }
 
-async fn ensure_project<T: Tx>(tx: &mut T, ledger: &mut Ledger, id: i64, scope_sql: &str) -> StoreResult<()> {
+async fn ensure_project<T: Tx>(
+    tx: &mut T,
+    ledger: &mut Ledger,
+    id: i64,
+    scope_sql: &str,
+) -> StoreResult<()> {
     if ledger.projects.contains_key(&id) {
         return Ok(());
     }
     let sql = format!("SELECT p.approved_on, p.status FROM projects p WHERE p.id = $1{scope_sql}");
     let rows = tx.rows(&sql, &[id.into()], &[Ty::Str, Ty::Str]).await?;
     if let Some(r) = rows.first() {
-        let totals = totals_from_rows(&tx.rows(TOTALS_SQL, &[id.into()], &[Ty::Str, Ty::I64, Ty::I64]).await?);
+        let totals = totals_from_rows(
+            &tx.rows(TOTALS_SQL, &[id.into()], &[Ty::Str, Ty::I64, Ty::I64])
+                .await?,
+        );
         ledger.projects.insert(
             id,
-            ProjectFacts { approved_on: r[0].string(), status: parse_status(r[1].str().unwrap_or_default()), totals },
+            ProjectFacts {
+                approved_on: r[0].string(),
+                status: parse_status(r[1].str().unwrap_or_default()),
+                totals,
+            },
         );
     }
     Ok(())
 }
 
 /// Loads an entry and everything upstream of it along `passes_on`.
-async fn ensure_chain<T: Tx>(tx: &mut T, ledger: &mut Ledger, mut id: Option<i64>) -> StoreResult<()> {
+async fn ensure_chain<T: Tx>(
+    tx: &mut T,
+    ledger: &mut Ledger,
+    mut id: Option<i64>,
+) -> StoreResult<()> {
     while let Some(i) = id {
         if let Some(f) = ledger.entries.get(&i) {
             id = f.entry.passes_on;
@@ -350,7 +422,13 @@ async fn ensure_chain<T: Tx>(tx: &mut T, ledger: &mut Ledger, mut id: Option<i64
                 &[Ty::I64],
             )
             .await?;
-        let reversed = tx.rows("SELECT id FROM ledger_entries WHERE reverses = $1", &[i.into()], &[Ty::I64]).await?;
+        let reversed = tx
+            .rows(
+                "SELECT id FROM ledger_entries WHERE reverses = $1",
+                &[i.into()],
+                &[Ty::I64],
+            )
+            .await?;
         id = entry.passes_on;
         ledger.entries.insert(
             i,
@@ -382,21 +460,36 @@ pub(crate) async fn append_all<T: Tx>(
     let now = now_rfc3339();
     let mut ledger = Ledger::default();
     let mut out: Vec<Result<Entry, Vec<FieldError>>> = Vec::with_capacity(postings.len());
-    let insert_sql =
-        format!("INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})", crate::sqlrt::placeholders(1, 20));
+    let insert_sql = format!(
+        "INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})",
+        crate::sqlrt::placeholders(1, 20)
+    );
     for (i, posting) in postings.iter().enumerate() {
         let linked;
         let posting = match links.get(i).copied().flatten() {
             None => posting,
             Some(j) => {
-                let field = if matches!(posting, Posting::Entry(_)) { "passes_on" } else { "reverses" };
+                let field = if matches!(posting, Posting::Entry(_)) {
+                    "passes_on"
+                } else {
+                    "reverses"
+                };
                 let Some(Ok(target)) = out.get(j) else {
-                    out.push(Err(vec![FieldError::new(field, format!("所引用的第 {} 笔交易未通过检查", j + 1))]));
+                    out.push(Err(vec![FieldError::new(
+                        field,
+                        format!("所引用的第 {} 笔交易未通过检查", j + 1),
+                    )]));
                     continue;
                 };
                 linked = match posting {
-                    Posting::Entry(d) => Posting::Entry(Draft { passes_on: Some(target.id), ..d.clone() }),
-                    Posting::Reversal(r) => Posting::Reversal(ReversalDraft { reverses: target.id, ..r.clone() }),
+                    Posting::Entry(d) => Posting::Entry(Draft {
+                        passes_on: Some(target.id),
+                        ..d.clone()
+                    }),
+                    Posting::Reversal(r) => Posting::Reversal(ReversalDraft {
+                        reverses: target.id,
+                        ..r.clone()
+                    }),
                 };
                 &linked
             }
@@ -576,18 +669,33 @@ impl Db {
     }
 
     /// Appends postings given through the API; any refusal refuses them all.
-    async fn append_postings(&self, caller: &Caller, postings: &[Posting]) -> StoreResult<Vec<i64>> {
+    async fn append_postings(
+        &self,
+        caller: &Caller,
+        postings: &[Posting],
+    ) -> StoreResult<Vec<i64>> {
         let results = self.append_batch(caller, postings, &[], true, None).await?;
-        let problems: Vec<FieldError> = results.iter().filter_map(|r| r.as_ref().err()).flatten().cloned().collect();
+        let problems: Vec<FieldError> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .flatten()
+            .cloned()
+            .collect();
         if !problems.is_empty() {
             return Err(StoreError::invalid(problems));
         }
         Ok(results.into_iter().flatten().collect())
     }
 
-    pub async fn post_transaction(&self, caller: &Caller, input: &TransactionInput) -> StoreResult<Transaction> {
+    pub async fn post_transaction(
+        &self,
+        caller: &Caller,
+        input: &TransactionInput,
+    ) -> StoreResult<Transaction> {
         let draft = input.to_draft().map_err(StoreError::invalid)?;
-        let ids = self.append_postings(caller, &[Posting::Entry(draft)]).await?;
+        let ids = self
+            .append_postings(caller, &[Posting::Entry(draft)])
+            .await?;
         self.require_transaction(caller, ids[0]).await
     }
 
@@ -599,19 +707,30 @@ impl Db {
     ) -> StoreResult<Transaction> {
         self.require_transaction(caller, id).await?;
         let draft = input.to_draft(id).map_err(StoreError::invalid)?;
-        let ids = self.append_postings(caller, &[Posting::Reversal(draft)]).await?;
+        let ids = self
+            .append_postings(caller, &[Posting::Reversal(draft)])
+            .await?;
         self.require_transaction(caller, ids[0]).await
     }
 
-    pub async fn get_transaction(&self, caller: &Caller, id: i64) -> StoreResult<Option<Transaction>> {
-        let sql = format!("{TRANSACTION_SELECT} WHERE e.id = $1{}", project_scope_clause(&project_scope(caller)));
+    pub async fn get_transaction(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> StoreResult<Option<Transaction>> {
+        let sql = format!(
+            "{TRANSACTION_SELECT} WHERE e.id = $1{}",
+            project_scope_clause(&project_scope(caller))
+        );
         let row: Option<TransactionRow> =
             on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
         Ok(row.map(TransactionRow::into_transaction))
     }
 
     pub async fn require_transaction(&self, caller: &Caller, id: i64) -> StoreResult<Transaction> {
-        self.get_transaction(caller, id).await?.ok_or_else(|| StoreError::NotFound(format!("交易 {id} 不存在")))
+        self.get_transaction(caller, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("交易 {id} 不存在")))
     }
 
     /// Lists entries in ledger order (keyset by id).
@@ -629,7 +748,8 @@ impl Db {
         );
         if let Some(y) = filter.year {
             let y = y.clamp(0, 9999);
-            sql += &format!(" AND e.value_date >= '{y:04}-01-01' AND e.value_date <= '{y:04}-12-31'");
+            sql +=
+                &format!(" AND e.value_date >= '{y:04}-01-01' AND e.value_date <= '{y:04}-12-31'");
         }
         sql += &project_scope_clause(&project_scope(caller));
         sql += " ORDER BY e.id LIMIT $6";
@@ -637,7 +757,10 @@ impl Db {
             .bind(after.unwrap_or(0)).bind(filter.project_id).bind(filter.organisation_id)
             .bind(filter.tx_type.map(|t| t.as_str())).bind(filter.invested).bind(limit)
             .fetch_all(p).await)?;
-        Ok(rows.into_iter().map(TransactionRow::into_transaction).collect())
+        Ok(rows
+            .into_iter()
+            .map(TransactionRow::into_transaction)
+            .collect())
     }
 
     /// A project's committed, disbursed, received, spent and invested money.
@@ -658,11 +781,18 @@ impl Db {
 
     pub async fn ledger_head(&self) -> StoreResult<LedgerHead> {
         let row: Option<(i64, String)> = on_db!(self, p => sqlx::query_as("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1").fetch_optional(p).await)?;
-        let count: i64 =
-            on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
+        let count: i64 = on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
         Ok(match row {
-            Some((id, hash)) => LedgerHead { count, head_id: Some(id), head_hash: hash },
-            None => LedgerHead { count, head_id: None, head_hash: domain::ledger::GENESIS_HASH.to_string() },
+            Some((id, hash)) => LedgerHead {
+                count,
+                head_id: Some(id),
+                head_hash: hash,
+            },
+            None => LedgerHead {
+                count,
+                head_id: None,
+                head_hash: domain::ledger::GENESIS_HASH.to_string(),
+            },
         })
     }
 
@@ -783,6 +913,9 @@ impl Db {
             })
             .collect();
         flows.sort_by_key(|f| f.tx_type);
-        Ok(OrganisationMoney { flows, invested: Fen(invested) })
+        Ok(OrganisationMoney {
+            flows,
+            invested: Fen(invested),
+        })
     }
 }

@@ -43,7 +43,12 @@ impl LedgerImportOutcome {
     fn problem(&mut self, row: u64, column: &str, value: &str, message: impl Into<String>) {
         self.problem_count += 1;
         if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(RowProblem { row, column: column.into(), value: value.into(), message: message.into() });
+            self.problems.push(RowProblem {
+                row,
+                column: column.into(),
+                value: value.into(),
+                message: message.into(),
+            });
         }
     }
 }
@@ -85,10 +90,25 @@ pub const PROJECT_COLUMNS: [&str; 15] = [
     "参与机构",
     "项目简介",
 ];
-const PROJECT_REQUIRED: [&str; 6] = ["项目编号", "项目名称", "主题", "立项日期", "预算（元）", "项目地点"];
+const PROJECT_REQUIRED: [&str; 6] = [
+    "项目编号",
+    "项目名称",
+    "主题",
+    "立项日期",
+    "预算（元）",
+    "项目地点",
+];
 /// Written by the export for reading; the import ignores them.
-const PROJECT_INFO_COLUMNS: [&str; 8] =
-    ["系统编号", "受益户数", "受益人数", "承诺（元）", "拨付（元）", "支出（元）", "拨付进度", "支出进度"];
+const PROJECT_INFO_COLUMNS: [&str; 8] = [
+    "系统编号",
+    "受益户数",
+    "受益人数",
+    "承诺（元）",
+    "拨付（元）",
+    "支出（元）",
+    "拨付进度",
+    "支出进度",
+];
 
 pub const TRANSACTION_COLUMNS: [&str; 12] = [
     "交易类型",
@@ -104,13 +124,30 @@ pub const TRANSACTION_COLUMNS: [&str; 12] = [
     "超承诺理由",
     "冲销凭证号",
 ];
-const TRANSACTION_REQUIRED: [&str; 7] =
-    ["交易类型", "金额（元）", "记账日期", "付款方", "收款方", "资金来源", "项目编号"];
-const TRANSACTION_INFO_COLUMNS: [&str; 8] =
-    ["交易编号", "计入投入", "转拨交易编号", "冲销交易编号", "记录时间", "记录人", "上一条哈希", "哈希"];
+const TRANSACTION_REQUIRED: [&str; 7] = [
+    "交易类型",
+    "金额（元）",
+    "记账日期",
+    "付款方",
+    "收款方",
+    "资金来源",
+    "项目编号",
+];
+const TRANSACTION_INFO_COLUMNS: [&str; 8] = [
+    "交易编号",
+    "计入投入",
+    "转拨交易编号",
+    "冲销交易编号",
+    "记录时间",
+    "记录人",
+    "上一条哈希",
+    "哈希",
+];
 
 fn header_key(h: &str) -> String {
-    domain::text::normalize_compact(h).trim_start_matches('\u{feff}').to_string()
+    domain::text::normalize_compact(h)
+        .trim_start_matches('\u{feff}')
+        .to_string()
 }
 
 /// Where each known column is in the file.
@@ -121,16 +158,31 @@ struct Columns {
 impl Columns {
     fn new(headers: &[String], known: &[&'static str]) -> Columns {
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
-        let at = known.iter().filter_map(|k| keys.iter().position(|h| *h == header_key(k)).map(|i| (*k, i))).collect();
+        let at = known
+            .iter()
+            .filter_map(|k| {
+                keys.iter()
+                    .position(|h| *h == header_key(k))
+                    .map(|i| (*k, i))
+            })
+            .collect();
         Columns { at }
     }
 
     fn get<'a>(&self, cells: &'a [String], name: &str) -> &'a str {
-        self.at.get(name).and_then(|i| cells.get(*i)).map(|s| s.trim()).unwrap_or("")
+        self.at
+            .get(name)
+            .and_then(|i| cells.get(*i))
+            .map(|s| s.trim())
+            .unwrap_or("")
     }
 
     fn missing(&self, required: &[&'static str]) -> Vec<&'static str> {
-        required.iter().copied().filter(|r| !self.at.contains_key(r)).collect()
+        required
+            .iter()
+            .copied()
+            .filter(|r| !self.at.contains_key(r))
+            .collect()
     }
 }
 
@@ -204,9 +256,12 @@ struct OrgResolver {
 
 impl OrgResolver {
     async fn load(db: &Db) -> StoreResult<OrgResolver> {
-        let rows: Vec<(i64, String, Option<String>)> =
-            on_db!(db, p => sqlx::query_as("SELECT id, name, credit_code FROM organisations").fetch_all(p).await)?;
-        let mut r = OrgResolver { by_id: HashMap::new(), by_code: HashMap::new(), by_name: HashMap::new() };
+        let rows: Vec<(i64, String, Option<String>)> = on_db!(db, p => sqlx::query_as("SELECT id, name, credit_code FROM organisations").fetch_all(p).await)?;
+        let mut r = OrgResolver {
+            by_id: HashMap::new(),
+            by_code: HashMap::new(),
+            by_name: HashMap::new(),
+        };
         for (id, name, code) in rows {
             if let Some(c) = code {
                 r.by_code.insert(c, id);
@@ -223,14 +278,21 @@ impl OrgResolver {
             return Err("请填写机构（编号、统一社会信用代码或名称）".into());
         }
         if let Some(id) = trailing_id(&t) {
-            return if self.by_id.contains_key(&id) { Ok(id) } else { Err(format!("机构 {id} 不存在")) };
+            return if self.by_id.contains_key(&id) {
+                Ok(id)
+            } else {
+                Err(format!("机构 {id} 不存在"))
+            };
         }
         if let Some(id) = self.by_code.get(&t.to_uppercase()) {
             return Ok(*id);
         }
         match self.by_name.get(&t).map(Vec::as_slice) {
             Some([one]) => Ok(*one),
-            Some(many) => Err(format!("有 {} 个机构名为“{t}”，请写成“名称(编号)”", many.len())),
+            Some(many) => Err(format!(
+                "有 {} 个机构名为“{t}”，请写成“名称(编号)”",
+                many.len()
+            )),
             None => Err(format!("没有名为“{t}”的机构")),
         }
     }
@@ -245,26 +307,43 @@ fn parse_locations(cell: &str) -> Vec<LocationInput> {
     domain::text::split_multi(cell)
         .into_iter()
         .map(|part| match part.split_once(':') {
-            Some((code, w)) => {
-                LocationInput { region_code: code.to_string(), weight: Some(w.trim().parse().unwrap_or(-1)) }
-            }
-            None => LocationInput { region_code: part, weight: None },
+            Some((code, w)) => LocationInput {
+                region_code: code.to_string(),
+                weight: Some(w.trim().parse().unwrap_or(-1)),
+            },
+            None => LocationInput {
+                region_code: part,
+                weight: None,
+            },
         })
         .collect()
 }
 
 /// "出资方:中广核(3)；实施方:91440300…" → organisations with roles.
-fn parse_organisations(cell: &str, orgs: &OrgResolver) -> Result<Vec<ProjectOrganisationInput>, String> {
+fn parse_organisations(
+    cell: &str,
+    orgs: &OrgResolver,
+) -> Result<Vec<ProjectOrganisationInput>, String> {
     let mut out = Vec::new();
-    for part in domain::text::normalize(cell).split([';', '；', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in domain::text::normalize(cell)
+        .split([';', '；', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let Some((role, org)) = part.split_once(':') else {
-            return Err(format!("“{part}”应写成“角色:机构”，如“出资方:中广核(3)”；角色为：{}", OrgRole::choices_zh()));
+            return Err(format!(
+                "“{part}”应写成“角色:机构”，如“出资方:中广核(3)”；角色为：{}",
+                OrgRole::choices_zh()
+            ));
         };
         let role = role.trim();
         if OrgRole::parse(role).is_none() {
             return Err(format!("角色“{role}”无效，应为：{}", OrgRole::choices_zh()));
         }
-        out.push(ProjectOrganisationInput { organisation_id: Some(orgs.resolve(org)?), role: role.to_string() });
+        out.push(ProjectOrganisationInput {
+            organisation_id: Some(orgs.resolve(org)?),
+            role: role.to_string(),
+        });
     }
     Ok(out)
 }
@@ -279,7 +358,10 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
-        let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
+        let mut out = LedgerImportOutcome {
+            dry_run,
+            ..Default::default()
+        };
         let cols = Columns::new(&table.headers, &PROJECT_COLUMNS);
         for m in cols.missing(&PROJECT_REQUIRED) {
             out.problem(1, m, "", format!("缺少“{m}”列"));
@@ -301,7 +383,12 @@ impl Db {
             if code.is_empty() {
                 out.problem(line, "项目编号", "", "请填写项目编号（导入时用于识别项目）");
             } else if let Some(first) = seen.insert(code.clone(), line) {
-                out.problem(line, "项目编号", &code, format!("项目编号与第 {first} 行重复"));
+                out.problem(
+                    line,
+                    "项目编号",
+                    &code,
+                    format!("项目编号与第 {first} 行重复"),
+                );
             }
             let livelihood = match parse_bool_cell(&c("民生项目")) {
                 Ok(v) => v,
@@ -353,20 +440,33 @@ impl Db {
                 organisations,
                 ..Default::default()
             };
-            let existing = if code.is_empty() { None } else { self.project_id_by_code(&code).await? };
+            let existing = if code.is_empty() {
+                None
+            } else {
+                self.project_id_by_code(&code).await?
+            };
             match self.check_project_row(caller, &input, existing).await? {
                 Ok(p) if out.problem_count == before => checked.push(p),
                 Ok(_) => {}
                 Err(details) => {
                     for d in details {
                         let column = project_column(&d.field);
-                        let value = if column.is_empty() { String::new() } else { c(column) };
+                        let value = if column.is_empty() {
+                            String::new()
+                        } else {
+                            c(column)
+                        };
                         out.problem(line, column, &value, d.message);
                     }
                 }
             }
         }
-        out.sha256 = table.sha256.lock().ok().and_then(|h| h.clone()).unwrap_or_default();
+        out.sha256 = table
+            .sha256
+            .lock()
+            .ok()
+            .and_then(|h| h.clone())
+            .unwrap_or_default();
         if out.problem_count > 0 {
             return Ok(out);
         }
@@ -377,7 +477,9 @@ impl Db {
             return Ok(out);
         }
         let detail = format!("导入项目文件 {file_name}（SHA-256 {}）", out.sha256);
-        let (added, updated) = self.write_imported_projects(caller, &checked, detail).await?;
+        let (added, updated) = self
+            .write_imported_projects(caller, &checked, detail)
+            .await?;
         out.projects_added = added;
         out.projects_updated = updated;
         out.committed = true;
@@ -393,7 +495,10 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
-        let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
+        let mut out = LedgerImportOutcome {
+            dry_run,
+            ..Default::default()
+        };
         let cols = Columns::new(&table.headers, &TRANSACTION_COLUMNS);
         for m in cols.missing(&TRANSACTION_REQUIRED) {
             out.problem(1, m, "", format!("缺少“{m}”列"));
@@ -419,7 +524,9 @@ impl Db {
             let voucher = domain::text::normalize(&c("凭证号"));
             let reversal_of = domain::text::normalize(&c("冲销凭证号"));
             let (posting, link) = if !reversal_of.is_empty() {
-                let target = self.resolve_voucher(&reversal_of, None, &file_vouchers, &postings).await?;
+                let target = self
+                    .resolve_voucher(&reversal_of, None, &file_vouchers, &postings)
+                    .await?;
                 let value_date = domain::project::parse_date(&c("记账日期"));
                 if let Err(e) = &value_date {
                     out.problem(line, "记账日期", &c("记账日期"), format!("记账日期：{e}"));
@@ -474,14 +581,22 @@ impl Db {
                     }
                 };
                 if project_id.is_none() {
-                    out.problem(line, "项目编号", &code, format!("没有项目编号为“{code}”的项目"));
+                    out.problem(
+                        line,
+                        "项目编号",
+                        &code,
+                        format!("没有项目编号为“{code}”的项目"),
+                    );
                 }
                 let passes = domain::text::normalize(&c("转拨凭证号"));
                 let (passes_on, link) = if passes.is_empty() {
                     (None, None)
                 } else {
                     let kinds = [TxType::Disbursement, TxType::IncomingFunds];
-                    match self.resolve_voucher(&passes, Some(&kinds), &file_vouchers, &postings).await? {
+                    match self
+                        .resolve_voucher(&passes, Some(&kinds), &file_vouchers, &postings)
+                        .await?
+                    {
                         Ok((id, link)) => (Some(id), link),
                         Err(e) => {
                             out.problem(line, "转拨凭证号", &passes, e);
@@ -533,18 +648,28 @@ impl Db {
                 continue;
             }
             if !voucher.is_empty() {
-                file_vouchers.entry(voucher).or_default().push(postings.len());
+                file_vouchers
+                    .entry(voucher)
+                    .or_default()
+                    .push(postings.len());
             }
             postings.push(posting);
             links.push(link);
             lines.push((line, row.cells.clone()));
         }
-        out.sha256 = table.sha256.lock().ok().and_then(|h| h.clone()).unwrap_or_default();
+        out.sha256 = table
+            .sha256
+            .lock()
+            .ok()
+            .and_then(|h| h.clone())
+            .unwrap_or_default();
         if out.problem_count > 0 {
             return Ok(out);
         }
         let detail = format!("导入交易文件 {file_name}（SHA-256 {}）", out.sha256);
-        let results = self.append_batch(caller, &postings, &links, !dry_run, Some(detail)).await?;
+        let results = self
+            .append_batch(caller, &postings, &links, !dry_run, Some(detail))
+            .await?;
         for (i, r) in results.iter().enumerate() {
             if let Err(problems) = r {
                 let (line, cells) = &lines[i];
@@ -574,7 +699,11 @@ impl Db {
         let in_ledger: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(
             "SELECT id, tx_type FROM ledger_entries WHERE voucher_no = $1 AND reverses IS NULL").bind(voucher).fetch_all(p).await)?;
         let ok_kind = |t: &str| kinds.is_none_or(|ks| ks.iter().any(|k| k.as_str() == t));
-        let ledger: Vec<i64> = in_ledger.iter().filter(|(_, t)| ok_kind(t)).map(|(id, _)| *id).collect();
+        let ledger: Vec<i64> = in_ledger
+            .iter()
+            .filter(|(_, t)| ok_kind(t))
+            .map(|(id, _)| *id)
+            .collect();
         let file: Vec<usize> = file_vouchers
             .get(voucher)
             .map(|v| {
@@ -603,15 +732,28 @@ impl Db {
     }
 
     /// All projects the caller may see, in the import's columns (plus read-only figures).
-    pub async fn export_projects(&self, caller: &Caller, format: ExportFormat) -> StoreResult<Vec<u8>> {
-        self.record_event(caller, "export", "project", None, format!("导出项目（{format:?}）")).await?;
+    pub async fn export_projects(
+        &self,
+        caller: &Caller,
+        format: ExportFormat,
+    ) -> StoreResult<Vec<u8>> {
+        self.record_event(
+            caller,
+            "export",
+            "project",
+            None,
+            format!("导出项目（{format:?}）"),
+        )
+        .await?;
         let orgs = OrgResolver::load(self).await?;
         let mut headers: Vec<&str> = PROJECT_COLUMNS.to_vec();
         headers.extend(PROJECT_INFO_COLUMNS);
         let mut sink = Sink::new(format, "项目", &headers)?;
         let mut after = None;
         loop {
-            let page = self.list_projects(caller, &Default::default(), after, 500).await?;
+            let page = self
+                .list_projects(caller, &Default::default(), after, 500)
+                .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             let ids: Vec<String> = page.iter().map(|p| p.id.to_string()).collect();
@@ -630,27 +772,43 @@ impl Db {
                     .iter()
                     .filter(|w| w.0 == p.id)
                     .filter_map(|(_, key, w)| {
-                        domain::RegionCode::from_key(*key)
-                            .map(|c| if *w == 1 { c.to_string() } else { format!("{c}:{w}") })
+                        domain::RegionCode::from_key(*key).map(|c| {
+                            if *w == 1 {
+                                c.to_string()
+                            } else {
+                                format!("{c}:{w}")
+                            }
+                        })
                     })
                     .collect();
                 let parts: Vec<String> = roles
                     .iter()
                     .filter(|r| r.0 == p.id)
                     .filter_map(|(_, org, role)| {
-                        OrgRole::parse(role).map(|r| format!("{}:{}", r.name_zh(), orgs.label(*org)))
+                        OrgRole::parse(role)
+                            .map(|r| format!("{}:{}", r.name_zh(), orgs.label(*org)))
                     })
                     .collect();
                 let d = details.iter().find(|d| d.0 == p.id);
-                let b = bens.iter().find(|b| b.0 == p.id).map(|b| (b.1, b.2)).unwrap_or((0, 0));
+                let b = bens
+                    .iter()
+                    .find(|b| b.0 == p.id)
+                    .map(|b| (b.1, b.2))
+                    .unwrap_or((0, 0));
                 let m = self.project_money(p.id).await?;
                 let cells: Vec<String> = vec![
                     p.code.clone().unwrap_or_default(),
                     p.name.clone(),
                     p.theme_name.to_string(),
                     d.map(|d| d.4.clone()).unwrap_or_default(),
-                    if p.livelihood { "是".into() } else { "否".into() },
-                    d.and_then(|d| d.1).map(|v| v.to_string()).unwrap_or_default(),
+                    if p.livelihood {
+                        "是".into()
+                    } else {
+                        "否".into()
+                    },
+                    d.and_then(|d| d.1)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
                     p.approved_on.clone(),
                     p.start_date.clone(),
                     p.end_date.clone().unwrap_or_default(),
@@ -677,25 +835,43 @@ impl Db {
 
     /// The whole ledger the caller may see, in id order, in the import's columns plus the
     /// chain (ids, hashes) for checking outside the system.
-    pub async fn export_transactions(&self, caller: &Caller, format: ExportFormat) -> StoreResult<Vec<u8>> {
-        self.record_event(caller, "export", "ledger_entry", None, format!("导出资金台账（{format:?}）")).await?;
+    pub async fn export_transactions(
+        &self,
+        caller: &Caller,
+        format: ExportFormat,
+    ) -> StoreResult<Vec<u8>> {
+        self.record_event(
+            caller,
+            "export",
+            "ledger_entry",
+            None,
+            format!("导出资金台账（{format:?}）"),
+        )
+        .await?;
         let orgs = OrgResolver::load(self).await?;
         let codes: Vec<(i64, Option<String>)> =
             on_db!(self, p => sqlx::query_as("SELECT id, code FROM projects").fetch_all(p).await)?;
-        let codes: HashMap<i64, String> =
-            codes.into_iter().map(|(id, c)| (id, c.unwrap_or_else(|| format!("#{id}")))).collect();
+        let codes: HashMap<i64, String> = codes
+            .into_iter()
+            .map(|(id, c)| (id, c.unwrap_or_else(|| format!("#{id}"))))
+            .collect();
         let mut headers: Vec<&str> = TRANSACTION_COLUMNS.to_vec();
         headers.extend(TRANSACTION_INFO_COLUMNS);
         let mut sink = Sink::new(format, "资金台账", &headers)?;
         let mut vouchers: HashMap<i64, String> = HashMap::new();
         let mut after = None;
         loop {
-            let page = self.list_transactions(caller, &Default::default(), after, 1_000).await?;
+            let page = self
+                .list_transactions(caller, &Default::default(), after, 1_000)
+                .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             for t in &page {
                 vouchers.insert(t.id, t.voucher_no.clone());
-                let voucher_of = |id: Option<i64>| id.and_then(|i| vouchers.get(&i).cloned()).unwrap_or_default();
+                let voucher_of = |id: Option<i64>| {
+                    id.and_then(|i| vouchers.get(&i).cloned())
+                        .unwrap_or_default()
+                };
                 let cells: Vec<String> = vec![
                     t.type_name.to_string(),
                     t.amount.yuan_string(),
@@ -706,11 +882,19 @@ impl Db {
                     codes.get(&t.project_id).cloned().unwrap_or_default(),
                     t.voucher_no.clone(),
                     t.memo.clone(),
-                    if t.reverses.is_some() { String::new() } else { voucher_of(t.passes_on) },
+                    if t.reverses.is_some() {
+                        String::new()
+                    } else {
+                        voucher_of(t.passes_on)
+                    },
                     t.over_commitment_reason.clone().unwrap_or_default(),
                     voucher_of(t.reverses),
                     t.id.to_string(),
-                    if t.invested { "是".into() } else { "否".into() },
+                    if t.invested {
+                        "是".into()
+                    } else {
+                        "否".into()
+                    },
                     t.passes_on.map(|v| v.to_string()).unwrap_or_default(),
                     t.reverses.map(|v| v.to_string()).unwrap_or_default(),
                     t.recorded_at.clone(),

@@ -63,9 +63,16 @@ impl Dimension {
     /// "year,province" → dimensions, in the order given, without repeats.
     pub fn parse_list(s: &str) -> Result<Vec<Dimension>, String> {
         let mut out = Vec::new();
-        for part in s.split([',', '，', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
-            let d = Dimension::ALL.iter().copied().find(|d| d.as_str() == part || d.name_zh() == part).ok_or_else(
-                || {
+        for part in s
+            .split([',', '，', ' '])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let d = Dimension::ALL
+                .iter()
+                .copied()
+                .find(|d| d.as_str() == part || d.name_zh() == part)
+                .ok_or_else(|| {
                     format!(
                         "分组“{part}”无效，应为：{}",
                         Dimension::ALL
@@ -74,8 +81,7 @@ impl Dimension {
                             .collect::<Vec<_>>()
                             .join("、")
                     )
-                },
-            )?;
+                })?;
             if !out.contains(&d) {
                 out.push(d);
             }
@@ -303,7 +309,10 @@ impl Db {
         let mut out: HashMap<i64, Vec<Location>> = HashMap::new();
         for (pid, key, weight) in rows {
             if let Some(code) = RegionCode::from_key(key) {
-                out.entry(pid).or_default().push(Location { region: code, weight: weight.max(0) as u64 });
+                out.entry(pid).or_default().push(Location {
+                    region: code,
+                    weight: weight.max(0) as u64,
+                });
             }
         }
         Ok(out)
@@ -316,16 +325,22 @@ impl Db {
         let keys: Vec<String> = codes.into_iter().map(|c| c.key().to_string()).collect();
         let mut out = HashMap::new();
         for chunk in keys.chunks(500) {
-            let sql = format!("SELECT key, name FROM regions WHERE key IN ({})", chunk.join(","));
-            let rows: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
-            out.extend(rows.into_iter().filter_map(|(k, n)| RegionCode::from_key(k).map(|c| (c, n))));
+            let sql = format!(
+                "SELECT key, name FROM regions WHERE key IN ({})",
+                chunk.join(",")
+            );
+            let rows: Vec<(i64, String)> =
+                on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(k, n)| RegionCode::from_key(k).map(|c| (c, n))),
+            );
         }
         Ok(out)
     }
 
     async fn names_of_organisations(&self) -> StoreResult<HashMap<i64, String>> {
-        let rows: Vec<(i64, String)> =
-            on_db!(self, p => sqlx::query_as("SELECT id, name FROM organisations").fetch_all(p).await)?;
+        let rows: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as("SELECT id, name FROM organisations").fetch_all(p).await)?;
         Ok(rows.into_iter().collect())
     }
 
@@ -341,27 +356,33 @@ impl Db {
             .bind(true).bind(filter.theme.map(|t| t.as_str())).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(project_id, year, source, provider, receiver, theme, livelihood, amount)| {
-                let source = FundSource::parse(&source)?;
-                if filter.fiscal.is_some_and(|f| f != source.is_fiscal()) {
-                    return None;
-                }
-                Some(Aggregate {
-                    project_id,
-                    year,
-                    source,
-                    provider,
-                    receiver,
-                    theme: parse_theme(&theme),
-                    livelihood,
-                    amount: Fen(amount),
-                })
-            })
+            .filter_map(
+                |(project_id, year, source, provider, receiver, theme, livelihood, amount)| {
+                    let source = FundSource::parse(&source)?;
+                    if filter.fiscal.is_some_and(|f| f != source.is_fiscal()) {
+                        return None;
+                    }
+                    Some(Aggregate {
+                        project_id,
+                        year,
+                        source,
+                        provider,
+                        receiver,
+                        theme: parse_theme(&theme),
+                        livelihood,
+                        amount: Fen(amount),
+                    })
+                },
+            )
             .collect())
     }
 
     /// Funds invested (投入), grouped by the given dimensions (none: just the total).
-    pub async fn invested_report(&self, dims: &[Dimension], filter: &ReportFilter) -> StoreResult<InvestedReport> {
+    pub async fn invested_report(
+        &self,
+        dims: &[Dimension],
+        filter: &ReportFilter,
+    ) -> StoreResult<InvestedReport> {
         let aggregates = self.invested_aggregates(filter).await?;
         let locations = self.all_locations().await?;
         let mut sums: BTreeMap<Key, Fen> = BTreeMap::new();
@@ -391,8 +412,12 @@ impl Db {
                 }
             }
         }
-        let provinces =
-            self.names_of_regions(sums.keys().filter_map(|k| k.province.and_then(RegionCode::from_key))).await?;
+        let provinces = self
+            .names_of_regions(
+                sums.keys()
+                    .filter_map(|k| k.province.and_then(RegionCode::from_key)),
+            )
+            .await?;
         let orgs = if has(Dimension::Provider) || has(Dimension::Receiver) {
             self.names_of_organisations().await?
         } else {
@@ -405,16 +430,21 @@ impl Db {
                 InvestedRow {
                     year: k.year,
                     province_code: province,
-                    province_name: province.map(|c| provinces.get(&c).cloned().unwrap_or_else(|| c.to_string())),
+                    province_name: province
+                        .map(|c| provinces.get(&c).cloned().unwrap_or_else(|| c.to_string())),
                     theme: k.theme,
                     theme_name: k.theme.map(|t| t.name_zh()),
                     fund_source: k.source,
                     fund_source_name: k.source.map(|s| s.name_zh()),
                     fund_category: k.source.map(|s| s.category_zh()),
                     provider_id: k.provider,
-                    provider_name: k.provider.map(|id| orgs.get(&id).cloned().unwrap_or_default()),
+                    provider_name: k
+                        .provider
+                        .map(|id| orgs.get(&id).cloned().unwrap_or_default()),
                     receiver_id: k.receiver,
-                    receiver_name: k.receiver.map(|id| orgs.get(&id).cloned().unwrap_or_default()),
+                    receiver_name: k
+                        .receiver
+                        .map(|id| orgs.get(&id).cloned().unwrap_or_default()),
                     amount,
                     amount_yuan: amount.yuan_string(),
                 }
@@ -451,18 +481,27 @@ impl Db {
     }
 
     /// 拨付进度 and 支出进度 per project (`by_county` false) or per county (true).
-    pub async fn progress_report(&self, by_county: bool, filter: &ReportFilter) -> StoreResult<ProgressReport> {
+    pub async fn progress_report(
+        &self,
+        by_county: bool,
+        filter: &ReportFilter,
+    ) -> StoreResult<ProgressReport> {
         let figures = self.project_progress(filter).await?;
         let locations = self.all_locations().await?;
-        let projects: Vec<(i64, String, String, String)> =
-            on_db!(self, p => sqlx::query_as("SELECT id, name, theme, status FROM projects").fetch_all(p).await)?;
-        let projects: HashMap<i64, (String, Theme, ProjectStatus)> =
-            projects.into_iter().map(|(id, n, t, s)| (id, (n, parse_theme(&t), parse_status(&s)))).collect();
+        let projects: Vec<(i64, String, String, String)> = on_db!(self, p => sqlx::query_as("SELECT id, name, theme, status FROM projects").fetch_all(p).await)?;
+        let projects: HashMap<i64, (String, Theme, ProjectStatus)> = projects
+            .into_iter()
+            .map(|(id, n, t, s)| (id, (n, parse_theme(&t), parse_status(&s))))
+            .collect();
         let in_filter = |pid: i64| {
-            let theme_ok = filter.theme.is_none_or(|t| projects.get(&pid).is_some_and(|p| p.1 == t));
-            let region_ok = filter
-                .region
-                .is_none_or(|r| locations.get(&pid).is_some_and(|ls| ls.iter().any(|l| r.contains(l.region))));
+            let theme_ok = filter
+                .theme
+                .is_none_or(|t| projects.get(&pid).is_some_and(|p| p.1 == t));
+            let region_ok = filter.region.is_none_or(|r| {
+                locations
+                    .get(&pid)
+                    .is_some_and(|ls| ls.iter().any(|l| r.contains(l.region)))
+            });
             theme_ok && region_ok
         };
         let mut total = Progress::default();
@@ -470,8 +509,11 @@ impl Db {
         if !by_county {
             for (pid, p) in figures.iter().filter(|(pid, _)| in_filter(*pid)) {
                 total.add(p);
-                let (name, theme, status) =
-                    projects.get(pid).cloned().unwrap_or((String::new(), Theme::Pairing, ProjectStatus::Approved));
+                let (name, theme, status) = projects.get(pid).cloned().unwrap_or((
+                    String::new(),
+                    Theme::Pairing,
+                    ProjectStatus::Approved,
+                ));
                 rows.push(ProgressRow {
                     project_id: Some(*pid),
                     project_name: Some(name),
@@ -497,17 +539,29 @@ impl Db {
             for (code, p) in by {
                 rows.push(ProgressRow {
                     region_code: Some(code),
-                    region_name: Some(names.get(&code).cloned().unwrap_or_else(|| code.to_string())),
+                    region_name: Some(
+                        names
+                            .get(&code)
+                            .cloned()
+                            .unwrap_or_else(|| code.to_string()),
+                    ),
                     above_county: code.level() < RegionLevel::County,
                     ..progress_row(&p)
                 });
             }
         }
-        Ok(ProgressReport { by: if by_county { "county" } else { "project" }, rows, total: progress_row(&total) })
+        Ok(ProgressReport {
+            by: if by_county { "county" } else { "project" },
+            rows,
+            total: progress_row(&total),
+        })
     }
 
     /// Project counts by theme and status (projects with a location in `region`, started in the years).
-    pub async fn projects_by_theme_status(&self, filter: &ReportFilter) -> StoreResult<ThemeStatusReport> {
+    pub async fn projects_by_theme_status(
+        &self,
+        filter: &ReportFilter,
+    ) -> StoreResult<ThemeStatusReport> {
         let mut sql = String::from(
             "SELECT p.theme, p.status, COUNT(*), CAST(SUM(p.budget) AS BIGINT) FROM projects p WHERE 1 = 1",
         );
@@ -543,27 +597,41 @@ impl Db {
             .collect();
         let mut total = 0;
         for (theme, status, count, budget) in rows {
-            let row = by.get_mut(&parse_theme(&theme)).expect("every theme has a row");
-            let i = ProjectStatus::ALL.iter().position(|s| *s == parse_status(&status)).unwrap_or(0);
+            let row = by
+                .get_mut(&parse_theme(&theme))
+                .expect("every theme has a row");
+            let i = ProjectStatus::ALL
+                .iter()
+                .position(|s| *s == parse_status(&status))
+                .unwrap_or(0);
             row.counts[i] += count;
             row.total += count;
             row.budget = row.budget + Fen(budget);
             total += count;
         }
         Ok(ThemeStatusReport {
-            statuses: ProjectStatus::ALL.iter().map(|s| (*s, s.name_zh())).collect(),
+            statuses: ProjectStatus::ALL
+                .iter()
+                .map(|s| (*s, s.name_zh()))
+                .collect(),
             rows: by.into_values().collect(),
             total,
         })
     }
 
     /// The "80/80" check over the funds invested in `region` (援疆: province 65).
-    pub async fn eighty_eighty(&self, region: RegionCode, filter: &ReportFilter) -> StoreResult<EightyEightyReport> {
+    pub async fn eighty_eighty(
+        &self,
+        region: RegionCode,
+        filter: &ReportFilter,
+    ) -> StoreResult<EightyEightyReport> {
         let region_name = self
             .get_region(region)
             .await?
             .map(|r| r.name)
-            .ok_or_else(|| StoreError::invalid_field("region", format!("区划代码 {region} 不存在")))?;
+            .ok_or_else(|| {
+                StoreError::invalid_field("region", format!("区划代码 {region} 不存在"))
+            })?;
         let aggregates = self.invested_aggregates(filter).await?;
         let locations = self.all_locations().await?;
         let mut overall = EightyEighty::default();
@@ -574,16 +642,25 @@ impl Db {
                 if !region.contains(loc) {
                     continue;
                 }
-                let one = [Location { region: loc, weight: 1 }];
+                let one = [Location {
+                    region: loc,
+                    weight: 1,
+                }];
                 overall.add_project(part, a.livelihood, &one);
-                by_year.entry(a.year).or_default().add_project(part, a.livelihood, &one);
+                by_year
+                    .entry(a.year)
+                    .or_default()
+                    .add_project(part, a.livelihood, &one);
             }
         }
         Ok(EightyEightyReport {
             region_code: region,
             region_name,
             overall: eighty_row(None, &overall),
-            by_year: by_year.iter().map(|(y, x)| eighty_row(Some(*y), x)).collect(),
+            by_year: by_year
+                .iter()
+                .map(|(y, x)| eighty_row(Some(*y), x))
+                .collect(),
         })
     }
 
@@ -592,8 +669,10 @@ impl Db {
         let rows: Vec<(String, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT indicator, CAST(SUM(value) AS BIGINT) FROM project_indicators WHERE ($1 IS NULL OR year = $1) GROUP BY indicator")
             .bind(year).fetch_all(p).await)?;
-        let sums: HashMap<Indicator, i64> =
-            rows.into_iter().filter_map(|(i, v)| Indicator::parse(&i).map(|i| (i, v))).collect();
+        let sums: HashMap<Indicator, i64> = rows
+            .into_iter()
+            .filter_map(|(i, v)| Indicator::parse(&i).map(|i| (i, v)))
+            .collect();
         let indicators = Indicator::ALL
             .iter()
             .map(|i| {
@@ -649,7 +728,8 @@ pub struct Sheet {
 /// Writes sheets to an XLSX workbook in memory.
 pub fn write_xlsx(sheets: &[Sheet]) -> StoreResult<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
-    let err = |e: rust_xlsxwriter::XlsxError| StoreError::Unavailable(format!("无法生成 XLSX 文件：{e}"));
+    let err =
+        |e: rust_xlsxwriter::XlsxError| StoreError::Unavailable(format!("无法生成 XLSX 文件：{e}"));
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
@@ -657,8 +737,10 @@ pub fn write_xlsx(sheets: &[Sheet]) -> StoreResult<Vec<u8>> {
         let ws = wb.add_worksheet();
         ws.set_name(&s.name).map_err(err)?;
         for (c, h) in s.headers.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, h, &bold).map_err(err)?;
-            ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(12.0)).map_err(err)?;
+            ws.write_string_with_format(0, c as u16, h, &bold)
+                .map_err(err)?;
+            ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(12.0))
+                .map_err(err)?;
         }
         for (r, row) in s.rows.iter().enumerate() {
             let r = (r + 1) as u32;
@@ -672,7 +754,8 @@ pub fn write_xlsx(sheets: &[Sheet]) -> StoreResult<Vec<u8>> {
                         ws.write_number(r, c, *i as f64).map_err(err)?;
                     }
                     Cell::Yuan(f) => {
-                        ws.write_number_with_format(r, c, f.0 as f64 / 100.0, &money).map_err(err)?;
+                        ws.write_number_with_format(r, c, f.0 as f64 / 100.0, &money)
+                            .map_err(err)?;
                     }
                     Cell::Empty => {}
                 }
@@ -688,9 +771,15 @@ impl InvestedReport {
         for d in &self.dimensions {
             match d {
                 Dimension::Province => headers.extend(["省份代码".to_string(), "省份".to_string()]),
-                Dimension::Provider => headers.extend(["付款方编号".to_string(), "付款方".to_string()]),
-                Dimension::Receiver => headers.extend(["收款方编号".to_string(), "收款方".to_string()]),
-                Dimension::FundSource => headers.extend(["资金来源".to_string(), "资金类别".to_string()]),
+                Dimension::Provider => {
+                    headers.extend(["付款方编号".to_string(), "付款方".to_string()])
+                }
+                Dimension::Receiver => {
+                    headers.extend(["收款方编号".to_string(), "收款方".to_string()])
+                }
+                Dimension::FundSource => {
+                    headers.extend(["资金来源".to_string(), "资金类别".to_string()])
+                }
                 other => headers.push(other.name_zh().to_string()),
             }
         }
@@ -704,12 +793,18 @@ impl InvestedReport {
                     match d {
                         Dimension::Year => cells.push(r.year.map(Cell::Int).unwrap_or(Cell::Empty)),
                         Dimension::Province => {
-                            cells.push(Cell::Text(r.province_code.map(|c| c.to_string()).unwrap_or_default()));
+                            cells.push(Cell::Text(
+                                r.province_code.map(|c| c.to_string()).unwrap_or_default(),
+                            ));
                             cells.push(Cell::Text(r.province_name.clone().unwrap_or_default()));
                         }
-                        Dimension::Theme => cells.push(Cell::Text(r.theme_name.unwrap_or_default().to_string())),
+                        Dimension::Theme => {
+                            cells.push(Cell::Text(r.theme_name.unwrap_or_default().to_string()))
+                        }
                         Dimension::FundSource => {
-                            cells.push(Cell::Text(r.fund_source_name.unwrap_or_default().to_string()));
+                            cells.push(Cell::Text(
+                                r.fund_source_name.unwrap_or_default().to_string(),
+                            ));
                             cells.push(Cell::Text(r.fund_category.unwrap_or_default().to_string()));
                         }
                         Dimension::Provider => {
@@ -731,7 +826,11 @@ impl InvestedReport {
         total_row.resize(headers.len() - 2, Cell::Empty);
         total_row.extend([Cell::Yuan(self.total), Cell::Int(self.total.0)]);
         rows.push(total_row);
-        Sheet { name: "投入资金".into(), headers, rows }
+        Sheet {
+            name: "投入资金".into(),
+            headers,
+            rows,
+        }
     }
 }
 
@@ -741,11 +840,24 @@ impl ProgressReport {
         let mut headers: Vec<String> = if by_county {
             vec!["区划代码".into(), "县（区、市）".into()]
         } else {
-            vec!["项目编号".into(), "项目名称".into(), "主题".into(), "状态".into()]
+            vec![
+                "项目编号".into(),
+                "项目名称".into(),
+                "主题".into(),
+                "状态".into(),
+            ]
         };
         headers.extend(
-            ["承诺（元）", "拨付（元）", "资金到账（元）", "到位合计（元）", "支出（元）", "拨付进度", "支出进度"]
-                .map(String::from),
+            [
+                "承诺（元）",
+                "拨付（元）",
+                "资金到账（元）",
+                "到位合计（元）",
+                "支出（元）",
+                "拨付进度",
+                "支出进度",
+            ]
+            .map(String::from),
         );
         let money = |r: &ProgressRow| {
             vec![
@@ -766,7 +878,11 @@ impl ProgressReport {
                     let name = r.region_name.clone().unwrap_or_default();
                     vec![
                         Cell::Text(r.region_code.map(|c| c.to_string()).unwrap_or_default()),
-                        Cell::Text(if r.above_county { format!("{name}（县级以上）") } else { name }),
+                        Cell::Text(if r.above_county {
+                            format!("{name}（县级以上）")
+                        } else {
+                            name
+                        }),
                     ]
                 } else {
                     vec![
@@ -785,7 +901,13 @@ impl ProgressReport {
         total.extend(money(&self.total));
         rows.push(total);
         Sheet {
-            name: if by_county { "分县资金进度".into() } else { "分项目资金进度".into() }, headers, rows
+            name: if by_county {
+                "分县资金进度".into()
+            } else {
+                "分项目资金进度".into()
+            },
+            headers,
+            rows,
         }
     }
 }
@@ -805,6 +927,10 @@ impl ThemeStatusReport {
                 cells
             })
             .collect();
-        Sheet { name: "项目按主题与状态".into(), headers, rows }
+        Sheet {
+            name: "项目按主题与状态".into(),
+            headers,
+            rows,
+        }
     }
 }

@@ -7,18 +7,18 @@ pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
-pub mod migrate;
-pub mod monitoring;
-pub mod organisations;
 pub mod ledger;
 pub mod ledger_io;
 pub mod ledger_reports;
+pub mod migrate;
+pub mod monitoring;
+pub mod organisations;
 pub mod pairings;
 pub mod projects;
 pub mod regions;
 pub mod registry;
-pub mod registry_import;
 pub mod registry_export;
+pub mod registry_import;
 pub mod sqlrt;
 pub mod stats;
 pub mod summaries;
@@ -30,7 +30,9 @@ pub use time::{current_year, now_rfc3339};
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 

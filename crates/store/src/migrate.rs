@@ -1,8 +1,8 @@
 //! Schema migrations, one folder per engine, embedded in the binary. Each migration runs in
 //! its own transaction together with its bookkeeping row, so a crash never leaves half a schema.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreResult, now_rfc3339, on_db};
+use sqlx::AssertSqlSafe;
 
 struct Migration {
     version: i64,
@@ -44,8 +44,7 @@ const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// Applies every migration not yet applied; returns how many ran.
 pub async fn run(db: &Db) -> StoreResult<usize> {
     on_db!(db, p => sqlx::raw_sql(BOOKKEEPING).execute(p).await.map(|_| ()))?;
-    let applied: Vec<i64> =
-        on_db!(db, p => sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(p).await)?;
+    let applied: Vec<i64> = on_db!(db, p => sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(p).await)?;
     let mut ran = 0;
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let sql = match db {

@@ -4,15 +4,19 @@
 //! elimination. Nothing is deleted: an eliminated case keeps its signals and the elimination
 //! criteria as computed then, and `households.monitoring_type` follows the open case.
 
-use crate::assessment::{HouseholdRef, current_rules_in, require_read, require_write, today, today_ymd, visible_household};
+use crate::assessment::{
+    HouseholdRef, current_rules_in, require_read, require_write, today, today_ymd,
+    visible_household,
+};
 use crate::registry::{MEASURE_TYPES, household_scope_sql, require_field_work};
 use crate::registry_import::RowProblem;
-use crate::sqlrt::{Ty, Tx, Val, insert_many};
+use crate::sqlrt::{Tx, Ty, Val, insert_many};
 use crate::tabular::Table;
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::assessment::{
-    Channel, CheckedVisit, EliminationFacts, ExitDecision, ExpenseKind, RiskFacts, RiskSignal, Rules, ShockKind, VisitIncome, VisitInput,
-    check_visit, days_from_civil, format_date, monitoring_candidate, monitoring_category_name, parse_date, parse_loose_date, risk_elimination,
+    Channel, CheckedVisit, EliminationFacts, ExitDecision, ExpenseKind, RiskFacts, RiskSignal,
+    Rules, ShockKind, VisitIncome, VisitInput, check_visit, days_from_civil, format_date,
+    monitoring_candidate, monitoring_category_name, parse_date, parse_loose_date, risk_elimination,
 };
 use domain::money::Fen;
 use domain::validation::{FieldError, Problems};
@@ -207,13 +211,25 @@ fn yuan(s: &str, field: &str, required: bool, problems: &mut Problems) -> Option
 fn date_not_future(s: &str, field: &str, problems: &mut Problems) {
     match parse_date(s.trim()) {
         None => problems.push(field, "日期应为 YYYY-MM-DD"),
-        Some(d) if days_from_civil(d) > days_from_civil(today_ymd()) => problems.push(field, "日期不能晚于今天"),
+        Some(d) if days_from_civil(d) > days_from_civil(today_ymd()) => {
+            problems.push(field, "日期不能晚于今天")
+        }
         Some(_) => {}
     }
 }
 
 const VISIT_COLUMNS: &str = "id, household_id, visit_date, visitor, findings, income_12m_fen, risks, recorded_by, recorded_at";
-const VISIT_TYS: [Ty; 9] = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str];
+const VISIT_TYS: [Ty; 9] = [
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+];
 
 fn visit_from(r: &[Val]) -> Visit {
     let income = r[5].i64();
@@ -232,11 +248,26 @@ fn visit_from(r: &[Val]) -> Visit {
 }
 
 const EXPENSE_COLUMNS: &str = "id, household_id, expense_date, kind, amount_fen, reimbursed_fen, resolved, resolved_date, note, recorded_by, recorded_at";
-const EXPENSE_TYS: [Ty; 11] = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::I64, Ty::I64, Ty::Bool, Ty::Str, Ty::Str, Ty::Str, Ty::Str];
+const EXPENSE_TYS: [Ty; 11] = [
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Bool,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+];
 
 fn expense_from(r: &[Val]) -> Expense {
     let kind = r[3].string();
-    let (amount, reimbursed) = (r[4].i64().unwrap_or_default(), r[5].i64().unwrap_or_default());
+    let (amount, reimbursed) = (
+        r[4].i64().unwrap_or_default(),
+        r[5].i64().unwrap_or_default(),
+    );
     Expense {
         id: r[0].i64().unwrap_or_default(),
         household_id: r[1].i64().unwrap_or_default(),
@@ -257,7 +288,15 @@ fn expense_from(r: &[Val]) -> Expense {
 }
 
 const SHOCK_COLUMNS: &str = "id, household_id, shock_date, kind, note, recorded_by, recorded_at";
-const SHOCK_TYS: [Ty; 7] = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str];
+const SHOCK_TYS: [Ty; 7] = [
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+];
 
 fn shock_from(r: &[Val]) -> Shock {
     let kind = r[3].string();
@@ -278,12 +317,32 @@ const CASE_SELECT: &str = "SELECT c.id, c.household_id, h.household_no, h.head_n
     c.rule_version_id, c.run_id, c.note, c.opened_by
     FROM monitoring_cases c JOIN households h ON h.id = c.household_id JOIN regions r ON r.key = h.village_key";
 const CASE_TYS: [Ty; 20] = [
-    Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::I64, Ty::I64, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str,
-    Ty::Str, Ty::I64, Ty::I64, Ty::Str, Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
 ];
 
 fn code_of(key: i64) -> String {
-    RegionCode::from_key(key).map(|c| c.to_string()).unwrap_or_default()
+    RegionCode::from_key(key)
+        .map(|c| c.to_string())
+        .unwrap_or_default()
 }
 
 fn case_from(r: &[Val]) -> MonitoringCase {
@@ -306,7 +365,11 @@ fn case_from(r: &[Val]) -> MonitoringCase {
         identified_at: r[10].string(),
         risk_score: r[11].i64().unwrap_or_default(),
         signals: serde_json::from_str(r[12].str().unwrap_or("[]")).unwrap_or_default(),
-        status_name: if status == "monitoring" { "监测中" } else { "风险已消除" },
+        status_name: if status == "monitoring" {
+            "监测中"
+        } else {
+            "风险已消除"
+        },
         status,
         eliminated_at: r[14].str().map(String::from),
         elimination: r[15].str().and_then(|s| serde_json::from_str(s).ok()),
@@ -318,10 +381,19 @@ fn case_from(r: &[Val]) -> MonitoringCase {
     }
 }
 
-async fn case_in<T: Tx>(tx: &mut T, caller: &Caller, id: i64) -> StoreResult<Option<MonitoringCase>> {
-    let sql = format!("{CASE_SELECT} WHERE c.id = $1{}", household_scope_sql(&caller.scope, "h"));
+async fn case_in<T: Tx>(
+    tx: &mut T,
+    caller: &Caller,
+    id: i64,
+) -> StoreResult<Option<MonitoringCase>> {
+    let sql = format!(
+        "{CASE_SELECT} WHERE c.id = $1{}",
+        household_scope_sql(&caller.scope, "h")
+    );
     let rows = tx.rows(&sql, &[id.into()], &CASE_TYS).await?;
-    let Some(r) = rows.first() else { return Ok(None) };
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
     let mut case = case_from(r);
     case.measures = tx
         .rows(
@@ -356,7 +428,12 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
             &[Ty::I64, Ty::I64, Ty::I64],
         )
         .await?;
-    let income = |y: i64, col: usize| incomes.iter().find(|r| r[0].i64() == Some(y)).and_then(|r| r[col].i64());
+    let income = |y: i64, col: usize| {
+        incomes
+            .iter()
+            .find(|r| r[0].i64() == Some(y))
+            .and_then(|r| r[col].i64())
+    };
     let (from, until) = (format!("{year:04}-01-01"), format!("{:04}-01-01", year + 1));
     let expenses = tx
         .rows(
@@ -379,7 +456,8 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
             &[Ty::Str, Ty::Str],
         )
         .await?;
-    let exited = h.status == crate::assessment::STATUS_EXITED || h.status == crate::assessment::STATUS_EXITED_NO_POLICY;
+    let exited = h.status == crate::assessment::STATUS_EXITED
+        || h.status == crate::assessment::STATUS_EXITED_NO_POLICY;
     Ok(RiskFacts {
         exited,
         registered: h.status != crate::assessment::STATUS_NOT_REGISTERED,
@@ -389,10 +467,21 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
         net_income: income(year, 2),
         shocks: shocks
             .iter()
-            .map(|r| format!("{}（{}）", ShockKind::parse(r[0].str().unwrap_or_default()).map(|k| k.name_zh()).unwrap_or("突发变故"), r[1].string()))
+            .map(|r| {
+                format!(
+                    "{}（{}）",
+                    ShockKind::parse(r[0].str().unwrap_or_default())
+                        .map(|k| k.name_zh())
+                        .unwrap_or("突发变故"),
+                    r[1].string()
+                )
+            })
             .collect(),
         declared: false,
-        visit_risks: risks.iter().map(|r| format!("{}（{}）", r[0].string(), r[1].string())).collect(),
+        visit_risks: risks
+            .iter()
+            .map(|r| format!("{}（{}）", r[0].string(), r[1].string()))
+            .collect(),
     })
 }
 
@@ -402,7 +491,12 @@ fn threshold_for(rules: &Rules, county_key: i64, year: i64) -> (Fen, String) {
         .unwrap_or((Fen(0), format!("规则中没有 {year} 年的贫困线或监测标准")))
 }
 
-async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdRef, rules: &Rules) -> StoreResult<EliminationCheck> {
+async fn elimination_in<T: Tx>(
+    tx: &mut T,
+    case: &MonitoringCase,
+    h: &HouseholdRef,
+    rules: &Rules,
+) -> StoreResult<EliminationCheck> {
     let visits = tx
         .rows(
             "SELECT visit_date, income_12m_fen, risks FROM visits WHERE household_id = $1 AND visit_date >= $2 ORDER BY visit_date, id",
@@ -412,10 +506,19 @@ async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdR
         .await?;
     let incomes: Vec<VisitIncome> = visits
         .iter()
-        .filter_map(|r| Some(VisitIncome { date: parse_date(r[0].str()?)?, per_capita_12m: r[1].i64()? }))
+        .filter_map(|r| {
+            Some(VisitIncome {
+                date: parse_date(r[0].str()?)?,
+                per_capita_12m: r[1].i64()?,
+            })
+        })
         .collect();
     let unresolved = tx
-        .rows("SELECT COUNT(*) FROM rigid_expenses WHERE household_id = $1 AND NOT resolved", &[h.id.into()], &[Ty::I64])
+        .rows(
+            "SELECT COUNT(*) FROM rigid_expenses WHERE household_id = $1 AND NOT resolved",
+            &[h.id.into()],
+            &[Ty::I64],
+        )
         .await?[0][0]
         .i64()
         .unwrap_or_default();
@@ -432,7 +535,11 @@ async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdR
     if let Some(last) = visits.last()
         && !last[2].str().unwrap_or_default().trim().is_empty()
     {
-        new_risks.push(format!("最近一次走访（{}）发现：{}", last[0].string(), last[2].string()));
+        new_risks.push(format!(
+            "最近一次走访（{}）发现：{}",
+            last[0].string(),
+            last[2].string()
+        ));
     }
     let has_labour = tx
         .rows("SELECT COUNT(*) FROM members WHERE household_id = $1 AND active AND labour IN ('1', '2', '3')", &[h.id.into()], &[Ty::I64])
@@ -447,7 +554,10 @@ async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdR
             &[Ty::Bool; 6],
         )
         .await?;
-    let flags: Vec<Option<bool>> = flags.first().map(|r| r.iter().map(|v| v.bool()).collect()).unwrap_or_default();
+    let flags: Vec<Option<bool>> = flags
+        .first()
+        .map(|r| r.iter().map(|v| v.bool()).collect())
+        .unwrap_or_default();
     let guarantees_secured = if flags.contains(&Some(false)) {
         Some(false)
     } else if flags.len() == 6 && flags.iter().all(|f| *f == Some(true)) {
@@ -455,11 +565,24 @@ async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdR
     } else {
         None
     };
-    let year = incomes.iter().map(|v| v.date).max_by_key(|d| days_from_civil(*d)).map(|d| d.0 as i64).unwrap_or_else(|| {
-        parse_date(&case.identified_at).map(|d| d.0 as i64).unwrap_or_else(crate::current_year)
-    });
+    let year = incomes
+        .iter()
+        .map(|v| v.date)
+        .max_by_key(|d| days_from_civil(*d))
+        .map(|d| d.0 as i64)
+        .unwrap_or_else(|| {
+            parse_date(&case.identified_at)
+                .map(|d| d.0 as i64)
+                .unwrap_or_else(crate::current_year)
+        });
     let (threshold, source) = threshold_for(rules, h.county_key, year);
-    let facts = EliminationFacts { visits: incomes, unresolved_expenses: unresolved, new_risks, has_labour, guarantees_secured };
+    let facts = EliminationFacts {
+        visits: incomes,
+        unresolved_expenses: unresolved,
+        new_risks,
+        has_labour,
+        guarantees_secured,
+    };
     let decision = risk_elimination(rules, threshold, &facts);
     Ok(EliminationCheck {
         case_id: case.id,
@@ -471,15 +594,28 @@ async fn elimination_in<T: Tx>(tx: &mut T, case: &MonitoringCase, h: &HouseholdR
     })
 }
 
-async fn household_for_write<T: Tx>(tx: &mut T, caller: &Caller, id: i64) -> StoreResult<HouseholdRef> {
+async fn household_for_write<T: Tx>(
+    tx: &mut T,
+    caller: &Caller,
+    id: i64,
+) -> StoreResult<HouseholdRef> {
     // Writes first, so that two cadres recording at once are serialised (SQLite).
-    tx.exec("UPDATE households SET updated_at = updated_at WHERE id = $1", &[id.into()]).await?;
+    tx.exec(
+        "UPDATE households SET updated_at = updated_at WHERE id = $1",
+        &[id.into()],
+    )
+    .await?;
     visible_household(tx, caller, id).await
 }
 
 impl Db {
     /// Records a visit (入户走访).
-    pub async fn add_visit(&self, caller: &Caller, household_id: i64, input: &VisitInput) -> StoreResult<Visit> {
+    pub async fn add_visit(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        input: &VisitInput,
+    ) -> StoreResult<Visit> {
         require_field_work(caller)?;
         let v = check_visit(input, today_ymd()).map_err(StoreError::invalid)?;
         let now = now_rfc3339();
@@ -503,13 +639,21 @@ impl Db {
     }
 
     /// Records a rigid expense (医疗, 教育, 灾害) with the amount reimbursed.
-    pub async fn add_expense(&self, caller: &Caller, household_id: i64, e: &NewExpense) -> StoreResult<Expense> {
+    pub async fn add_expense(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        e: &NewExpense,
+    ) -> StoreResult<Expense> {
         require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(&e.expense_date, "expense_date", &mut problems);
         let kind = ExpenseKind::parse(&e.kind);
         if kind.is_none() {
-            problems.push("kind", "支出类型应为 medical（医疗）、schooling（教育）或 disaster（灾害）");
+            problems.push(
+                "kind",
+                "支出类型应为 medical（医疗）、schooling（教育）或 disaster（灾害）",
+            );
         }
         let amount = yuan(&e.amount, "amount", true, &mut problems);
         let reimbursed = yuan(&e.reimbursed, "reimbursed", false, &mut problems).unwrap_or(0);
@@ -542,7 +686,14 @@ impl Db {
     }
 
     /// Marks a rigid expense resolved (paid off, reimbursed or otherwise settled).
-    pub async fn resolve_expense(&self, caller: &Caller, expense_id: i64, date: &str, reimbursed: &str, note: &str) -> StoreResult<Expense> {
+    pub async fn resolve_expense(
+        &self,
+        caller: &Caller,
+        expense_id: i64,
+        date: &str,
+        reimbursed: &str,
+        note: &str,
+    ) -> StoreResult<Expense> {
         require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(date, "date", &mut problems);
@@ -576,7 +727,12 @@ impl Db {
     }
 
     /// Records a shock (重大疾病, 自然灾害, 意外事故, 失业).
-    pub async fn add_shock(&self, caller: &Caller, household_id: i64, s: &NewShock) -> StoreResult<Shock> {
+    pub async fn add_shock(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        s: &NewShock,
+    ) -> StoreResult<Shock> {
         require_field_work(caller)?;
         let mut problems = Problems::default();
         date_not_future(&s.shock_date, "shock_date", &mut problems);
@@ -604,7 +760,11 @@ impl Db {
     }
 
     /// Everything monitoring holds about one household, oldest first.
-    pub async fn monitoring_records(&self, caller: &Caller, household_id: i64) -> StoreResult<MonitoringRecords> {
+    pub async fn monitoring_records(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+    ) -> StoreResult<MonitoringRecords> {
         require_read(caller)?;
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -633,26 +793,51 @@ impl Db {
     /// Imports visits from a CSV/XLSX table: 户编号, 走访日期, 走访人 (required), 走访情况,
     /// 近12个月人均纯收入, 发现风险. All or nothing: any problem refuses the whole file, each
     /// problem named by row and column.
-    pub async fn import_visits(&self, caller: &Caller, table: Table, file_name: &str) -> StoreResult<VisitImportOutcome> {
+    pub async fn import_visits(
+        &self,
+        caller: &Caller,
+        table: Table,
+        file_name: &str,
+    ) -> StoreResult<VisitImportOutcome> {
         require_field_work(caller)?;
-        let Table { headers, rows, sha256, .. } = table;
+        let Table {
+            headers,
+            rows,
+            sha256,
+            ..
+        } = table;
         let columns = VisitColumns::find(&headers);
         let mut problems: Vec<RowProblem> = Vec::new();
-        let header_problem = |message: String| RowProblem { row: 1, column: String::new(), value: String::new(), message };
+        let header_problem = |message: String| RowProblem {
+            row: 1,
+            column: String::new(),
+            value: String::new(),
+            message,
+        };
         let missing = columns.missing();
         if !missing.is_empty() {
-            return Err(StoreError::ImportRejected(vec![header_problem(format!("缺少必填列：{}", missing.join("、")))]));
+            return Err(StoreError::ImportRejected(vec![header_problem(format!(
+                "缺少必填列：{}",
+                missing.join("、")
+            ))]));
         }
         let today = today_ymd();
         let mut parsed: Vec<(u64, String, CheckedVisit)> = Vec::new();
         let mut count = 0u64;
         for row in rows {
-            let row = row.map_err(|e| StoreError::ImportRejected(vec![header_problem(e.to_string())]))?;
+            let row =
+                row.map_err(|e| StoreError::ImportRejected(vec![header_problem(e.to_string())]))?;
             count += 1;
-            let cell = |i: Option<usize>| i.and_then(|i| row.cells.get(i)).map(|s| s.trim().to_string()).unwrap_or_default();
+            let cell = |i: Option<usize>| {
+                i.and_then(|i| row.cells.get(i))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default()
+            };
             let no = cell(columns.household_no);
             let raw_date = cell(columns.visit_date);
-            let date = parse_loose_date(&raw_date).map(format_date).unwrap_or(raw_date.clone());
+            let date = parse_loose_date(&raw_date)
+                .map(format_date)
+                .unwrap_or(raw_date.clone());
             let input = VisitInput {
                 visit_date: date,
                 visitor: cell(columns.visitor),
@@ -661,7 +846,12 @@ impl Db {
                 risks: cell(columns.risks),
             };
             if no.is_empty() {
-                problems.push(RowProblem { row: row.line, column: columns.header(&headers, columns.household_no), value: String::new(), message: "请填写户编号".into() });
+                problems.push(RowProblem {
+                    row: row.line,
+                    column: columns.header(&headers, columns.household_no),
+                    value: String::new(),
+                    message: "请填写户编号".into(),
+                });
             }
             match check_visit(&input, today) {
                 Ok(v) => parsed.push((row.line, no, v)),
@@ -672,12 +862,21 @@ impl Db {
                             "visitor" => (columns.visitor, input.visitor.clone()),
                             _ => (columns.income, input.income_12m.clone()),
                         };
-                        problems.push(RowProblem { row: row.line, column: columns.header(&headers, index), value, message: e.message });
+                        problems.push(RowProblem {
+                            row: row.line,
+                            column: columns.header(&headers, index),
+                            value,
+                            message: e.message,
+                        });
                     }
                 }
             }
         }
-        let sha = sha256.lock().ok().and_then(|h| h.clone()).unwrap_or_default();
+        let sha = sha256
+            .lock()
+            .ok()
+            .and_then(|h| h.clone())
+            .unwrap_or_default();
         let now = now_rfc3339();
         let scope_sql = household_scope_sql(&caller.scope, "h");
         on_db!(self, p => {
@@ -759,22 +958,34 @@ impl VisitColumns {
     }
 
     fn missing(&self) -> Vec<&'static str> {
-        [(self.household_no, "户编号"), (self.visit_date, "走访日期"), (self.visitor, "走访人")]
-            .into_iter()
-            .filter(|(i, _)| i.is_none())
-            .map(|(_, n)| n)
-            .collect()
+        [
+            (self.household_no, "户编号"),
+            (self.visit_date, "走访日期"),
+            (self.visitor, "走访人"),
+        ]
+        .into_iter()
+        .filter(|(i, _)| i.is_none())
+        .map(|(_, n)| n)
+        .collect()
     }
 
     fn header(&self, headers: &[String], index: Option<usize>) -> String {
-        index.and_then(|i| headers.get(i)).cloned().unwrap_or_default()
+        index
+            .and_then(|i| headers.get(i))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
 impl Db {
     /// Opens a case by declaration (农户申报), visit (干部走访排查) or screening (部门筛查预警). The
     /// category comes from the data when not given; a household already monitored is refused.
-    pub async fn open_monitoring_case(&self, caller: &Caller, household_id: i64, c: &NewCase) -> StoreResult<MonitoringCase> {
+    pub async fn open_monitoring_case(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        c: &NewCase,
+    ) -> StoreResult<MonitoringCase> {
         require_write(caller)?;
         let tables = self.code_tables().await?;
         let mut problems = Problems::default();
@@ -787,12 +998,22 @@ impl Db {
             t => match tables.monitoring_type.lookup(t) {
                 Some(e) => Some(e.code.clone()),
                 None => {
-                    problems.push("category", format!("监测类别“{t}”无效，可选：{}", tables.monitoring_type.choices_zh()));
+                    problems.push(
+                        "category",
+                        format!(
+                            "监测类别“{t}”无效，可选：{}",
+                            tables.monitoring_type.choices_zh()
+                        ),
+                    );
                     None
                 }
             },
         };
-        let identified_at = if c.identified_at.trim().is_empty() { today() } else { c.identified_at.trim().to_string() };
+        let identified_at = if c.identified_at.trim().is_empty() {
+            today()
+        } else {
+            c.identified_at.trim().to_string()
+        };
         date_not_future(&identified_at, "identified_at", &mut problems);
         problems.into_result().map_err(StoreError::invalid)?;
         let channel = channel.expect("checked");
@@ -846,7 +1067,11 @@ impl Db {
         })
     }
 
-    pub async fn monitoring_case(&self, caller: &Caller, id: i64) -> StoreResult<Option<MonitoringCase>> {
+    pub async fn monitoring_case(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> StoreResult<Option<MonitoringCase>> {
         require_read(caller)?;
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -858,9 +1083,18 @@ impl Db {
 
     /// The work list: cases in a county or village (or the caller's whole scope), highest risk
     /// first. `after` is the (risk score, id) of the last row of the previous page.
-    pub async fn monitoring_cases(&self, caller: &Caller, filter: &CaseFilter, after: Option<(i64, i64)>, limit: i64) -> StoreResult<Vec<MonitoringCase>> {
+    pub async fn monitoring_cases(
+        &self,
+        caller: &Caller,
+        filter: &CaseFilter,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<MonitoringCase>> {
         require_read(caller)?;
-        let mut sql = format!("{CASE_SELECT} WHERE 1 = 1{}", household_scope_sql(&caller.scope, "h"));
+        let mut sql = format!(
+            "{CASE_SELECT} WHERE 1 = 1{}",
+            household_scope_sql(&caller.scope, "h")
+        );
         let mut vals: Vec<Val> = Vec::new();
         if let Some(r) = filter.region {
             let (lo, hi) = r.subtree_key_range();
@@ -882,9 +1116,13 @@ impl Db {
             let ps = vals.len();
             vals.push(id.into());
             let pi = vals.len();
-            sql += &format!(" AND (c.risk_score < ${ps} OR (c.risk_score = ${ps} AND c.id > ${pi}))");
+            sql +=
+                &format!(" AND (c.risk_score < ${ps} OR (c.risk_score = ${ps} AND c.id > ${pi}))");
         }
-        sql += &format!(" ORDER BY c.risk_score DESC, c.id LIMIT {}", limit.clamp(1, 10_001));
+        sql += &format!(
+            " ORDER BY c.risk_score DESC, c.id LIMIT {}",
+            limit.clamp(1, 10_001)
+        );
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &vals, &CASE_TYS).await?;
@@ -895,10 +1133,18 @@ impl Db {
     }
 
     /// Open cases by village (or by county, for a region above the county) and category.
-    pub async fn monitoring_counts(&self, caller: &Caller, region: Option<RegionCode>) -> StoreResult<Vec<(String, String, [i64; 3])>> {
+    pub async fn monitoring_counts(
+        &self,
+        caller: &Caller,
+        region: Option<RegionCode>,
+    ) -> StoreResult<Vec<(String, String, [i64; 3])>> {
         require_read(caller)?;
         let by_village = region.is_some_and(|r| r.level() >= RegionLevel::County);
-        let column = if by_village { "h.village_key" } else { "h.county_key" };
+        let column = if by_village {
+            "h.village_key"
+        } else {
+            "h.county_key"
+        };
         let mut sql = format!(
             "SELECT {column}, r.name, c.category, COUNT(*) FROM monitoring_cases c JOIN households h ON h.id = c.household_id
              JOIN regions r ON r.key = {column} WHERE c.status = 'monitoring'{}",
@@ -934,11 +1180,19 @@ impl Db {
     }
 
     /// Assigns a measure (帮扶措施) to an open case.
-    pub async fn add_case_measure(&self, caller: &Caller, case_id: i64, m: &NewCaseMeasure) -> StoreResult<MonitoringCase> {
+    pub async fn add_case_measure(
+        &self,
+        caller: &Caller,
+        case_id: i64,
+        m: &NewCaseMeasure,
+    ) -> StoreResult<MonitoringCase> {
         require_field_work(caller)?;
         let mut problems = Problems::default();
         if !MEASURE_TYPES.contains(&m.measure_type.trim()) {
-            problems.push("measure_type", format!("措施类型应为：{}", MEASURE_TYPES.join("、")));
+            problems.push(
+                "measure_type",
+                format!("措施类型应为：{}", MEASURE_TYPES.join("、")),
+            );
         }
         if m.responsible.trim().is_empty() {
             problems.push("responsible", "请填写责任人");
@@ -969,7 +1223,11 @@ impl Db {
     }
 
     /// Whether the risk of a case may be eliminated now, criterion by criterion.
-    pub async fn elimination_check(&self, caller: &Caller, case_id: i64) -> StoreResult<EliminationCheck> {
+    pub async fn elimination_check(
+        &self,
+        caller: &Caller,
+        case_id: i64,
+    ) -> StoreResult<EliminationCheck> {
         require_read(caller)?;
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -985,10 +1243,20 @@ impl Db {
     /// 风险消除: refused (422, one detail per unmet criterion) unless every criterion holds;
     /// otherwise the case closes with the criteria as computed now, and the household leaves
     /// the monitoring lists. The case and its history stay.
-    pub async fn eliminate_case(&self, caller: &Caller, case_id: i64, date: &str, note: &str) -> StoreResult<MonitoringCase> {
+    pub async fn eliminate_case(
+        &self,
+        caller: &Caller,
+        case_id: i64,
+        date: &str,
+        note: &str,
+    ) -> StoreResult<MonitoringCase> {
         require_write(caller)?;
         let mut problems = Problems::default();
-        let date = if date.trim().is_empty() { today() } else { date.trim().to_string() };
+        let date = if date.trim().is_empty() {
+            today()
+        } else {
+            date.trim().to_string()
+        };
         date_not_future(&date, "date", &mut problems);
         problems.into_result().map_err(StoreError::invalid)?;
         on_db!(self, p => {

@@ -1,12 +1,12 @@
 //! Organisations: Shenzhen-side units, enterprises, foundations, banks, cooperatives, schools…
 //! The 统一社会信用代码 is checked by its check character whenever one is given.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreError, StoreResult, now_rfc3339, on_db};
 use domain::kinds::OrgKind;
 use domain::validation::Problems;
 use domain::{RegionCode, credit_code};
 use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
 
 /// Inserts a validated organisation on any executor and evaluates to its new id.
 macro_rules! insert_org {
@@ -95,7 +95,8 @@ struct OrgRow {
     updated_at: String,
 }
 
-const ORG_COLUMNS: &str = "id, name, kind, credit_code, region_key, shenzhen_side, note, created_at, updated_at";
+const ORG_COLUMNS: &str =
+    "id, name, kind, credit_code, region_key, shenzhen_side, note, created_at, updated_at";
 
 impl OrgRow {
     fn into_org(self) -> Organisation {
@@ -137,10 +138,19 @@ impl OrganisationInput {
         if kind.is_none() {
             problems.push(
                 field("kind"),
-                format!("机构类型“{}”无效，应为：{}", self.kind, OrgKind::choices_zh()),
+                format!(
+                    "机构类型“{}”无效，应为：{}",
+                    self.kind,
+                    OrgKind::choices_zh()
+                ),
             );
         }
-        let credit = match self.credit_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let credit = match self
+            .credit_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(c) => match credit_code::validate(c) {
                 Ok(v) => Some(v),
@@ -150,7 +160,12 @@ impl OrganisationInput {
                 }
             },
         };
-        let region = match self.region_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let region = match self
+            .region_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(c) => match RegionCode::parse(c) {
                 Ok(v) => Some(v),
@@ -183,12 +198,17 @@ impl Db {
         except_id: Option<i64>,
         problems: &mut Problems,
     ) -> StoreResult<Option<ValidOrganisation>> {
-        let Some(valid) = input.check(prefix, problems) else { return Ok(None) };
+        let Some(valid) = input.check(prefix, problems) else {
+            return Ok(None);
+        };
         let mut ok = true;
         if let Some(code) = valid.region_code
             && self.get_region(code).await?.is_none()
         {
-            problems.push(format!("{prefix}region_code"), format!("区划代码 {code} 不存在"));
+            problems.push(
+                format!("{prefix}region_code"),
+                format!("区划代码 {code} 不存在"),
+            );
             ok = false;
         }
         if let Some(cc) = &valid.credit_code
@@ -197,7 +217,10 @@ impl Db {
         {
             problems.push(
                 format!("{prefix}credit_code"),
-                format!("统一社会信用代码 {cc} 已被机构“{}”（编号 {}）使用", other.name, other.id),
+                format!(
+                    "统一社会信用代码 {cc} 已被机构“{}”（编号 {}）使用",
+                    other.name, other.id
+                ),
             );
             ok = false;
         }
@@ -205,12 +228,18 @@ impl Db {
     }
 
     /// Registers an organisation (city office only), with its audit entry, in one transaction.
-    pub async fn create_organisation(&self, caller: &domain::Caller, input: &OrganisationInput) -> StoreResult<Organisation> {
+    pub async fn create_organisation(
+        &self,
+        caller: &domain::Caller,
+        input: &OrganisationInput,
+    ) -> StoreResult<Organisation> {
         if !caller.can_edit_organisation(None) {
             return Err(StoreError::Forbidden("只有市级管理员可以登记机构".into()));
         }
         let mut problems = Problems::default();
-        let valid = self.check_organisation(input, "", None, &mut problems).await?;
+        let valid = self
+            .check_organisation(input, "", None, &mut problems)
+            .await?;
         problems.into_result().map_err(StoreError::invalid)?;
         let valid = valid.expect("no problems means a valid organisation");
         let id = on_db!(self, p => {
@@ -225,13 +254,23 @@ impl Db {
     }
 
     /// Changes an organisation (the city office, or the organisation's own user).
-    pub async fn update_organisation(&self, caller: &domain::Caller, id: i64, input: &OrganisationInput) -> StoreResult<Organisation> {
+    pub async fn update_organisation(
+        &self,
+        caller: &domain::Caller,
+        id: i64,
+        input: &OrganisationInput,
+    ) -> StoreResult<Organisation> {
         let before = self.require_organisation(id).await?;
         if !caller.can_edit_organisation(Some(id)) {
-            return Err(StoreError::Forbidden(format!("您无权修改机构“{}”", before.name)));
+            return Err(StoreError::Forbidden(format!(
+                "您无权修改机构“{}”",
+                before.name
+            )));
         }
         let mut problems = Problems::default();
-        let valid = self.check_organisation(input, "", Some(id), &mut problems).await?;
+        let valid = self
+            .check_organisation(input, "", Some(id), &mut problems)
+            .await?;
         problems.into_result().map_err(StoreError::invalid)?;
         let v = valid.expect("no problems means a valid organisation");
         on_db!(self, p => {
@@ -256,10 +295,15 @@ impl Db {
     }
 
     pub async fn require_organisation(&self, id: i64) -> StoreResult<Organisation> {
-        self.get_organisation(id).await?.ok_or_else(|| StoreError::NotFound(format!("机构 {id} 不存在")))
+        self.get_organisation(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("机构 {id} 不存在")))
     }
 
-    pub async fn organisation_by_credit_code(&self, code: &str) -> StoreResult<Option<Organisation>> {
+    pub async fn organisation_by_credit_code(
+        &self,
+        code: &str,
+    ) -> StoreResult<Option<Organisation>> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organisations WHERE credit_code = $1");
         let row: Option<OrgRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(code).fetch_optional(p).await)?;
         Ok(row.map(OrgRow::into_org))
@@ -271,7 +315,10 @@ impl Db {
         after: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Organisation>> {
-        let pattern = filter.name_contains.as_ref().map(|q| format!("%{}%", crate::regions::escape_like(q)));
+        let pattern = filter
+            .name_contains
+            .as_ref()
+            .map(|q| format!("%{}%", crate::regions::escape_like(q)));
         let sql = format!(
             "SELECT {ORG_COLUMNS} FROM organisations WHERE ($1 IS NULL OR kind = $1)
              AND ($2 IS NULL OR name LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR shenzhen_side = $3)
@@ -287,4 +334,3 @@ impl Db {
         Ok(rows.into_iter().map(OrgRow::into_org).collect())
     }
 }
-

@@ -1,13 +1,13 @@
 //! Pairings (对口关系): a Shenzhen-side organisation and a recipient county, town or village,
 //! with a type, a period and yearly agreement targets (帮扶协议目标).
 
-use sqlx::AssertSqlSafe;
 use crate::organisations::{OrganisationInput, insert_org};
 use crate::{Db, StoreError, StoreResult, now_rfc3339, on_db};
 use domain::kinds::PairingType;
 use domain::validation::Problems;
 use domain::{RegionCode, RegionLevel, Scope, credit_code};
 use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Pairing {
@@ -109,7 +109,11 @@ struct ValidPairing {
 }
 
 impl Db {
-    async fn check_pairing(&self, scope: &Scope, input: &PairingInput) -> StoreResult<ValidPairing> {
+    async fn check_pairing(
+        &self,
+        scope: &Scope,
+        input: &PairingInput,
+    ) -> StoreResult<ValidPairing> {
         let mut problems = Problems::default();
         let org = self.resolve_pairing_org(input, &mut problems).await?;
 
@@ -119,7 +123,13 @@ impl Db {
                 None
             }
             Ok(code) if code.level() < RegionLevel::County => {
-                problems.push("region_code", format!("受援方应为县、乡镇或村，{code} 是{}单位", code.level().name_zh()));
+                problems.push(
+                    "region_code",
+                    format!(
+                        "受援方应为县、乡镇或村，{code} 是{}单位",
+                        code.level().name_zh()
+                    ),
+                );
                 None
             }
             Ok(code) => match self.get_region(code).await? {
@@ -128,7 +138,14 @@ impl Db {
                     None
                 }
                 Some(r) if r.retired_year.is_some() => {
-                    problems.push("region_code", format!("{}（{code}）已于 {} 年撤销", r.name, r.retired_year.unwrap_or_default()));
+                    problems.push(
+                        "region_code",
+                        format!(
+                            "{}（{code}）已于 {} 年撤销",
+                            r.name,
+                            r.retired_year.unwrap_or_default()
+                        ),
+                    );
                     None
                 }
                 Some(_) if !scope.allows_region(code) => {
@@ -142,16 +159,28 @@ impl Db {
         if pairing_type.is_none() {
             problems.push(
                 "pairing_type",
-                format!("对口关系类型“{}”无效，应为：{}", input.pairing_type, PairingType::choices_zh()),
+                format!(
+                    "对口关系类型“{}”无效，应为：{}",
+                    input.pairing_type,
+                    PairingType::choices_zh()
+                ),
             );
         }
-        let start_year = input.start_year.filter(|y| (FIRST_YEAR..=LAST_YEAR).contains(y));
+        let start_year = input
+            .start_year
+            .filter(|y| (FIRST_YEAR..=LAST_YEAR).contains(y));
         if start_year.is_none() {
-            problems.push("start_year", format!("请填写开始年份（{FIRST_YEAR}–{LAST_YEAR}）"));
+            problems.push(
+                "start_year",
+                format!("请填写开始年份（{FIRST_YEAR}–{LAST_YEAR}）"),
+            );
         }
         if let Some(end) = input.end_year {
             if !(FIRST_YEAR..=LAST_YEAR).contains(&end) {
-                problems.push("end_year", format!("结束年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间"));
+                problems.push(
+                    "end_year",
+                    format!("结束年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间"),
+                );
             } else if start_year.is_some_and(|s| end < s) {
                 problems.push("end_year", "结束年份不能早于开始年份");
             }
@@ -179,10 +208,18 @@ impl Db {
                 _ => problems.push(f("target"), "目标值应为不小于 0 的数"),
             }
             if let (Some(year), Some(target)) = (t.year, t.target) {
-                if targets.iter().any(|o| o.indicator == indicator && o.year == year) {
+                if targets
+                    .iter()
+                    .any(|o| o.indicator == indicator && o.year == year)
+                {
                     problems.push(f("indicator"), format!("指标“{indicator}”在 {year} 年重复"));
                 }
-                targets.push(Target { indicator, unit, year, target });
+                targets.push(Target {
+                    indicator,
+                    unit,
+                    year,
+                    target,
+                });
             }
         }
         problems.into_result().map_err(StoreError::invalid)?;
@@ -197,11 +234,19 @@ impl Db {
         })
     }
 
-    async fn resolve_pairing_org(&self, input: &PairingInput, problems: &mut Problems) -> StoreResult<Option<OrgRef>> {
-        let given = [input.organisation_id.is_some(), input.organisation_credit_code.is_some(), input.organisation.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+    async fn resolve_pairing_org(
+        &self,
+        input: &PairingInput,
+        problems: &mut Problems,
+    ) -> StoreResult<Option<OrgRef>> {
+        let given = [
+            input.organisation_id.is_some(),
+            input.organisation_credit_code.is_some(),
+            input.organisation.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if given != 1 {
             problems.push(
                 "organisation_id",
@@ -227,19 +272,29 @@ impl Db {
                 Ok(code) => match self.organisation_by_credit_code(&code).await? {
                     Some(o) => Some(OrgRef::Existing(o.id)),
                     None => {
-                        problems.push("organisation_credit_code", format!("没有统一社会信用代码为 {code} 的机构"));
+                        problems.push(
+                            "organisation_credit_code",
+                            format!("没有统一社会信用代码为 {code} 的机构"),
+                        );
                         None
                     }
                 },
             });
         }
         let org = input.organisation.as_ref().expect("counted above");
-        Ok(self.check_organisation(org, "organisation.", None, problems).await?.map(OrgRef::New))
+        Ok(self
+            .check_organisation(org, "organisation.", None, problems)
+            .await?
+            .map(OrgRef::New))
     }
 
     /// Creates a pairing (and its organisation, when given whole) in one transaction. Pairings
     /// decide the scope of district offices, so only the city office registers them.
-    pub async fn create_pairing(&self, caller: &domain::Caller, input: &PairingInput) -> StoreResult<Pairing> {
+    pub async fn create_pairing(
+        &self,
+        caller: &domain::Caller,
+        input: &PairingInput,
+    ) -> StoreResult<Pairing> {
         require_pairing_admin(caller)?;
         let scope = &caller.scope;
         let v = self.check_pairing(scope, input).await?;
@@ -275,7 +330,12 @@ impl Db {
     }
 
     /// Replaces a pairing's fields and targets.
-    pub async fn update_pairing(&self, caller: &domain::Caller, id: i64, input: &PairingInput) -> StoreResult<Pairing> {
+    pub async fn update_pairing(
+        &self,
+        caller: &domain::Caller,
+        id: i64,
+        input: &PairingInput,
+    ) -> StoreResult<Pairing> {
         let scope = &caller.scope;
         let before = self.require_pairing(scope, id).await?;
         require_pairing_admin(caller)?;
@@ -314,7 +374,9 @@ impl Db {
     pub async fn get_pairing(&self, scope: &Scope, id: i64) -> StoreResult<Option<Pairing>> {
         let sql = format!("{PAIRING_SELECT} WHERE p.id = $1");
         let row: Option<PairingRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await)?;
-        let Some(row) = row.filter(|r| pairing_in_scope(scope, r)) else { return Ok(None) };
+        let Some(row) = row.filter(|r| pairing_in_scope(scope, r)) else {
+            return Ok(None);
+        };
         let targets: Vec<Target> = on_db!(self, p => sqlx::query_as(
             "SELECT indicator, unit, year, target FROM pairing_targets WHERE pairing_id = $1 ORDER BY year, id")
             .bind(id).fetch_all(p).await)?;
@@ -322,7 +384,9 @@ impl Db {
     }
 
     pub async fn require_pairing(&self, scope: &Scope, id: i64) -> StoreResult<Pairing> {
-        self.get_pairing(scope, id).await?.ok_or_else(|| StoreError::NotFound(format!("对口关系 {id} 不存在")))
+        self.get_pairing(scope, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("对口关系 {id} 不存在")))
     }
 
     /// Lists pairings in id order (keyset), without targets; filters combine with AND.
@@ -333,7 +397,10 @@ impl Db {
         after: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<Pairing>> {
-        let (lo, hi) = filter.region.map(|r| r.subtree_key_range()).unwrap_or((0, i64::MAX));
+        let (lo, hi) = filter
+            .region
+            .map(|r| r.subtree_key_range())
+            .unwrap_or((0, i64::MAX));
         let mut sql = format!(
             "{PAIRING_SELECT} WHERE p.region_key >= $1 AND p.region_key < $2 AND ($3 IS NULL OR p.organisation_id = $3)
              AND ($4 IS NULL OR p.pairing_type = $4)
@@ -345,11 +412,16 @@ impl Db {
             .bind(lo).bind(hi).bind(filter.organisation_id).bind(filter.pairing_type.map(|t| t.as_str()))
             .bind(filter.active_in).bind(after.unwrap_or(0)).bind(limit)
             .fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|r| r.into_pairing(Vec::new())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_pairing(Vec::new()))
+            .collect())
     }
 
     pub async fn pairing_count(&self) -> StoreResult<i64> {
-        Ok(on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM pairings").fetch_one(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM pairings").fetch_one(p).await)?,
+        )
     }
 }
 
@@ -357,7 +429,9 @@ fn require_pairing_admin(caller: &domain::Caller) -> StoreResult<()> {
     if caller.is_admin() {
         Ok(())
     } else {
-        Err(StoreError::Forbidden("只有市级管理员可以登记或修改对口关系".into()))
+        Err(StoreError::Forbidden(
+            "只有市级管理员可以登记或修改对口关系".into(),
+        ))
     }
 }
 
@@ -391,8 +465,10 @@ fn scope_clause(scope: &Scope) -> String {
             if ranges.is_empty() {
                 return " AND 1 = 0".into();
             }
-            let parts: Vec<String> =
-                ranges.iter().map(|(lo, hi)| format!("(p.region_key >= {lo} AND p.region_key < {hi})")).collect();
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|(lo, hi)| format!("(p.region_key >= {lo} AND p.region_key < {hi})"))
+                .collect();
             format!(" AND ({})", parts.join(" OR "))
         }
     }

@@ -363,7 +363,13 @@ fn date_field(problems: &mut Problems, field: &str, value: &str, what: &str) -> 
     }
 }
 
-fn text_field(problems: &mut Problems, field: &str, value: Option<&str>, max: usize, what: &str) -> String {
+fn text_field(
+    problems: &mut Problems,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    what: &str,
+) -> String {
     let t = domain::text::normalize(value.unwrap_or_default());
     if t.chars().count() > max {
         problems.push(field, format!("{what}不能超过 {max} 个字"));
@@ -384,7 +390,11 @@ impl Db {
         if name.is_empty() {
             problems.push("name", "请填写项目名称");
         }
-        let code = input.code.as_deref().map(domain::text::normalize).filter(|c| !c.is_empty());
+        let code = input
+            .code
+            .as_deref()
+            .map(domain::text::normalize)
+            .filter(|c| !c.is_empty());
         if let Some(c) = &code {
             if c.chars().count() > 64 {
                 problems.push("code", "项目编号不能超过 64 个字符");
@@ -397,10 +407,25 @@ impl Db {
         }
         let theme = Theme::parse(&input.theme);
         if theme.is_none() {
-            problems.push("theme", format!("主题“{}”无效，应为：{}", input.theme, Theme::choices_zh()));
+            problems.push(
+                "theme",
+                format!("主题“{}”无效，应为：{}", input.theme, Theme::choices_zh()),
+            );
         }
-        let sub_type = text_field(&mut problems, "sub_type", input.sub_type.as_deref(), 100, "子类型");
-        let description = text_field(&mut problems, "description", input.description.as_deref(), 5_000, "项目简介");
+        let sub_type = text_field(
+            &mut problems,
+            "sub_type",
+            input.sub_type.as_deref(),
+            100,
+            "子类型",
+        );
+        let description = text_field(
+            &mut problems,
+            "description",
+            input.description.as_deref(),
+            5_000,
+            "项目简介",
+        );
         if let Some(pid) = input.pairing_id {
             let found: Option<i64> = on_db!(self, p => sqlx::query_scalar("SELECT id FROM pairings WHERE id = $1").bind(pid).fetch_optional(p).await)?;
             if found.is_none() {
@@ -426,12 +451,19 @@ impl Db {
             Some(s) => {
                 let parsed = ProjectStatus::parse(s);
                 if parsed.is_none() {
-                    problems.push("status", format!("项目状态“{s}”无效，应为：{}", ProjectStatus::choices_zh()));
+                    problems.push(
+                        "status",
+                        format!("项目状态“{s}”无效，应为：{}", ProjectStatus::choices_zh()),
+                    );
                 }
                 parsed
             }
         };
-        let status_date = match input.status_date.as_deref().filter(|s| !s.trim().is_empty()) {
+        let status_date = match input
+            .status_date
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             None if status != Some(ProjectStatus::Approved) && existing.is_none() => {
                 problems.push("status_date", "项目状态不是“立项”时，请填写状态日期");
                 None
@@ -447,7 +479,10 @@ impl Db {
         if let (Some(id), Some(a)) = (existing, &approved_on) {
             let first: Option<String> = on_db!(self, p => sqlx::query_scalar("SELECT MIN(value_date) FROM ledger_entries WHERE project_id = $1").bind(id).fetch_one(p).await)?;
             if let Some(f) = first.filter(|f| f < a) {
-                problems.push("approved_on", format!("立项日期不能晚于该项目最早的资金交易日期 {f}"));
+                problems.push(
+                    "approved_on",
+                    format!("立项日期不能晚于该项目最早的资金交易日期 {f}"),
+                );
             }
         }
         let budget = match input.budget {
@@ -462,10 +497,16 @@ impl Db {
             Some(b) => b,
         };
 
-        let locations = self.check_locations(&caller.scope, &input.locations, &mut problems).await?;
-        let organisations = self.check_project_orgs(&caller.scope, &input.organisations, &mut problems).await?;
+        let locations = self
+            .check_locations(&caller.scope, &input.locations, &mut problems)
+            .await?;
+        let organisations = self
+            .check_project_orgs(&caller.scope, &input.organisations, &mut problems)
+            .await?;
         let results = check_results(&input.results, &mut problems);
-        let beneficiaries = self.check_beneficiaries(&input.beneficiaries, &mut problems).await?;
+        let beneficiaries = self
+            .check_beneficiaries(&input.beneficiaries, &mut problems)
+            .await?;
         let indicators = check_indicators(&input.indicators, &mut problems);
         let loans = self.check_loans(&input.loans, &mut problems).await?;
 
@@ -515,7 +556,11 @@ impl Db {
                     None => problems.push(f("region_code"), format!("区划代码 {code} 不存在")),
                     Some(r) if r.retired_year.is_some() => problems.push(
                         f("region_code"),
-                        format!("{}（{code}）已于 {} 年撤销", r.name, r.retired_year.unwrap_or_default()),
+                        format!(
+                            "{}（{code}）已于 {} 年撤销",
+                            r.name,
+                            r.retired_year.unwrap_or_default()
+                        ),
                     ),
                     Some(_) if matches!(scope, Scope::Regions(_)) && !scope.allows_region(code) => {
                         problems.push(f("region_code"), format!("区划 {code} 不在您的管辖范围内"))
@@ -541,7 +586,10 @@ impl Db {
             let f = |n: &str| format!("organisations[{i}].{n}");
             let role = OrgRole::parse(&o.role);
             if role.is_none() {
-                problems.push(f("role"), format!("机构角色“{}”无效，应为：{}", o.role, OrgRole::choices_zh()));
+                problems.push(
+                    f("role"),
+                    format!("机构角色“{}”无效，应为：{}", o.role, OrgRole::choices_zh()),
+                );
             }
             let id = match o.organisation_id {
                 None => {
@@ -558,7 +606,10 @@ impl Db {
             };
             if let (Some(id), Some(role)) = (id, role) {
                 if out.contains(&(id, role)) {
-                    problems.push(f("role"), format!("机构 {id} 的角色“{}”重复", role.name_zh()));
+                    problems.push(
+                        f("role"),
+                        format!("机构 {id} 的角色“{}”重复", role.name_zh()),
+                    );
                 } else {
                     out.push((id, role));
                 }
@@ -583,7 +634,11 @@ impl Db {
         for (i, b) in input.iter().enumerate() {
             let f = |n: &str| format!("beneficiaries[{i}].{n}");
             let note = text_field(problems, &f("note"), b.note.as_deref(), 500, "备注");
-            let village_code = b.village_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
+            let village_code = b
+                .village_code
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
             for (name, v) in [("households", b.households), ("people", b.people)] {
                 if v.is_some_and(|v| !(0..=100_000_000).contains(&v)) {
                     problems.push(f(name), "人数、户数应为不小于 0 的整数");
@@ -594,7 +649,9 @@ impl Db {
                 (Some(hid), None) => {
                     let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT village_key, member_count FROM households WHERE id = $1").bind(hid).fetch_optional(p).await)?;
                     match row {
-                        None => problems.push(f("household_id"), format!("建档立卡户 {hid} 不存在")),
+                        None => {
+                            problems.push(f("household_id"), format!("建档立卡户 {hid} 不存在"))
+                        }
                         Some(_) if !seen_households.insert(hid) => {
                             problems.push(f("household_id"), format!("建档立卡户 {hid} 重复"))
                         }
@@ -636,13 +693,18 @@ impl Db {
                                 problems.push(f("village_code"), format!("{c} 不是村级区划代码"))
                             }
                             Ok(c) => match self.get_region(c).await? {
-                                None => problems.push(f("village_code"), format!("区划代码 {c} 不存在")),
+                                None => {
+                                    problems.push(f("village_code"), format!("区划代码 {c} 不存在"))
+                                }
                                 Some(_) => village_key = Some(c.key()),
                             },
                         }
                     }
                     if households <= 0 && people <= 0 && village_code.is_none() {
-                        problems.push(f("households"), "未关联建档立卡户或人员时，请填写受益户数、人数或受益村");
+                        problems.push(
+                            f("households"),
+                            "未关联建档立卡户或人员时，请填写受益户数、人数或受益村",
+                        );
                     }
                     out.push(ValidBeneficiary {
                         household_id: None,
@@ -658,12 +720,22 @@ impl Db {
         Ok(out)
     }
 
-    async fn check_loans(&self, input: &[LoanInput], problems: &mut Problems) -> StoreResult<Vec<ValidLoan>> {
+    async fn check_loans(
+        &self,
+        input: &[LoanInput],
+        problems: &mut Problems,
+    ) -> StoreResult<Vec<ValidLoan>> {
         let mut out = Vec::new();
         for (i, l) in input.iter().enumerate() {
             let f = |n: &str| format!("loans[{i}].{n}");
             let before = problems.0.len();
-            let borrower = text_field(problems, &f("borrower"), l.borrower.as_deref(), 100, "借款人");
+            let borrower = text_field(
+                problems,
+                &f("borrower"),
+                l.borrower.as_deref(),
+                100,
+                "借款人",
+            );
             if let Some(hid) = l.household_id {
                 let found: Option<i64> = on_db!(self, p => sqlx::query_scalar("SELECT id FROM households WHERE id = $1").bind(hid).fetch_optional(p).await)?;
                 if found.is_none() {
@@ -676,7 +748,10 @@ impl Db {
             }
             let term = l.term_months.unwrap_or(0);
             if !(1..=project::MAX_LOAN_TERM_MONTHS).contains(&term) {
-                problems.push(f("term_months"), format!("贷款期限应为 1–{} 个月", project::MAX_LOAN_TERM_MONTHS));
+                problems.push(
+                    f("term_months"),
+                    format!("贷款期限应为 1–{} 个月", project::MAX_LOAN_TERM_MONTHS),
+                );
             }
             let issued_on = date_field(problems, &f("issued_on"), &l.issued_on, "放款日期");
             let outstanding = l.outstanding.unwrap_or(0);
@@ -719,28 +794,55 @@ fn check_results(input: &[ResultInput], problems: &mut Problems) -> Vec<ResultRo
         if year.is_none() {
             problems.push(f("year"), format!("请填写年份（{MIN_YEAR}–{MAX_YEAR}）"));
         }
-        for (name, v) in [("baseline", r.baseline), ("target", r.target), ("actual", r.actual)] {
+        for (name, v) in [
+            ("baseline", r.baseline),
+            ("target", r.target),
+            ("actual", r.actual),
+        ] {
             if v.is_some_and(|v| !v.is_finite()) {
                 problems.push(f(name), "应为有效的数");
             }
         }
         if let Some(year) = year {
-            if out.iter().any(|o| o.indicator == indicator && o.year == year) {
-                problems.push(f("indicator"), format!("成果指标“{indicator}”在 {year} 年重复"));
+            if out
+                .iter()
+                .any(|o| o.indicator == indicator && o.year == year)
+            {
+                problems.push(
+                    f("indicator"),
+                    format!("成果指标“{indicator}”在 {year} 年重复"),
+                );
             }
-            out.push(ResultRow { indicator, unit, year, baseline: r.baseline, target: r.target, actual: r.actual });
+            out.push(ResultRow {
+                indicator,
+                unit,
+                year,
+                baseline: r.baseline,
+                target: r.target,
+                actual: r.actual,
+            });
         }
     }
     out
 }
 
-fn check_indicators(input: &[IndicatorInput], problems: &mut Problems) -> Vec<(i64, Indicator, i64)> {
+fn check_indicators(
+    input: &[IndicatorInput],
+    problems: &mut Problems,
+) -> Vec<(i64, Indicator, i64)> {
     let mut out: Vec<(i64, Indicator, i64)> = Vec::new();
     for (i, v) in input.iter().enumerate() {
         let f = |n: &str| format!("indicators[{i}].{n}");
         let ind = Indicator::parse(&v.indicator);
         if ind.is_none() {
-            problems.push(f("indicator"), format!("主题指标“{}”无效，应为：{}", v.indicator, Indicator::choices_zh()));
+            problems.push(
+                f("indicator"),
+                format!(
+                    "主题指标“{}”无效，应为：{}",
+                    v.indicator,
+                    Indicator::choices_zh()
+                ),
+            );
         }
         let year = v.year.filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y));
         if year.is_none() {
@@ -752,7 +854,10 @@ fn check_indicators(input: &[IndicatorInput], problems: &mut Problems) -> Vec<(i
         }
         if let (Some(ind), Some(year), Some(value)) = (ind, year, value) {
             if out.iter().any(|(y, i, _)| *y == year && *i == ind) {
-                problems.push(f("indicator"), format!("主题指标“{}”在 {year} 年重复", ind.name_zh()));
+                problems.push(
+                    f("indicator"),
+                    format!("主题指标“{}”在 {year} 年重复", ind.name_zh()),
+                );
             }
             out.push((year, ind, value));
         }
@@ -830,7 +935,11 @@ macro_rules! insert_project {
 }
 
 impl Db {
-    pub async fn create_project(&self, caller: &Caller, input: &ProjectInput) -> StoreResult<Project> {
+    pub async fn create_project(
+        &self,
+        caller: &Caller,
+        input: &ProjectInput,
+    ) -> StoreResult<Project> {
         require_project_writer(caller)?;
         let v = self.check_project(caller, input, None).await?;
         let id = on_db!(self, p => {
@@ -846,7 +955,12 @@ impl Db {
 
     /// Replaces a project's fields and children. The status is not changed here: it moves only
     /// through [`Db::change_project_status`], so every change is dated and attributed.
-    pub async fn update_project(&self, caller: &Caller, id: i64, input: &ProjectInput) -> StoreResult<Project> {
+    pub async fn update_project(
+        &self,
+        caller: &Caller,
+        id: i64,
+        input: &ProjectInput,
+    ) -> StoreResult<Project> {
         require_project_writer(caller)?;
         let before = self.require_project(caller, id).await?;
         let mut input = input.clone();
@@ -887,8 +1001,14 @@ impl Db {
         let mut problems = Problems::default();
         let next = ProjectStatus::parse(&input.status);
         match next {
-            None => problems
-                .push("status", format!("项目状态“{}”无效，应为：{}", input.status, ProjectStatus::choices_zh())),
+            None => problems.push(
+                "status",
+                format!(
+                    "项目状态“{}”无效，应为：{}",
+                    input.status,
+                    ProjectStatus::choices_zh()
+                ),
+            ),
             Some(n) if !project.status.can_move_to(n) => problems.push(
                 "status",
                 format!(
@@ -904,7 +1024,13 @@ impl Db {
         if let Some(d) = &date
             && *d < project.status_date
         {
-            problems.push("date", format!("状态变更日期 {d} 早于上一次状态日期 {}", project.status_date));
+            problems.push(
+                "date",
+                format!(
+                    "状态变更日期 {d} 早于上一次状态日期 {}",
+                    project.status_date
+                ),
+            );
         }
         let note = text_field(&mut problems, "note", input.note.as_deref(), 500, "说明");
         if next == Some(ProjectStatus::Terminated) && note.is_empty() {
@@ -978,8 +1104,10 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
             if ranges.is_empty() {
                 return " AND 1 = 0".into();
             }
-            let parts: Vec<String> =
-                ranges.iter().map(|(lo, hi)| format!("(sl.region_key >= {lo} AND sl.region_key < {hi})")).collect();
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|(lo, hi)| format!("(sl.region_key >= {lo} AND sl.region_key < {hi})"))
+                .collect();
             format!(
                 " AND EXISTS (SELECT 1 FROM project_locations sl WHERE sl.project_id = p.id AND ({}))",
                 parts.join(" OR ")
@@ -992,10 +1120,18 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
 /// users): beneficiary rows and loans keep their village, counts and amounts, but lose the link
 /// to a registered household or person and the borrower's name (only its first character stays),
 /// so a transparency page never shows a person's record.
-fn without_persons(beneficiaries: Vec<Beneficiary>, loans: Vec<Loan>) -> (Vec<Beneficiary>, Vec<Loan>) {
+fn without_persons(
+    beneficiaries: Vec<Beneficiary>,
+    loans: Vec<Loan>,
+) -> (Vec<Beneficiary>, Vec<Loan>) {
     let beneficiaries = beneficiaries
         .into_iter()
-        .map(|b| Beneficiary { household_id: None, household_no: None, member_id: None, ..b })
+        .map(|b| Beneficiary {
+            household_id: None,
+            household_no: None,
+            member_id: None,
+            ..b
+        })
         .collect();
     let loans = loans
         .into_iter()
@@ -1005,7 +1141,11 @@ fn without_persons(beneficiaries: Vec<Beneficiary>, loans: Vec<Loan>) -> (Vec<Be
                 Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
                 None => String::new(),
             };
-            Loan { household_id: None, borrower, ..l }
+            Loan {
+                household_id: None,
+                borrower,
+                ..l
+            }
         })
         .collect();
     (beneficiaries, loans)
@@ -1017,7 +1157,9 @@ pub(crate) fn require_project_writer(caller: &Caller) -> StoreResult<()> {
     if caller.can_write_projects() {
         Ok(())
     } else {
-        Err(StoreError::Forbidden("您没有登记或修改项目和资金的权限".into()))
+        Err(StoreError::Forbidden(
+            "您没有登记或修改项目和资金的权限".into(),
+        ))
     }
 }
 
@@ -1049,13 +1191,21 @@ impl Db {
         let weights: Vec<Location> = locs
             .iter()
             .filter_map(|l| {
-                RegionCode::from_key(l.region_key).map(|c| Location { region: c, weight: l.weight.max(0) as u64 })
+                RegionCode::from_key(l.region_key).map(|c| Location {
+                    region: c,
+                    weight: l.weight.max(0) as u64,
+                })
             })
             .collect();
         let shares = project::split_over_locations(budget, &weights);
         let mut locations = Vec::new();
         for (l, (code, share)) in locs.iter().zip(shares) {
-            let mut names: Vec<String> = self.region_ancestors(code).await?.into_iter().map(|r| r.name).collect();
+            let mut names: Vec<String> = self
+                .region_ancestors(code)
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
             names.push(l.name.clone());
             locations.push(ProjectLocation {
                 region_code: code,
@@ -1103,16 +1253,27 @@ impl Db {
             .bind(id).fetch_all(p).await)?;
         let results = results
             .into_iter()
-            .map(|(indicator, unit, year, baseline, target, actual)| ResultRow {
-                indicator,
-                unit,
-                year,
-                baseline,
-                target,
-                actual,
-            })
+            .map(
+                |(indicator, unit, year, baseline, target, actual)| ResultRow {
+                    indicator,
+                    unit,
+                    year,
+                    baseline,
+                    target,
+                    actual,
+                },
+            )
             .collect();
-        let bens: Vec<(Option<i64>, Option<String>, Option<i64>, Option<i64>, Option<String>, i64, i64, String)> = on_db!(self, p => sqlx::query_as(
+        let bens: Vec<(
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            i64,
+            i64,
+            String,
+        )> = on_db!(self, p => sqlx::query_as(
             "SELECT b.household_id, h.household_no, b.member_id, b.village_key, r.name, b.households, b.people, b.note
              FROM project_beneficiaries b LEFT JOIN households h ON h.id = b.household_id LEFT JOIN regions r ON r.key = b.village_key
              WHERE b.project_id = $1 ORDER BY b.id").bind(id).fetch_all(p).await)?;
@@ -1120,26 +1281,37 @@ impl Db {
         let mut villages = HashSet::new();
         let beneficiaries: Vec<Beneficiary> = bens
             .into_iter()
-            .map(|(household_id, household_no, member_id, village_key, village_name, households, people, note)| {
-                totals.households += households;
-                totals.people += people;
-                if household_id.is_some() || member_id.is_some() {
-                    totals.linked += 1;
-                }
-                if let Some(k) = village_key {
-                    villages.insert(k);
-                }
-                Beneficiary {
+            .map(
+                |(
                     household_id,
                     household_no,
                     member_id,
-                    village_code: village_key.and_then(RegionCode::from_key),
+                    village_key,
                     village_name,
                     households,
                     people,
                     note,
-                }
-            })
+                )| {
+                    totals.households += households;
+                    totals.people += people;
+                    if household_id.is_some() || member_id.is_some() {
+                        totals.linked += 1;
+                    }
+                    if let Some(k) = village_key {
+                        villages.insert(k);
+                    }
+                    Beneficiary {
+                        household_id,
+                        household_no,
+                        member_id,
+                        village_code: village_key.and_then(RegionCode::from_key),
+                        village_name,
+                        households,
+                        people,
+                        note,
+                    }
+                },
+            )
             .collect();
         totals.villages = villages.len() as i64;
         let inds: Vec<(i64, String, i64)> = on_db!(self, p => sqlx::query_as(
@@ -1161,17 +1333,25 @@ impl Db {
             .bind(id).fetch_all(p).await)?;
         let loans = loans
             .into_iter()
-            .map(|(household_id, borrower, amount, term_months, issued_on, outstanding, overdue)| Loan {
-                household_id,
-                borrower,
-                amount: Fen(amount),
-                term_months,
-                issued_on,
-                outstanding: Fen(outstanding),
-                overdue: Fen(overdue),
-            })
+            .map(
+                |(household_id, borrower, amount, term_months, issued_on, outstanding, overdue)| {
+                    Loan {
+                        household_id,
+                        borrower,
+                        amount: Fen(amount),
+                        term_months,
+                        issued_on,
+                        outstanding: Fen(outstanding),
+                        overdue: Fen(overdue),
+                    }
+                },
+            )
             .collect();
-        let (beneficiaries, loans) = if caller.can_read_registry() { (beneficiaries, loans) } else { without_persons(beneficiaries, loans) };
+        let (beneficiaries, loans) = if caller.can_read_registry() {
+            (beneficiaries, loans)
+        } else {
+            without_persons(beneficiaries, loans)
+        };
         let money = self.project_money(id).await?;
         let theme = parse_theme(&row.theme);
         let status = parse_status(&row.status);
@@ -1207,14 +1387,20 @@ impl Db {
     }
 
     pub async fn require_project(&self, caller: &Caller, id: i64) -> StoreResult<Project> {
-        self.get_project(caller, id).await?.ok_or_else(|| StoreError::NotFound(format!("项目 {id} 不存在")))
+        self.get_project(caller, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("项目 {id} 不存在")))
     }
 
     async fn project_locations(&self, ids: &[i64]) -> StoreResult<Vec<LocationRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!(
             "SELECT l.project_id, l.region_key, r.name, l.weight FROM project_locations l JOIN regions r ON r.key = l.region_key
              WHERE l.project_id IN ({list}) ORDER BY l.project_id, l.position"
@@ -1255,7 +1441,10 @@ impl Db {
         }
         sql += &project_scope_clause(&project_scope(caller));
         sql += " ORDER BY p.id LIMIT $7";
-        let pattern = filter.name_contains.as_ref().map(|q| format!("%{}%", crate::regions::escape_like(q)));
+        let pattern = filter
+            .name_contains
+            .as_ref()
+            .map(|q| format!("%{}%", crate::regions::escape_like(q)));
         let rows: Vec<ProjectRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql))
             .bind(after.unwrap_or(0)).bind(filter.theme.map(|t| t.as_str())).bind(filter.status.map(|s| s.as_str()))
             .bind(filter.pairing_id).bind(filter.livelihood).bind(pattern).bind(limit)
@@ -1264,7 +1453,10 @@ impl Db {
         let mut locs: HashMap<i64, Vec<LocationRef>> = HashMap::new();
         for l in self.project_locations(&ids).await? {
             if let Some(code) = RegionCode::from_key(l.region_key) {
-                locs.entry(l.project_id).or_default().push(LocationRef { region_code: code, region_name: l.name });
+                locs.entry(l.project_id).or_default().push(LocationRef {
+                    region_code: code,
+                    region_name: l.name,
+                });
             }
         }
         Ok(rows
@@ -1293,7 +1485,9 @@ impl Db {
     }
 
     pub async fn project_count(&self) -> StoreResult<i64> {
-        Ok(on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(p).await)?,
+        )
     }
 
     /// The project id for a project number (项目编号), for imports.
@@ -1312,7 +1506,10 @@ impl Db {
         organisation_id: i64,
         limit: i64,
     ) -> StoreResult<Vec<(ProjectSummary, Vec<OrgRole>)>> {
-        let filter = ProjectFilter { organisation_id: Some(organisation_id), ..Default::default() };
+        let filter = ProjectFilter {
+            organisation_id: Some(organisation_id),
+            ..Default::default()
+        };
         let projects = self.list_projects(caller, &filter, None, limit).await?;
         let roles: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(
             "SELECT project_id, role FROM project_organisations WHERE organisation_id = $1").bind(organisation_id).fetch_all(p).await)?;

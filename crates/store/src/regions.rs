@@ -2,10 +2,10 @@
 //! ancestors, subtree and name, yearly list imports that retire instead of deleting, and the
 //! attributes later figures need (area, elevation, rural registered population).
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::{Caller, RegionCode, RegionLevel};
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
 /// The 2023 list, five levels, as `code<TAB>name` lines, zstd-compressed (≈3.8 MB for 665k units).
 static SHIPPED_REGIONS: &[u8] = include_bytes!("../data/regions-2023.tsv.zst");
@@ -44,7 +44,13 @@ pub struct RegionAttributes {
 
 /// Region attributes and populations are reference data shared by everyone: the city office's.
 fn require_region_editor(caller: &Caller) -> StoreResult<()> {
-    if caller.is_admin() { Ok(()) } else { Err(StoreError::Forbidden("只有市级管理员可以修改区划资料".into())) }
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden(
+            "只有市级管理员可以修改区划资料".into(),
+        ))
+    }
 }
 
 /// Writes one region's attributes on a transaction (either engine) and evaluates to the values
@@ -149,19 +155,27 @@ pub struct YearValue {
 pub fn shipped_records() -> StoreResult<Vec<RegionRecord>> {
     let text = zstd::decode_all(SHIPPED_REGIONS)
         .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
-    let text = String::from_utf8(text).map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
+    let text = String::from_utf8(text)
+        .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
     text.lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
             let (code, name) = line.split_once('\t').unwrap_or((line, ""));
-            let code = RegionCode::parse(code).map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
-            Ok(RegionRecord { code, name: name.to_string() })
+            let code = RegionCode::parse(code)
+                .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
+            Ok(RegionRecord {
+                code,
+                name: name.to_string(),
+            })
         })
         .collect()
 }
 
 fn escape_copy(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }
 
 /// Rows per multi-row INSERT on SQLite: 6 parameters each, well under its 32,766 limit.
@@ -169,7 +183,9 @@ const SQLITE_CHUNK: usize = 2_000;
 
 impl Db {
     pub async fn region_count(&self) -> StoreResult<i64> {
-        Ok(on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM regions").fetch_one(p).await)?)
+        Ok(
+            on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM regions").fetch_one(p).await)?,
+        )
     }
 
     /// Loads the shipped 2023 list into an empty regions table.
@@ -205,13 +221,18 @@ impl Db {
         let mut provinces: Vec<i64> = records.iter().map(|r| r.code.province_prefix()).collect();
         provinces.sort_unstable();
         provinces.dedup();
-        let province_list = provinces.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
+        let province_list = provinces
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let now = now_rfc3339();
         let rank = level.rank() as i64;
         progress.start("导入区划代码", records.len() as u64);
 
         // Statements shared by both engines once the staging table is filled.
-        let changes_added = "INSERT INTO region_changes (region_key, year, change, old_name, new_name, recorded_at)
+        let changes_added =
+            "INSERT INTO region_changes (region_key, year, change, old_name, new_name, recorded_at)
              SELECT s.key, $1, 'added', NULL, s.name, $2 FROM region_staging s
              WHERE NOT EXISTS (SELECT 1 FROM regions r WHERE r.key = s.key)";
         let changes_renamed = "INSERT INTO region_changes (region_key, year, change, old_name, new_name, recorded_at)
@@ -232,8 +253,13 @@ impl Db {
             "INSERT INTO region_changes (region_key, year, change, old_name, new_name, recorded_at)
              SELECT r.key, $1, 'retired', r.name, NULL, $2 {missing}"
         );
-        let retire = format!("UPDATE regions SET retired_year = $1 WHERE key IN (SELECT r.key {missing})");
-        let count = |cond: &str| format!("SELECT COUNT(*) FROM region_staging s LEFT JOIN regions r ON r.key = s.key WHERE {cond}");
+        let retire =
+            format!("UPDATE regions SET retired_year = $1 WHERE key IN (SELECT r.key {missing})");
+        let count = |cond: &str| {
+            format!(
+                "SELECT COUNT(*) FROM region_staging s LEFT JOIN regions r ON r.key = s.key WHERE {cond}"
+            )
+        };
         let counts_sql = [
             count("r.key IS NULL"),
             count("r.name <> s.name"),
@@ -282,8 +308,7 @@ impl Db {
 
     pub async fn get_region(&self, code: RegionCode) -> StoreResult<Option<Region>> {
         let sql = format!("SELECT {REGION_COLUMNS} FROM regions WHERE key = $1");
-        let row: Option<RegionRow> =
-            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(code.key()).fetch_optional(p).await)?;
+        let row: Option<RegionRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(code.key()).fetch_optional(p).await)?;
         Ok(row.map(RegionRow::into_region))
     }
 
@@ -299,16 +324,27 @@ impl Db {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let list = keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-        let sql = format!("SELECT {REGION_COLUMNS} FROM regions WHERE key IN ({list}) ORDER BY key");
-        let rows: Vec<RegionRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await)?;
+        let list = keys
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql =
+            format!("SELECT {REGION_COLUMNS} FROM regions WHERE key IN ({list}) ORDER BY key");
+        let rows: Vec<RegionRow> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await)?;
         let mut regions: Vec<Region> = rows.into_iter().map(RegionRow::into_region).collect();
         regions.sort_by_key(|r| r.level);
         Ok(regions)
     }
 
     /// Lists regions in code order with keyset pagination (`after` is the last key seen).
-    pub async fn list_regions(&self, filter: &RegionFilter, after: Option<i64>, limit: i64) -> StoreResult<Vec<Region>> {
+    pub async fn list_regions(
+        &self,
+        filter: &RegionFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Region>> {
         let mut sql = format!("SELECT {REGION_COLUMNS} FROM regions WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
@@ -345,7 +381,10 @@ impl Db {
         }
         let order = if by_level { "level, key" } else { "key" };
         sql += &format!(" ORDER BY {order} LIMIT {}", next());
-        let pattern = filter.name_contains.as_ref().map(|q| format!("%{}%", escape_like(q)));
+        let pattern = filter
+            .name_contains
+            .as_ref()
+            .map(|q| format!("%{}%", escape_like(q)));
         let rows: Vec<RegionRow> = on_db!(self, p => {
             let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
             if let Some(parent) = filter.parent {
@@ -363,12 +402,18 @@ impl Db {
     }
 
     /// Counts of units per level below a region (the whole list for None).
-    pub async fn region_level_counts(&self, root: Option<RegionCode>) -> StoreResult<Vec<(RegionLevel, i64)>> {
+    pub async fn region_level_counts(
+        &self,
+        root: Option<RegionCode>,
+    ) -> StoreResult<Vec<(RegionLevel, i64)>> {
         let (lo, hi) = root.map(|r| r.subtree_key_range()).unwrap_or((0, i64::MAX));
         let rows: Vec<(i64, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT level, COUNT(*) FROM regions WHERE key >= $1 AND key < $2 AND retired_year IS NULL GROUP BY level ORDER BY level")
             .bind(lo).bind(hi).fetch_all(p).await)?;
-        Ok(rows.into_iter().filter_map(|(l, n)| RegionLevel::from_rank(l).map(|l| (l, n))).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(l, n)| RegionLevel::from_rank(l).map(|l| (l, n)))
+            .collect())
     }
 
     /// Sets a region's area and elevation (None leaves a value as it is), recorded in the audit
@@ -382,7 +427,12 @@ impl Db {
     ) -> StoreResult<Region> {
         require_region_editor(caller)?;
         self.require_region(code).await?;
-        let change = RegionAttributes { code, area_km2, elevation_m, population: None };
+        let change = RegionAttributes {
+            code,
+            area_km2,
+            elevation_m,
+            population: None,
+        };
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let (before, after) = apply_region_attributes!(&mut tx, &change);
@@ -394,10 +444,21 @@ impl Db {
 
     /// Sets a region's rural registered population of one year, recorded in the audit log in the
     /// same transaction (before and after).
-    pub async fn set_rural_population(&self, caller: &Caller, code: RegionCode, year: i64, population: i64) -> StoreResult<()> {
+    pub async fn set_rural_population(
+        &self,
+        caller: &Caller,
+        code: RegionCode,
+        year: i64,
+        population: i64,
+    ) -> StoreResult<()> {
         require_region_editor(caller)?;
         self.require_region(code).await?;
-        let change = RegionAttributes { code, area_km2: None, elevation_m: None, population: Some((year, population)) };
+        let change = RegionAttributes {
+            code,
+            area_km2: None,
+            elevation_m: None,
+            population: Some((year, population)),
+        };
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let (before, after) = apply_region_attributes!(&mut tx, &change);
@@ -439,7 +500,13 @@ impl Db {
         let rows: Vec<(i64, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT year, rural_population FROM region_population WHERE region_key = $1 ORDER BY year")
             .bind(code.key()).fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|(year, rural_population)| YearValue { year, rural_population }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(year, rural_population)| YearValue {
+                year,
+                rural_population,
+            })
+            .collect())
     }
 
     /// The change log of one unit (added, renamed, retired, restored by list imports).
@@ -459,7 +526,9 @@ pub struct RegionChange {
 }
 
 pub(crate) fn escape_like(q: &str) -> String {
-    q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    q.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Indexed by `Backend as usize`.
@@ -512,7 +581,8 @@ async fn sqlite_insert_regions(
     year: i64,
     progress: &dyn Progress,
 ) -> StoreResult<()> {
-    let head = format!("INSERT INTO {table} (key, code, level, name, parent_key, source_year) VALUES ");
+    let head =
+        format!("INSERT INTO {table} (key, code, level, name, parent_key, source_year) VALUES ");
     for chunk in records.chunks(SQLITE_CHUNK) {
         let mut sql = String::with_capacity(head.len() + chunk.len() * 16);
         sql.push_str(&head);
@@ -546,12 +616,18 @@ async fn pg_copy_regions(
     progress: &dyn Progress,
 ) -> StoreResult<()> {
     let mut copy = tx
-        .copy_in_raw(&format!("COPY {table} (key, code, level, name, parent_key, source_year) FROM STDIN"))
+        .copy_in_raw(&format!(
+            "COPY {table} (key, code, level, name, parent_key, source_year) FROM STDIN"
+        ))
         .await?;
     for chunk in records.chunks(20_000) {
         let mut buf = String::with_capacity(chunk.len() * 64);
         for r in chunk {
-            let parent = r.code.parent().map(|p| p.key().to_string()).unwrap_or_else(|| "\\N".into());
+            let parent = r
+                .code
+                .parent()
+                .map(|p| p.key().to_string())
+                .unwrap_or_else(|| "\\N".into());
             buf.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{}\t{}\n",
                 r.code.key(),

@@ -4,7 +4,7 @@
 //!
 //! Personal numbers leave this module masked; only `reveal_member` returns them whole.
 
-use crate::sqlrt::{Ty, Tx, Val};
+use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::codes::{CodeEntry, CodeTables};
 use domain::id_number::{mask_id, mask_phone};
@@ -196,7 +196,10 @@ impl HouseholdCursor {
 
     pub fn decode(s: &str) -> Option<HouseholdCursor> {
         let (v, id) = s.rsplit_once('.')?;
-        Some(HouseholdCursor { sort_value: hex_decode(v)?, id: id.parse().ok()? })
+        Some(HouseholdCursor {
+            sort_value: hex_decode(v)?,
+            id: id.parse().ok()?,
+        })
     }
 }
 
@@ -208,16 +211,29 @@ fn hex_decode(s: &str) -> Option<String> {
     if s.len() % 2 != 0 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
     String::from_utf8(bytes?).ok()
 }
 
 pub(crate) fn coded(tables: &CodeTables, table: &str, code: &str) -> Coded {
     if table == "poverty_status" && code == domain::registry::STATUS_NOT_REGISTERED {
-        return Coded { code: code.to_string(), name: domain::registry::NOT_REGISTERED_NAME.to_string() };
+        return Coded {
+            code: code.to_string(),
+            name: domain::registry::NOT_REGISTERED_NAME.to_string(),
+        };
     }
-    let name = tables.get(table).and_then(|t| t.name_of(code)).unwrap_or(code).to_string();
-    Coded { code: code.to_string(), name }
+    let name = tables
+        .get(table)
+        .and_then(|t| t.name_of(code))
+        .unwrap_or(code)
+        .to_string();
+    Coded {
+        code: code.to_string(),
+        name,
+    }
 }
 
 /// SQL restriction of households to a scope; numbers only.
@@ -226,8 +242,12 @@ pub(crate) fn household_scope_sql(scope: &Scope, alias: &str) -> String {
         None => String::new(),
         Some(ranges) if ranges.is_empty() => " AND 1 = 0".into(),
         Some(ranges) => {
-            let parts: Vec<String> =
-                ranges.iter().map(|(lo, hi)| format!("({alias}.village_key >= {lo} AND {alias}.village_key < {hi})")).collect();
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|(lo, hi)| {
+                    format!("({alias}.village_key >= {lo} AND {alias}.village_key < {hi})")
+                })
+                .collect();
             format!(" AND ({})", parts.join(" OR "))
         }
     }
@@ -254,14 +274,31 @@ pub(crate) fn require_field_work(caller: &Caller) -> StoreResult<()> {
     if caller.can_record_field_work() {
         Ok(())
     } else {
-        Err(StoreError::Forbidden("您没有录入走访、收入和帮扶措施的权限".into()))
+        Err(StoreError::Forbidden(
+            "您没有录入走访、收入和帮扶措施的权限".into(),
+        ))
     }
 }
 
 const SUMMARY_COLUMNS: &str = "h.id, h.household_no, h.village_key, r.name, h.group_name, h.head_name, h.member_count, h.status,
     h.attribute, h.identification_standard, h.main_cause, h.other_causes, h.identified_year, h.exit_year, h.monitoring_type, h.removed_year";
 const SUMMARY_TYS: [Ty; 16] = [
-    Ty::I64, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::I64, Ty::Str, Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::Str,
+    Ty::I64,
+    Ty::I64,
+    Ty::Str,
+    Ty::I64,
 ];
 
 fn summary_from(r: &[Val], t: &CodeTables) -> HouseholdSummary {
@@ -277,12 +314,25 @@ fn summary_from(r: &[Val], t: &CodeTables) -> HouseholdSummary {
         registered: r[7].str() != Some(domain::registry::STATUS_NOT_REGISTERED),
         status: coded(t, "poverty_status", r[7].str().unwrap_or_default()),
         attribute: coded(t, "household_attribute", r[8].str().unwrap_or_default()),
-        identification_standard: coded(t, "identification_standard", r[9].str().unwrap_or_default()),
+        identification_standard: coded(
+            t,
+            "identification_standard",
+            r[9].str().unwrap_or_default(),
+        ),
         main_cause: coded(t, "cause", r[10].str().unwrap_or_default()),
-        other_causes: r[11].str().unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(|c| coded(t, "cause", c)).collect(),
+        other_causes: r[11]
+            .str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| coded(t, "cause", c))
+            .collect(),
         identified_year: r[12].i64().unwrap_or_default(),
         exit_year: r[13].i64(),
-        monitoring_type: r[14].str().filter(|s| !s.is_empty()).map(|m| coded(t, "monitoring_type", m)),
+        monitoring_type: r[14]
+            .str()
+            .filter(|s| !s.is_empty())
+            .map(|m| coded(t, "monitoring_type", m)),
         removed_year: r[15].i64(),
         per_capita_fen: None,
     }
@@ -310,16 +360,30 @@ impl Db {
     }
 
     /// Adds a value to a code table from a start year; old records keep theirs.
-    pub async fn add_code_value(&self, caller: &Caller, table: &str, code: &str, name: &str, aliases: &[String], valid_from: Option<i64>) -> StoreResult<()> {
+    pub async fn add_code_value(
+        &self,
+        caller: &Caller,
+        table: &str,
+        code: &str,
+        name: &str,
+        aliases: &[String],
+        valid_from: Option<i64>,
+    ) -> StoreResult<()> {
         if caller.role != domain::Role::Admin {
             return Err(StoreError::Forbidden("只有管理员可以修改代码表".into()));
         }
         let tables = self.code_tables().await?;
         let Some(t) = tables.get(table) else {
-            return Err(StoreError::invalid_field("table", format!("没有名为 {table} 的代码表")));
+            return Err(StoreError::invalid_field(
+                "table",
+                format!("没有名为 {table} 的代码表"),
+            ));
         };
         if t.by_code(code).is_some() || t.lookup(name).is_some() {
-            return Err(StoreError::invalid_field("code", format!("代码 {code} 或名称“{name}”已在{}中", t.label_zh())));
+            return Err(StoreError::invalid_field(
+                "code",
+                format!("代码 {code} 或名称“{name}”已在{}中", t.label_zh()),
+            ));
         }
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -397,11 +461,19 @@ impl Db {
             None => {}
         }
         if let Some(m) = &filter.monitoring_type {
-            sql += &format!(" AND h.monitoring_type = {}", arg(m.as_str().into(), &mut vals));
+            sql += &format!(
+                " AND h.monitoring_type = {}",
+                arg(m.as_str().into(), &mut vals)
+            );
         }
         if let Some(n) = &filter.name {
-            let p = arg(format!("%{}%", crate::regions::escape_like(n)).into(), &mut vals);
-            sql += &format!(" AND (h.head_name LIKE {p} ESCAPE '\\' OR h.household_no LIKE {p} ESCAPE '\\')");
+            let p = arg(
+                format!("%{}%", crate::regions::escape_like(n)).into(),
+                &mut vals,
+            );
+            sql += &format!(
+                " AND (h.head_name LIKE {p} ESCAPE '\\' OR h.household_no LIKE {p} ESCAPE '\\')"
+            );
         }
         let (column, numeric) = match sort {
             HouseholdSort::HouseholdNo => ("h.household_no", false),
@@ -409,7 +481,11 @@ impl Db {
             HouseholdSort::MemberCount => ("h.member_count", true),
         };
         if let Some(c) = after {
-            let v = if numeric { Val::I64(c.sort_value.parse().ok()) } else { Val::from(c.sort_value.as_str()) };
+            let v = if numeric {
+                Val::I64(c.sort_value.parse().ok())
+            } else {
+                Val::from(c.sort_value.as_str())
+            };
             let pv = arg(v, &mut vals);
             let pid = arg(c.id.into(), &mut vals);
             sql += &format!(" AND ({column} > {pv} OR ({column} = {pv} AND h.id > {pid}))");
@@ -444,11 +520,18 @@ impl Db {
             HouseholdSort::IdentifiedYear => h.identified_year.to_string(),
             HouseholdSort::MemberCount => h.member_count.to_string(),
         };
-        HouseholdCursor { sort_value, id: h.id }
+        HouseholdCursor {
+            sort_value,
+            id: h.id,
+        }
     }
 
     /// 一户一档: everything about one household in the caller's scope (None outside it).
-    pub async fn household_detail(&self, caller: &Caller, id: i64) -> StoreResult<Option<HouseholdDetail>> {
+    pub async fn household_detail(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> StoreResult<Option<HouseholdDetail>> {
         require_read(caller)?;
         let tables = self.code_tables().await?;
         let scope_sql = household_scope_sql(&caller.scope, "h");
@@ -458,7 +541,17 @@ impl Db {
              FROM households h JOIN regions r ON r.key = h.village_key WHERE h.id = $1{scope_sql}"
         );
         let mut tys = SUMMARY_TYS.to_vec();
-        tys.extend([Ty::Str, Ty::Bool, Ty::Str, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool, Ty::Bool]);
+        tys.extend([
+            Ty::Str,
+            Ty::Bool,
+            Ty::Str,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+            Ty::Bool,
+        ]);
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&head, &[id.into()], &tys).await?;
@@ -525,9 +618,16 @@ impl Db {
         })
     }
 
-    pub async fn household_id_by_no(&self, caller: &Caller, household_no: &str) -> StoreResult<Option<i64>> {
+    pub async fn household_id_by_no(
+        &self,
+        caller: &Caller,
+        household_no: &str,
+    ) -> StoreResult<Option<i64>> {
         require_read(caller)?;
-        let sql = format!("SELECT h.id FROM households h WHERE h.household_no = $1{}", household_scope_sql(&caller.scope, "h"));
+        let sql = format!(
+            "SELECT h.id FROM households h WHERE h.household_no = $1{}",
+            household_scope_sql(&caller.scope, "h")
+        );
         Ok(on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[household_no.into()], &[Ty::I64]).await?;
@@ -537,7 +637,12 @@ impl Db {
     }
 
     /// Returns the full ID and phone numbers of a member; every reveal is recorded.
-    pub async fn reveal_member(&self, caller: &Caller, member_id: i64, reason: &str) -> StoreResult<(Option<String>, String)> {
+    pub async fn reveal_member(
+        &self,
+        caller: &Caller,
+        member_id: i64,
+        reason: &str,
+    ) -> StoreResult<(Option<String>, String)> {
         require_read(caller)?;
         if !caller.can_reveal {
             return Err(StoreError::Forbidden("您没有查看完整证件号码的权限".into()));
@@ -560,9 +665,17 @@ impl Db {
     }
 
     /// Records a 动态调整 event; member changes happen in the same transaction.
-    pub async fn record_household_event(&self, caller: &Caller, household_id: i64, event: NewEvent) -> StoreResult<i64> {
+    pub async fn record_household_event(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        event: NewEvent,
+    ) -> StoreResult<i64> {
         require_write(caller)?;
-        let detail = self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        let detail = self
+            .household_detail(caller, household_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         if !valid_date(&event.date) {
             return Err(StoreError::invalid_field("date", "日期应为 YYYY-MM-DD"));
         }
@@ -570,9 +683,20 @@ impl Db {
         let member = match (event.kind.removes_member(), event.member_id) {
             (true, None) => return Err(StoreError::invalid_field("member_id", "请指定减少的成员")),
             (true, Some(m)) => match detail.members.iter().find(|x| x.id == m && x.active) {
-                None => return Err(StoreError::invalid_field("member_id", format!("成员 {m} 不是本户的在册成员"))),
-                Some(x) if x.relation.code == domain::registry::HEAD_RELATION && detail.summary.member_count > 1 => {
-                    return Err(StoreError::invalid_field("member_id", "户主不能直接减少：请先变更户主"));
+                None => {
+                    return Err(StoreError::invalid_field(
+                        "member_id",
+                        format!("成员 {m} 不是本户的在册成员"),
+                    ));
+                }
+                Some(x)
+                    if x.relation.code == domain::registry::HEAD_RELATION
+                        && detail.summary.member_count > 1 =>
+                {
+                    return Err(StoreError::invalid_field(
+                        "member_id",
+                        "户主不能直接减少：请先变更户主",
+                    ));
                 }
                 Some(_) => Some(m),
             },
@@ -604,19 +728,41 @@ impl Db {
     }
 
     /// Appends a status change (and keeps the current status on the household for lists).
-    pub async fn change_household_status(&self, caller: &Caller, household_id: i64, status: &str, year: i64, note: &str) -> StoreResult<()> {
+    pub async fn change_household_status(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        status: &str,
+        year: i64,
+        note: &str,
+    ) -> StoreResult<()> {
         require_write(caller)?;
-        let detail = self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        let detail = self
+            .household_detail(caller, household_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         if !detail.summary.registered {
             // Becoming a registered household is identification (识别), with its own data: an import row with 户类型 建档立卡户.
-            return Err(StoreError::invalid_field("status", "该户为一般农户（未建档立卡），没有脱贫状态；如经识别纳入建档立卡，请以“建档立卡户”重新导入或编辑该户"));
+            return Err(StoreError::invalid_field(
+                "status",
+                "该户为一般农户（未建档立卡），没有脱贫状态；如经识别纳入建档立卡，请以“建档立卡户”重新导入或编辑该户",
+            ));
         }
         let tables = self.code_tables().await?;
         let Some(entry) = tables.poverty_status.lookup(status) else {
-            return Err(StoreError::invalid_field("status", format!("脱贫状态“{status}”无效，可选：{}", tables.poverty_status.choices_zh())));
+            return Err(StoreError::invalid_field(
+                "status",
+                format!(
+                    "脱贫状态“{status}”无效，可选：{}",
+                    tables.poverty_status.choices_zh()
+                ),
+            ));
         };
         if year < detail.summary.identified_year || year > crate::current_year() {
-            return Err(StoreError::invalid_field("year", "年份应在识别年度与今年之间"));
+            return Err(StoreError::invalid_field(
+                "year",
+                "年份应在识别年度与今年之间",
+            ));
         }
         let code = entry.code.clone();
         let exit_year = (code != domain::registry::STATUS_NOT_OUT && code != "3").then_some(year);
@@ -635,14 +781,30 @@ impl Db {
     }
 
     /// Writes one year of income (components in fen); the net and per-capita figures are computed.
-    pub async fn record_income(&self, caller: &Caller, household_id: i64, income: &domain::registry::IncomeRow) -> StoreResult<IncomeYear> {
+    pub async fn record_income(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        income: &domain::registry::IncomeRow,
+    ) -> StoreResult<IncomeYear> {
         require_field_work(caller)?;
-        let detail = self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
-        let net = income.net().ok_or_else(|| StoreError::invalid_field("wage", "收入合计超出范围"))?;
+        let detail = self
+            .household_detail(caller, household_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        let net = income
+            .net()
+            .ok_or_else(|| StoreError::invalid_field("wage", "收入合计超出范围"))?;
         let size = detail.summary.member_count;
-        let pc = domain::registry::per_capita(net, size).ok_or_else(|| StoreError::invalid_field("household", "本户没有在册成员，无法计算人均纯收入"))?;
+        let pc = domain::registry::per_capita(net, size).ok_or_else(|| {
+            StoreError::invalid_field("household", "本户没有在册成员，无法计算人均纯收入")
+        })?;
         let now = now_rfc3339();
-        let before = detail.incomes.iter().find(|i| i.year == income.year).map(|i| serde_json::json!({"net_fen": i.net_fen}));
+        let before = detail
+            .incomes
+            .iter()
+            .find(|i| i.year == income.year)
+            .map(|i| serde_json::json!({"net_fen": i.net_fen}));
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("INSERT INTO household_incomes (household_id, year, wage_fen, business_fen, property_fen, transfer_fen, business_cost_fen,
@@ -658,16 +820,30 @@ impl Db {
             tx.commit().await?;
         });
         Ok(IncomeYear {
-            year: income.year, wage_fen: income.wage.0, business_fen: income.business.0, property_fen: income.property.0,
-            transfer_fen: income.transfer.0, business_cost_fen: income.business_cost.0, net_fen: net.0, household_size: size,
-            per_capita_fen: pc.0, per_capita_yuan: pc.yuan_string(),
+            year: income.year,
+            wage_fen: income.wage.0,
+            business_fen: income.business.0,
+            property_fen: income.property.0,
+            transfer_fen: income.transfer.0,
+            business_cost_fen: income.business_cost.0,
+            net_fen: net.0,
+            household_size: size,
+            per_capita_fen: pc.0,
+            per_capita_yuan: pc.yuan_string(),
         })
     }
 
     /// Appends a 帮扶责任人 (the newest start date is the current one).
-    pub async fn add_cadre(&self, caller: &Caller, household_id: i64, cadre: &Cadre) -> StoreResult<()> {
+    pub async fn add_cadre(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        cadre: &Cadre,
+    ) -> StoreResult<()> {
         require_write(caller)?;
-        self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        self.household_detail(caller, household_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         let mut problems = domain::validation::Problems::default();
         if cadre.name.trim().is_empty() {
             problems.push("name", "请填写帮扶责任人姓名");
@@ -696,12 +872,22 @@ impl Db {
     }
 
     /// Records a 帮扶措施; relocation (易地扶贫搬迁) records the villages moved from and to.
-    pub async fn add_measure(&self, caller: &Caller, household_id: i64, m: &NewMeasure) -> StoreResult<i64> {
+    pub async fn add_measure(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+        m: &NewMeasure,
+    ) -> StoreResult<i64> {
         require_field_work(caller)?;
-        self.household_detail(caller, household_id).await?.ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
+        self.household_detail(caller, household_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("户 {household_id} 不存在")))?;
         let mut problems = domain::validation::Problems::default();
         if !MEASURE_TYPES.contains(&m.measure_type.as_str()) {
-            problems.push("measure_type", format!("措施类型应为：{}", MEASURE_TYPES.join("、")));
+            problems.push(
+                "measure_type",
+                format!("措施类型应为：{}", MEASURE_TYPES.join("、")),
+            );
         }
         if !valid_date(&m.date) {
             problems.push("date", "日期应为 YYYY-MM-DD");
@@ -767,8 +953,19 @@ impl Db {
     }
 }
 
-pub const MEASURE_TYPES: [&str; 11] =
-    ["产业", "易地扶贫搬迁", "务工", "教育", "医疗", "低保兜底", "小额信贷", "入股分红", "光伏", "电商", "乡村旅游"];
+pub const MEASURE_TYPES: [&str; 11] = [
+    "产业",
+    "易地扶贫搬迁",
+    "务工",
+    "教育",
+    "医疗",
+    "低保兜底",
+    "小额信贷",
+    "入股分红",
+    "光伏",
+    "电商",
+    "乡村旅游",
+];
 
 /// A 'YYYY-MM-DD' date that exists on the calendar.
 pub fn valid_date(s: &str) -> bool {
@@ -776,7 +973,13 @@ pub fn valid_date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let (Ok(y), Ok(m), Ok(d)) = (s[..4].parse::<i32>(), s[5..7].parse::<u32>(), s[8..].parse::<u32>()) else { return false };
+    let (Ok(y), Ok(m), Ok(d)) = (
+        s[..4].parse::<i32>(),
+        s[5..7].parse::<u32>(),
+        s[8..].parse::<u32>(),
+    ) else {
+        return false;
+    };
     domain::id_number::is_valid_date(y, m, d)
 }
 
@@ -854,15 +1057,23 @@ impl EventType {
     }
 
     pub fn parse(s: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|e| e.as_str() == s || e.name_zh() == s)
+        EventType::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s || e.name_zh() == s)
     }
 
     pub fn removes_member(self) -> bool {
-        matches!(self, EventType::Death | EventType::MarriageOut | EventType::MovedAway | EventType::Split)
+        matches!(
+            self,
+            EventType::Death | EventType::MarriageOut | EventType::MovedAway | EventType::Split
+        )
     }
 
     pub fn adds_member(self) -> bool {
-        matches!(self, EventType::Birth | EventType::MarriageIn | EventType::Return)
+        matches!(
+            self,
+            EventType::Birth | EventType::MarriageIn | EventType::Return
+        )
     }
 }
 
@@ -891,7 +1102,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_any_text() {
-        let c = HouseholdCursor { sort_value: "4416-紫金.001".into(), id: 42 };
+        let c = HouseholdCursor {
+            sort_value: "4416-紫金.001".into(),
+            id: 42,
+        };
         assert_eq!(HouseholdCursor::decode(&c.encode()), Some(c));
         assert_eq!(HouseholdCursor::decode("zz.1"), None);
     }

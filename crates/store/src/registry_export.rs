@@ -9,13 +9,18 @@
 //! number ("M" + member id) before the first row is written, in the transaction that also records
 //! the export in the audit log.
 
-use crate::registry::{HouseholdCursor, HouseholdFilter, HouseholdSort, HouseholdSummary, household_scope_sql};
+use crate::registry::{
+    HouseholdCursor, HouseholdFilter, HouseholdSort, HouseholdSummary, household_scope_sql,
+};
 use crate::registry_import::RowProblem;
 use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::codes::CodeTables;
 use domain::id_number::{mask_id, mask_phone};
-use domain::registry::{HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_COLUMNS, OPTIONAL_HOUSEHOLD_COLUMNS};
+use domain::registry::{
+    HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_COLUMNS,
+    OPTIONAL_HOUSEHOLD_COLUMNS,
+};
 use domain::{Caller, RegionCode, RegionLevel};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::collections::HashMap;
@@ -30,7 +35,11 @@ const TEXT_COLUMNS: [&str; 5] = ["户编号", "人编号", "行政区划代码",
 /// The members template's columns: the required ones in template order, then the optional
 /// household columns. Exports use exactly these.
 pub fn member_columns() -> Vec<&'static str> {
-    MEMBER_COLUMNS.iter().map(|c| c.0).chain(OPTIONAL_HOUSEHOLD_COLUMNS).collect()
+    MEMBER_COLUMNS
+        .iter()
+        .map(|c| c.0)
+        .chain(OPTIONAL_HOUSEHOLD_COLUMNS)
+        .collect()
 }
 
 /// Households and people below one region (or per county of the caller's scope).
@@ -108,7 +117,11 @@ async fn assign_member_numbers<T: Tx>(tx: &mut T, household_ids: &[i64]) -> Stor
     if household_ids.is_empty() {
         return Ok(0);
     }
-    let list = household_ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let list = household_ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let now = now_rfc3339();
     let mut total = 0;
     for attempt in 0..5 {
@@ -134,20 +147,29 @@ async fn assign_member_numbers<T: Tx>(tx: &mut T, household_ids: &[i64]) -> Stor
             return Ok(total);
         }
     }
-    Err(StoreError::Conflict("无法为成员生成不重复的人编号，请联系管理员".into()))
+    Err(StoreError::Conflict(
+        "无法为成员生成不重复的人编号，请联系管理员".into(),
+    ))
 }
 
 impl Db {
     /// Households and people per child region of `parent` in the caller's scope (per county
     /// when `parent` is None). Only regions that have households appear.
-    pub async fn registry_tally(&self, caller: &Caller, parent: Option<RegionCode>) -> StoreResult<Vec<RegionTally>> {
+    pub async fn registry_tally(
+        &self,
+        caller: &Caller,
+        parent: Option<RegionCode>,
+    ) -> StoreResult<Vec<RegionTally>> {
         if !caller.can_read_registry() {
             return Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into()));
         }
         let scope = household_scope_sql(&caller.scope, "h");
         let totals = "COUNT(*), CAST(COALESCE(SUM(h.member_count), 0) AS BIGINT)";
         // Registered households only: a 一般农户 kept for monitoring is in no registry figure.
-        let scope = format!(" AND h.status <> '{}'{scope}", domain::registry::STATUS_NOT_REGISTERED);
+        let scope = format!(
+            " AND h.status <> '{}'{scope}",
+            domain::registry::STATUS_NOT_REGISTERED
+        );
         let (sql, child_level) = match parent {
             None => (
                 format!(
@@ -156,7 +178,9 @@ impl Db {
                 None,
             ),
             Some(p) => {
-                let Some(child) = p.level().child() else { return Ok(Vec::new()) };
+                let Some(child) = p.level().child() else {
+                    return Ok(Vec::new());
+                };
                 // The child's code is a prefix of the village code: one integer division of the key.
                 let div = pow10(13 - child.digits());
                 let range = if p.level() == RegionLevel::County {
@@ -184,7 +208,10 @@ impl Db {
             .iter()
             .filter_map(|(k, _, _)| match child_level {
                 None => RegionCode::from_key(*k),
-                Some(level) => Some(RegionCode::from_padded(k * pow10(12 - level.digits()), level)),
+                Some(level) => Some(RegionCode::from_padded(
+                    k * pow10(12 - level.digits()),
+                    level,
+                )),
             })
             .collect();
         let mut keys: Vec<i64> = codes.iter().map(|c| c.key()).collect();
@@ -195,7 +222,11 @@ impl Db {
         keys.dedup();
         let mut names: HashMap<i64, String> = HashMap::new();
         for chunk in keys.chunks(500) {
-            let list = chunk.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
+            let list = chunk
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
             let found: Vec<(i64, String)> = on_db!(self, p => {
                 let mut tx = p.begin().await?;
                 let r = tx.rows(&format!("SELECT key, name FROM regions WHERE key IN ({list})"), &[], &[Ty::I64, Ty::Str]).await?;
@@ -208,9 +239,16 @@ impl Db {
             .into_iter()
             .zip(rows)
             .map(|(code, (_, households, people))| RegionTally {
-                name: names.get(&code.key()).cloned().unwrap_or_else(|| code.to_string()),
+                name: names
+                    .get(&code.key())
+                    .cloned()
+                    .unwrap_or_else(|| code.to_string()),
                 parents: if parent.is_none() {
-                    code.ancestors().iter().filter_map(|a| names.get(&a.key()).cloned()).collect::<Vec<_>>().join(" ")
+                    code.ancestors()
+                        .iter()
+                        .filter_map(|a| names.get(&a.key()).cloned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 } else {
                     String::new()
                 },
@@ -223,11 +261,19 @@ impl Db {
 
     /// Gives every active member of these households a 人编号 if it lacks one (recorded in the
     /// audit log), and returns member id → 人编号 of all their active members.
-    pub async fn ensure_member_numbers(&self, caller: &Caller, household_ids: &[i64]) -> StoreResult<HashMap<i64, String>> {
+    pub async fn ensure_member_numbers(
+        &self,
+        caller: &Caller,
+        household_ids: &[i64],
+    ) -> StoreResult<HashMap<i64, String>> {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
         }
-        let list = household_ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let list = household_ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         if list.is_empty() {
             return Ok(HashMap::new());
         }
@@ -313,12 +359,22 @@ impl Db {
         after: Option<&HouseholdCursor>,
         limit: i64,
     ) -> StoreResult<(Vec<Vec<String>>, Option<HouseholdCursor>)> {
-        let page = self.list_households(caller, filter, sort, after, limit).await?;
-        let next = if (page.len() as i64) < limit { None } else { page.last().map(|h| Db::household_cursor(sort, h)) };
+        let page = self
+            .list_households(caller, filter, sort, after, limit)
+            .await?;
+        let next = if (page.len() as i64) < limit {
+            None
+        } else {
+            page.last().map(|h| Db::household_cursor(sort, h))
+        };
         if page.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let list = page.iter().map(|h| h.id.to_string()).collect::<Vec<_>>().join(",");
+        let list = page
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!(
             "SELECT m.household_id, m.member_no, m.name, m.sex, m.id_number, m.relation, m.ethnicity, m.education, m.schooling,
              m.health, m.labour, m.migrant_months, m.phone, h.housing_dangerous, h.housing_structure, h.safe_water, h.food_secure,
@@ -357,7 +413,10 @@ impl Db {
         });
         let mut by_household: HashMap<i64, Vec<Vec<Val>>> = HashMap::new();
         for m in members {
-            by_household.entry(m[0].i64().unwrap_or_default()).or_default().push(m);
+            by_household
+                .entry(m[0].i64().unwrap_or_default())
+                .or_default()
+                .push(m);
         }
         let mut out = Vec::new();
         for h in &page {
@@ -372,7 +431,10 @@ impl Db {
 fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
     let name = |table: &str, i: usize| {
         let code = m[i].str().unwrap_or_default();
-        t.get(table).and_then(|tb| tb.name_of(code)).unwrap_or(code).to_string()
+        t.get(table)
+            .and_then(|tb| tb.name_of(code))
+            .unwrap_or(code)
+            .to_string()
     };
     let mut row = vec![
         h.household_no.clone(),
@@ -394,7 +456,11 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         h.attribute.name.clone(),
         h.identification_standard.name.clone(),
         h.main_cause.name.clone(),
-        h.other_causes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("、"),
+        h.other_causes
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join("、"),
         h.identified_year.to_string(),
         h.status.name.clone(),
         h.exit_year.map(|y| y.to_string()).unwrap_or_default(),
@@ -415,14 +481,21 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         flag(m[18].bool()),
         flag(m[19].bool()),
         flag(m[20].bool()),
-        if h.registered { HOUSEHOLD_TYPE_REGISTERED } else { HOUSEHOLD_TYPE_NOT_REGISTERED }.to_string(),
+        if h.registered {
+            HOUSEHOLD_TYPE_REGISTERED
+        } else {
+            HOUSEHOLD_TYPE_NOT_REGISTERED
+        }
+        .to_string(),
     ]);
     row
 }
 
 /// One CSV record (with its line break), quoted as needed.
 pub fn csv_record<S: AsRef<str>>(cells: &[S]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     // Writing to a Vec cannot fail.
     let _ = w.write_record(cells.iter().map(|c| c.as_ref()));
     w.into_inner().unwrap_or_default()
@@ -454,7 +527,11 @@ impl SheetWriter {
         SheetWriter::with_rows_per_sheet(base_name, headers, XLSX_SHEET_ROWS)
     }
 
-    pub fn with_rows_per_sheet(base_name: &str, headers: &[&str], rows_per_sheet: u32) -> StoreResult<SheetWriter> {
+    pub fn with_rows_per_sheet(
+        base_name: &str,
+        headers: &[&str],
+        rows_per_sheet: u32,
+    ) -> StoreResult<SheetWriter> {
         let mut w = SheetWriter {
             workbook: Workbook::new(),
             base_name: base_name.into(),
@@ -471,16 +548,25 @@ impl SheetWriter {
     }
 
     fn start_sheet(&mut self) -> StoreResult<()> {
-        let name = if self.sheet == 0 { self.base_name.clone() } else { format!("{}{}", self.base_name, self.sheet + 1) };
-        let ws = self.workbook.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+        let name = if self.sheet == 0 {
+            self.base_name.clone()
+        } else {
+            format!("{}{}", self.base_name, self.sheet + 1)
+        };
+        let ws = self
+            .workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx_error)?;
         ws.set_name(name).map_err(xlsx_error)?;
         for (c, h) in self.headers.iter().enumerate() {
             let width = if self.text_columns[c] { 20.0 } else { 12.0 };
             ws.set_column_width(c as u16, width).map_err(xlsx_error)?;
             if self.text_columns[c] {
-                ws.set_column_format(c as u16, &self.text_format).map_err(xlsx_error)?;
+                ws.set_column_format(c as u16, &self.text_format)
+                    .map_err(xlsx_error)?;
             }
-            ws.write_string_with_format(0, c as u16, h, &self.header_format).map_err(xlsx_error)?;
+            ws.write_string_with_format(0, c as u16, h, &self.header_format)
+                .map_err(xlsx_error)?;
         }
         ws.set_freeze_panes(1, 0).map_err(xlsx_error)?;
         self.row = 0;
@@ -497,14 +583,18 @@ impl SheetWriter {
         let row = self.row;
         let sheet = self.sheet;
         let text_columns = self.text_columns.clone();
-        let ws = self.workbook.worksheet_from_index(sheet).map_err(xlsx_error)?;
+        let ws = self
+            .workbook
+            .worksheet_from_index(sheet)
+            .map_err(xlsx_error)?;
         for (c, v) in cells.iter().enumerate() {
             let v = v.as_ref();
             if v.is_empty() {
                 continue;
             }
             if text_columns.get(c).copied().unwrap_or(false) {
-                ws.write_string_with_format(row, c as u16, v, &self.text_format).map_err(xlsx_error)?;
+                ws.write_string_with_format(row, c as u16, v, &self.text_format)
+                    .map_err(xlsx_error)?;
             } else {
                 ws.write_string(row, c as u16, v).map_err(xlsx_error)?;
             }
@@ -523,9 +613,14 @@ impl SheetWriter {
     /// Saves to an anonymous temporary file and returns it opened at the start; the file is
     /// gone from the directory already, so nothing is left behind.
     pub fn finish_to_file(mut self) -> StoreResult<std::fs::File> {
-        let path = std::env::temp_dir().join(format!("bangfu-export-{}-{}.xlsx", std::process::id(), rand::random::<u64>()));
+        let path = std::env::temp_dir().join(format!(
+            "bangfu-export-{}-{}.xlsx",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         self.workbook.save(&path).map_err(xlsx_error)?;
-        let file = std::fs::File::open(&path).map_err(|e| StoreError::Unavailable(format!("无法读取导出文件：{e}")));
+        let file = std::fs::File::open(&path)
+            .map_err(|e| StoreError::Unavailable(format!("无法读取导出文件：{e}")));
         let _ = std::fs::remove_file(&path);
         file
     }
@@ -574,11 +669,24 @@ pub fn member_template_xlsx(tables: &CodeTables) -> StoreResult<Vec<u8>> {
 
 /// The incomes template (one row per household and year; amounts in yuan).
 pub fn income_template_xlsx() -> StoreResult<Vec<u8>> {
-    let example = ["4416210001", "2019", "12,000.50", "3000", "0", "1500", "600.50"];
+    let example = [
+        "4416210001",
+        "2019",
+        "12,000.50",
+        "3000",
+        "0",
+        "1500",
+        "600.50",
+    ];
     template_workbook(&INCOME_COLUMNS, &example, "收入", None)
 }
 
-fn template_workbook(headers: &[&str], example: &[&str], sheet: &str, tables: Option<&CodeTables>) -> StoreResult<Vec<u8>> {
+fn template_workbook(
+    headers: &[&str],
+    example: &[&str],
+    sheet: &str,
+    tables: Option<&CodeTables>,
+) -> StoreResult<Vec<u8>> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let text = Format::new().set_num_format("@");
@@ -588,15 +696,18 @@ fn template_workbook(headers: &[&str], example: &[&str], sheet: &str, tables: Op
         ws.set_name(name).map_err(xlsx_error)?;
         for (c, h) in headers.iter().enumerate() {
             let is_text = TEXT_COLUMNS.contains(h);
-            ws.set_column_width(c as u16, if is_text { 20.0 } else { 12.0 }).map_err(xlsx_error)?;
+            ws.set_column_width(c as u16, if is_text { 20.0 } else { 12.0 })
+                .map_err(xlsx_error)?;
             if is_text {
                 ws.set_column_format(c as u16, &text).map_err(xlsx_error)?;
             }
-            ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx_error)?;
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(xlsx_error)?;
             if i == 1 {
                 let v = example.get(c).copied().unwrap_or("");
                 if is_text {
-                    ws.write_string_with_format(1, c as u16, v, &text).map_err(xlsx_error)?;
+                    ws.write_string_with_format(1, c as u16, v, &text)
+                        .map_err(xlsx_error)?;
                 } else {
                     ws.write_string(1, c as u16, v).map_err(xlsx_error)?;
                 }
@@ -611,8 +722,10 @@ fn template_workbook(headers: &[&str], example: &[&str], sheet: &str, tables: Op
     if let Some(t) = tables {
         let ws = wb.add_worksheet();
         ws.set_name("代码表").map_err(xlsx_error)?;
-        ws.write_string_with_format(0, 0, "列", &bold).map_err(xlsx_error)?;
-        ws.write_string_with_format(0, 1, "可填写的值", &bold).map_err(xlsx_error)?;
+        ws.write_string_with_format(0, 0, "列", &bold)
+            .map_err(xlsx_error)?;
+        ws.write_string_with_format(0, 1, "可填写的值", &bold)
+            .map_err(xlsx_error)?;
         ws.set_column_width(0, 16).map_err(xlsx_error)?;
         ws.set_column_width(1, 100).map_err(xlsx_error)?;
         let coded = [
@@ -630,8 +743,10 @@ fn template_workbook(headers: &[&str], example: &[&str], sheet: &str, tables: Op
             ("脱贫状态", &t.poverty_status),
         ];
         for (r, (column, table)) in coded.iter().enumerate() {
-            ws.write_string(r as u32 + 1, 0, *column).map_err(xlsx_error)?;
-            ws.write_string(r as u32 + 1, 1, table.choices_zh()).map_err(xlsx_error)?;
+            ws.write_string(r as u32 + 1, 0, *column)
+                .map_err(xlsx_error)?;
+            ws.write_string(r as u32 + 1, 1, table.choices_zh())
+                .map_err(xlsx_error)?;
         }
     }
     wb.save_to_buffer().map_err(xlsx_error)
@@ -641,7 +756,12 @@ fn template_workbook(headers: &[&str], example: &[&str], sheet: &str, tables: Op
 pub const PROBLEM_COLUMNS: [&str; 4] = ["行号", "列", "值", "问题"];
 
 fn problem_cells(p: &RowProblem) -> [String; 4] {
-    [p.row.to_string(), p.column.clone(), p.value.clone(), p.message.clone()]
+    [
+        p.row.to_string(),
+        p.column.clone(),
+        p.value.clone(),
+        p.message.clone(),
+    ]
 }
 
 /// The error report as CSV (UTF-8 with BOM). Values in problems are already masked.
@@ -675,7 +795,10 @@ mod tests {
             .into_iter()
             .map(|n| {
                 let range = wb.worksheet_range(&n).unwrap();
-                let rows = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+                let rows = range
+                    .rows()
+                    .map(|r| r.iter().map(|c| c.to_string()).collect())
+                    .collect();
                 (n, rows)
             })
             .collect()
@@ -702,19 +825,29 @@ mod tests {
         bytes.extend(csv_record(&["H1", "缺技术,缺资金"]));
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with('\u{feff}'));
-        assert_eq!(text, "\u{feff}户编号,其他致贫原因\r\nH1,\"缺技术,缺资金\"\r\n");
+        assert_eq!(
+            text,
+            "\u{feff}户编号,其他致贫原因\r\nH1,\"缺技术,缺资金\"\r\n"
+        );
     }
 
     #[test]
     fn templates_have_the_template_headers_and_keep_the_example_off_the_first_sheet() {
         let got = sheets(member_template_xlsx(&CodeTables::builtin()).unwrap());
         assert_eq!(got[0].0, "成员");
-        assert_eq!(got[0].1.len(), 1, "the sheet an import reads has only the header");
+        assert_eq!(
+            got[0].1.len(),
+            1,
+            "the sheet an import reads has only the header"
+        );
         assert_eq!(got[0].1[0], member_columns());
         assert_eq!(got[1].0, "示例");
         assert_eq!(got[1].1[1][5], "441621197003050011");
         assert_eq!(got[1].1[1].len(), member_columns().len());
-        assert!(domain::id_number::IdNumber::parse(&got[1].1[1][5]).is_ok(), "the example ID is valid");
+        assert!(
+            domain::id_number::IdNumber::parse(&got[1].1[1][5]).is_ok(),
+            "the example ID is valid"
+        );
         let incomes = sheets(income_template_xlsx().unwrap());
         assert_eq!(incomes[0].1[0], INCOME_COLUMNS);
     }

@@ -12,14 +12,15 @@
 //!   the same run, always rolled back. A killed process leaves the database as it was.
 
 use crate::regions::Progress;
-use crate::sqlrt::{Cell, Ty, Tx, Val, insert_many, placeholders_for};
+use crate::sqlrt::{Cell, Tx, Ty, Val, insert_many, placeholders_for};
 use crate::tabular::{Table, TabularError};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::codes::CodeTables;
 use domain::registry::{
-    CellProblem, CheckContext, ColumnMap, IdCell, IncomeRow, MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, HOUSEHOLD_TYPE_NOT_REGISTERED, check_household_group,
-    check_income_row, check_member_row, household_differences, per_capita,
+    CellProblem, CheckContext, ColumnMap, HOUSEHOLD_TYPE_NOT_REGISTERED, IdCell, IncomeRow,
+    MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_household_group, check_income_row,
+    check_member_row, household_differences, per_capita,
 };
 use domain::{RegionCode, RegionLevel};
 use serde::Serialize;
@@ -32,7 +33,14 @@ const CHUNK_ROWS: usize = 4_000;
 /// Known households or members updated by one PostgreSQL statement (at most 21 values each:
 /// well within its limit on bound values); see `update_by_id`.
 const UPDATE_BATCH: usize = 500;
-const STATUS_HISTORY_COLUMNS: [&str; 6] = ["household_id", "status", "year", "note", "recorded_at", "recorded_by"];
+const STATUS_HISTORY_COLUMNS: [&str; 6] = [
+    "household_id",
+    "status",
+    "year",
+    "note",
+    "recorded_at",
+    "recorded_by",
+];
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
 
@@ -89,7 +97,12 @@ enum Chunk {
 }
 
 fn problem(line: u64, p: CellProblem) -> RowProblem {
-    RowProblem { row: line, column: p.column, value: p.value, message: p.message }
+    RowProblem {
+        row: line,
+        column: p.column,
+        value: p.value,
+        message: p.message,
+    }
 }
 
 fn today() -> (i32, u32, u32) {
@@ -104,14 +117,25 @@ fn today() -> (i32, u32, u32) {
 ///
 /// Chunks the writer is done with come back through `done` and are freed here: the rows were
 /// allocated on this thread, and the writer, the slower side, is spared the work.
-fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::Sender<Chunk>, done: std::sync::mpsc::Receiver<Vec<Group>>) {
+fn read_member_chunks(
+    table: Table,
+    tables: CodeTables,
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    done: std::sync::mpsc::Receiver<Vec<Group>>,
+) {
     let map = ColumnMap::members(&table.headers);
     let missing = map.missing_member_columns();
     if !missing.is_empty() {
-        let _ = tx.blocking_send(Chunk::Fatal(format!("第 1 行：缺少必填列：{}", missing.join("、"))));
+        let _ = tx.blocking_send(Chunk::Fatal(format!(
+            "第 1 行：缺少必填列：{}",
+            missing.join("、")
+        )));
         return;
     }
-    let ctx = CheckContext { tables: &tables, today: today() };
+    let ctx = CheckContext {
+        tables: &tables,
+        today: today(),
+    };
     let mut groups: Vec<Group> = Vec::new();
     let mut problems = Vec::new();
     let mut rows_in_chunk = 0usize;
@@ -129,23 +153,38 @@ fn read_member_chunks(table: Table, tables: CodeTables, tx: tokio::sync::mpsc::S
         match check_member_row(&map, &r.cells, &ctx) {
             Err(ps) => problems.extend(ps.into_iter().map(|p| problem(r.line, p))),
             Ok(row) => {
-                let same = current.as_ref().is_some_and(|g| g.rows[0].row.household.household_no == row.household.household_no);
+                let same = current.as_ref().is_some_and(|g| {
+                    g.rows[0].row.household.household_no == row.household.household_no
+                });
                 if !same {
                     if let Some(g) = current.take() {
                         rows_in_chunk += g.rows.len();
                         groups.push(g);
                     }
                     if rows_in_chunk >= CHUNK_ROWS {
-                        if tx.blocking_send(Chunk::Groups(std::mem::take(&mut groups), std::mem::take(&mut problems), seen)).is_err() {
+                        if tx
+                            .blocking_send(Chunk::Groups(
+                                std::mem::take(&mut groups),
+                                std::mem::take(&mut problems),
+                                seen,
+                            ))
+                            .is_err()
+                        {
                             return;
                         }
                         done.try_iter().for_each(drop);
                         rows_in_chunk = 0;
                         seen = 0;
                     }
-                    current = Some(Group { rows: Vec::with_capacity(8) });
+                    current = Some(Group {
+                        rows: Vec::with_capacity(8),
+                    });
                 }
-                current.as_mut().expect("set above").rows.push(ParsedRow { line: r.line, row });
+                current
+                    .as_mut()
+                    .expect("set above")
+                    .rows
+                    .push(ParsedRow { line: r.line, row });
             }
         }
     }
@@ -159,7 +198,10 @@ fn read_income_chunks(table: Table, tx: tokio::sync::mpsc::Sender<Chunk>) {
     let map = ColumnMap::incomes(&table.headers);
     let missing = map.missing_income_columns();
     if !missing.is_empty() {
-        let _ = tx.blocking_send(Chunk::Fatal(format!("第 1 行：缺少必填列：{}", missing.join("、"))));
+        let _ = tx.blocking_send(Chunk::Fatal(format!(
+            "第 1 行：缺少必填列：{}",
+            missing.join("、")
+        )));
         return;
     }
     let this_year = today().0 as i64;
@@ -178,7 +220,14 @@ fn read_income_chunks(table: Table, tx: tokio::sync::mpsc::Sender<Chunk>) {
             Err(ps) => problems.extend(ps.into_iter().map(|p| problem(r.line, p))),
         }
         if rows.len() >= CHUNK_ROWS {
-            if tx.blocking_send(Chunk::Incomes(std::mem::take(&mut rows), std::mem::take(&mut problems), seen)).is_err() {
+            if tx
+                .blocking_send(Chunk::Incomes(
+                    std::mem::take(&mut rows),
+                    std::mem::take(&mut problems),
+                    seen,
+                ))
+                .is_err()
+            {
                 return;
             }
             seen = 0;
@@ -217,7 +266,8 @@ impl Db {
         options: &ImportOptions,
         progress: &dyn Progress,
     ) -> StoreResult<ImportOutcome> {
-        self.run_import(caller, table, options, progress, "members").await
+        self.run_import(caller, table, options, progress, "members")
+            .await
     }
 
     /// Imports an incomes table (one row per household and year).
@@ -228,7 +278,8 @@ impl Db {
         options: &ImportOptions,
         progress: &dyn Progress,
     ) -> StoreResult<ImportOutcome> {
-        self.run_import(caller, table, options, progress, "incomes").await
+        self.run_import(caller, table, options, progress, "incomes")
+            .await
     }
 
     async fn run_import(
@@ -250,7 +301,14 @@ impl Db {
             "members" => read_member_chunks(table, tables, sender, done),
             _ => read_income_chunks(table, sender),
         });
-        progress.start(if kind == "members" { "导入成员" } else { "导入收入" }, 0);
+        progress.start(
+            if kind == "members" {
+                "导入成员"
+            } else {
+                "导入收入"
+            },
+            0,
+        );
         let result = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, &done_sender, progress).await;
@@ -291,8 +349,14 @@ impl Db {
 
     /// Creates or updates one household from rows given through the API (same checks and
     /// writes as a file import). Problems come back as `StoreError::Invalid`.
-    pub async fn apply_household_rows(&self, caller: &Caller, rows: Vec<MemberRow>, file_name: &str) -> StoreResult<ImportOutcome> {
-        self.apply_household_rows_with_event(caller, rows, file_name, None).await
+    pub async fn apply_household_rows(
+        &self,
+        caller: &Caller,
+        rows: Vec<MemberRow>,
+        file_name: &str,
+    ) -> StoreResult<ImportOutcome> {
+        self.apply_household_rows_with_event(caller, rows, file_name, None)
+            .await
     }
 
     /// Like `apply_household_rows`; with `event`, the one member the rows add is recorded as a
@@ -307,8 +371,20 @@ impl Db {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
         }
-        let groups = vec![Group { rows: rows.into_iter().enumerate().map(|(i, row)| ParsedRow { line: i as u64, row }).collect() }];
-        let options = ImportOptions { dry_run: false, file_name: file_name.into() };
+        let groups = vec![Group {
+            rows: rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| ParsedRow {
+                    line: i as u64,
+                    row,
+                })
+                .collect(),
+        }];
+        let options = ImportOptions {
+            dry_run: false,
+            file_name: file_name.into(),
+        };
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
@@ -349,19 +425,33 @@ pub struct MemberAdded {
     pub note: String,
 }
 
-async fn begin_batch<T: Tx>(tx: &mut T, username: String, options: &ImportOptions, kind: &str) -> StoreResult<RunState> {
+async fn begin_batch<T: Tx>(
+    tx: &mut T,
+    username: String,
+    options: &ImportOptions,
+    kind: &str,
+) -> StoreResult<RunState> {
     let ids = insert_many(
         tx,
         "import_batches",
         &["kind", "file_name", "username", "started_at"],
-        &[vec![kind.into(), options.file_name.clone().into(), username.into(), now_rfc3339().into()]],
+        &[vec![
+            kind.into(),
+            options.file_name.clone().into(),
+            username.into(),
+            now_rfc3339().into(),
+        ]],
         &[("id", Ty::I64)],
     )
     .await?;
     let batch_id = ids[0][0].i64().unwrap_or_default();
     Ok(RunState {
         batch_id,
-        outcome: ImportOutcome { dry_run: options.dry_run, batch_id: Some(batch_id), ..Default::default() },
+        outcome: ImportOutcome {
+            dry_run: options.dry_run,
+            batch_id: Some(batch_id),
+            ..Default::default()
+        },
         valid_villages: HashSet::default(),
         invalid_villages: HashSet::default(),
         counties: HashMap::default(),
@@ -382,7 +472,12 @@ async fn import_in_tx<T: Tx>(
     while let Some(chunk) = receiver.recv().await {
         match chunk {
             Chunk::Fatal(message) => {
-                state.push(RowProblem { row: 1, column: String::new(), value: String::new(), message });
+                state.push(RowProblem {
+                    row: 1,
+                    column: String::new(),
+                    value: String::new(),
+                    message,
+                });
                 break;
             }
             Chunk::Groups(groups, problems, seen) => {
@@ -438,13 +533,24 @@ struct ExistingMember {
     active: bool,
 }
 
-async fn lookup_in<T: Tx>(tx: &mut T, sql_head: &str, keys: &[String], tys: &[Ty]) -> StoreResult<Vec<Vec<Val>>> {
+async fn lookup_in<T: Tx>(
+    tx: &mut T,
+    sql_head: &str,
+    keys: &[String],
+    tys: &[Ty],
+) -> StoreResult<Vec<Vec<Val>>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(1_000) {
         // A few fixed list lengths (padded with NULL, which matches nothing), so the engine
         // prepares each statement once per run rather than once per chunk.
-        let width = [16, 128, 1_000].into_iter().find(|w| *w >= chunk.len()).unwrap_or(chunk.len());
-        let sql = format!("{sql_head} ({})", placeholders_for(tx.is_postgres(), 1, width));
+        let width = [16, 128, 1_000]
+            .into_iter()
+            .find(|w| *w >= chunk.len())
+            .unwrap_or(chunk.len());
+        let sql = format!(
+            "{sql_head} ({})",
+            placeholders_for(tx.is_postgres(), 1, width)
+        );
         let mut vals: Vec<Val> = chunk.iter().map(|k| Val::from(k.as_str())).collect();
         vals.resize(width, Val::Str(None));
         out.extend(tx.rows(&sql, &vals, tys).await?);
@@ -452,14 +558,32 @@ async fn lookup_in<T: Tx>(tx: &mut T, sql_head: &str, keys: &[String], tys: &[Ty
     Ok(out)
 }
 
-async fn check_villages<T: Tx>(tx: &mut T, state: &mut RunState, keys: Vec<i64>) -> StoreResult<()> {
-    let unknown: Vec<i64> =
-        keys.into_iter().filter(|k| !state.valid_villages.contains(k) && !state.invalid_villages.contains(k)).collect::<HashSet<_>>().into_iter().collect();
+async fn check_villages<T: Tx>(
+    tx: &mut T,
+    state: &mut RunState,
+    keys: Vec<i64>,
+) -> StoreResult<()> {
+    let unknown: Vec<i64> = keys
+        .into_iter()
+        .filter(|k| !state.valid_villages.contains(k) && !state.invalid_villages.contains(k))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     if unknown.is_empty() {
         return Ok(());
     }
-    let list = unknown.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-    let found = tx.rows(&format!("SELECT key FROM regions WHERE key IN ({list}) AND retired_year IS NULL"), &[], &[Ty::I64]).await?;
+    let list = unknown
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let found = tx
+        .rows(
+            &format!("SELECT key FROM regions WHERE key IN ({list}) AND retired_year IS NULL"),
+            &[],
+            &[Ty::I64],
+        )
+        .await?;
     let found: HashSet<i64> = found.iter().filter_map(|r| r[0].i64()).collect();
     for k in unknown {
         if found.contains(&k) {
@@ -476,29 +600,81 @@ fn bool_val(b: Option<bool>) -> Val {
 }
 
 fn county_key(village: RegionCode) -> i64 {
-    village.ancestors().into_iter().find(|c| c.level() == RegionLevel::County).map(|c| c.key()).unwrap_or(village.key())
+    village
+        .ancestors()
+        .into_iter()
+        .find(|c| c.level() == RegionLevel::County)
+        .map(|c| c.key())
+        .unwrap_or(village.key())
 }
 
 const HOUSEHOLD_INSERT_COLUMNS: [&str; 25] = [
-    "household_no", "village_key", "county_key", "group_name", "identification_standard", "attribute", "main_cause",
-    "other_causes", "identified_year", "status", "exit_year", "housing_dangerous", "housing_structure", "safe_water",
-    "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure", "phone", "head_name",
-    "member_count", "last_batch_id", "created_at", "updated_at",
+    "household_no",
+    "village_key",
+    "county_key",
+    "group_name",
+    "identification_standard",
+    "attribute",
+    "main_cause",
+    "other_causes",
+    "identified_year",
+    "status",
+    "exit_year",
+    "housing_dangerous",
+    "housing_structure",
+    "safe_water",
+    "food_secure",
+    "clothing_secure",
+    "education_secure",
+    "medical_secure",
+    "housing_secure",
+    "phone",
+    "head_name",
+    "member_count",
+    "last_batch_id",
+    "created_at",
+    "updated_at",
 ];
 
 const MEMBER_INSERT_COLUMNS: [&str; 17] = [
-    "household_id", "member_no", "name", "sex", "id_number", "id_was_15", "relation", "ethnicity", "education", "schooling",
-    "health", "labour", "migrant_months", "phone", "last_batch_id", "created_at", "updated_at",
+    "household_id",
+    "member_no",
+    "name",
+    "sex",
+    "id_number",
+    "id_was_15",
+    "relation",
+    "ethnicity",
+    "education",
+    "schooling",
+    "health",
+    "labour",
+    "migrant_months",
+    "phone",
+    "last_batch_id",
+    "created_at",
+    "updated_at",
 ];
 
 /// Applies a chunk of households: checks against the registry, then writes the ones without
 /// problems (the run is rolled back anyway if any problem was found).
-pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mut RunState, groups: &[Group]) -> StoreResult<()> {
+pub(crate) async fn apply_groups<T: Tx>(
+    tx: &mut T,
+    username: String,
+    state: &mut RunState,
+    groups: &[Group],
+) -> StoreResult<()> {
     let now = now_rfc3339();
-    let village_keys: Vec<i64> = groups.iter().flat_map(|g| g.rows.iter().map(|r| r.row.household.village.key())).collect();
+    let village_keys: Vec<i64> = groups
+        .iter()
+        .flat_map(|g| g.rows.iter().map(|r| r.row.household.village.key()))
+        .collect();
     check_villages(tx, state, village_keys).await?;
 
-    let nos: Vec<String> = groups.iter().map(|g| g.rows[0].row.household.household_no.clone()).collect();
+    let nos: Vec<String> = groups
+        .iter()
+        .map(|g| g.rows[0].row.household.household_no.clone())
+        .collect();
     let existing_rows = lookup_in(
         tx,
         "SELECT id, household_no, village_key, attribute, identification_standard, main_cause, other_causes, identified_year, status, exit_year, last_batch_id FROM households WHERE household_no IN",
@@ -527,7 +703,10 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         })
         .collect();
 
-    let member_nos: Vec<String> = groups.iter().flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.member_no.clone())).collect();
+    let member_nos: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.member_no.clone()))
+        .collect();
     // A person in a household new to the registry can only clash with an active member of
     // another household. On SQLite the unique index on active ID numbers finds that while the
     // rows are inserted (and the clash is reported then, see below), so only members of known
@@ -537,7 +716,11 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
     let ids: Vec<String> = groups
         .iter()
         .filter(|g| look_up_all || existing.contains_key(&g.rows[0].row.household.household_no))
-        .flat_map(|g| g.rows.iter().filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string())))
+        .flat_map(|g| {
+            g.rows
+                .iter()
+                .filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string()))
+        })
         .collect();
     let member_select = "SELECT m.id, m.household_id, h.household_no, m.member_no, m.id_number, m.active FROM members m JOIN households h ON h.id = m.household_id WHERE";
     let tys = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Bool];
@@ -551,13 +734,27 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
     };
     let mut by_member_no: HashMap<String, ExistingMember> = HashMap::default();
     if !member_nos.is_empty() {
-        for r in lookup_in(tx, &format!("{member_select} m.member_no IN"), &member_nos, &tys).await? {
+        for r in lookup_in(
+            tx,
+            &format!("{member_select} m.member_no IN"),
+            &member_nos,
+            &tys,
+        )
+        .await?
+        {
             let m = to_member(r);
             by_member_no.insert(m.member_no.clone().unwrap_or_default(), m);
         }
     }
     let mut by_id: HashMap<String, ExistingMember> = HashMap::default();
-    for r in lookup_in(tx, &format!("{member_select} m.active AND m.id_number IN"), &ids, &tys).await? {
+    for r in lookup_in(
+        tx,
+        &format!("{member_select} m.active AND m.id_number IN"),
+        &ids,
+        &tys,
+    )
+    .await?
+    {
         let m = to_member(r);
         by_id.insert(m.id_number.clone().unwrap_or_default(), m);
     }
@@ -622,7 +819,11 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 .member_no
                 .as_ref()
                 .and_then(|no| by_member_no.get(no))
-                .or_else(|| m.id_number().and_then(|n| by_id.get(n.as_str())).filter(|e| Some(e.household_id) == household_id));
+                .or_else(|| {
+                    m.id_number()
+                        .and_then(|n| by_id.get(n.as_str()))
+                        .filter(|e| Some(e.household_id) == household_id)
+                });
             if let Some(e) = matched
                 && Some(e.household_id) != household_id
             {
@@ -630,20 +831,28 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                     row: r.line,
                     column: "人编号".into(),
                     value: m.member_no.clone().unwrap_or_default(),
-                    message: format!("人编号属于户编号 {} 的成员，不能用于户编号 {}", e.household_no, h.household_no),
+                    message: format!(
+                        "人编号属于户编号 {} 的成员，不能用于户编号 {}",
+                        e.household_no, h.household_no
+                    ),
                 });
                 bad = true;
                 continue;
             }
             if let Some(n) = m.id_number() {
-                if let Some(other) = by_id.get(n.as_str()).filter(|e| e.active && Some(e.id) != matched.map(|x| x.id))
+                if let Some(other) = by_id
+                    .get(n.as_str())
+                    .filter(|e| e.active && Some(e.id) != matched.map(|x| x.id))
                     && other.household_no != h.household_no
                 {
                     state.push(RowProblem {
                         row: r.line,
                         column: "证件号码".into(),
                         value: n.masked(),
-                        message: format!("此人已是户编号 {} 的在册成员，不能同时属于户编号 {}", other.household_no, h.household_no),
+                        message: format!(
+                            "此人已是户编号 {} 的在册成员，不能同时属于户编号 {}",
+                            other.household_no, h.household_no
+                        ),
                     });
                     bad = true;
                 }
@@ -654,7 +863,10 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                         row: r.line,
                         column: "证件号码".into(),
                         value: n.masked(),
-                        message: format!("此人在本文件中同时出现在户编号 {other_no} 和 {}", h.household_no),
+                        message: format!(
+                            "此人在本文件中同时出现在户编号 {other_no} 和 {}",
+                            h.household_no
+                        ),
                     });
                     bad = true;
                 }
@@ -674,13 +886,18 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 None => planned_inserts.push(r),
             }
         }
-        if prior.is_some_and(|e| !repeat_in_run && e.status != STATUS_NOT_REGISTERED && !h.is_registered()) {
+        if prior.is_some_and(|e| {
+            !repeat_in_run && e.status != STATUS_NOT_REGISTERED && !h.is_registered()
+        }) {
             // Leaving the registry is 清退 (a removal with its reason), not a change of type.
             state.push(RowProblem {
                 row: first.line,
                 column: "户类型".into(),
                 value: HOUSEHOLD_TYPE_NOT_REGISTERED.into(),
-                message: format!("户编号 {} 已是建档立卡户，不能改为一般农户；如需退出建档立卡请办理清退", h.household_no),
+                message: format!(
+                    "户编号 {} 已是建档立卡户，不能改为一般农户；如需退出建档立卡请办理清退",
+                    h.household_no
+                ),
             });
             bad = true;
         }
@@ -709,23 +926,42 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             }
             Some(e) => {
                 if !repeat_in_run {
-                    household_updates.push((e.id, g, e.status != h.status || e.exit_year != h.exit_year));
+                    household_updates.push((
+                        e.id,
+                        g,
+                        e.status != h.status || e.exit_year != h.exit_year,
+                    ));
                 }
                 state.touched.push((e.id, first.line));
             }
         }
-        member_inserts.extend(planned_inserts.into_iter().map(|r| (h.household_no.as_str(), r)));
+        member_inserts.extend(
+            planned_inserts
+                .into_iter()
+                .map(|r| (h.household_no.as_str(), r)),
+        );
         member_updates.extend(planned_updates);
     }
 
     // Writes: bulk inserts (see `Tx::insert_rows`), the strings bound where they are.
     if !new_households.is_empty() {
-        let causes: Vec<String> = new_households.iter().map(|g| g.rows[0].row.household.other_causes.join(",")).collect();
-        let mut cells: Vec<Cell> = Vec::with_capacity(new_households.len() * HOUSEHOLD_INSERT_COLUMNS.len());
+        let causes: Vec<String> = new_households
+            .iter()
+            .map(|g| g.rows[0].row.household.other_causes.join(","))
+            .collect();
+        let mut cells: Vec<Cell> =
+            Vec::with_capacity(new_households.len() * HOUSEHOLD_INSERT_COLUMNS.len());
         for (g, causes) in new_households.iter().zip(&causes) {
             let h = &g.rows[0].row.household;
-            let head = g.rows.iter().find(|r| r.row.member.is_head()).map(|r| &r.row.member);
-            let county = *state.counties.entry(h.village.key()).or_insert_with(|| county_key(h.village));
+            let head = g
+                .rows
+                .iter()
+                .find(|r| r.row.member.is_head())
+                .map(|r| &r.row.member);
+            let county = *state
+                .counties
+                .entry(h.village.key())
+                .or_insert_with(|| county_key(h.village));
             cells.extend([
                 Cell::Str(&h.household_no),
                 h.village.key().into(),
@@ -754,7 +990,9 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 Cell::Str(&now),
             ]);
         }
-        let inserted = tx.insert_rows("households", &HOUSEHOLD_INSERT_COLUMNS, &cells, true).await?;
+        let inserted = tx
+            .insert_rows("households", &HOUSEHOLD_INSERT_COLUMNS, &cells, true)
+            .await?;
         if let Some((_, message)) = inserted.conflicts.first() {
             return Err(StoreError::Conflict(format!("户编号重复：{message}")));
         }
@@ -789,8 +1027,13 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 ]);
             }
         }
-        tx.insert_rows("household_status_history", &STATUS_HISTORY_COLUMNS, &history, false)
-            .await?;
+        tx.insert_rows(
+            "household_status_history",
+            &STATUS_HISTORY_COLUMNS,
+            &history,
+            false,
+        )
+        .await?;
         state.outcome.households_added += new_households.len() as u64;
     }
     // Households known to the registry: UPDATE_BATCH to a statement on PostgreSQL (see
@@ -803,15 +1046,38 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         .map(|(id, g, _)| {
             let h = &g.rows[0].row.household;
             vec![
-                (*id).into(), h.village.key().into(), county_key(h.village).into(), h.identification_standard.clone().into(),
-                h.attribute.clone().into(), h.main_cause.clone().into(), h.other_causes.join(",").into(), h.identified_year.into(),
-                h.status.clone().into(), h.exit_year.into(), Val::Str(h.group_name.clone()), state.batch_id.into(), now.clone().into(),
-                bool_val(h.housing_dangerous), Val::Str(h.housing_structure.clone()), bool_val(h.safe_water), bool_val(h.food_secure),
-                bool_val(h.clothing_secure), bool_val(h.education_secure), bool_val(h.medical_secure), bool_val(h.housing_secure),
+                (*id).into(),
+                h.village.key().into(),
+                county_key(h.village).into(),
+                h.identification_standard.clone().into(),
+                h.attribute.clone().into(),
+                h.main_cause.clone().into(),
+                h.other_causes.join(",").into(),
+                h.identified_year.into(),
+                h.status.clone().into(),
+                h.exit_year.into(),
+                Val::Str(h.group_name.clone()),
+                state.batch_id.into(),
+                now.clone().into(),
+                bool_val(h.housing_dangerous),
+                Val::Str(h.housing_structure.clone()),
+                bool_val(h.safe_water),
+                bool_val(h.food_secure),
+                bool_val(h.clothing_secure),
+                bool_val(h.education_secure),
+                bool_val(h.medical_secure),
+                bool_val(h.housing_secure),
             ]
         })
         .collect();
-    update_by_id(tx, "households", HOUSEHOLD_UPDATE_SET, &HOUSEHOLD_UPDATE_TYPES, &rows).await?;
+    update_by_id(
+        tx,
+        "households",
+        HOUSEHOLD_UPDATE_SET,
+        &HOUSEHOLD_UPDATE_TYPES,
+        &rows,
+    )
+    .await?;
     let mut history: Vec<Cell> = Vec::new();
     for (id, g, status_changed) in &household_updates {
         let h = &g.rows[0].row.household;
@@ -826,11 +1092,17 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
             ]);
         }
     }
-    tx.insert_rows("household_status_history", &STATUS_HISTORY_COLUMNS, &history, false)
-        .await?;
+    tx.insert_rows(
+        "household_status_history",
+        &STATUS_HISTORY_COLUMNS,
+        &history,
+        false,
+    )
+    .await?;
     state.outcome.households_updated += household_updates.len() as u64;
     if !member_inserts.is_empty() {
-        let mut cells: Vec<Cell> = Vec::with_capacity(member_inserts.len() * MEMBER_INSERT_COLUMNS.len());
+        let mut cells: Vec<Cell> =
+            Vec::with_capacity(member_inserts.len() * MEMBER_INSERT_COLUMNS.len());
         for (no, r) in &member_inserts {
             let m = &r.row.member;
             let id = m.id_number();
@@ -854,7 +1126,9 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                 Cell::Str(&now),
             ]);
         }
-        let inserted = tx.insert_rows("members", &MEMBER_INSERT_COLUMNS, &cells, false).await?;
+        let inserted = tx
+            .insert_rows("members", &MEMBER_INSERT_COLUMNS, &cells, false)
+            .await?;
         drop(cells);
         for (i, message) in &inserted.conflicts {
             let (no, r) = member_inserts[*i];
@@ -873,7 +1147,9 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
                         row: r.line,
                         column: "证件号码".into(),
                         value: n.masked(),
-                        message: format!("此人已是户编号 {other} 的在册成员，不能同时属于户编号 {no}"),
+                        message: format!(
+                            "此人已是户编号 {other} 的在册成员，不能同时属于户编号 {no}"
+                        ),
                     });
                 }
                 None => state.push(RowProblem {
@@ -893,15 +1169,33 @@ pub(crate) async fn apply_groups<T: Tx>(tx: &mut T, username: String, state: &mu
         .map(|(id, r)| {
             let m = &r.row.member;
             vec![
-                (*id).into(), m.name.clone().into(), m.sex.clone().into(), Val::Str(m.id_number().map(|n| n.as_str().to_string())),
-                m.id_number().is_some_and(|n| n.was_15_digit()).into(), m.relation.clone().into(), m.ethnicity.clone().into(),
-                m.education.clone().into(), m.schooling.clone().into(), m.health.clone().into(), m.labour.clone().into(),
-                m.migrant_months.into(), Val::Str(m.phone.clone()), Val::Str(m.member_no.clone()), state.batch_id.into(),
+                (*id).into(),
+                m.name.clone().into(),
+                m.sex.clone().into(),
+                Val::Str(m.id_number().map(|n| n.as_str().to_string())),
+                m.id_number().is_some_and(|n| n.was_15_digit()).into(),
+                m.relation.clone().into(),
+                m.ethnicity.clone().into(),
+                m.education.clone().into(),
+                m.schooling.clone().into(),
+                m.health.clone().into(),
+                m.labour.clone().into(),
+                m.migrant_months.into(),
+                Val::Str(m.phone.clone()),
+                Val::Str(m.member_no.clone()),
+                state.batch_id.into(),
                 now.clone().into(),
             ]
         })
         .collect();
-    state.outcome.members_updated += update_by_id(tx, "members", MEMBER_UPDATE_SET, &MEMBER_UPDATE_TYPES, &rows).await? as u64;
+    state.outcome.members_updated += update_by_id(
+        tx,
+        "members",
+        MEMBER_UPDATE_SET,
+        &MEMBER_UPDATE_TYPES,
+        &rows,
+    )
+    .await? as u64;
     // Rows of households seen earlier in this run add members: recount those at the end too.
     for g in groups {
         let no = &g.rows[0].row.household.household_no;
@@ -927,8 +1221,9 @@ const HOUSEHOLD_UPDATE_SET: &str = "village_key = v.column2, county_key = v.colu
      education_secure = COALESCE(v.column19, education_secure), medical_secure = COALESCE(v.column20, medical_secure),
      housing_secure = COALESCE(v.column21, housing_secure)";
 const HOUSEHOLD_UPDATE_TYPES: [&str; 21] = [
-    "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT", "BIGINT", "TEXT",
-    "BOOLEAN", "TEXT", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN",
+    "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "BIGINT",
+    "TEXT", "BIGINT", "TEXT", "BOOLEAN", "TEXT", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BOOLEAN",
+    "BOOLEAN", "BOOLEAN",
 ];
 
 /// The columns a re-import sets on a known member (as above).
@@ -938,8 +1233,8 @@ const MEMBER_UPDATE_SET: &str = "name = v.column2, sex = v.column3, id_number = 
      migrant_months = v.column12, phone = COALESCE(v.column13, phone), member_no = COALESCE(v.column14, member_no),
      last_batch_id = v.column15, updated_at = v.column16";
 const MEMBER_UPDATE_TYPES: [&str; 16] = [
-    "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT",
-    "BIGINT", "TEXT",
+    "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
+    "BIGINT", "TEXT", "TEXT", "BIGINT", "TEXT",
 ];
 
 /// Updates rows by id (each row's first value), setting `set` from the row's values
@@ -948,20 +1243,32 @@ const MEMBER_UPDATE_TYPES: [&str; 16] = [
 /// households, a run of the summary triggers. SQLite: one prepared statement per row, in process
 /// and cheap, because SQLite plans `UPDATE … FROM` a VALUES list as a scan of the whole table.
 /// An id given twice keeps its last row, as with one statement each. Returns the rows updated.
-async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str], rows: &[Vec<Val>]) -> StoreResult<usize> {
+async fn update_by_id<T: Tx>(
+    tx: &mut T,
+    table: &str,
+    set: &str,
+    types: &[&str],
+    rows: &[Vec<Val>],
+) -> StoreResult<usize> {
     let mut last: HashMap<i64, usize> = HashMap::default();
     for (i, row) in rows.iter().enumerate() {
         last.insert(row[0].i64().unwrap_or_default(), i);
     }
-    let rows: Vec<&Vec<Val>> =
-        rows.iter().enumerate().filter(|(i, row)| last.get(&row[0].i64().unwrap_or_default()) == Some(i)).map(|(_, r)| r).collect();
+    let rows: Vec<&Vec<Val>> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, row)| last.get(&row[0].i64().unwrap_or_default()) == Some(i))
+        .map(|(_, r)| r)
+        .collect();
     if !tx.is_postgres() {
         let mut one_row = format!("UPDATE {table} SET ");
         let mut rest = set;
         while let Some(at) = rest.find("v.column") {
             one_row.push_str(&rest[..at]);
             rest = &rest[at + "v.column".len()..];
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             one_row.push('?');
             one_row.push_str(&rest[..digits]);
             rest = &rest[digits..];
@@ -994,7 +1301,10 @@ async fn update_by_id<T: Tx>(tx: &mut T, table: &str, set: &str, types: &[&str],
     Ok(rows.len())
 }
 
-fn stored_fields(e: &ExistingHousehold, h: &domain::registry::HouseholdFields) -> domain::registry::HouseholdFields {
+fn stored_fields(
+    e: &ExistingHousehold,
+    h: &domain::registry::HouseholdFields,
+) -> domain::registry::HouseholdFields {
     let mut s = h.clone();
     if let Some(v) = RegionCode::from_key(e.village_key) {
         s.village = v;
@@ -1002,7 +1312,12 @@ fn stored_fields(e: &ExistingHousehold, h: &domain::registry::HouseholdFields) -
     s.attribute = e.attribute.clone();
     s.identification_standard = e.standard.clone();
     s.main_cause = e.main_cause.clone();
-    s.other_causes = e.other_causes.split(',').filter(|x| !x.is_empty()).map(String::from).collect();
+    s.other_causes = e
+        .other_causes
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
     s.identified_year = e.identified_year;
     s.status = e.status.clone();
     s.exit_year = e.exit_year;
@@ -1017,7 +1332,11 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
     let touched = std::mem::take(&mut state.touched);
     let chunks: Vec<Vec<(i64, u64)>> = touched.chunks(500).map(|c| c.to_vec()).collect();
     for chunk in chunks {
-        let list = chunk.iter().map(|t| t.0.to_string()).collect::<Vec<_>>().join(",");
+        let list = chunk
+            .iter()
+            .map(|t| t.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         tx.exec(
             &format!(
                 "UPDATE households SET member_count = (SELECT COUNT(*) FROM members m WHERE m.household_id = households.id AND m.active),
@@ -1040,12 +1359,19 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
         for r in heads {
             let n = r[2].i64().unwrap_or_default();
             if n != 1 {
-                let line = chunk.iter().find(|t| Some(t.0) == r[0].i64()).map(|t| t.1).unwrap_or(1);
+                let line = chunk
+                    .iter()
+                    .find(|t| Some(t.0) == r[0].i64())
+                    .map(|t| t.1)
+                    .unwrap_or(1);
                 state.push(RowProblem {
                     row: line,
                     column: "与户主关系".into(),
                     value: String::new(),
-                    message: format!("户编号 {} 导入后有 {n} 个户主，每户须有且只有一个户主", r[1].string()),
+                    message: format!(
+                        "户编号 {} 导入后有 {n} 个户主，每户须有且只有一个户主",
+                        r[1].string()
+                    ),
                 });
             }
         }
@@ -1053,8 +1379,17 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
     Ok(())
 }
 
-async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, IncomeRow)>) -> StoreResult<()> {
-    let nos: Vec<String> = rows.iter().map(|r| r.1.household_no.clone()).collect::<HashSet<_>>().into_iter().collect();
+async fn apply_incomes<T: Tx>(
+    tx: &mut T,
+    state: &mut RunState,
+    rows: Vec<(u64, IncomeRow)>,
+) -> StoreResult<()> {
+    let nos: Vec<String> = rows
+        .iter()
+        .map(|r| r.1.household_no.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let found = lookup_in(
         tx,
         "SELECT id, household_no, member_count, removed_year FROM households WHERE household_no IN",
@@ -1062,8 +1397,18 @@ async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, 
         &[Ty::I64, Ty::Str, Ty::I64, Ty::I64],
     )
     .await?;
-    let households: HashMap<String, (i64, i64)> =
-        found.into_iter().map(|r| (r[1].string(), (r[0].i64().unwrap_or_default(), r[2].i64().unwrap_or_default()))).collect();
+    let households: HashMap<String, (i64, i64)> = found
+        .into_iter()
+        .map(|r| {
+            (
+                r[1].string(),
+                (
+                    r[0].i64().unwrap_or_default(),
+                    r[2].i64().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect();
     let now = now_rfc3339();
     let mut seen: HashSet<(i64, i64)> = HashSet::default();
     for (line, r) in &rows {
@@ -1081,7 +1426,10 @@ async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, 
                 row: *line,
                 column: "年度".into(),
                 value: r.year.to_string(),
-                message: format!("户编号 {} 的 {} 年收入在本文件中出现多次", r.household_no, r.year),
+                message: format!(
+                    "户编号 {} 的 {} 年收入在本文件中出现多次",
+                    r.household_no, r.year
+                ),
             });
             continue;
         }
@@ -1096,8 +1444,17 @@ async fn apply_incomes<T: Tx>(tx: &mut T, state: &mut RunState, rows: Vec<(u64, 
             continue;
         };
         let vals: Vec<Val> = vec![
-            id.into(), r.year.into(), r.wage.0.into(), r.business.0.into(), r.property.0.into(), r.transfer.0.into(),
-            r.business_cost.0.into(), net.0.into(), size.into(), pc.0.into(), now.clone().into(),
+            id.into(),
+            r.year.into(),
+            r.wage.0.into(),
+            r.business.0.into(),
+            r.property.0.into(),
+            r.transfer.0.into(),
+            r.business_cost.0.into(),
+            net.0.into(),
+            size.into(),
+            pc.0.into(),
+            now.clone().into(),
         ];
         tx.exec(
             "INSERT INTO household_incomes (household_id, year, wage_fen, business_fen, property_fen, transfer_fen, business_cost_fen,

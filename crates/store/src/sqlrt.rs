@@ -3,8 +3,8 @@
 //! inside a macro. Values cross it as `Val`; SQL uses `$n` placeholders, which both engines accept.
 
 use crate::StoreResult;
-use sqlx::{AssertSqlSafe, Row};
 use futures::future::BoxFuture;
+use sqlx::{AssertSqlSafe, Row};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -154,7 +154,12 @@ pub trait Tx: Send {
     // Boxed futures: `impl Future + Send` here trips the compiler's higher-ranked Send checks
     // in axum handlers that call generic code over this trait.
     fn exec<'a>(&'a mut self, sql: &'a str, vals: &'a [Val]) -> BoxFuture<'a, StoreResult<u64>>;
-    fn rows<'a>(&'a mut self, sql: &'a str, vals: &'a [Val], tys: &'a [Ty]) -> BoxFuture<'a, StoreResult<Vec<Vec<Val>>>>;
+    fn rows<'a>(
+        &'a mut self,
+        sql: &'a str,
+        vals: &'a [Val],
+        tys: &'a [Ty],
+    ) -> BoxFuture<'a, StoreResult<Vec<Vec<Val>>>>;
     fn is_postgres(&self) -> bool;
     /// Inserts `cells.len() / columns.len()` rows (row-major) the fastest way each engine has:
     /// on SQLite prepared multi-row statements stepped through the C API with the strings bound
@@ -192,14 +197,23 @@ macro_rules! bind_all {
 macro_rules! impl_tx {
     ($db:ty, $pg:expr, $insert_rows:ident) => {
         impl Tx for sqlx::Transaction<'_, $db> {
-            fn exec<'a>(&'a mut self, sql: &'a str, vals: &'a [Val]) -> BoxFuture<'a, StoreResult<u64>> {
+            fn exec<'a>(
+                &'a mut self,
+                sql: &'a str,
+                vals: &'a [Val],
+            ) -> BoxFuture<'a, StoreResult<u64>> {
                 Box::pin(async move {
                     let q = bind_all!(sqlx::query(AssertSqlSafe(sql)), vals);
                     Ok(q.execute(&mut **self).await?.rows_affected())
                 })
             }
 
-            fn rows<'a>(&'a mut self, sql: &'a str, vals: &'a [Val], tys: &'a [Ty]) -> BoxFuture<'a, StoreResult<Vec<Vec<Val>>>> {
+            fn rows<'a>(
+                &'a mut self,
+                sql: &'a str,
+                vals: &'a [Val],
+                tys: &'a [Ty],
+            ) -> BoxFuture<'a, StoreResult<Vec<Vec<Val>>>> {
                 Box::pin(async move {
                     let q = bind_all!(sqlx::query(AssertSqlSafe(sql)), vals);
                     let rows = q.fetch_all(&mut **self).await?;
@@ -278,8 +292,14 @@ async fn pg_insert_rows(
         .fetch_all(&mut **tx)
         .await?;
     }
-    let column_list = if ids { format!("id, {}", columns.join(", ")) } else { columns.join(", ") };
-    let mut copy = tx.copy_in_raw(&format!("COPY {table} ({column_list}) FROM STDIN")).await?;
+    let column_list = if ids {
+        format!("id, {}", columns.join(", "))
+    } else {
+        columns.join(", ")
+    };
+    let mut copy = tx
+        .copy_in_raw(&format!("COPY {table} ({column_list}) FROM STDIN"))
+        .await?;
     // Text format, sent in pieces of about 1 MiB.
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     for (r, row) in cells.chunks(width).enumerate() {
@@ -346,7 +366,9 @@ mod sqlite_bulk {
     fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
         // SAFETY: db is a live connection handle; sqlite3_errmsg returns a NUL-terminated
         // string owned by SQLite, copied out at once.
-        let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }.to_string_lossy().into_owned();
+        let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
+            .to_string_lossy()
+            .into_owned();
         StoreError::Unavailable(format!("数据库错误（{what}）：{message}"))
     }
 
@@ -355,10 +377,12 @@ mod sqlite_bulk {
     const BATCH: usize = 64;
 
     fn prepare(db: *mut ffi::sqlite3, sql: &str) -> StoreResult<Statement> {
-        let sql = CString::new(sql).map_err(|_| StoreError::Unavailable("SQL 含有 NUL 字符".into()))?;
+        let sql =
+            CString::new(sql).map_err(|_| StoreError::Unavailable("SQL 含有 NUL 字符".into()))?;
         let mut raw: *mut ffi::sqlite3_stmt = ptr::null_mut();
         // SAFETY: db is the live handle sqlx locked for us; sql is NUL-terminated.
-        let rc = unsafe { ffi::sqlite3_prepare_v3(db, sql.as_ptr(), -1, 0, &mut raw, ptr::null_mut()) };
+        let rc =
+            unsafe { ffi::sqlite3_prepare_v3(db, sql.as_ptr(), -1, 0, &mut raw, ptr::null_mut()) };
         if rc != ffi::SQLITE_OK || raw.is_null() {
             return Err(error(db, "prepare"));
         }
@@ -366,7 +390,13 @@ mod sqlite_bulk {
     }
 
     /// Binds one row at parameter `first` (1-based) on: its id when given, then its cells.
-    fn bind_row(db: *mut ffi::sqlite3, stmt: &Statement, first: usize, id: Option<i64>, row: &[Cell<'_>]) -> StoreResult<()> {
+    fn bind_row(
+        db: *mut ffi::sqlite3,
+        stmt: &Statement,
+        first: usize,
+        id: Option<i64>,
+        row: &[Cell<'_>],
+    ) -> StoreResult<()> {
         let mut index = first as c_int;
         if let Some(id) = id {
             // SAFETY: stmt is live.
@@ -411,7 +441,11 @@ mod sqlite_bulk {
             Ok(None)
         } else if unsafe { ffi::sqlite3_extended_errcode(db) } == ffi::SQLITE_CONSTRAINT_UNIQUE {
             // SAFETY: as in `error`.
-            Ok(Some(unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }.to_string_lossy().into_owned()))
+            Ok(Some(
+                unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
+                    .to_string_lossy()
+                    .into_owned(),
+            ))
         } else {
             Err(error(db, "insert"))
         };
@@ -450,17 +484,43 @@ mod sqlite_bulk {
             0
         };
         let id_of = |r: usize| ids.then(|| first_id + r as i64);
-        let column_list = if ids { format!("id, {}", columns.join(", ")) } else { columns.join(", ") };
+        let column_list = if ids {
+            format!("id, {}", columns.join(", "))
+        } else {
+            columns.join(", ")
+        };
         let one = format!("({})", vec!["?"; width + usize::from(ids)].join(", "));
-        let single = prepare(db, &format!("INSERT INTO {table} ({column_list}) VALUES {one}"))?;
-        let batch = if n >= BATCH { Some(prepare(db, &format!("INSERT INTO {table} ({column_list}) VALUES {}", vec![one.as_str(); BATCH].join(", ")))?) } else { None };
+        let single = prepare(
+            db,
+            &format!("INSERT INTO {table} ({column_list}) VALUES {one}"),
+        )?;
+        let batch = if n >= BATCH {
+            Some(prepare(
+                db,
+                &format!(
+                    "INSERT INTO {table} ({column_list}) VALUES {}",
+                    vec![one.as_str(); BATCH].join(", ")
+                ),
+            )?)
+        } else {
+            None
+        };
         let per_row = width + usize::from(ids);
-        let mut out = Inserted { ids: Vec::new(), conflicts: Vec::new() };
+        let mut out = Inserted {
+            ids: Vec::new(),
+            conflicts: Vec::new(),
+        };
         let mut r = 0;
         while r < n {
             if let Some(batch) = batch.as_ref().filter(|_| n - r >= BATCH) {
                 for k in 0..BATCH {
-                    bind_row(db, batch, 1 + k * per_row, id_of(r + k), &cells[(r + k) * width..(r + k + 1) * width])?;
+                    bind_row(
+                        db,
+                        batch,
+                        1 + k * per_row,
+                        id_of(r + k),
+                        &cells[(r + k) * width..(r + k + 1) * width],
+                    )?;
                 }
                 if step(db, batch)?.is_none() {
                     r += BATCH;
@@ -515,7 +575,10 @@ pub fn insert_many<'a, T: Tx>(
         let ret_sql = if returning.is_empty() {
             String::new()
         } else {
-            format!(" RETURNING {}", returning.iter().map(|r| r.0).collect::<Vec<_>>().join(", "))
+            format!(
+                " RETURNING {}",
+                returning.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
+            )
         };
         let tys: Vec<Ty> = returning.iter().map(|r| r.1).collect();
         for chunk in rows.chunks(per) {

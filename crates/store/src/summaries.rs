@@ -53,7 +53,10 @@ impl TriggerToggle {
     /// From one row of `summary_triggers_sql`.
     pub fn new(backend: Backend, first: String, second: String) -> TriggerToggle {
         match backend {
-            Backend::Sqlite => TriggerToggle { suspend: format!("DROP TRIGGER \"{first}\""), restore: second },
+            Backend::Sqlite => TriggerToggle {
+                suspend: format!("DROP TRIGGER \"{first}\""),
+                restore: second,
+            },
             Backend::Postgres => TriggerToggle {
                 suspend: format!("ALTER TABLE \"{first}\" DISABLE TRIGGER \"{second}\""),
                 restore: format!("ALTER TABLE \"{first}\" ENABLE TRIGGER \"{second}\""),
@@ -83,17 +86,35 @@ const TABLES: &[SummaryTable] = &[
     },
     SummaryTable {
         name: "stats_invested",
-        keys: &["project_id", "year", "fund_source", "provider_id", "receiver_id"],
+        keys: &[
+            "project_id",
+            "year",
+            "fund_source",
+            "provider_id",
+            "receiver_id",
+        ],
         measures: &["amount"],
     },
-    SummaryTable { name: "stats_project_regions", keys: &["project_id", "region_key"], measures: &[] },
-    SummaryTable { name: "stats_projects", keys: &["region_key", "theme", "year"], measures: &["projects"] },
+    SummaryTable {
+        name: "stats_project_regions",
+        keys: &["project_id", "region_key"],
+        measures: &[],
+    },
+    SummaryTable {
+        name: "stats_projects",
+        keys: &["region_key", "theme", "year"],
+        measures: &["projects"],
+    },
     SummaryTable {
         name: "stats_indicators",
         keys: &["region_key", "theme", "indicator", "year"],
         measures: &["value"],
     },
-    SummaryTable { name: "stats_sites", keys: &["county_key", "year"], measures: &["elevation_min", "elevation_max"] },
+    SummaryTable {
+        name: "stats_sites",
+        keys: &["county_key", "year"],
+        measures: &["elevation_min", "elevation_max"],
+    },
     SummaryTable {
         name: "stats_funds",
         keys: &["region_key", "theme", "year", "fund_source"],
@@ -113,7 +134,11 @@ impl SummaryTable {
         let filter = if self.measures.is_empty() {
             "1 = 1".to_string()
         } else {
-            self.measures.iter().map(|m| format!("COALESCE({m}, 0) <> 0")).collect::<Vec<_>>().join(" OR ")
+            self.measures
+                .iter()
+                .map(|m| format!("COALESCE({m}, 0) <> 0"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
         };
         format!(
             "SELECT {} FROM {} WHERE {filter} ORDER BY {}",
@@ -189,14 +214,24 @@ mod tests {
     fn snapshot_ignores_rows_a_trigger_emptied() {
         let t = &TABLES[0];
         let sql = t.snapshot_sql();
-        assert!(sql.contains("COALESCE(households, 0) <> 0 OR COALESCE(members, 0) <> 0"), "{sql}");
-        assert!(sql.ends_with("ORDER BY county_key, status, exit_year"), "{sql}");
+        assert!(
+            sql.contains("COALESCE(households, 0) <> 0 OR COALESCE(members, 0) <> 0"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY county_key, status, exit_year"),
+            "{sql}"
+        );
     }
 
     #[test]
     fn differences_count_rows_on_each_side() {
         let kept = vec!["1|a|5".to_string(), "2|b|6".to_string()];
-        let recomputed = vec!["1|a|5".to_string(), "2|b|7".to_string(), "3|c|1".to_string()];
+        let recomputed = vec![
+            "1|a|5".to_string(),
+            "2|b|7".to_string(),
+            "3|c|1".to_string(),
+        ];
         let d = compare("t", &kept, &recomputed);
         assert_eq!((d.rows, d.only_kept, d.only_recomputed), (3, 1, 2));
     }
@@ -206,8 +241,16 @@ mod tests {
         for b in [Backend::Sqlite, Backend::Postgres] {
             let sql = rebuild_sql(b);
             for t in TABLES {
-                assert!(sql.contains(&format!("DELETE FROM {};", t.name)), "{b:?} misses {}", t.name);
-                assert!(sql.contains(&format!("INSERT INTO {} (", t.name)), "{b:?} misses {}", t.name);
+                assert!(
+                    sql.contains(&format!("DELETE FROM {};", t.name)),
+                    "{b:?} misses {}",
+                    t.name
+                );
+                assert!(
+                    sql.contains(&format!("INSERT INTO {} (", t.name)),
+                    "{b:?} misses {}",
+                    t.name
+                );
             }
         }
     }

@@ -46,7 +46,10 @@ pub fn open_path(path: &Path) -> Result<Table, TabularError> {
     let mut head = vec![0u8; 64 * 1024];
     let n = read_up_to(&mut file, &mut head)?;
     head.truncate(n);
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     if is_workbook(&name, &head) {
         let mut bytes = head;
         file.read_to_end(&mut bytes)?;
@@ -122,7 +125,11 @@ impl<R: Read> Read for HashingReader<R> {
 fn open_csv<R: Read + Send + 'static>(source: R, head: &[u8]) -> Table {
     let encoding = detect_encoding(head);
     let out = Arc::new(Mutex::new(None));
-    let hashing = HashingReader { inner: source, hasher: Some(Sha256::new()), out: out.clone() };
+    let hashing = HashingReader {
+        inner: source,
+        hasher: Some(Sha256::new()),
+        out: out.clone(),
+    };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(encoding))
         .bom_override(true)
@@ -138,10 +145,17 @@ fn open_csv<R: Read + Send + 'static>(source: R, head: &[u8]) -> Table {
         marked: false,
     };
     let boxed: Box<dyn Read + Send> = Box::new(marked);
-    let mut records =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(boxed).into_records();
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(boxed)
+        .into_records();
     let headers = match records.next() {
-        Some(Ok(h)) => h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_string()).collect(),
+        Some(Ok(h)) => h
+            .iter()
+            .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
+            .collect(),
         _ => Vec::new(),
     };
     // One record per spreadsheet row (blank lines arrive as blank records, see BlankLineMarker).
@@ -153,12 +167,20 @@ fn open_csv<R: Read + Send + 'static>(source: R, head: &[u8]) -> Table {
                 if rec.iter().all(|c| c.trim().is_empty()) {
                     return None;
                 }
-                Some(Ok(TableRow { line, cells: rec.iter().map(str::to_string).collect() }))
+                Some(Ok(TableRow {
+                    line,
+                    cells: rec.iter().map(str::to_string).collect(),
+                }))
             }
             Err(e) => Some(Err(TabularError::Parse(format!("第 {line} 行：{e}")))),
         }
     });
-    Table { headers, rows: Box::new(rows), sha256: out, encoding: encoding.name() }
+    Table {
+        headers,
+        rows: Box::new(rows),
+        sha256: out,
+        encoding: encoding.name(),
+    }
 }
 
 /// The CSV reader skips empty lines, but a spreadsheet program shows them as rows: put a space
@@ -241,19 +263,43 @@ impl<R: Read> Read for BlankLineMarker<R> {
 fn open_workbook(bytes: Vec<u8>) -> Result<Table, TabularError> {
     use calamine::{Reader, open_workbook_auto_from_rs};
     let digest = hex::encode(Sha256::digest(&bytes));
-    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| TabularError::Parse(e.to_string()))?;
-    let sheet = wb.sheet_names().first().cloned().ok_or(TabularError::Empty)?;
-    let range = wb.worksheet_range(&sheet).map_err(|e| TabularError::Parse(e.to_string()))?;
+    let mut wb = open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| TabularError::Parse(e.to_string()))?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or(TabularError::Empty)?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| TabularError::Parse(e.to_string()))?;
     let start_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    let mut rows_iter = range.rows().map(|r| r.iter().map(cell_text).collect::<Vec<String>>()).collect::<Vec<_>>().into_iter();
-    let headers: Vec<String> = rows_iter.next().ok_or(TabularError::Empty)?.into_iter().map(|h| h.trim().to_string()).collect();
+    let mut rows_iter = range
+        .rows()
+        .map(|r| r.iter().map(cell_text).collect::<Vec<String>>())
+        .collect::<Vec<_>>()
+        .into_iter();
+    let headers: Vec<String> = rows_iter
+        .next()
+        .ok_or(TabularError::Empty)?
+        .into_iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let rows = rows_iter.enumerate().filter_map(move |(i, cells)| {
         if cells.iter().all(|c| c.trim().is_empty()) {
             return None;
         }
-        Some(Ok(TableRow { line: start_row + i as u64 + 2, cells }))
+        Some(Ok(TableRow {
+            line: start_row + i as u64 + 2,
+            cells,
+        }))
     });
-    Ok(Table { headers, rows: Box::new(rows), sha256: Arc::new(Mutex::new(Some(digest))), encoding: "xlsx" })
+    Ok(Table {
+        headers,
+        rows: Box::new(rows),
+        sha256: Arc::new(Mutex::new(Some(digest))),
+        encoding: "xlsx",
+    })
 }
 
 fn cell_text(c: &calamine::Data) -> String {
@@ -278,7 +324,12 @@ mod tests {
     use super::*;
 
     fn collect(t: Table) -> (Vec<String>, Vec<TableRow>, Option<String>) {
-        let Table { headers, rows, sha256, .. } = t;
+        let Table {
+            headers,
+            rows,
+            sha256,
+            ..
+        } = t;
         let rows: Vec<TableRow> = rows.map(|r| r.unwrap()).collect();
         let digest = sha256.lock().unwrap().clone();
         (headers, rows, digest)
@@ -292,7 +343,10 @@ mod tests {
         assert_eq!(headers, ["户编号", "姓名"]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].cells, ["H2", "李四"]);
-        assert_eq!(rows[1].line, 4, "the blank line still counts as a spreadsheet row");
+        assert_eq!(
+            rows[1].line, 4,
+            "the blank line still counts as a spreadsheet row"
+        );
         assert_eq!(digest.unwrap().len(), 64);
     }
 

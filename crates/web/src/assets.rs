@@ -15,7 +15,8 @@ pub const ECHARTS_VERSION: &str = env!("BANGFU_ECHARTS_VERSION");
 pub const MAPS_VERSION: &str = env!("BANGFU_MAPS_VERSION");
 
 static ECHARTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/assets/echarts.min.js"));
-static ECHARTS_LICENSE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/assets/echarts.LICENSE.txt"));
+static ECHARTS_LICENSE: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/assets/echarts.LICENSE.txt"));
 static CHINA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/assets/china.json"));
 static PROVINCES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/province_maps.rs"));
 
@@ -30,7 +31,6 @@ pub static ECHARTS_URL: LazyLock<String> =
 pub static MAPS_URL: LazyLock<String> = LazyLock::new(|| format!("/static/maps/{MAPS_VERSION}/"));
 
 const YEAR: &str = "public, max-age=31536000, immutable";
-
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,7 +48,10 @@ async fn favicon() -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
         ],
         include_bytes!("../static/favicon.png").as_slice(),
     )
@@ -105,7 +108,12 @@ fn etag_of(body: &str) -> String {
     format!("W/\"{h:016x}\"")
 }
 
-fn revalidated(headers: &HeaderMap, content_type: &'static str, body: &'static str, etag: &str) -> Response {
+fn revalidated(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: &'static str,
+    etag: &str,
+) -> Response {
     let etag_value = HeaderValue::from_str(etag).expect("hex etag");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -127,7 +135,12 @@ fn revalidated(headers: &HeaderMap, content_type: &'static str, body: &'static s
 
 async fn js(headers: HeaderMap) -> Response {
     static ETAG: LazyLock<String> = LazyLock::new(|| etag_of(DASHBOARD_JS));
-    revalidated(&headers, "text/javascript; charset=utf-8", DASHBOARD_JS, &ETAG)
+    revalidated(
+        &headers,
+        "text/javascript; charset=utf-8",
+        DASHBOARD_JS,
+        &ETAG,
+    )
 }
 
 async fn css(headers: HeaderMap) -> Response {
@@ -137,5 +150,10 @@ async fn css(headers: HeaderMap) -> Response {
 
 async fn exit_map_js(headers: HeaderMap) -> Response {
     static ETAG: LazyLock<String> = LazyLock::new(|| etag_of(EXIT_MAP_JS));
-    revalidated(&headers, "text/javascript; charset=utf-8", EXIT_MAP_JS, &ETAG)
+    revalidated(
+        &headers,
+        "text/javascript; charset=utf-8",
+        EXIT_MAP_JS,
+        &ETAG,
+    )
 }

@@ -18,7 +18,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -52,23 +57,42 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Invalid { message, details } => {
-                ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, details }
-            }
+            StoreError::Invalid { message, details } => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid",
+                message,
+                details,
+            },
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            StoreError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::ImportRejected(problems) => {
                 let message = format!("数据有 {} 处问题，未写入任何数据", problems.len());
                 let details = problems
                     .into_iter()
-                    .map(|p| FieldError { field: p.column, row: Some(p.row), value: Some(p.value), message: p.message })
+                    .map(|p| FieldError {
+                        field: p.column,
+                        row: Some(p.row),
+                        value: Some(p.value),
+                        message: p.message,
+                    })
                     .collect();
-                ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, details }
+                ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "invalid",
+                    message,
+                    details,
+                }
             }
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误，请稍后重试")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "服务器内部错误，请稍后重试",
+                )
             }
         }
     }
@@ -94,7 +118,11 @@ impl<E: Into<ApiError>> From<E> for PageError {
 impl From<askama::Error> for ApiError {
     fn from(e: askama::Error) -> ApiError {
         tracing::error!(error = %e, "template error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "页面生成失败")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "页面生成失败",
+        )
     }
 }
 

@@ -16,7 +16,11 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentCaller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         // Without the middleware (a router built some other way) nobody is trusted.
-        let caller = parts.extensions.get::<Resolved>().map(|r| r.caller.clone()).unwrap_or_else(Caller::public);
+        let caller = parts
+            .extensions
+            .get::<Resolved>()
+            .map(|r| r.caller.clone())
+            .unwrap_or_else(Caller::public);
         Ok(CurrentCaller(caller))
     }
 }

@@ -10,12 +10,18 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
-                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect::<String>()
     };
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The `name=value` part of the session cookie a response sets, if any.
@@ -45,7 +51,13 @@ async fn login_cookie(app: &TestApp, username: &str, password: &str) -> String {
 }
 
 async fn whoami(app: &TestApp, cookie: &str) -> Value {
-    let r = app.anonymous_client().get(app.url("/api/v1/session")).header(COOKIE, cookie).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url("/api/v1/session"))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }
@@ -54,7 +66,10 @@ async fn whoami(app: &TestApp, cookie: &str) -> Value {
 async fn audit_actions(app: &TestApp, username: &str) -> Vec<String> {
     let mut items = app.get_all(&format!("/api/v1/audit?user={username}")).await;
     items.reverse();
-    items.iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
+    items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -63,8 +78,12 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 }
 
 async fn organisation(app: &TestApp, name: &str) -> i64 {
-    let (status, body) =
-        app.post("/api/v1/organisations", &json!({"name": name, "kind": "district_office", "shenzhen_side": true})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": name, "kind": "district_office", "shenzhen_side": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
 }
@@ -90,7 +109,13 @@ async fn login_and_logout_through_the_api_are_recorded() {
     let user = app.user_as("county", Some("441621"), None).await;
     let r = api_login(&app, &user.username, &user.password).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let set_cookie = r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let set_cookie = r
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
@@ -104,10 +129,27 @@ async fn login_and_logout_through_the_api_are_recorded() {
     assert_eq!(me["username"], user.username.as_str());
     assert_eq!(me["scope"]["regions"], json!(["441621"]));
 
-    let r = app.anonymous_client().delete(app.url("/api/v1/session")).header(COOKIE, &cookie).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .delete(app.url("/api/v1/session"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(whoami(&app, &cookie).await["authenticated"], false, "the old cookie no longer works");
+    assert!(
+        r.headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        whoami(&app, &cookie).await["authenticated"],
+        false,
+        "the old cookie no longer works"
+    );
 
     let (status, _) = app
         .send(
@@ -118,7 +160,10 @@ async fn login_and_logout_through_the_api_are_recorded() {
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(audit_actions(&app, &user.username).await, ["login", "logout", "login_failed"]);
+    assert_eq!(
+        audit_actions(&app, &user.username).await,
+        ["login", "logout", "login_failed"]
+    );
     let (_, unknown) = app
         .send(
             &app.anonymous_client(),
@@ -127,7 +172,10 @@ async fn login_and_logout_through_the_api_are_recorded() {
             Some(&json!({"username": "nobody", "password": "whatever-123"})),
         )
         .await;
-    assert_eq!(unknown["error"]["message"], "用户名或密码错误", "unknown names and wrong passwords look alike");
+    assert_eq!(
+        unknown["error"]["message"], "用户名或密码错误",
+        "unknown names and wrong passwords look alike"
+    );
     assert_eq!(audit_actions(&app, "nobody").await, ["login_failed"]);
 
     // Over HTTPS (behind a proxy) the cookie is Secure and HSTS is sent.
@@ -139,7 +187,14 @@ async fn login_and_logout_through_the_api_are_recorded() {
         .send()
         .await
         .unwrap();
-    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"));
+    assert!(
+        r.headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("; Secure")
+    );
     assert!(r.headers().get("strict-transport-security").is_some());
 }
 
@@ -147,13 +202,20 @@ async fn login_and_logout_through_the_api_are_recorded() {
 async fn login_and_logout_through_the_pages() {
     let app = TestApp::spawn().await;
     let user = app.user_as("auditor", None, None).await;
-    let r = app.anonymous_client().get(app.url("/login?next=/audit")).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url("/login?next=/audit"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("用户名") && page.contains("密码") && page.contains("action=\"/login\""));
 
     let anonymous = app.anonymous_client();
-    let form = |u: &str, p: &str, next: &str| form_encode(&[("username", u), ("password", p), ("next", next)]);
+    let form = |u: &str, p: &str, next: &str| {
+        form_encode(&[("username", u), ("password", p), ("next", next)])
+    };
     let r = anonymous
         .post(app.url("/login"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -164,7 +226,10 @@ async fn login_and_logout_through_the_pages() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(session_cookie(&r).is_none());
     let text = r.text().await.unwrap();
-    assert!(text.contains("用户名或密码错误") && text.contains(&format!("value=\"{}\"", user.username)), "{text}");
+    assert!(
+        text.contains("用户名或密码错误") && text.contains(&format!("value=\"{}\"", user.username)),
+        "{text}"
+    );
 
     let r = anonymous
         .post(app.url("/login"))
@@ -176,14 +241,50 @@ async fn login_and_logout_through_the_pages() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/audit");
     let cookie = session_cookie(&r).expect("cookie");
-    let home = anonymous.get(app.url("/")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
-    assert!(home.contains(&user.username) && home.contains("审计人员") && home.contains("action=\"/logout\""), "{home}");
-    assert!(home.contains("href=\"/audit\""), "auditors are offered the audit log");
+    let home = anonymous
+        .get(app.url("/"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(&user.username)
+            && home.contains("审计人员")
+            && home.contains("action=\"/logout\""),
+        "{home}"
+    );
+    assert!(
+        home.contains("href=\"/audit\""),
+        "auditors are offered the audit log"
+    );
 
-    let r = anonymous.post(app.url("/logout")).header(COOKIE, &cookie).send().await.unwrap();
+    let r = anonymous
+        .post(app.url("/logout"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
-    let home = anonymous.get(app.url("/")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(
+        r.headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let home = anonymous
+        .get(app.url("/"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!home.contains(&user.username) && home.contains("href=\"/login\""));
 
     // Only local paths are returned to after login.
@@ -195,7 +296,10 @@ async fn login_and_logout_through_the_pages() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/");
-    assert_eq!(audit_actions(&app, &user.username).await, ["login_failed", "login", "logout", "login"]);
+    assert_eq!(
+        audit_actions(&app, &user.username).await,
+        ["login_failed", "login", "logout", "login"]
+    );
 }
 
 #[tokio::test]
@@ -211,13 +315,19 @@ async fn the_sixth_login_after_five_wrong_passwords_is_refused_even_when_correct
     assert!(session_cookie(&r).is_none(), "no session while locked");
     assert_eq!(r.headers()["retry-after"], "900");
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("锁定"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("锁定"),
+        "{body}"
+    );
     // The page says the same.
     let r = app
         .anonymous_client()
         .post(app.url("/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_encode(&[("username", &user.username), ("password", &user.password)]))
+        .body(form_encode(&[
+            ("username", &user.username),
+            ("password", &user.password),
+        ]))
         .send()
         .await
         .unwrap();
@@ -230,11 +340,23 @@ async fn the_sixth_login_after_five_wrong_passwords_is_refused_even_when_correct
 
     // An administrator's password reset lifts the lock.
     let out = app.bangfu(&["user", "reset-password", &user.username]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let new_password = stdout.lines().last().unwrap().trim();
-    assert_eq!(api_login(&app, &user.username, &user.password).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(api_login(&app, &user.username, new_password).await.status(), StatusCode::OK);
+    assert_eq!(
+        api_login(&app, &user.username, &user.password)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api_login(&app, &user.username, new_password).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -242,7 +364,10 @@ async fn sessions_end_after_the_idle_time_and_activity_keeps_them() {
     let app = TestApp::spawn().await;
     let user = app.user_as("admin", None, None).await;
     let cookie = login_cookie(&app, &user.username, &user.password).await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let set_last_seen = |minutes_ago: i64| {
         let at = store::auth::format_unix(now - minutes_ago * 60);
         let db = app.db.clone();
@@ -256,11 +381,28 @@ async fn sessions_end_after_the_idle_time_and_activity_keeps_them() {
     assert_eq!(whoami(&app, &cookie).await["authenticated"], true);
     let last_seen: String =
         store::on_db!(&app.db, p => sqlx::query_scalar("SELECT last_seen_at FROM sessions").fetch_one(p).await).unwrap();
-    assert!(last_seen > store::auth::format_unix(now - 60), "refreshed: {last_seen}");
+    assert!(
+        last_seen > store::auth::format_unix(now - 60),
+        "refreshed: {last_seen}"
+    );
     // 31 minutes idle: the session has ended; writes are refused as for the public.
     set_last_seen(31).await;
-    let r = app.anonymous_client().get(app.url("/api/v1/session")).header(COOKIE, &cookie).send().await.unwrap();
-    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"), "the browser is told to drop it");
+    let r = app
+        .anonymous_client()
+        .get(app.url("/api/v1/session"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "the browser is told to drop it"
+    );
     assert_eq!(r.json::<Value>().await.unwrap()["authenticated"], false);
     let r = app
         .anonymous_client()
@@ -271,69 +413,161 @@ async fn sessions_end_after_the_idle_time_and_activity_keeps_them() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(count(&app, "sessions").await, 0, "the ended session is removed");
+    assert_eq!(
+        count(&app, "sessions").await,
+        0,
+        "the ended session is removed"
+    );
 }
 
 #[tokio::test]
 async fn tokens_work_until_revoked_or_expired_and_disabled_users_lose_them() {
     let app = TestApp::spawn().await;
     let user = app.user_as("county", Some("441621"), None).await;
-    let out = app.bangfu(&["token", "create", "--user", &user.username, "--expires", "1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = app.bangfu(&[
+        "token",
+        "create",
+        "--user",
+        &user.username,
+        "--expires",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let token = stdout.lines().last().unwrap().to_string();
-    assert!(token.starts_with("bft_") && !token.contains(' '), "the token alone on the last line: {stdout}");
+    assert!(
+        token.starts_with("bft_") && !token.contains(' '),
+        "the token alone on the last line: {stdout}"
+    );
     let client = http_client(Some(&token));
-    let (status, me) = app.send(&client, Method::GET, "/api/v1/session", None).await;
+    let (status, me) = app
+        .send(&client, Method::GET, "/api/v1/session", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["username"], user.username.as_str());
     let stored: Vec<String> =
         store::on_db!(&app.db, p => sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(p).await).unwrap();
-    assert!(!stored.iter().any(|h| h == &token), "only hashes are stored");
+    assert!(
+        !stored.iter().any(|h| h == &token),
+        "only hashes are stored"
+    );
 
     let tokens = app.db.list_api_tokens(Some(&user.username)).await.unwrap();
     let id = tokens.last().unwrap().id;
     let out = app.bangfu(&["token", "revoke", &id.to_string()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (status, body) = app.send(&client, Method::GET, "/api/v1/session", None).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, body) = app
+        .send(&client, Method::GET, "/api/v1/session", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "invalid_token");
-    let (status, _) = app.send(&client, Method::GET, "/api/v1/regions/44", None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token is refused, not treated as the public");
+    let (status, _) = app
+        .send(&client, Method::GET, "/api/v1/regions/44", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is refused, not treated as the public"
+    );
 
     let account = app.db.require_user(&user.username).await.unwrap();
-    let (expired, _) = app.db.insert_api_token(&domain::Caller::system(), &account, "old", "2020-01-01T00:00:00Z").await.unwrap();
-    let (status, _) = app.send(&http_client(Some(&expired)), Method::GET, "/api/v1/session", None).await;
+    let (expired, _) = app
+        .db
+        .insert_api_token(
+            &domain::Caller::system(),
+            &account,
+            "old",
+            "2020-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    let (status, _) = app
+        .send(
+            &http_client(Some(&expired)),
+            Method::GET,
+            "/api/v1/session",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, _) = app.send(&user.client, Method::GET, "/api/v1/session", None).await;
+    let (status, _) = app
+        .send(&user.client, Method::GET, "/api/v1/session", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let out = app.bangfu(&["user", "disable", &user.username]);
     assert!(out.status.success());
-    let (status, _) = app.send(&user.client, Method::GET, "/api/v1/session", None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a disabled user's tokens stop working");
-    assert_eq!(api_login(&app, &user.username, &user.password).await.status(), StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .send(&user.client, Method::GET, "/api/v1/session", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a disabled user's tokens stop working"
+    );
+    assert_eq!(
+        api_login(&app, &user.username, &user.password)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     let listed = String::from_utf8_lossy(&app.bangfu(&["user", "list"]).stdout).to_string();
-    assert!(listed.lines().any(|l| l.contains(&user.username) && l.contains("已停用")), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&user.username) && l.contains("已停用")),
+        "{listed}"
+    );
 }
 
 #[tokio::test]
 async fn passwords_follow_the_policy_and_accounts_name_their_scope() {
     let app = TestApp::spawn().await;
     let system = domain::Caller::system();
-    let input = |name: &str| store::auth::NewUser { username: name.into(), role: "auditor".into(), ..Default::default() };
-    for (password, expected) in
-        [("Short1!", "至少 10 个字符"), ("zhangsan2024", "用户名"), ("1qaz2wsx3edc", "常见密码"), ("Password123", "常见密码")]
-    {
-        let err = app.db.create_user(&system, &input("zhangsan2024"), password).await.unwrap_err();
-        assert!(err.to_string().contains(expected) || format!("{err:?}").contains(expected), "{password}: {err:?}");
+    let input = |name: &str| store::auth::NewUser {
+        username: name.into(),
+        role: "auditor".into(),
+        ..Default::default()
+    };
+    for (password, expected) in [
+        ("Short1!", "至少 10 个字符"),
+        ("zhangsan2024", "用户名"),
+        ("1qaz2wsx3edc", "常见密码"),
+        ("Password123", "常见密码"),
+    ] {
+        let err = app
+            .db
+            .create_user(&system, &input("zhangsan2024"), password)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(expected) || format!("{err:?}").contains(expected),
+            "{password}: {err:?}"
+        );
     }
-    assert!(app.db.get_user("zhangsan2024").await.unwrap().is_none(), "nothing was written");
+    assert!(
+        app.db.get_user("zhangsan2024").await.unwrap().is_none(),
+        "nothing was written"
+    );
 
     let out = app.bangfu(&["user", "add", "wangwu", "--role", "county"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--region"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = app.bangfu(&["user", "add", "wangwu", "--role", "county", "--region", "4416"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--region"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = app.bangfu(&[
+        "user", "add", "wangwu", "--role", "county", "--region", "4416",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("4416 是地级"));
     let out = app.bangfu(&["user", "add", "wangwu", "--role", "org"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--org"));
@@ -341,8 +575,14 @@ async fn passwords_follow_the_policy_and_accounts_name_their_scope() {
     assert!(!out.status.success());
     assert!(app.db.get_user("wangwu").await.unwrap().is_none());
 
-    let out = app.bangfu(&["user", "add", "wangwu", "--role", "county", "--region", "441621"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = app.bangfu(&[
+        "user", "add", "wangwu", "--role", "county", "--region", "441621",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(stdout.contains("紫金县"), "{stdout}");
     let password = stdout.lines().last().unwrap().trim().to_string();
@@ -368,14 +608,22 @@ async fn a_fresh_database_gets_an_administrator_whose_password_is_printed_once()
     let first = run(&["user", "list"]);
     assert!(first.status.success());
     let stderr = String::from_utf8_lossy(&first.stderr).to_string();
-    let line = stderr.lines().find(|l| l.contains("初始密码")).expect("password announced");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("初始密码"))
+        .expect("password announced");
     let password = line.rsplit('：').next().unwrap().trim().to_string();
     assert!(domain::auth::password_problems("admin", &password).is_empty());
     assert!(String::from_utf8_lossy(&first.stdout).contains("admin\t市级管理员"));
     let second = run(&["user", "list"]);
-    assert!(!String::from_utf8_lossy(&second.stderr).contains("初始密码"), "shown only once");
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains("初始密码"),
+        "shown only once"
+    );
 
-    let opened = store::Db::open(db.to_str().unwrap(), &store::regions::NoProgress).await.unwrap();
+    let opened = store::Db::open(db.to_str().unwrap(), &store::regions::NoProgress)
+        .await
+        .unwrap();
     match opened.login("admin", &password).await.unwrap() {
         store::auth::LoginOutcome::Success { caller, .. } => assert!(caller.is_admin()),
         other => panic!("{other:?}"),
@@ -402,21 +650,66 @@ async fn the_public_reads_public_information_but_cannot_write() {
         let (status, _) = app.send(&public, Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
-    let (_, listed) = app.send(&public, Method::GET, "/api/v1/pairings", None).await;
-    assert_eq!(ids(listed["items"].as_array().unwrap()), [p], "pairings are public information");
-    let before = (count(&app, "organisations").await, count(&app, "pairings").await);
-    let (status, body) =
-        app.send(&public, Method::POST, "/api/v1/organisations", Some(&json!({"name": "匿名机构", "kind": "enterprise"}))).await;
+    let (_, listed) = app
+        .send(&public, Method::GET, "/api/v1/pairings", None)
+        .await;
+    assert_eq!(
+        ids(listed["items"].as_array().unwrap()),
+        [p],
+        "pairings are public information"
+    );
+    let before = (
+        count(&app, "organisations").await,
+        count(&app, "pairings").await,
+    );
+    let (status, body) = app
+        .send(
+            &public,
+            Method::POST,
+            "/api/v1/organisations",
+            Some(&json!({"name": "匿名机构", "kind": "enterprise"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"]["message"].as_str().unwrap().contains("登录"));
-    let (status, _) = app.send(&public, Method::PUT, &format!("/api/v1/pairings/{p}"), Some(&json!({}))).await;
+    let (status, _) = app
+        .send(
+            &public,
+            Method::PUT,
+            &format!("/api/v1/pairings/{p}"),
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) =
-        app.send(&public, Method::PUT, "/api/v1/regions/441621/population/2020", Some(&json!({"rural_population": 1}))).await;
+    let (status, _) = app
+        .send(
+            &public,
+            Method::PUT,
+            "/api/v1/regions/441621/population/2020",
+            Some(&json!({"rural_population": 1})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app.send(&public, Method::DELETE, &format!("/api/v1/organisations/{org}"), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown routes too: nothing anonymous changes state");
-    assert_eq!((count(&app, "organisations").await, count(&app, "pairings").await), before);
+    let (status, _) = app
+        .send(
+            &public,
+            Method::DELETE,
+            &format!("/api/v1/organisations/{org}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "unknown routes too: nothing anonymous changes state"
+    );
+    assert_eq!(
+        (
+            count(&app, "organisations").await,
+            count(&app, "pairings").await
+        ),
+        before
+    );
     // A page write sends the public to the login page.
     let r = public.post(app.url("/organisations")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -431,10 +724,19 @@ async fn auditors_read_everything_but_change_nothing() {
     let org = organisation(&app, "福田区对口帮扶办").await;
     let p = pairing(&app, org, "441621", "省内对口帮扶").await;
     let auditor = app.user_as("auditor", None, None).await;
-    let (status, listed) = app.send(&auditor.client, Method::GET, "/api/v1/pairings", None).await;
+    let (status, listed) = app
+        .send(&auditor.client, Method::GET, "/api/v1/pairings", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(listed["items"].as_array().unwrap()), [p]);
-    let (status, audit) = app.send(&auditor.client, Method::GET, "/api/v1/audit?entity=pairing", None).await;
+    let (status, audit) = app
+        .send(
+            &auditor.client,
+            Method::GET,
+            "/api/v1/audit?entity=pairing",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(audit["items"][0]["entity_id"], p.to_string());
     assert_eq!(audit["items"][0]["username"], crate::harness::ADMIN_USER);
@@ -448,7 +750,13 @@ async fn auditors_read_everything_but_change_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body["error"]["message"].as_str().unwrap().contains("审计人员只能查看"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("审计人员只能查看"),
+        "{body}"
+    );
     let (status, _) = app
         .send(
             &auditor.client,
@@ -484,15 +792,43 @@ async fn a_county_cadre_sees_only_pairings_in_its_county() {
     let other = pairing(&app, luohu, "360730", "对口合作").await;
     let county = app.client_as("county", Some("441621"), None).await;
 
-    let (_, listed) = app.send(&county, Method::GET, "/api/v1/pairings", None).await;
+    let (_, listed) = app
+        .send(&county, Method::GET, "/api/v1/pairings", None)
+        .await;
     assert_eq!(ids(listed["items"].as_array().unwrap()), [own, village]);
-    let (_, filtered) = app.send(&county, Method::GET, "/api/v1/pairings?region=3607", None).await;
-    assert!(filtered["items"].as_array().unwrap().is_empty(), "a filter cannot widen the scope");
-    let (_, by_org) = app.send(&county, Method::GET, &format!("/api/v1/pairings?organisation_id={luohu}"), None).await;
+    let (_, filtered) = app
+        .send(&county, Method::GET, "/api/v1/pairings?region=3607", None)
+        .await;
+    assert!(
+        filtered["items"].as_array().unwrap().is_empty(),
+        "a filter cannot widen the scope"
+    );
+    let (_, by_org) = app
+        .send(
+            &county,
+            Method::GET,
+            &format!("/api/v1/pairings?organisation_id={luohu}"),
+            None,
+        )
+        .await;
     assert!(by_org["items"].as_array().unwrap().is_empty());
-    let (status, _) = app.send(&county, Method::GET, &format!("/api/v1/pairings/{own}"), None).await;
+    let (status, _) = app
+        .send(
+            &county,
+            Method::GET,
+            &format!("/api/v1/pairings/{own}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.send(&county, Method::GET, &format!("/api/v1/pairings/{other}"), None).await;
+    let (status, body) = app
+        .send(
+            &county,
+            Method::GET,
+            &format!("/api/v1/pairings/{other}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         body["error"]["message"],
@@ -510,24 +846,36 @@ async fn a_county_cadre_sees_only_pairings_in_its_county() {
     };
     let (status, list) = page("/pairings".into()).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(list.contains("紫金县") && !list.contains("宁都县"), "{list}");
+    assert!(
+        list.contains("紫金县") && !list.contains("宁都县"),
+        "{list}"
+    );
     let (status, _) = page(format!("/pairings/{other}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, region) = page("/regions/360730".into()).await;
-    assert!(!region.contains(&format!("/pairings/{other}")), "the other county's region page lists none of its pairings");
+    assert!(
+        !region.contains(&format!("/pairings/{other}")),
+        "the other county's region page lists none of its pairings"
+    );
     let (_, org_page) = page(format!("/organisations/{luohu}")).await;
     assert!(!org_page.contains(&format!("/pairings/{other}")));
 
     // A district office sees the regions of its own organisation's pairings; an organisation
     // user its own organisation's pairings; a village first secretary its village.
     let district = app.client_as("district", None, Some(luohu)).await;
-    let (_, d) = app.send(&district, Method::GET, "/api/v1/pairings", None).await;
+    let (_, d) = app
+        .send(&district, Method::GET, "/api/v1/pairings", None)
+        .await;
     assert_eq!(ids(d["items"].as_array().unwrap()), [other]);
     let org_user = app.client_as("org", None, Some(futian)).await;
-    let (_, o) = app.send(&org_user, Method::GET, "/api/v1/pairings", None).await;
+    let (_, o) = app
+        .send(&org_user, Method::GET, "/api/v1/pairings", None)
+        .await;
     assert_eq!(ids(o["items"].as_array().unwrap()), [own, village]);
     let secretary = app.client_as("village", Some("441621103212"), None).await;
-    let (_, v) = app.send(&secretary, Method::GET, "/api/v1/pairings", None).await;
+    let (_, v) = app
+        .send(&secretary, Method::GET, "/api/v1/pairings", None)
+        .await;
     assert_eq!(ids(v["items"].as_array().unwrap()), [village]);
 }
 
@@ -551,17 +899,46 @@ async fn a_state_changing_request_from_a_foreign_origin_is_refused() {
         }
         r.send()
     };
-    let r = post(Some("http://evil.example"), None, "跨站一").await.unwrap();
+    let r = post(Some("http://evil.example"), None, "跨站一")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "csrf");
-    assert!(body["error"]["message"].as_str().unwrap().contains("其他网站"));
-    assert_eq!(post(None, Some("cross-site"), "跨站二").await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(post(Some("null"), None, "跨站三").await.unwrap().status(), StatusCode::FORBIDDEN);
-    assert_eq!(count(&app, "organisations").await, before, "nothing was written");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("其他网站")
+    );
+    assert_eq!(
+        post(None, Some("cross-site"), "跨站二")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(Some("null"), None, "跨站三").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        count(&app, "organisations").await,
+        before,
+        "nothing was written"
+    );
 
-    assert_eq!(post(Some(&app.base), Some("same-origin"), "同源").await.unwrap().status(), StatusCode::CREATED);
-    assert_eq!(post(None, None, "无来源头的程序").await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        post(Some(&app.base), Some("same-origin"), "同源")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(None, None, "无来源头的程序").await.unwrap().status(),
+        StatusCode::CREATED
+    );
     // Logging out and logging in are protected too.
     let r = anonymous
         .delete(app.url("/api/v1/session"))
@@ -576,7 +953,10 @@ async fn a_state_changing_request_from_a_foreign_origin_is_refused() {
         .post(app.url("/login"))
         .header(ORIGIN, "http://evil.example")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_encode(&[("username", &admin.username), ("password", &admin.password)]))
+        .body(form_encode(&[
+            ("username", &admin.username),
+            ("password", &admin.password),
+        ]))
         .send()
         .await
         .unwrap();
@@ -621,7 +1001,16 @@ async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
     ];
     // Traces of a database error or of stored secrets; the inputs themselves may be echoed in
     // a 422 message, so they are not in this list.
-    let leaks = ["$argon2", "syntax error", "SQLITE", "sqlx", "near \"", "数据库错误", "服务器内部错误", "Harness-pass"];
+    let leaks = [
+        "$argon2",
+        "syntax error",
+        "SQLITE",
+        "sqlx",
+        "near \"",
+        "数据库错误",
+        "服务器内部错误",
+        "Harness-pass",
+    ];
     for s in nasty {
         let enc: String = s.bytes().map(|b| format!("%{b:02X}")).collect();
         let paths = [
@@ -645,7 +1034,12 @@ async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
                 let status = r.status();
                 let text = r.text().await.unwrap();
                 assert!(
-                    [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY, StatusCode::FORBIDDEN].contains(&status),
+                    [
+                        StatusCode::OK,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        StatusCode::FORBIDDEN
+                    ]
+                    .contains(&status),
                     "{path}: {status} {text}"
                 );
                 for leak in leaks {
@@ -653,12 +1047,20 @@ async fn injection_strings_in_filters_change_nothing_and_leak_nothing() {
                 }
                 if status == StatusCode::OK && path.starts_with("/api/") {
                     let body: Value = serde_json::from_str(&text).unwrap();
-                    assert!(body["items"].as_array().unwrap().is_empty(), "{path} matched something: {text}");
+                    assert!(
+                        body["items"].as_array().unwrap().is_empty(),
+                        "{path} matched something: {text}"
+                    );
                 }
             }
         }
         let (status, _) = app
-            .send(&app.anonymous_client(), Method::POST, "/api/v1/session", Some(&json!({"username": s, "password": s})))
+            .send(
+                &app.anonymous_client(),
+                Method::POST,
+                "/api/v1/session",
+                Some(&json!({"username": s, "password": s})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{s}");
     }
@@ -671,24 +1073,37 @@ async fn script_in_free_text_is_rendered_as_text() {
     let script = "<script>alert('x')</script>";
     let org = organisation(&app, &format!("罗湖区{script}")).await;
     let raw = |t: &str| t.contains("<script>alert");
-    for path in ["/organisations".to_string(), format!("/organisations/{org}"), "/audit?entity=organisation".to_string()] {
+    for path in [
+        "/organisations".to_string(),
+        format!("/organisations/{org}"),
+        "/audit?entity=organisation".to_string(),
+    ] {
         let (status, page) = app.get_text(&path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(!raw(&page), "{path} renders markup: {page}");
-        assert!(page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;"), "{path}: {page}");
+        assert!(
+            page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;"),
+            "{path}: {page}"
+        );
     }
     let r = app
         .anonymous_client()
         .post(app.url("/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_encode(&[("username", "<img src=x onerror=alert(1)>"), ("password", "whatever-long")]))
+        .body(form_encode(&[
+            ("username", "<img src=x onerror=alert(1)>"),
+            ("password", "whatever-long"),
+        ]))
         .send()
         .await
         .unwrap();
     let page = r.text().await.unwrap();
     assert!(!page.contains("<img src=x"), "{page}");
     let (_, audit) = app.get_text("/audit?action=login_failed").await;
-    assert!(!audit.contains("<img src=x") && (audit.contains("&lt;img") || audit.contains("&#60;img")), "{audit}");
+    assert!(
+        !audit.contains("<img src=x") && (audit.contains("&lt;img") || audit.contains("&#60;img")),
+        "{audit}"
+    );
 }
 
 #[tokio::test]
@@ -704,8 +1119,15 @@ async fn the_audit_log_is_searched_by_user_record_action_and_date() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["after_json"].as_str().map(|s| s.contains("441621")), Some(true));
-    let (_, none) = app.get("/api/v1/audit?entity=pairing&until=2020-01-01").await;
+    assert_eq!(
+        items[0]["after_json"]
+            .as_str()
+            .map(|s| s.contains("441621")),
+        Some(true)
+    );
+    let (_, none) = app
+        .get("/api/v1/audit?entity=pairing&until=2020-01-01")
+        .await;
     assert!(none["items"].as_array().unwrap().is_empty());
     let (status, bad) = app.get("/api/v1/audit?from=2024-02-30&until=昨天").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -713,17 +1135,29 @@ async fn the_audit_log_is_searched_by_user_record_action_and_date() {
     // Paging newest first.
     let (_, first) = app.get("/api/v1/audit?limit=1").await;
     let next = first["next_cursor"].as_str().unwrap();
-    let (_, second) = app.get(&format!("/api/v1/audit?limit=1&cursor={next}")).await;
+    let (_, second) = app
+        .get(&format!("/api/v1/audit?limit=1&cursor={next}"))
+        .await;
     assert!(second["items"][0]["id"].as_i64() < first["items"][0]["id"].as_i64());
 
-    let (status, page) = app.get_text(&format!("/audit?entity=pairing&entity_id={p}")).await;
+    let (status, page) = app
+        .get_text(&format!("/audit?entity=pairing&entity_id={p}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("对口关系") && page.contains("新增") && page.contains(admin), "{page}");
+    assert!(
+        page.contains("对口关系") && page.contains("新增") && page.contains(admin),
+        "{page}"
+    );
     let county = app.client_as("county", Some("441621"), None).await;
     let r = county.get(app.url("/audit")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("审计日志"));
-    let r = app.anonymous_client().get(app.url("/audit")).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url("/audit"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/login?next=/audit");
 }
@@ -750,7 +1184,9 @@ async fn the_audit_log_is_searched_by_user_record_action_and_date() {
 // Every mismatch is reported at once, as "family METHOD path as ROLE: expected …, got …".
 // ---------------------------------------------------------------------------------------------
 
-const ACTORS: [&str; 7] = ["admin", "district", "county", "village", "org", "auditor", "public"];
+const ACTORS: [&str; 7] = [
+    "admin", "district", "county", "village", "org", "auditor", "public",
+];
 
 struct Row {
     family: &'static str,
@@ -761,8 +1197,20 @@ struct Row {
     expect: [&'static str; 7],
 }
 
-fn row(family: &'static str, method: &'static str, path: &'static str, expect: [&'static str; 7]) -> Row {
-    Row { family, method, path, body: None, look_for: None, expect }
+fn row(
+    family: &'static str,
+    method: &'static str,
+    path: &'static str,
+    expect: [&'static str; 7],
+) -> Row {
+    Row {
+        family,
+        method,
+        path,
+        body: None,
+        look_for: None,
+        expect,
+    }
 }
 
 impl Row {
@@ -777,12 +1225,12 @@ impl Row {
     }
 }
 
-const ORG_A: &str = r#"{"name": "福田区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
-const ORG_B: &str = r#"{"name": "罗湖区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
-const OWN_PAIRING: &str =
-    r#"{"organisation_id": {own_org}, "region_code": "441621", "pairing_type": "省内对口帮扶", "start_year": 2017}"#;
-const OTHER_PAIRING: &str =
-    r#"{"organisation_id": {other_org}, "region_code": "360730", "pairing_type": "对口合作", "start_year": 2017}"#;
+const ORG_A: &str =
+    r#"{"name": "福田区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
+const ORG_B: &str =
+    r#"{"name": "罗湖区对口帮扶办", "kind": "district_office", "shenzhen_side": true}"#;
+const OWN_PAIRING: &str = r#"{"organisation_id": {own_org}, "region_code": "441621", "pairing_type": "省内对口帮扶", "start_year": 2017}"#;
+const OTHER_PAIRING: &str = r#"{"organisation_id": {other_org}, "region_code": "360730", "pairing_type": "对口合作", "start_year": 2017}"#;
 
 #[rustfmt::skip]
 fn matrix() -> Vec<Row> {
@@ -1024,9 +1472,22 @@ struct Fixture {
 
 impl Fixture {
     async fn new(app: &TestApp) -> Fixture {
-        let mut fx = Fixture { values: Vec::new(), secrets: Vec::new() };
-        let (_, a) = app.post("/api/v1/organisations", &serde_json::from_str(ORG_A).unwrap()).await;
-        let (_, b) = app.post("/api/v1/organisations", &serde_json::from_str(ORG_B).unwrap()).await;
+        let mut fx = Fixture {
+            values: Vec::new(),
+            secrets: Vec::new(),
+        };
+        let (_, a) = app
+            .post(
+                "/api/v1/organisations",
+                &serde_json::from_str(ORG_A).unwrap(),
+            )
+            .await;
+        let (_, b) = app
+            .post(
+                "/api/v1/organisations",
+                &serde_json::from_str(ORG_B).unwrap(),
+            )
+            .await;
         fx.set("own_org", a["id"].as_i64().unwrap());
         fx.set("other_org", b["id"].as_i64().unwrap());
         let (_, own) = app.post("/api/v1/pairings", &fx.json(OWN_PAIRING)).await;
@@ -1035,12 +1496,24 @@ impl Fixture {
             .post("/api/v1/pairings", &fx.json(r#"{"organisation_id": {own_org}, "region_code": "441621103212", "pairing_type": "企村结对", "start_year": 2018}"#))
             .await;
         fx.set("own_pairing", own["id"].as_i64().expect("own pairing"));
-        fx.set("other_pairing", other["id"].as_i64().expect("other pairing"));
-        fx.set("own_village_pairing", village["id"].as_i64().expect("village pairing"));
+        fx.set(
+            "other_pairing",
+            other["id"].as_i64().expect("other pairing"),
+        );
+        fx.set(
+            "own_village_pairing",
+            village["id"].as_i64().expect("village pairing"),
+        );
         let (_, county_org) = app
-            .post("/api/v1/organisations", &json!({"name": "县财政局", "kind": "government", "shenzhen_side": false}))
+            .post(
+                "/api/v1/organisations",
+                &json!({"name": "县财政局", "kind": "government", "shenzhen_side": false}),
+            )
             .await;
-        fx.set("county_org", county_org["id"].as_i64().expect("county organisation"));
+        fx.set(
+            "county_org",
+            county_org["id"].as_i64().expect("county organisation"),
+        );
 
         // Households: "own" in the village actor's village, "county" elsewhere in 紫金县 (the
         // county actor's but not the village actor's), "other" in 宁都县. All exited, so that
@@ -1049,7 +1522,11 @@ impl Fixture {
         let mut household = |key: &'static str, no: &str, village: &str, seq: u32| {
             let (head, spouse) = (id(seq, true), id(seq, false));
             fx.secrets.extend([head.clone(), spouse.clone()]);
-            (key, household_body(no, village, &head, Some(&spouse)), household_body(no, village, &head, None))
+            (
+                key,
+                household_body(no, village, &head, Some(&spouse)),
+                household_body(no, village, &head, None),
+            )
         };
         let households = [
             household("own", "OWN-1", "441621103212", 1),
@@ -1060,7 +1537,13 @@ impl Fixture {
             let (status, h) = app.post("/api/v1/households", &body).await;
             assert_eq!(status, StatusCode::CREATED, "{h}");
             let members = h["members"].as_array().unwrap();
-            let member = |relation: &str| members.iter().find(|m| m["relation"]["name"] == relation).unwrap_or_else(|| panic!("{h}"))["id"].clone();
+            let member = |relation: &str| {
+                members
+                    .iter()
+                    .find(|m| m["relation"]["name"] == relation)
+                    .unwrap_or_else(|| panic!("{h}"))["id"]
+                    .clone()
+            };
             match key {
                 "own" => {
                     fx.set("own_household", &h["id"]);
@@ -1080,22 +1563,55 @@ impl Fixture {
         }
         for key in ["own", "other"] {
             let (status, case) = app
-                .post(&format!("/api/v1/households/{}/monitoring-cases", fx.get(&format!("{key}_household"))), &json!({"channel": "declaration", "category": "1"}))
+                .post(
+                    &format!(
+                        "/api/v1/households/{}/monitoring-cases",
+                        fx.get(&format!("{key}_household"))
+                    ),
+                    &json!({"channel": "declaration", "category": "1"}),
+                )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{case}");
-            fx.set(if key == "own" { "own_case" } else { "other_case" }, &case["id"]);
+            fx.set(
+                if key == "own" {
+                    "own_case"
+                } else {
+                    "other_case"
+                },
+                &case["id"],
+            );
             let region = if key == "own" { "441621" } else { "360730" };
-            let (status, run) = app.post("/api/v1/assessment-runs?wait=true", &json!({"year": 2019, "region": region})).await;
+            let (status, run) = app
+                .post(
+                    "/api/v1/assessment-runs?wait=true",
+                    &json!({"year": 2019, "region": region}),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{run}");
-            fx.set(if key == "own" { "own_run" } else { "other_run" }, &run["id"]);
+            fx.set(
+                if key == "own" { "own_run" } else { "other_run" },
+                &run["id"],
+            );
         }
 
         // Projects and their transactions.
-        for (key, project, tx) in [("own", OWN_PROJECT, OWN_TX), ("other", OTHER_PROJECT, OTHER_TX)] {
+        for (key, project, tx) in [
+            ("own", OWN_PROJECT, OWN_TX),
+            ("other", OTHER_PROJECT, OTHER_TX),
+        ] {
             let (status, p) = app.post("/api/v1/projects", &fx.json(project)).await;
             assert_eq!(status, StatusCode::CREATED, "{p}");
-            fx.set(if key == "own" { "own_project" } else { "other_project" }, &p["id"]);
-            let (status, t) = app.post("/api/v1/transactions", &fx.json(&tx.replace("{n}", "0"))).await;
+            fx.set(
+                if key == "own" {
+                    "own_project"
+                } else {
+                    "other_project"
+                },
+                &p["id"],
+            );
+            let (status, t) = app
+                .post("/api/v1/transactions", &fx.json(&tx.replace("{n}", "0")))
+                .await;
             assert_eq!(status, StatusCode::CREATED, "{t}");
             fx.set(if key == "own" { "own_tx" } else { "other_tx" }, &t["id"]);
         }
@@ -1108,11 +1624,18 @@ impl Fixture {
     }
 
     fn get(&self, key: &str) -> &str {
-        &self.values.iter().find(|(k, _)| *k == key).unwrap_or_else(|| panic!("no fixture value {key}")).1
+        &self
+            .values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .unwrap_or_else(|| panic!("no fixture value {key}"))
+            .1
     }
 
     fn fill(&self, template: &str) -> String {
-        self.values.iter().fold(template.to_string(), |t, (k, v)| t.replace(&format!("{{{k}}}"), v))
+        self.values.iter().fold(template.to_string(), |t, (k, v)| {
+            t.replace(&format!("{{{k}}}"), v)
+        })
     }
 
     fn json(&self, template: &str) -> Value {
@@ -1142,10 +1665,20 @@ async fn authorization_matrix() {
         for (i, client) in clients.iter().enumerate() {
             // A new number and a new valid ID number for every request.
             n += 1;
-            let birth = format!("{}{:02}{:02}", 1990 + n / 336, 1 + (n / 28) % 12, 1 + n % 28);
+            let birth = format!(
+                "{}{:02}{:02}",
+                1990 + n / 336,
+                1 + (n / 28) % 12,
+                1 + n % 28
+            );
             let new_id = crate::registry::id_number("441621", &birth, 1, true);
             fx.secrets.push(new_id.clone());
-            let body = r.body.map(|b| fx.json(&b.replace("{n}", &n.to_string()).replace("{new_id_number}", &new_id)));
+            let body = r.body.map(|b| {
+                fx.json(
+                    &b.replace("{n}", &n.to_string())
+                        .replace("{new_id_number}", &new_id),
+                )
+            });
             let mut request = client.request(method.clone(), app.url(&path));
             if let Some(b) = &body {
                 request = request.json(b);
@@ -1166,7 +1699,9 @@ async fn authorization_matrix() {
             if let (Some(_), Some(key)) = (visible, r.look_for) {
                 let wanted = fx.get(key);
                 let seen = match wanted.parse::<i64>() {
-                    Ok(id) => json["items"].as_array().is_some_and(|items| ids(items).contains(&id)),
+                    Ok(id) => json["items"]
+                        .as_array()
+                        .is_some_and(|items| ids(items).contains(&id)),
                     Err(_) => text.contains(wanted),
                 };
                 got += if seen { "+" } else { "-" };
@@ -1180,15 +1715,29 @@ async fn authorization_matrix() {
             if got != expected_full {
                 failures.push(format!(
                     "{} {} {path} as {}: expected {expected_full}, got {got} {}",
-                    r.family, r.method, ACTORS[i], shown()
+                    r.family,
+                    r.method,
+                    ACTORS[i],
+                    shown()
                 ));
             }
             if let Some(secret) = fx.secrets.iter().find(|s| text.contains(s.as_str())) {
-                failures.push(format!("{} {} {path} as {}: a full ID number {secret} in {}", r.family, r.method, ACTORS[i], shown()));
+                failures.push(format!(
+                    "{} {} {path} as {}: a full ID number {secret} in {}",
+                    r.family,
+                    r.method,
+                    ACTORS[i],
+                    shown()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Revealing is the permission of some users, recorded each time, and scoped like reading.
     let system = domain::Caller::system();
@@ -1199,17 +1748,55 @@ async fn authorization_matrix() {
         can_reveal: true,
         ..Default::default()
     };
-    app.db.create_user(&system, &input, "Kq7-matrix-revealer-9").await.unwrap();
-    let (token, _) = app.db.create_api_token(&system, "reveal-county", "tests", None).await.unwrap();
+    app.db
+        .create_user(&system, &input, "Kq7-matrix-revealer-9")
+        .await
+        .unwrap();
+    let (token, _) = app
+        .db
+        .create_api_token(&system, "reveal-county", "tests", None)
+        .await
+        .unwrap();
     let revealer = http_client(Some(&token));
     let reason = json!({"reason": "核对身份"});
-    let (status, revealed) =
-        app.send(&revealer, Method::POST, &fx.fill("/api/v1/members/{own_member}/reveal"), Some(&reason)).await;
+    let (status, revealed) = app
+        .send(
+            &revealer,
+            Method::POST,
+            &fx.fill("/api/v1/members/{own_member}/reveal"),
+            Some(&reason),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{revealed}");
-    assert!(fx.secrets.contains(&revealed["id_number"].as_str().unwrap().to_string()), "{revealed}");
-    let other = app.get(&fx.fill("/api/v1/households/{other_household}")).await.1;
+    assert!(
+        fx.secrets
+            .contains(&revealed["id_number"].as_str().unwrap().to_string()),
+        "{revealed}"
+    );
+    let other = app
+        .get(&fx.fill("/api/v1/households/{other_household}"))
+        .await
+        .1;
     let other_member = other["members"][0]["id"].as_i64().unwrap();
-    let (status, _) = app.send(&revealer, Method::POST, &format!("/api/v1/members/{other_member}/reveal"), Some(&reason)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "another county's member is not there for this user");
-    assert_eq!(audit_actions(&app, "reveal-county").await.iter().filter(|a| *a == "reveal").count(), 1);
+    let (status, _) = app
+        .send(
+            &revealer,
+            Method::POST,
+            &format!("/api/v1/members/{other_member}/reveal"),
+            Some(&reason),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another county's member is not there for this user"
+    );
+    assert_eq!(
+        audit_actions(&app, "reveal-county")
+            .await
+            .iter()
+            .filter(|a| *a == "reveal")
+            .count(),
+        1
+    );
 }

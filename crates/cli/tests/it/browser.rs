@@ -23,23 +23,42 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
     app.db.set_demo(true).await.expect("mark demo");
     // An exit assessment for the exit-progress map.
     for code in ["451024", "653131"] {
-        let (status, body) = app.put(&format!("/api/v1/regions/{code}/population/2019"), &serde_json::json!({"rural_population": 1000})).await;
+        let (status, body) = app
+            .put(
+                &format!("/api/v1/regions/{code}/population/2019"),
+                &serde_json::json!({"rural_population": 1000}),
+            )
+            .await;
         assert!(status.is_success(), "{body}");
     }
     let out = app.bangfu(&["assess", "--year", "2019"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let viewer = app.user_as("admin", None, None).await;
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
             .current_dir(&dir)
             .status()
             .expect("run npm (Node.js is needed for the browser test)");
         assert!(status.success(), "npm ci in {}", dir.display());
     }
-    let backend = if app.test_db.is_postgres() { "postgres" } else { "sqlite" };
+    let backend = if app.test_db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let shots = std::env::var("BANGFU_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace().join("target/screenshots"))
@@ -49,7 +68,11 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(dir.join("dashboard.mjs"))
-            .args([base.as_str(), viewer.username.as_str(), viewer.password.as_str()])
+            .args([
+                base.as_str(),
+                viewer.username.as_str(),
+                viewer.password.as_str(),
+            ])
             .arg(&shots)
             .output()
             .expect("run node")
@@ -59,5 +82,8 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "browser checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}"
+    );
 }

@@ -4,14 +4,19 @@ use std::io::Write;
 
 fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
-    std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     path.to_string_lossy().into_owned()
 }
 
 #[tokio::test]
 async fn a_newer_town_list_adds_renames_and_retires_without_deleting() {
     let app = TestApp::spawn().await;
-    let towns = app.get_all("/api/v1/regions/441621/children?limit=500").await;
+    let towns = app
+        .get_all("/api/v1/regions/441621/children?limit=500")
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("code,name,areaCode,provinceCode,cityCode\n");
     for t in &towns {
@@ -19,15 +24,27 @@ async fn a_newer_town_list_adds_renames_and_retires_without_deleting() {
         match code {
             "441621102" => continue, // 龙窝镇 disappears
             "441621103" => csv += &format!("{code},\"九和新镇\",441621,44,4416\n"),
-            _ => csv += &format!("{code},\"{}\",441621,44,4416\n", t["name"].as_str().unwrap()),
+            _ => {
+                csv += &format!(
+                    "{code},\"{}\",441621,44,4416\n",
+                    t["name"].as_str().unwrap()
+                )
+            }
         }
     }
     csv += "441621199,\"新设镇\",441621,44,4416\n";
     let file = write_file(&dir, "streets-2024.csv", &csv);
     let out = app.bangfu(&["import", "regions", &file, "--year", "2024"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("新增 1，更名 1，恢复 0，撤销 1"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("新增 1，更名 1，恢复 0，撤销 1"),
+        "{stdout}"
+    );
 
     let (_, renamed) = app.get("/api/v1/regions/441621103").await;
     assert_eq!(renamed["name"], "九和新镇");
@@ -38,8 +55,13 @@ async fn a_newer_town_list_adds_renames_and_retires_without_deleting() {
     let (_, added) = app.get("/api/v1/regions/441621199").await;
     assert_eq!(added["name"], "新设镇");
     let now = app.get_all("/api/v1/regions/441621/children").await;
-    assert!(now.iter().all(|t| t["code"] != "441621102"), "retired units are hidden by default");
-    let with_retired = app.get_all("/api/v1/regions/441621/children?include_retired=true").await;
+    assert!(
+        now.iter().all(|t| t["code"] != "441621102"),
+        "retired units are hidden by default"
+    );
+    let with_retired = app
+        .get_all("/api/v1/regions/441621/children?include_retired=true")
+        .await;
     assert_eq!(with_retired.len(), towns.len() + 1);
     // Other provinces are not retired by a file that does not cover them.
     let (_, elsewhere) = app.get("/api/v1/regions/110101001").await;
@@ -72,18 +94,33 @@ async fn a_bad_division_file_names_rows_and_writes_nothing() {
 async fn region_attributes_import_from_csv() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = write_file(&dir, "attrs.csv", "\u{feff}行政区划代码,面积,海拔,年份,农业户籍人口\n653131,22994,4000,2019,\"41,234\"\n441521,1639,0,2019,620000\n");
+    let file = write_file(
+        &dir,
+        "attrs.csv",
+        "\u{feff}行政区划代码,面积,海拔,年份,农业户籍人口\n653131,22994,4000,2019,\"41,234\"\n441521,1639,0,2019,620000\n",
+    );
     let out = app.bangfu(&["import", "region-attributes", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (_, tash) = app.get("/api/v1/regions/653131").await;
     assert_eq!(tash["elevation_m"], 4000);
     assert_eq!(tash["rural_population"][0]["rural_population"], 41234);
 
-    let bad = write_file(&dir, "bad.csv", "行政区划代码,面积\n653131,很大\n999999,1\n");
+    let bad = write_file(
+        &dir,
+        "bad.csv",
+        "行政区划代码,面积\n653131,很大\n999999,1\n",
+    );
     let out = app.bangfu(&["import", "region-attributes", &bad]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("第 2 行 面积 列") && stderr.contains("第 3 行 行政区划代码 列"), "{stderr}");
+    assert!(
+        stderr.contains("第 2 行 面积 列") && stderr.contains("第 3 行 行政区划代码 列"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -96,12 +133,22 @@ async fn backup_copies_sqlite_and_points_postgres_to_pg_dump() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
     } else {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let copy = store::Db::connect(dest.to_str().unwrap()).await.unwrap();
-        assert_eq!(copy.region_count().await.unwrap(), app.db.region_count().await.unwrap());
+        assert_eq!(
+            copy.region_count().await.unwrap(),
+            app.db.region_count().await.unwrap()
+        );
         copy.close().await;
         let again = app.bangfu(&["backup", dest.to_str().unwrap()]);
-        assert!(!again.status.success(), "an existing backup is never overwritten");
+        assert!(
+            !again.status.success(),
+            "an existing backup is never overwritten"
+        );
     }
 }
 

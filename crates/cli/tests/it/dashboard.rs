@@ -28,8 +28,26 @@ pub(crate) async fn dashboard_scenario(app: &TestApp) -> (Scenario, i64) {
     body["indicators"] = json!([{"indicator": "villages_covered", "year": 2019, "value": 3},
                                 {"indicator": "infrastructure_items", "year": 2020, "value": 5}]);
     let shared = create_project(app, &body).await;
-    invest(app, 1_000_03, "2019-07-01", s.city, s.receiver, "fiscal", shared).await;
-    invest(app, 333_33, "2020-07-01", s.city, s.receiver, "enterprise", shared).await;
+    invest(
+        app,
+        1_000_03,
+        "2019-07-01",
+        s.city,
+        s.receiver,
+        "fiscal",
+        shared,
+    )
+    .await;
+    invest(
+        app,
+        333_33,
+        "2020-07-01",
+        s.city,
+        s.receiver,
+        "enterprise",
+        shared,
+    )
+    .await;
     let mut loans = project_body("小额信贷", "finance", &[("451024100001", 1)], true);
     loans["loans"] = json!([{"borrower": "赵一", "amount": 5_000_000, "term_months": 36, "issued_on": "2019-08-01",
                              "outstanding": 5_000_000}]);
@@ -61,13 +79,33 @@ fn without_as_of(mut v: Value) -> Value {
 /// prefix and year window.
 async fn assert_summaries_match_records(app: &TestApp, context: &str) {
     let today = today();
-    for region in ["", "45", "4510", "451024", "65", "6531", "653131", "653101", "44"] {
-        for (since, until) in [(None, None), (Some(2014), None), (None, Some(2018)), (Some(2019), Some(2019)), (Some(2021), None)] {
-            let region_code = (!region.is_empty()).then(|| domain::RegionCode::parse(region).unwrap());
-            let f = OverviewFilter { region: region_code, since, until, as_of: None };
+    for region in [
+        "", "45", "4510", "451024", "65", "6531", "653131", "653101", "44",
+    ] {
+        for (since, until) in [
+            (None, None),
+            (Some(2014), None),
+            (None, Some(2018)),
+            (Some(2019), Some(2019)),
+            (Some(2021), None),
+        ] {
+            let region_code =
+                (!region.is_empty()).then(|| domain::RegionCode::parse(region).unwrap());
+            let f = OverviewFilter {
+                region: region_code,
+                since,
+                until,
+                as_of: None,
+            };
             let from_summaries = app.db.stats_overview(&f).await.unwrap();
-            let from_records =
-                app.db.stats_overview(&OverviewFilter { as_of: Some(today.clone()), ..f.clone() }).await.unwrap();
+            let from_records = app
+                .db
+                .stats_overview(&OverviewFilter {
+                    as_of: Some(today.clone()),
+                    ..f.clone()
+                })
+                .await
+                .unwrap();
             assert_eq!(
                 without_as_of(serde_json::to_value(&from_summaries).unwrap()),
                 without_as_of(serde_json::to_value(&from_records).unwrap()),
@@ -85,7 +123,10 @@ async fn assert_summaries_match_records(app: &TestApp, context: &str) {
 
 /// As of today the records path counts every record of the scenario (all dated in the past).
 fn today() -> String {
-    let out = std::process::Command::new("date").arg("+%Y-%m-%d").output().expect("date");
+    let out = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .expect("date");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -106,20 +147,43 @@ async fn the_summaries_give_the_records_figures_as_projects_and_money_change() {
     body["indicators"] = json!([{"indicator": "visitors", "year": 2019, "value": 1200}]);
     let (status, updated) = app.put(&format!("/api/v1/projects/{shared}"), &body).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    invest(&app, 7_77, "2020-08-01", s.city, s.receiver, "donation", shared).await;
+    invest(
+        &app,
+        7_77,
+        "2020-08-01",
+        s.city,
+        s.receiver,
+        "donation",
+        shared,
+    )
+    .await;
     assert_summaries_match_records(&app, "after the project moved").await;
 
     // An older project now starts in 2015 instead of 2019.
     let mut moved = project_body("教育扶贫项目", "education", &[("653131", 1)], false);
     moved["approved_on"] = json!("2015-01-01");
     moved["start_date"] = json!("2015-03-01");
-    let (status, updated) = app.put(&format!("/api/v1/projects/{}", s.projects[1]), &moved).await;
+    let (status, updated) = app
+        .put(&format!("/api/v1/projects/{}", s.projects[1]), &moved)
+        .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_summaries_match_records(&app, "after a start date changed").await;
 
     // A changed elevation of a site's county is seen at once.
-    let out = app.bangfu(&["import", "region-attributes", &crate::registry::write_file(&s.dir, "e.csv", "行政区划代码,海拔\n653131,4100\n".as_bytes())]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = app.bangfu(&[
+        "import",
+        "region-attributes",
+        &crate::registry::write_file(
+            &s.dir,
+            "e.csv",
+            "行政区划代码,海拔\n653131,4100\n".as_bytes(),
+        ),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_summaries_match_records(&app, "after an elevation changed").await;
     let (_, o) = app.get("/api/v1/stats/overview").await;
     assert_eq!(o["elevation_max_m"], 4100);
@@ -131,7 +195,11 @@ async fn stats_check_finds_a_damaged_summary_and_rebuild_repairs_it() {
     let (s, shared) = dashboard_scenario(&app).await;
     let (_, before) = app.get("/api/v1/stats/overview").await;
     let check = app.bangfu(&["stats", "check"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(String::from_utf8_lossy(&check.stdout).contains("汇总数据与明细记录一致"));
 
     // Someone edits a summary by hand: the figures go wrong, and the check says where.
@@ -146,17 +214,37 @@ async fn stats_check_finds_a_damaged_summary_and_rebuild_repairs_it() {
     let check = app.bangfu(&["stats", "check"]);
     assert!(!check.status.success());
     let stdout = String::from_utf8_lossy(&check.stdout);
-    let damaged_line = stdout.lines().find(|l| l.starts_with("stats_funds")).unwrap();
+    let damaged_line = stdout
+        .lines()
+        .find(|l| l.starts_with("stats_funds"))
+        .unwrap();
     assert!(!damaged_line.trim_end().ends_with(" 0"), "{stdout}");
-    assert!(String::from_utf8_lossy(&check.stderr).contains("不一致"), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("不一致"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let rebuild = app.bangfu(&["stats", "rebuild"]);
-    assert!(rebuild.status.success(), "{}", String::from_utf8_lossy(&rebuild.stderr));
+    assert!(
+        rebuild.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuild.stderr)
+    );
     let (_, repaired) = app.get("/api/v1/stats/overview").await;
     assert_eq!(repaired["fiscal_funds_fen"], before["fiscal_funds_fen"]);
     assert!(app.bangfu(&["stats", "check"]).status.success());
     // The triggers are back: money recorded after the rebuild is in the summaries at once.
-    invest(&app, 5_00, "2020-09-01", s.city, s.receiver, "donation", shared).await;
+    invest(
+        &app,
+        5_00,
+        "2020-09-01",
+        s.city,
+        s.receiver,
+        "donation",
+        shared,
+    )
+    .await;
     assert_summaries_match_records(&app, "after the rebuild").await;
 }
 
@@ -171,7 +259,10 @@ async fn summary_rows(app: &TestApp, sql: &str) -> Vec<SummaryRow> {
 /// The household summaries kept by the triggers (rows that count something) equal a fresh
 /// GROUP BY over the households, by county and by village.
 async fn assert_household_summaries_fresh(app: &TestApp, context: &str) {
-    for (table, key) in [("stats_household_members", "county_key"), ("stats_village_members", "village_key")] {
+    for (table, key) in [
+        ("stats_household_members", "county_key"),
+        ("stats_village_members", "village_key"),
+    ] {
         let kept = summary_rows(
             app,
             &format!(
@@ -196,8 +287,20 @@ async fn assert_household_summaries_fresh(app: &TestApp, context: &str) {
 /// `households` rows of a file of many households over several villages and statuses, larger
 /// than one chunk of the import (4,000 rows) so that it is written by several statements.
 fn many_households(count: u32, changed: bool) -> Vec<String> {
-    let villages = ["441621100001", "441621102205", "441621105001", "441621107211"];
-    let birth = |i: u32| format!("19{:02}{:02}{:02}", 50 + i / 336, 1 + (i / 28) % 12, 1 + i % 28);
+    let villages = [
+        "441621100001",
+        "441621102205",
+        "441621105001",
+        "441621107211",
+    ];
+    let birth = |i: u32| {
+        format!(
+            "19{:02}{:02}{:02}",
+            50 + i / 336,
+            1 + (i / 28) % 12,
+            1 + i % 28
+        )
+    };
     let mut lines = Vec::new();
     for i in 0..count {
         let no = format!("M{i:05}");
@@ -209,10 +312,23 @@ fn many_households(count: u32, changed: bool) -> Vec<String> {
             (false, 1) => ("已脱贫", "2018"),
             _ => ("已脱贫（不再享受政策）", "2019"),
         };
-        let village = if changed && i % 7 == 0 { villages[((i + 1) % 4) as usize] } else { village };
-        let people = [(1, true, "户主", "王大山"), (1, false, "配偶", "李秀英"), (2, true, "之子", "王小明")];
+        let village = if changed && i % 7 == 0 {
+            villages[((i + 1) % 4) as usize]
+        } else {
+            village
+        };
+        let people = [
+            (1, true, "户主", "王大山"),
+            (1, false, "配偶", "李秀英"),
+            (2, true, "之子", "王小明"),
+        ];
         for &(seq, male, relation, name) in people.iter().take(1 + (i % 3) as usize) {
-            let p = Person { name, male, id: id_number("441621", &birth(i), seq, male), relation };
+            let p = Person {
+                name,
+                male,
+                id: id_number("441621", &birth(i), seq, male),
+                relation,
+            };
             lines.push(row(&no, village, &p, "因病", status, exit_year));
         }
     }
@@ -221,7 +337,8 @@ fn many_households(count: u32, changed: bool) -> Vec<String> {
 
 async fn raw_sql(app: &TestApp, sql: &str) -> u64 {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
-    store::on_db!(&app.db, p => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected())).unwrap()
+    store::on_db!(&app.db, p => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -230,22 +347,45 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
     let s = scenario(&app).await;
     assert_household_summaries_fresh(&app, "after the scenario's import").await;
     let (_, o) = app.get("/api/v1/stats/overview").await;
-    assert_eq!((o["people_out_of_poverty"].as_i64(), o["people_remaining"].as_i64()), (Some(3 + 2), Some(2 + 4)));
+    assert_eq!(
+        (
+            o["people_out_of_poverty"].as_i64(),
+            o["people_remaining"].as_i64()
+        ),
+        (Some(3 + 2), Some(2 + 4))
+    );
 
     // A large import in several chunks, then the same file again with statuses and villages
     // changed (updates of households known to the registry).
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, rows: &[String]| write_file(&dir, name, format!("{HEADER}\n{}\n", rows.join("\n")).as_bytes());
+    let write = |name: &str, rows: &[String]| {
+        write_file(
+            &dir,
+            name,
+            format!("{HEADER}\n{}\n", rows.join("\n")).as_bytes(),
+        )
+    };
     let large = write("large.csv", &many_households(3_000, false));
     let out = app.bangfu(&["import", "households", &large]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_household_summaries_fresh(&app, "after a large import").await;
     let changed = write("changed.csv", &many_households(3_000, true));
     let version = app.db.stats_version().await.unwrap();
     let out = app.bangfu(&["import", "households", &changed]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_household_summaries_fresh(&app, "after a re-import with changes").await;
-    assert!(app.db.stats_version().await.unwrap() > version, "the re-import bumps stats_version");
+    assert!(
+        app.db.stats_version().await.unwrap() > version,
+        "the re-import bumps stats_version"
+    );
 
     // A re-import of the scenario's counties while the server runs is seen by the overview at
     // once: T0001 exits in 2020 with a third member, T0003 moves to another village of its
@@ -253,7 +393,11 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
     // new household of three remains in 德保.
     let mut rows = household("T0001", "653131100001", 3, 3, "已脱贫", "2020");
     rows.extend(household("T0003", "653131100001", 5, 4, "返贫", "2019"));
-    rows.extend(household("K0001", "653101100002", 6, 5, "已脱贫", "2018").iter().map(|r| r.replace(",653101100002,", ",653131100002,")));
+    rows.extend(
+        household("K0001", "653101100002", 6, 5, "已脱贫", "2018")
+            .iter()
+            .map(|r| r.replace(",653101100002,", ",653131100002,")),
+    );
     rows.extend(household("N0001", "451024100002", 8, 3, "未脱贫", ""));
     import(&app, &s.dir, "again.csv", &rows);
     assert_household_summaries_fresh(&app, "after a re-import of the scenario").await;
@@ -274,16 +418,35 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{born}");
     assert_household_summaries_fresh(&app, "after a birth").await;
-    let spouse = born["members"].as_array().unwrap().iter().find(|m| m["name"] == "陈二").unwrap()["id"].clone();
-    let (status, body) =
-        app.post(&format!("/api/v1/households/{id}/events"), &json!({"event_type": "death", "member_id": spouse, "date": "2021-05-06"})).await;
+    let spouse = born["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "陈二")
+        .unwrap()["id"]
+        .clone();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/households/{id}/events"),
+            &json!({"event_type": "death", "member_id": spouse, "date": "2021-05-06"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_household_summaries_fresh(&app, "after a death").await;
-    let (status, body) = app.post(&format!("/api/v1/households/{id}/status"), &json!({"status": "已脱贫", "year": 2019})).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/households/{id}/status"),
+            &json!({"status": "已脱贫", "year": 2019}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_household_summaries_fresh(&app, "after an exit").await;
-    let (status, body) =
-        app.post(&format!("/api/v1/households/{id}/events"), &json!({"event_type": "household_removed", "date": "2021-06-01", "note": "识别不准"})).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/households/{id}/events"),
+            &json!({"event_type": "household_removed", "date": "2021-06-01", "note": "识别不准"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_household_summaries_fresh(&app, "after a removal").await;
     assert!(app.db.stats_version().await.unwrap() > version);
@@ -303,7 +466,11 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
     .await;
     assert_household_summaries_fresh(&app, "after a multi-row insert").await;
     let version = app.db.stats_version().await.unwrap();
-    raw_sql(&app, "UPDATE households SET updated_at = 'later' WHERE household_no LIKE 'RAW-%'").await;
+    raw_sql(
+        &app,
+        "UPDATE households SET updated_at = 'later' WHERE household_no LIKE 'RAW-%'",
+    )
+    .await;
     assert_household_summaries_fresh(&app, "after an update of other columns").await;
     raw_sql(&app, "UPDATE households SET status = '1', exit_year = 2020 WHERE household_no IN ('RAW-1', 'RAW-5')").await;
     raw_sql(
@@ -316,13 +483,25 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
     .await;
     assert_household_summaries_fresh(&app, "after multi-row updates").await;
     assert!(app.db.stats_version().await.unwrap() > version);
-    assert_eq!(raw_sql(&app, "DELETE FROM households WHERE household_no LIKE 'RAW-%'").await, 5);
+    assert_eq!(
+        raw_sql(
+            &app,
+            "DELETE FROM households WHERE household_no LIKE 'RAW-%'"
+        )
+        .await,
+        5
+    );
     assert_household_summaries_fresh(&app, "after a multi-row delete").await;
     assert_summaries_match_records(&app, "at the end").await;
 }
 
 async fn public_get(app: &TestApp, path: &str) -> Value {
-    let r = app.anonymous_client().get(app.url(path)).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -330,7 +509,12 @@ async fn public_get(app: &TestApp, path: &str) -> Value {
 }
 
 fn child<'a>(d: &'a Value, code: &str) -> &'a Value {
-    d["children"].as_array().unwrap().iter().find(|c| c["region_code"] == code).unwrap_or_else(|| panic!("{code} in {d}"))
+    d["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["region_code"] == code)
+        .unwrap_or_else(|| panic!("{code} in {d}"))
 }
 
 #[tokio::test]
@@ -344,7 +528,12 @@ async fn the_dashboard_repeats_the_overview_figures_at_every_level() {
     assert_eq!(o["demo"], false);
 
     // Provinces on the map, each with the figures of its own overview.
-    let codes: Vec<&str> = d["children"].as_array().unwrap().iter().map(|c| c["region_code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = d["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["region_code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["45", "65"]);
     for code in ["45", "65"] {
         let mut own = public_get(&app, &format!("/api/v1/stats/overview?region={code}")).await;
@@ -352,8 +541,19 @@ async fn the_dashboard_repeats_the_overview_figures_at_every_level() {
         assert_eq!(child(&d, code), &own, "{code}");
     }
     assert_eq!(child(&d, "45")["region_name"], "广西壮族自治区");
-    let sum = |key: &str| -> i64 { d["children"].as_array().unwrap().iter().map(|c| c[key].as_i64().unwrap()).sum() };
-    assert_eq!(sum("invested_funds_fen"), o["invested_funds_fen"].as_i64().unwrap(), "every location is in a province");
+    let sum = |key: &str| -> i64 {
+        d["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[key].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("invested_funds_fen"),
+        o["invested_funds_fen"].as_i64().unwrap(),
+        "every location is in a province"
+    );
     assert_eq!(sum("counties"), 2);
 
     // Funds by year and source add up to the invested total; 2020 has the enterprise money.
@@ -366,19 +566,54 @@ async fn the_dashboard_repeats_the_overview_figures_at_every_level() {
 
     // 速度: exits by year while paired; what remains after the last year is today's remaining.
     let people = d["people_by_year"].as_array().unwrap();
-    let by_year: Vec<(i64, i64)> = people.iter().map(|y| (y["year"].as_i64().unwrap(), y["people_out_of_poverty"].as_i64().unwrap())).collect();
+    let by_year: Vec<(i64, i64)> = people
+        .iter()
+        .map(|y| {
+            (
+                y["year"].as_i64().unwrap(),
+                y["people_out_of_poverty"].as_i64().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(by_year, [(2018, 3), (2019, 2)]);
-    assert_eq!(people.last().unwrap()["remaining_after"], o["people_remaining"]);
-    assert_eq!(people[0]["remaining_after"], o["people_remaining"].as_i64().unwrap() + 2);
+    assert_eq!(
+        people.last().unwrap()["remaining_after"],
+        o["people_remaining"]
+    );
+    assert_eq!(
+        people[0]["remaining_after"],
+        o["people_remaining"].as_i64().unwrap() + 2
+    );
 
     // Each theme with its indicators; loans under finance.
-    let theme = |id: &str| d["themes"].as_array().unwrap().iter().find(|t| t["theme"] == id).unwrap().clone();
+    let theme = |id: &str| {
+        d["themes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["theme"] == id)
+            .unwrap()
+            .clone()
+    };
     let rural = theme("rural");
     assert_eq!(rural["projects"], 2);
-    let villages = rural["indicators"].as_array().unwrap().iter().find(|i| i["indicator"] == "villages_covered").unwrap();
-    assert_eq!((villages["value"].as_i64(), villages["display"].as_str()), (Some(3), Some("3 个")));
+    let villages = rural["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["indicator"] == "villages_covered")
+        .unwrap();
+    assert_eq!(
+        (villages["value"].as_i64(), villages["display"].as_str()),
+        (Some(3), Some("3 个"))
+    );
     let finance = theme("finance");
-    let loans = finance["indicators"].as_array().unwrap().iter().find(|i| i["indicator"] == "loans").unwrap();
+    let loans = finance["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["indicator"] == "loans")
+        .unwrap();
     assert_eq!(loans["value"], 1);
 
     // 深度: 塔什库尔干 is in 喀什地区 (南疆四地州); its share of the money and of the exits.
@@ -388,7 +623,8 @@ async fn the_dashboard_repeats_the_overview_figures_at_every_level() {
     assert_eq!(deep["areas"][0]["code"], "6531");
     assert_eq!(deep["areas"][0]["name"], "喀什地区");
     assert_eq!(deep["invested_funds_fen"], kashgar["invested_funds_fen"]);
-    let share = kashgar["invested_funds_fen"].as_f64().unwrap() / o["invested_funds_fen"].as_f64().unwrap();
+    let share =
+        kashgar["invested_funds_fen"].as_f64().unwrap() / o["invested_funds_fen"].as_f64().unwrap();
     assert!((deep["funds_share"].as_f64().unwrap() - share).abs() < 1e-9);
     assert!((deep["people_share"].as_f64().unwrap() - 2.0 / 5.0).abs() < 1e-9);
 
@@ -400,20 +636,45 @@ async fn the_dashboard_repeats_the_overview_figures_at_every_level() {
     let debao = public_get(&app, "/api/v1/stats/dashboard?region=451024").await;
     assert_eq!(debao["children_level"], "town");
     let town = child(&debao, "451024100");
-    assert_eq!(town["people_out_of_poverty"], 3, "D0001 left while paired; D0002 before");
-    assert_eq!(town["invested_funds_fen"], public_get(&app, "/api/v1/stats/overview?region=451024100").await["invested_funds_fen"]);
+    assert_eq!(
+        town["people_out_of_poverty"], 3,
+        "D0001 left while paired; D0002 before"
+    );
+    assert_eq!(
+        town["invested_funds_fen"],
+        public_get(&app, "/api/v1/stats/overview?region=451024100").await["invested_funds_fen"]
+    );
     let t = public_get(&app, "/api/v1/stats/dashboard?region=451024100").await;
     assert_eq!(t["children_level"], "village");
     let village = child(&t, "451024100001");
     assert_eq!(village["people_out_of_poverty"], 3);
-    assert_eq!(village["projects"], 2, "the shared project and the loans (the theme projects are at the county)");
-    assert_eq!(t["path"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(),
-               ["广西壮族自治区", "百色市", "德保县", "城关镇"]);
+    assert_eq!(
+        village["projects"], 2,
+        "the shared project and the loans (the theme projects are at the county)"
+    );
+    assert_eq!(
+        t["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["广西壮族自治区", "百色市", "德保县", "城关镇"]
+    );
 
     // A year window narrows every part.
     let late = public_get(&app, "/api/v1/stats/dashboard?since=2020").await;
-    assert_eq!(late["overview"], public_get(&app, "/api/v1/stats/overview?since=2020").await);
-    assert!(late["funds_by_year"].as_array().unwrap().iter().all(|y| y["year"].as_i64().unwrap() >= 2020));
+    assert_eq!(
+        late["overview"],
+        public_get(&app, "/api/v1/stats/overview?since=2020").await
+    );
+    assert!(
+        late["funds_by_year"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|y| y["year"].as_i64().unwrap() >= 2020)
+    );
 }
 
 #[tokio::test]
@@ -426,15 +687,34 @@ async fn pairing_targets_meet_the_regions_actual_figures() {
     let item = &items[0];
     assert_eq!(item["region_name"], "塔什库尔干塔吉克自治县");
     assert_eq!(item["organisation"], "深圳某集团");
-    let target = |name: &str| item["targets"].as_array().unwrap().iter().find(|t| t["indicator"] == name).unwrap().clone();
-    let y2019 = public_get(&app, "/api/v1/stats/overview?region=653131&since=2019&until=2019").await;
+    let target = |name: &str| {
+        item["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["indicator"] == name)
+            .unwrap()
+            .clone()
+    };
+    let y2019 = public_get(
+        &app,
+        "/api/v1/stats/overview?region=653131&since=2019&until=2019",
+    )
+    .await;
     let fiscal = target("财政帮扶资金");
     let expected = y2019["fiscal_funds_fen"].as_f64().unwrap() / 1e6;
-    assert!((fiscal["actual"].as_f64().unwrap() - expected).abs() < 1e-9, "{fiscal} vs {expected}");
+    assert!(
+        (fiscal["actual"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{fiscal} vs {expected}"
+    );
     assert!((fiscal["achieved"].as_f64().unwrap() - expected).abs() < 1e-9);
     assert_eq!(target("脱贫人口")["actual"].as_f64(), Some(2.0));
     assert_eq!(target("覆盖村数")["actual"].as_f64(), Some(3.0));
-    assert_eq!(target("群众满意度")["actual"], Value::Null, "not measured by the records");
+    assert_eq!(
+        target("群众满意度")["actual"],
+        Value::Null,
+        "not measured by the records"
+    );
     // Another region has none.
     let none = public_get(&app, "/api/v1/stats/pairings?region=45").await;
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
@@ -455,35 +735,110 @@ async fn dashboard_pages_show_the_figures_and_say_demo_data() {
     };
     let (status, page) = get("/dashboard").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("深圳对口帮扶数据看板") && page.contains("广</b>度") && page.contains("速</b>度"), "{page}");
+    assert!(
+        page.contains("深圳对口帮扶数据看板")
+            && page.contains("广</b>度")
+            && page.contains("速</b>度"),
+        "{page}"
+    );
     assert!(!page.contains("演示数据"));
     assert!(page.contains("href=\"/dashboard/45\"") && page.contains("新疆维吾尔自治区"));
-    assert!(!page.contains("<script>") && !page.contains("onclick"), "no inline script under the CSP");
+    assert!(
+        !page.contains("<script>") && !page.contains("onclick"),
+        "no inline script under the CSP"
+    );
 
     // The embedded assets the page names, with their cache headers.
-    let src = page.split("<script src=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let src = page
+        .split("<script src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(src.starts_with("/static/vendor/echarts-5."), "{src}");
     let r = public.get(app.url(&src)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
-    assert!(r.text().await.unwrap().len() > 500_000, "the whole of ECharts");
-    let maps = page.split("data-maps=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let china: Value = public.get(app.url(&format!("{maps}china.json"))).send().await.unwrap().json().await.unwrap();
-    assert!(china["features"].as_array().unwrap().iter().any(|f| f["properties"]["name"] == "广西"));
-    let r = public.get(app.url(&format!("{maps}province/45.json"))).send().await.unwrap();
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert!(
+        r.text().await.unwrap().len() > 500_000,
+        "the whole of ECharts"
+    );
+    let maps = page
+        .split("data-maps=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let china: Value = public
+        .get(app.url(&format!("{maps}china.json")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        china["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["properties"]["name"] == "广西")
+    );
+    let r = public
+        .get(app.url(&format!("{maps}province/45.json")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(public.get(app.url(&format!("{maps}province/99.json"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    let r = public.get(app.url("/static/dashboard.js")).send().await.unwrap();
+    assert_eq!(
+        public
+            .get(app.url(&format!("{maps}province/99.json")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = public
+        .get(app.url("/static/dashboard.js"))
+        .send()
+        .await
+        .unwrap();
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
-    let again = public.get(app.url("/static/dashboard.js")).header("if-none-match", &etag).send().await.unwrap();
+    let again = public
+        .get(app.url("/static/dashboard.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
     // Drill-down pages, down to the household list.
     let (_, gx) = get("/dashboard/45").await;
-    assert!(gx.contains("德保县") && gx.contains("href=\"/dashboard/451024\""), "{gx}");
+    assert!(
+        gx.contains("德保县") && gx.contains("href=\"/dashboard/451024\""),
+        "{gx}"
+    );
     let (_, town) = get("/dashboard/451024100").await;
-    assert!(town.contains("href=\"/dashboard/451024100001\"") && town.contains("/households?region=451024100"));
+    assert!(
+        town.contains("href=\"/dashboard/451024100001\"")
+            && town.contains("/households?region=451024100")
+    );
     for missing in ["/dashboard/99", "/dashboard/abc"] {
         assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND, "{missing}");
     }
@@ -492,7 +847,10 @@ async fn dashboard_pages_show_the_figures_and_say_demo_data() {
     app.db.set_demo(true).await.unwrap();
     let (_, page) = get("/dashboard").await;
     assert!(page.contains("演示数据"));
-    assert_eq!(public_get(&app, "/api/v1/stats/overview").await["demo"], true);
+    assert_eq!(
+        public_get(&app, "/api/v1/stats/overview").await["demo"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -500,13 +858,34 @@ async fn a_county_cadre_sees_its_own_county_and_the_public_everything() {
     let app = TestApp::spawn().await;
     dashboard_scenario(&app).await;
     let cadre = app.client_as("county", Some("451024"), None).await;
-    let r = cadre.get(app.url("/dashboard?since=2014")).send().await.unwrap();
+    let r = cadre
+        .get(app.url("/dashboard?since=2014"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/dashboard/451024?since=2014");
-    let own: Value = cadre.get(app.url("/api/v1/stats/overview")).send().await.unwrap().json().await.unwrap();
-    assert_eq!((own["region_code"].as_str(), own["counties"].as_i64()), (Some("451024"), Some(1)));
+    let own: Value = cadre
+        .get(app.url("/api/v1/stats/overview"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (own["region_code"].as_str(), own["counties"].as_i64()),
+        (Some("451024"), Some(1))
+    );
     // It may still look at other regions' aggregates, which are public.
-    let other: Value = cadre.get(app.url("/api/v1/stats/overview?region=65")).send().await.unwrap().json().await.unwrap();
+    let other: Value = cadre
+        .get(app.url("/api/v1/stats/overview?region=65"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(other["region_code"], "65");
     let all = public_get(&app, "/api/v1/stats/overview").await;
     assert_eq!(all["region_code"], Value::Null);

@@ -11,12 +11,21 @@ fn run_demo(app: &TestApp, args: &[&str]) -> String {
     all.extend_from_slice(args);
     let out = app.bangfu(&all);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 async fn overview(app: &TestApp, query: &str) -> Value {
-    let r = app.anonymous_client().get(app.url(&format!("/api/v1/stats/overview{query}"))).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url(&format!("/api/v1/stats/overview{query}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }
@@ -32,17 +41,27 @@ async fn assert_one_percent_figures(app: &TestApp) -> Value {
     let remaining = o["people_remaining"].as_i64().unwrap();
     let share = remaining as f64 / (19_436 + remaining) as f64;
     assert!((0.045..0.055).contains(&share), "remaining share {share}");
-    assert!(o["fiscal_funds_fen"].as_i64().unwrap() > 419_000_000_00, "{}", o["fiscal_funds_fen"]);
+    assert!(
+        o["fiscal_funds_fen"].as_i64().unwrap() > 419_000_000_00,
+        "{}",
+        o["fiscal_funds_fen"]
+    );
     assert_eq!(o["projects"], 408);
     assert_eq!(o["elevation_min_m"], 0);
     assert_eq!(o["elevation_max_m"], 4000);
     let themes = o["themes"].as_array().unwrap();
     assert_eq!(themes.len(), 8);
-    assert!(themes.iter().all(|t| t["projects"].as_i64().unwrap() > 0), "{themes:?}");
+    assert!(
+        themes.iter().all(|t| t["projects"].as_i64().unwrap() > 0),
+        "{themes:?}"
+    );
     let xj = overview(app, "?region=6531&since=2014").await;
     assert_eq!(xj["projects"], 2, "{xj}");
     let fen = xj["fiscal_funds_fen"].as_i64().unwrap();
-    assert!((46_000_000_00..47_000_000_00).contains(&fen), "Xinjiang at 1%: {fen}");
+    assert!(
+        (46_000_000_00..47_000_000_00).contains(&fen),
+        "Xinjiang at 1%: {fen}"
+    );
     o
 }
 
@@ -72,18 +91,31 @@ async fn demo_reproduces_the_seed_figures_at_scale_and_verifies() {
     // The summaries it computed in one pass equal what the triggers would have kept, and the
     // triggers are back for the records that follow.
     let check = app.bangfu(&["stats", "check"]);
-    assert!(check.status.success(), "{}\n{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     let diffs = app.db.recompute_summaries(false).await.unwrap();
     assert!(diffs.iter().all(|d| d.rows > 0), "{diffs:?}");
 
     // The ledger it wrote replays under every rule, hash chain included.
     let verify = app.bangfu(&["ledger", "verify"]);
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 
     // A second load would mix demo and real records: refused, nothing written.
     let again = app.bangfu(&["demo", "--scale", "1%"]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("已有"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("已有"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(overview(&app, "").await["projects"], 408);
 }
 
@@ -98,8 +130,19 @@ async fn another_seed_gives_other_records_and_the_same_figures() {
     assert_eq!(oa["fiscal_funds_fen"], ob["fiscal_funds_fen"]);
     let (_, la) = a.get("/api/v1/households?limit=3").await;
     let (_, lb) = b.get("/api/v1/households?limit=3").await;
-    let heads = |l: &Value| l["items"].as_array().unwrap().iter().map(|h| h["head_name"].to_string()).collect::<Vec<_>>();
-    assert_ne!(heads(&la), heads(&lb), "seed 2 should give other households");
+    let heads = |l: &Value| {
+        l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["head_name"].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(
+        heads(&la),
+        heads(&lb),
+        "seed 2 should give other households"
+    );
 }
 
 #[tokio::test]
@@ -107,5 +150,9 @@ async fn bad_scale_is_refused_with_a_clear_message() {
     let app = TestApp::spawn().await;
     let out = app.bangfu(&["demo", "--scale", "150%"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("规模"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("规模"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

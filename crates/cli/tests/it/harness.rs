@@ -11,7 +11,9 @@ use store::Db;
 use store::regions::NoProgress;
 
 pub fn postgres_base() -> Option<String> {
-    std::env::var("BANGFU_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("BANGFU_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 enum Template {
@@ -23,7 +25,11 @@ static TEMPLATE: OnceLock<Template> = OnceLock::new();
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 /// Replaces the database name of a postgres URL.
@@ -49,14 +55,25 @@ fn template() -> &'static Template {
             Some(url) => {
                 let name = format!("{}_tmpl", database_name(&url));
                 block_on(async {
-                    let admin = Db::connect(&url).await.expect("PostgreSQL reachable at BANGFU_TEST_POSTGRES_URL");
-                    admin_exec(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let admin = Db::connect(&url)
+                        .await
+                        .expect("PostgreSQL reachable at BANGFU_TEST_POSTGRES_URL");
+                    admin_exec(
+                        &admin,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    )
+                    .await;
                     admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
                     admin.close().await;
-                    let db = Db::open(&with_database(&url, &name), &NoProgress).await.expect("template migrates");
+                    let db = Db::open(&with_database(&url, &name), &NoProgress)
+                        .await
+                        .expect("template migrates");
                     db.close().await;
                 });
-                Template::Postgres { admin_url: url, name }
+                Template::Postgres {
+                    admin_url: url,
+                    name,
+                }
             }
             None => {
                 let dir = std::env::temp_dir().join(format!("bangfu-it-{}", std::process::id()));
@@ -64,9 +81,14 @@ fn template() -> &'static Template {
                 let path = dir.join("template.db");
                 let _ = std::fs::remove_file(&path);
                 block_on(async {
-                    let db = Db::open(path.to_str().expect("utf-8 path"), &NoProgress).await.expect("template migrates");
+                    let db = Db::open(path.to_str().expect("utf-8 path"), &NoProgress)
+                        .await
+                        .expect("template migrates");
                     if let Db::Sqlite(p) = &db {
-                        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await.expect("checkpoint");
+                        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                            .execute(p)
+                            .await
+                            .expect("checkpoint");
                     }
                     db.close().await;
                 });
@@ -80,7 +102,10 @@ fn template() -> &'static Template {
 
 async fn admin_exec(db: &Db, sql: &str) {
     if let Db::Postgres(p) = db {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(p)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
@@ -102,7 +127,10 @@ impl TestDb {
             Template::Sqlite(path) => {
                 let copy = path.with_file_name(format!("t{n}.db"));
                 std::fs::copy(path, &copy).expect("copy template");
-                TestDb { target: copy.to_string_lossy().into_owned(), cleanup: Some(Cleanup::File(copy)) }
+                TestDb {
+                    target: copy.to_string_lossy().into_owned(),
+                    cleanup: Some(Cleanup::File(copy)),
+                }
             }
             Template::Postgres { admin_url, name } => {
                 let db_name = format!("{}_t{}_{n}", database_name(admin_url), std::process::id());
@@ -112,7 +140,11 @@ impl TestDb {
                 std::thread::spawn(move || {
                     block_on(async {
                         let admin = Db::connect(&url).await.expect("PostgreSQL reachable");
-                        admin_exec(&admin, &format!("CREATE DATABASE {create} TEMPLATE {template}")).await;
+                        admin_exec(
+                            &admin,
+                            &format!("CREATE DATABASE {create} TEMPLATE {template}"),
+                        )
+                        .await;
                         admin.close().await;
                     })
                 })
@@ -120,7 +152,10 @@ impl TestDb {
                 .expect("create database");
                 TestDb {
                     target: with_database(&admin_url, &db_name),
-                    cleanup: Some(Cleanup::Database { admin_url, name: db_name }),
+                    cleanup: Some(Cleanup::Database {
+                        admin_url,
+                        name: db_name,
+                    }),
                 }
             }
         }
@@ -143,7 +178,11 @@ impl Drop for TestDb {
                 let _ = std::thread::spawn(move || {
                     block_on(async {
                         if let Ok(admin) = Db::connect(&admin_url).await {
-                            admin_exec(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            admin_exec(
+                                &admin,
+                                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                            )
+                            .await;
                             admin.close().await;
                         }
                     })
@@ -181,7 +220,10 @@ static USER_COUNTER: AtomicU64 = AtomicU64::new(0);
 pub fn http_client(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(t) = token {
-        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().expect("header"));
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().expect("header"),
+        );
     }
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -193,20 +235,38 @@ pub fn http_client(token: Option<&str>) -> reqwest::Client {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let test_db = TestDb::new();
-        let db = Db::open(&test_db.target, &NoProgress).await.expect("open test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let db = Db::open(&test_db.target, &NoProgress)
+            .await
+            .expect("open test database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = web::AppState { db: db.clone() };
         tokio::spawn(async move {
             web::serve(listener, state).await.expect("server");
         });
         let password = "Harness-pass-2024!";
-        let admin = store::auth::NewUser { username: ADMIN_USER.into(), role: "admin".into(), can_reveal: true, ..Default::default() };
-        db.create_user(&domain::Caller::system(), &admin, password).await.expect("test administrator");
-        let (token, _) =
-            db.create_api_token(&domain::Caller::system(), ADMIN_USER, "tests", None).await.expect("test administrator token");
+        let admin = store::auth::NewUser {
+            username: ADMIN_USER.into(),
+            role: "admin".into(),
+            can_reveal: true,
+            ..Default::default()
+        };
+        db.create_user(&domain::Caller::system(), &admin, password)
+            .await
+            .expect("test administrator");
+        let (token, _) = db
+            .create_api_token(&domain::Caller::system(), ADMIN_USER, "tests", None)
+            .await
+            .expect("test administrator token");
         let client = http_client(Some(&token));
-        TestApp { base, db, client, test_db }
+        TestApp {
+            base,
+            db,
+            client,
+            test_db,
+        }
     }
 
     /// The public: no token, no cookie.
@@ -226,13 +286,29 @@ impl TestApp {
             organisation_id: org,
             can_reveal: false,
         };
-        self.db.create_user(&domain::Caller::system(), &input, &password).await.unwrap_or_else(|e| panic!("user {role}: {e:?}"));
-        let (token, _) = self.db.create_api_token(&domain::Caller::system(), &username, "tests", None).await.expect("token");
-        TestUser { client: http_client(Some(&token)), username, password }
+        self.db
+            .create_user(&domain::Caller::system(), &input, &password)
+            .await
+            .unwrap_or_else(|e| panic!("user {role}: {e:?}"));
+        let (token, _) = self
+            .db
+            .create_api_token(&domain::Caller::system(), &username, "tests", None)
+            .await
+            .expect("token");
+        TestUser {
+            client: http_client(Some(&token)),
+            username,
+            password,
+        }
     }
 
     /// A client authenticated as a new user of this role (see `user_as`).
-    pub async fn client_as(&self, role: &str, region: Option<&str>, org: Option<i64>) -> reqwest::Client {
+    pub async fn client_as(
+        &self,
+        role: &str,
+        region: Option<&str>,
+        org: Option<i64>,
+    ) -> reqwest::Client {
         self.user_as(role, region, org).await.client
     }
 
@@ -259,24 +335,46 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.client.get(self.url(path)).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
-        let r = self.client.get(self.url(path)).send().await.expect("request");
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         (r.status(), r.text().await.expect("body"))
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self.client.post(self.url(path)).json(body).send().await.expect("request");
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self.client.put(self.url(path)).json(body).send().await.expect("request");
+        let r = self
+            .client
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -317,6 +415,10 @@ impl TestApp {
 pub fn error_fields(body: &Value) -> Vec<String> {
     body["error"]["details"]
         .as_array()
-        .map(|d| d.iter().filter_map(|e| e["field"].as_str().map(String::from)).collect())
+        .map(|d| {
+            d.iter()
+                .filter_map(|e| e["field"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }

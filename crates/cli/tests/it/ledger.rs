@@ -33,13 +33,42 @@ async fn world(app: &TestApp) -> World {
     let county_a = org(app, "德保县财政局", "government", false).await;
     let county_b = org(app, "塔什库尔干县财政局", "government", false).await;
     let contractor = org(app, "某建设公司", "enterprise", false).await;
-    let a = create_project(app, &project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true))
-        .await;
-    let b = create_project(app, &project_body("塔县产业园", "industry", &[("653131", 1)], false)).await;
-    World { city, district, foundation, county_a, county_b, contractor, a, b }
+    let a = create_project(
+        app,
+        &project_body(
+            "德保塔县教育帮扶",
+            "education",
+            &[("451024", 1), ("653131", 1)],
+            true,
+        ),
+    )
+    .await;
+    let b = create_project(
+        app,
+        &project_body("塔县产业园", "industry", &[("653131", 1)], false),
+    )
+    .await;
+    World {
+        city,
+        district,
+        foundation,
+        county_a,
+        county_b,
+        contractor,
+        a,
+        b,
+    }
 }
 
-fn tx(kind: &str, amount: i64, date: &str, from: i64, to: i64, source: &str, project: i64) -> Value {
+fn tx(
+    kind: &str,
+    amount: i64,
+    date: &str,
+    from: i64,
+    to: i64,
+    source: &str,
+    project: i64,
+) -> Value {
     json!({"type": kind, "amount": amount, "value_date": date, "provider_id": from, "receiver_id": to,
            "fund_source": source, "project_id": project, "voucher_no": format!("V-{date}-{amount}")})
 }
@@ -63,12 +92,19 @@ async fn assert_refused(app: &TestApp, body: &Value, field: &str, fragment: &str
     let audit_before = audit_rows(app).await;
     let (status, err) = app.post("/api/v1/transactions", body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    assert!(error_fields(&err).contains(&field.to_string()), "{field} not in {err}");
+    assert!(
+        error_fields(&err).contains(&field.to_string()),
+        "{field} not in {err}"
+    );
     let text = err["error"]["details"].to_string();
     assert!(text.contains(fragment), "“{fragment}” not in {text}");
     assert_eq!(ledger_count(app).await, before, "nothing was written");
     assert_eq!(app.get_all("/api/v1/transactions").await.len(), listed);
-    assert_eq!(audit_rows(app).await, audit_before, "not even an audit entry");
+    assert_eq!(
+        audit_rows(app).await,
+        audit_before,
+        "not even an audit entry"
+    );
 }
 
 async fn audit_rows(app: &TestApp) -> i64 {
@@ -80,9 +116,41 @@ async fn audit_rows(app: &TestApp) -> i64 {
 async fn a_disbursement_above_the_commitments_is_refused_unless_flagged_with_a_reason() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
-    post(&app, &tx("disbursement", 600_00, "2019-05-01", w.city, w.county_a, "fiscal", w.a)).await;
-    let over = tx("disbursement", 400_01, "2019-06-01", w.city, w.county_a, "fiscal", w.a);
+    post(
+        &app,
+        &tx(
+            "commitment",
+            1_000_00,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "disbursement",
+            600_00,
+            "2019-05-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let over = tx(
+        "disbursement",
+        400_01,
+        "2019-06-01",
+        w.city,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
     assert_refused(&app, &over, "amount", "将超过承诺 1000.00 元").await;
     let mut flagged = over.clone();
     flagged["over_commitment"] = json!(true);
@@ -98,19 +166,87 @@ async fn a_disbursement_above_the_commitments_is_refused_unless_flagged_with_a_r
 async fn an_expenditure_above_what_the_project_received_is_refused() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 500_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
-    post(&app, &tx("disbursement", 300_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
+    post(
+        &app,
+        &tx(
+            "commitment",
+            500_00,
+            "2019-04-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "disbursement",
+            300_00,
+            "2019-05-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
     assert_refused(
         &app,
-        &tx("expenditure", 300_01, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b),
+        &tx(
+            "expenditure",
+            300_01,
+            "2019-06-01",
+            w.county_b,
+            w.contractor,
+            "fiscal",
+            w.b,
+        ),
         "amount",
         "已收到的资金 300.00 元",
     )
     .await;
-    post(&app, &tx("expenditure", 300_00, "2019-06-01", w.county_b, w.contractor, "fiscal", w.b)).await;
+    post(
+        &app,
+        &tx(
+            "expenditure",
+            300_00,
+            "2019-06-01",
+            w.county_b,
+            w.contractor,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
     // Incoming funds (a donation received directly) add to what the project received.
-    post(&app, &tx("incoming_funds", 50_00, "2019-06-02", w.foundation, w.county_b, "donation", w.b)).await;
-    post(&app, &tx("expenditure", 50_00, "2019-06-03", w.county_b, w.contractor, "donation", w.b)).await;
+    post(
+        &app,
+        &tx(
+            "incoming_funds",
+            50_00,
+            "2019-06-02",
+            w.foundation,
+            w.county_b,
+            "donation",
+            w.b,
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "expenditure",
+            50_00,
+            "2019-06-03",
+            w.county_b,
+            w.contractor,
+            "donation",
+            w.b,
+        ),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -119,14 +255,30 @@ async fn a_zero_or_negative_amount_is_refused() {
     let w = world(&app).await;
     assert_refused(
         &app,
-        &tx("commitment", 0, "2019-04-01", w.city, w.county_a, "fiscal", w.a),
+        &tx(
+            "commitment",
+            0,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
         "amount",
         "金额必须大于零",
     )
     .await;
     assert_refused(
         &app,
-        &tx("commitment", -100, "2019-04-01", w.city, w.county_a, "fiscal", w.a),
+        &tx(
+            "commitment",
+            -100,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
         "amount",
         "金额必须大于零",
     )
@@ -139,16 +291,54 @@ async fn a_value_date_before_the_project_exists_is_refused() {
     let w = world(&app).await;
     assert_refused(
         &app,
-        &tx("commitment", 100, "2019-02-28", w.city, w.county_a, "fiscal", w.a),
+        &tx(
+            "commitment",
+            100,
+            "2019-02-28",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
         "value_date",
         "早于项目立项日期 2019-03-01",
     )
     .await;
-    assert_refused(&app, &tx("commitment", 100, "2019-13-01", w.city, w.county_a, "fiscal", w.a), "value_date", "日期")
-        .await;
-    post(&app, &tx("commitment", 100, "2019-03-01", w.city, w.county_a, "fiscal", w.a)).await;
+    assert_refused(
+        &app,
+        &tx(
+            "commitment",
+            100,
+            "2019-13-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+        "value_date",
+        "日期",
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "commitment",
+            100,
+            "2019-03-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
     // The project cannot then be moved to start after its money.
-    let mut body = project_body("德保塔县教育帮扶", "education", &[("451024", 1), ("653131", 1)], true);
+    let mut body = project_body(
+        "德保塔县教育帮扶",
+        "education",
+        &[("451024", 1), ("653131", 1)],
+        true,
+    );
     body["approved_on"] = json!("2019-03-02");
     let (status, err) = app.put(&format!("/api/v1/projects/{}", w.a), &body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -161,7 +351,15 @@ async fn an_unknown_organisation_or_project_is_refused() {
     let w = world(&app).await;
     assert_refused(
         &app,
-        &tx("commitment", 100, "2019-04-01", 9999, w.county_a, "fiscal", w.a),
+        &tx(
+            "commitment",
+            100,
+            "2019-04-01",
+            9999,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
         "provider_id",
         "付款方机构 9999 不存在",
     )
@@ -175,16 +373,37 @@ async fn an_unknown_organisation_or_project_is_refused() {
     .await;
     assert_refused(
         &app,
-        &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "fiscal", 9997),
+        &tx(
+            "commitment",
+            100,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            9997,
+        ),
         "project_id",
         "项目 9997 不存在",
     )
     .await;
-    assert_refused(&app, &tx("借款", 100, "2019-04-01", w.city, w.county_a, "财政", w.a), "type", "交易类型“借款”无效")
-        .await;
     assert_refused(
         &app,
-        &tx("commitment", 100, "2019-04-01", w.city, w.county_a, "lottery", w.a),
+        &tx("借款", 100, "2019-04-01", w.city, w.county_a, "财政", w.a),
+        "type",
+        "交易类型“借款”无效",
+    )
+    .await;
+    assert_refused(
+        &app,
+        &tx(
+            "commitment",
+            100,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "lottery",
+            w.a,
+        ),
         "fund_source",
         "资金来源",
     )
@@ -195,10 +414,45 @@ async fn an_unknown_organisation_or_project_is_refused() {
 async fn passing_on_more_than_was_received_is_refused() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
-    let hop1 = post(&app, &tx("disbursement", 1_000_00, "2019-05-01", w.city, w.district, "fiscal", w.a)).await;
-    assert_eq!(hop1["invested"], false, "city → district stays inside the Shenzhen side");
-    let mut hop2 = tx("disbursement", 1_000_01, "2019-05-10", w.district, w.county_a, "fiscal", w.a);
+    post(
+        &app,
+        &tx(
+            "commitment",
+            1_000_00,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let hop1 = post(
+        &app,
+        &tx(
+            "disbursement",
+            1_000_00,
+            "2019-05-01",
+            w.city,
+            w.district,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    assert_eq!(
+        hop1["invested"], false,
+        "city → district stays inside the Shenzhen side"
+    );
+    let mut hop2 = tx(
+        "disbursement",
+        1_000_01,
+        "2019-05-10",
+        w.district,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
     hop2["passes_on"] = hop1["id"].clone();
     assert_refused(&app, &hop2, "amount", "尚未转拨的余额 1000.00 元").await;
     hop2["amount"] = json!(700_00);
@@ -207,10 +461,26 @@ async fn passing_on_more_than_was_received_is_refused() {
     hop2["amount"] = json!(300_01);
     assert_refused(&app, &hop2, "amount", "尚未转拨的余额 300.00 元").await;
     // Only the receiver may pass money on.
-    let mut stranger = tx("disbursement", 10, "2019-05-10", w.city, w.county_a, "fiscal", w.a);
+    let mut stranger = tx(
+        "disbursement",
+        10,
+        "2019-05-10",
+        w.city,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
     stranger["passes_on"] = hop1["id"].clone();
     assert_refused(&app, &stranger, "provider_id", "只能转拨本机构收到的资金").await;
-    let mut unknown = tx("disbursement", 10, "2019-05-10", w.district, w.county_a, "fiscal", w.a);
+    let mut unknown = tx(
+        "disbursement",
+        10,
+        "2019-05-10",
+        w.district,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
     unknown["passes_on"] = json!(777);
     assert_refused(&app, &unknown, "passes_on", "被转拨的交易 777 不存在").await;
 }
@@ -219,15 +489,48 @@ async fn passing_on_more_than_was_received_is_refused() {
 async fn a_reversal_points_at_the_entry_it_reverses_and_undoes_it_once() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    let c = post(&app, &tx("commitment", 800_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
-    let d = post(&app, &tx("disbursement", 800_00, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).await;
+    let c = post(
+        &app,
+        &tx(
+            "commitment",
+            800_00,
+            "2019-04-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
+    let d = post(
+        &app,
+        &tx(
+            "disbursement",
+            800_00,
+            "2019-05-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
     let d_id = d["id"].as_i64().unwrap();
     // Reversing the commitment first would leave the disbursement uncovered.
-    let (status, err) =
-        app.post(&format!("/api/v1/transactions/{}/reverse", c["id"]), &json!({"reason": "录错"})).await;
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/transactions/{}/reverse", c["id"]),
+            &json!({"reason": "录错"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(error_fields(&err), ["reverses"]);
-    let (status, err) = app.post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": " "})).await;
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/transactions/{d_id}/reverse"),
+            &json!({"reason": " "}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["reason"]);
     let (status, r) = app
@@ -239,23 +542,56 @@ async fn a_reversal_points_at_the_entry_it_reverses_and_undoes_it_once() {
     assert_eq!(status, StatusCode::CREATED, "{r}");
     assert_eq!(r["amount"], -800_00);
     assert_eq!(r["reverses"], d_id);
-    assert_eq!(r["invested"], true, "mirrors the original so every sum nets out");
+    assert_eq!(
+        r["invested"], true,
+        "mirrors the original so every sum nets out"
+    );
     let (_, original) = app.get(&format!("/api/v1/transactions/{d_id}")).await;
     assert_eq!(original["reversed_by"], r["id"]);
     assert_eq!(original["amount"], 800_00, "the original is untouched");
-    let (status, err) = app.post(&format!("/api/v1/transactions/{d_id}/reverse"), &json!({"reason": "again"})).await;
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/transactions/{d_id}/reverse"),
+            &json!({"reason": "again"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(err["error"]["message"].as_str().unwrap().contains("已被交易"), "{err}");
-    let (status, _) = app.post(&format!("/api/v1/transactions/{}/reverse", r["id"]), &json!({"reason": "undo"})).await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("已被交易"),
+        "{err}"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/transactions/{}/reverse", r["id"]),
+            &json!({"reason": "undo"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = app.post("/api/v1/transactions/424242/reverse", &json!({"reason": "x"})).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/transactions/424242/reverse",
+            &json!({"reason": "x"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, p) = app.get(&format!("/api/v1/projects/{}", w.b)).await;
     assert_eq!(p["money"]["disbursed"], 0);
     assert_eq!(p["money"]["invested"], 0);
-    assert_eq!(app.get_all(&format!("/api/v1/projects/{}/transactions", w.b)).await.len(), 3);
+    assert_eq!(
+        app.get_all(&format!("/api/v1/projects/{}/transactions", w.b))
+            .await
+            .len(),
+        3
+    );
     let out = app.bangfu(&["ledger", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn raw(db: &Db, sql: &str) -> Result<u64, String> {
@@ -267,7 +603,19 @@ async fn raw(db: &Db, sql: &str) -> Result<u64, String> {
 async fn the_database_itself_refuses_update_delete_and_truncate_on_the_ledger() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 100_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
+    post(
+        &app,
+        &tx(
+            "commitment",
+            100_00,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
     for sql in [
         "UPDATE ledger_entries SET amount = 1",
         "UPDATE ledger_entries SET memo = 'x' WHERE id = 1",
@@ -277,7 +625,9 @@ async fn the_database_itself_refuses_update_delete_and_truncate_on_the_ledger() 
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
     if app.test_db.is_postgres() {
-        let err = raw(&app.db, "TRUNCATE ledger_entries CASCADE").await.expect_err("truncate");
+        let err = raw(&app.db, "TRUNCATE ledger_entries CASCADE")
+            .await
+            .expect_err("truncate");
         assert!(err.contains("append-only"), "{err}");
     }
     assert_eq!(ledger_count(&app).await, 1);
@@ -289,16 +639,59 @@ async fn the_database_itself_refuses_update_delete_and_truncate_on_the_ledger() 
 async fn verify_prints_the_head_and_names_the_entry_altered_behind_the_systems_back() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 1_000_00, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
-    post(&app, &tx("disbursement", 600_00, "2019-05-01", w.city, w.county_a, "fiscal", w.a)).await;
-    post(&app, &tx("expenditure", 100_00, "2019-06-01", w.county_a, w.contractor, "fiscal", w.a)).await;
+    post(
+        &app,
+        &tx(
+            "commitment",
+            1_000_00,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "disbursement",
+            600_00,
+            "2019-05-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &tx(
+            "expenditure",
+            100_00,
+            "2019-06-01",
+            w.county_a,
+            w.contractor,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
     let (_, head) = app.get("/api/v1/ledger/head").await;
     let head_hash = head["head_hash"].as_str().unwrap().to_string();
     assert_eq!(head_hash.len(), 64);
     let out = app.bangfu(&["ledger", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&head_hash) && stdout.contains("共 3 条交易"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&head_hash) && stdout.contains("共 3 条交易"),
+        "{stdout}"
+    );
     let (_, api) = app.get("/api/v1/ledger/verify").await;
     assert_eq!(api["ok"], true);
 
@@ -306,16 +699,33 @@ async fn verify_prints_the_head_and_names_the_entry_altered_behind_the_systems_b
     let drops: &[&str] = if app.test_db.is_postgres() {
         &["DROP TRIGGER ledger_entries_no_update ON ledger_entries"]
     } else {
-        &["DROP TRIGGER ledger_entries_no_update", "DROP TRIGGER ledger_entries_no_delete"]
+        &[
+            "DROP TRIGGER ledger_entries_no_update",
+            "DROP TRIGGER ledger_entries_no_delete",
+        ]
     };
     for sql in drops {
         raw(&app.db, sql).await.unwrap();
     }
-    assert_eq!(raw(&app.db, "UPDATE ledger_entries SET value_date = '2019-05-02' WHERE id = 2").await.unwrap(), 1);
+    assert_eq!(
+        raw(
+            &app.db,
+            "UPDATE ledger_entries SET value_date = '2019-05-02' WHERE id = 2"
+        )
+        .await
+        .unwrap(),
+        1
+    );
     let out = app.bangfu(&["ledger", "verify"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a tampered ledger fails verification");
-    assert!(stderr.contains("交易 2：") && stderr.contains("被改动"), "{stderr}");
+    assert!(
+        !out.status.success(),
+        "a tampered ledger fails verification"
+    );
+    assert!(
+        stderr.contains("交易 2：") && stderr.contains("被改动"),
+        "{stderr}"
+    );
     let (_, api) = app.get("/api/v1/ledger/verify").await;
     assert_eq!(api["ok"], false);
     assert_eq!(api["problem"]["entry_id"], 2);
@@ -323,46 +733,179 @@ async fn verify_prints_the_head_and_names_the_entry_altered_behind_the_systems_b
     // Put it back; then delete entry 2 instead: a gap in the chain is named too. (Deleting the
     // newest entries cannot be told from a shorter ledger: that is why the head hash is printed,
     // to be published and compared.)
-    raw(&app.db, "UPDATE ledger_entries SET value_date = '2019-05-01' WHERE id = 2").await.unwrap();
+    raw(
+        &app.db,
+        "UPDATE ledger_entries SET value_date = '2019-05-01' WHERE id = 2",
+    )
+    .await
+    .unwrap();
     assert!(app.bangfu(&["ledger", "verify"]).status.success());
-    raw(&app.db, "DELETE FROM ledger_entries WHERE id = 2").await.unwrap();
+    raw(&app.db, "DELETE FROM ledger_entries WHERE id = 2")
+        .await
+        .unwrap();
     let out = app.bangfu(&["ledger", "verify"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("交易 2 缺失"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("交易 2 缺失"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
 async fn concurrent_postings_never_fork_the_chain() {
     let app = TestApp::spawn().await;
     let w = world(&app).await;
-    post(&app, &tx("commitment", 1_000_000_00, "2019-04-01", w.city, w.county_b, "fiscal", w.b)).await;
-    let bodies: Vec<Value> =
-        (1..=12).map(|i| tx("disbursement", i * 100, "2019-05-01", w.city, w.county_b, "fiscal", w.b)).collect();
-    let results = futures::future::join_all(bodies.iter().map(|b| app.post("/api/v1/transactions", b))).await;
-    assert!(results.iter().all(|(s, _)| *s == StatusCode::CREATED), "{results:?}");
+    post(
+        &app,
+        &tx(
+            "commitment",
+            1_000_000_00,
+            "2019-04-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
+    let bodies: Vec<Value> = (1..=12)
+        .map(|i| {
+            tx(
+                "disbursement",
+                i * 100,
+                "2019-05-01",
+                w.city,
+                w.county_b,
+                "fiscal",
+                w.b,
+            )
+        })
+        .collect();
+    let results =
+        futures::future::join_all(bodies.iter().map(|b| app.post("/api/v1/transactions", b))).await;
+    assert!(
+        results.iter().all(|(s, _)| *s == StatusCode::CREATED),
+        "{results:?}"
+    );
     let out = app.bangfu(&["ledger", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("共 13 条交易"));
     let (_, p) = app.get(&format!("/api/v1/projects/{}", w.b)).await;
-    assert_eq!(p["money"]["disbursed"], (1..=12).map(|i| i * 100).sum::<i64>());
+    assert_eq!(
+        p["money"]["disbursed"],
+        (1..=12).map(|i| i * 100).sum::<i64>()
+    );
 }
 
 /// The acceptance set: internal allocations, a city → district → county chain with a further
 /// hop inside the county, a foundation's social funds, a reversal, an expenditure, two years,
 /// two provinces, two themes.
 async fn acceptance_ledger(app: &TestApp, w: &World) -> i64 {
-    post(app, &tx("commitment", 1_000_001, "2019-04-01", w.city, w.county_a, "fiscal", w.a)).await;
-    let hop1 = post(app, &tx("disbursement", 600_001, "2019-05-01", w.city, w.district, "fiscal", w.a)).await;
-    let mut hop2 = tx("disbursement", 600_001, "2019-05-02", w.district, w.county_a, "fiscal", w.a);
+    post(
+        app,
+        &tx(
+            "commitment",
+            1_000_001,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let hop1 = post(
+        app,
+        &tx(
+            "disbursement",
+            600_001,
+            "2019-05-01",
+            w.city,
+            w.district,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let mut hop2 = tx(
+        "disbursement",
+        600_001,
+        "2019-05-02",
+        w.district,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
     hop2["passes_on"] = hop1["id"].clone();
     let hop2 = post(app, &hop2).await;
-    let mut hop3 = tx("disbursement", 200_000, "2019-06-01", w.county_a, w.contractor, "fiscal", w.a);
+    let mut hop3 = tx(
+        "disbursement",
+        200_000,
+        "2019-06-01",
+        w.county_a,
+        w.contractor,
+        "fiscal",
+        w.a,
+    );
     hop3["passes_on"] = hop2["id"].clone();
     post(app, &hop3).await;
-    post(app, &tx("commitment", 300_000, "2020-01-10", w.foundation, w.county_b, "foundation", w.b)).await;
-    post(app, &tx("disbursement", 300_000, "2020-02-10", w.foundation, w.county_b, "foundation", w.b)).await;
-    post(app, &tx("commitment", 500_000, "2020-03-01", w.city, w.county_b, "fiscal", w.b)).await;
-    let wrong = post(app, &tx("disbursement", 499_999, "2020-03-05", w.city, w.county_b, "fiscal", w.b)).await;
+    post(
+        app,
+        &tx(
+            "commitment",
+            300_000,
+            "2020-01-10",
+            w.foundation,
+            w.county_b,
+            "foundation",
+            w.b,
+        ),
+    )
+    .await;
+    post(
+        app,
+        &tx(
+            "disbursement",
+            300_000,
+            "2020-02-10",
+            w.foundation,
+            w.county_b,
+            "foundation",
+            w.b,
+        ),
+    )
+    .await;
+    post(
+        app,
+        &tx(
+            "commitment",
+            500_000,
+            "2020-03-01",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
+    let wrong = post(
+        app,
+        &tx(
+            "disbursement",
+            499_999,
+            "2020-03-05",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
     let (status, _) = app
         .post(
             &format!("/api/v1/transactions/{}/reverse", wrong["id"]),
@@ -370,14 +913,43 @@ async fn acceptance_ledger(app: &TestApp, w: &World) -> i64 {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    post(app, &tx("disbursement", 400_000, "2020-03-07", w.city, w.county_b, "fiscal", w.b)).await;
-    post(app, &tx("expenditure", 100_000, "2020-04-01", w.county_b, w.contractor, "fiscal", w.b)).await;
+    post(
+        app,
+        &tx(
+            "disbursement",
+            400_000,
+            "2020-03-07",
+            w.city,
+            w.county_b,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
+    post(
+        app,
+        &tx(
+            "expenditure",
+            100_000,
+            "2020-04-01",
+            w.county_b,
+            w.contractor,
+            "fiscal",
+            w.b,
+        ),
+    )
+    .await;
     // Invested: 600,001 (district → county, once for the whole chain) + 300,000 + 400,000.
     1_300_001
 }
 
 fn rows_sum(report: &Value) -> i64 {
-    report["rows"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).sum()
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum()
 }
 
 fn amounts_by(report: &Value, key: &str) -> Vec<(String, i64)> {
@@ -385,7 +957,12 @@ fn amounts_by(report: &Value, key: &str) -> Vec<(String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r[key].to_string().trim_matches('"').to_string(), r["amount"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r[key].to_string().trim_matches('"').to_string(),
+                r["amount"].as_i64().unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -396,13 +973,24 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
     let app = TestApp::spawn().await;
     let w = world(&app).await;
     let expected = acceptance_ledger(&app, &w).await;
-    for by in
-        ["provider", "receiver", "province", "theme", "year", "fund_source", "year,province,theme,fund_source", ""]
-    {
+    for by in [
+        "provider",
+        "receiver",
+        "province",
+        "theme",
+        "year",
+        "fund_source",
+        "year,province,theme,fund_source",
+        "",
+    ] {
         let (status, report) = app.get(&format!("/api/v1/reports/invested?by={by}")).await;
         assert_eq!(status, StatusCode::OK, "{report}");
         assert_eq!(report["total"], expected, "total by {by}");
-        assert_eq!(rows_sum(&report), expected, "rows by {by} add up to the total");
+        assert_eq!(
+            rows_sum(&report),
+            expected,
+            "rows by {by} add up to the total"
+        );
     }
     let (_, by_provider) = app.get("/api/v1/reports/invested?by=provider").await;
     assert_eq!(
@@ -416,7 +1004,10 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
     let (_, by_receiver) = app.get("/api/v1/reports/invested?by=receiver").await;
     assert_eq!(
         amounts_by(&by_receiver, "receiver_name"),
-        [("塔什库尔干县财政局".into(), 700_000), ("德保县财政局".into(), 600_001)]
+        [
+            ("塔什库尔干县财政局".into(), 700_000),
+            ("德保县财政局".into(), 600_001)
+        ]
     );
     let (_, by_province) = app.get("/api/v1/reports/invested?by=province").await;
     assert_eq!(
@@ -425,21 +1016,42 @@ async fn every_grouping_of_invested_funds_gives_the_same_total_and_a_chain_count
         "600,001 split 1:1 to the fen"
     );
     let (_, by_theme) = app.get("/api/v1/reports/invested?by=theme").await;
-    assert_eq!(amounts_by(&by_theme, "theme"), [("education".into(), 600_001), ("industry".into(), 700_000)]);
+    assert_eq!(
+        amounts_by(&by_theme, "theme"),
+        [("education".into(), 600_001), ("industry".into(), 700_000)]
+    );
     let (_, by_year) = app.get("/api/v1/reports/invested?by=year").await;
-    assert_eq!(amounts_by(&by_year, "year"), [("2019".into(), 600_001), ("2020".into(), 700_000)]);
+    assert_eq!(
+        amounts_by(&by_year, "year"),
+        [("2019".into(), 600_001), ("2020".into(), 700_000)]
+    );
     let (_, fiscal) = app.get("/api/v1/reports/invested?by=fund_source").await;
-    assert_eq!((fiscal["fiscal_total"].as_i64(), fiscal["social_total"].as_i64()), (Some(1_000_001), Some(300_000)));
-    let (_, xinjiang) = app.get("/api/v1/reports/invested?by=year&region=6531").await;
-    assert_eq!(xinjiang["total"], 1_000_000, "only the Xinjiang share of the split project");
+    assert_eq!(
+        (
+            fiscal["fiscal_total"].as_i64(),
+            fiscal["social_total"].as_i64()
+        ),
+        (Some(1_000_001), Some(300_000))
+    );
+    let (_, xinjiang) = app
+        .get("/api/v1/reports/invested?by=year&region=6531")
+        .await;
+    assert_eq!(
+        xinjiang["total"], 1_000_000,
+        "only the Xinjiang share of the split project"
+    );
     let (_, y2019) = app.get("/api/v1/reports/invested?by=theme&year=2019").await;
     assert_eq!(y2019["total"], 600_001);
     let (status, err) = app.get("/api/v1/reports/invested?by=colour").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["by"]);
     // The same figure in the ledger itself: invested entries, net of the reversal.
-    let invested: i64 =
-        app.get_all("/api/v1/transactions?invested=true").await.iter().map(|t| t["amount"].as_i64().unwrap()).sum();
+    let invested: i64 = app
+        .get_all("/api/v1/transactions?invested=true")
+        .await
+        .iter()
+        .map(|t| t["amount"].as_i64().unwrap())
+        .sum();
     assert_eq!(invested, expected);
 }
 
@@ -453,60 +1065,117 @@ async fn progress_eighty_eighty_and_xlsx_reports_agree_with_the_ledger() {
     let rows = by_project["rows"].as_array().unwrap();
     let a = rows.iter().find(|r| r["project_id"] == w.a).unwrap();
     assert_eq!(
-        (a["committed"].as_i64(), a["disbursed"].as_i64(), a["expended"].as_i64()),
+        (
+            a["committed"].as_i64(),
+            a["disbursed"].as_i64(),
+            a["expended"].as_i64()
+        ),
         (Some(1_000_001), Some(600_001), Some(0))
     );
     assert_eq!(a["disbursement_progress"], "60.00%");
     let b = rows.iter().find(|r| r["project_id"] == w.b).unwrap();
     assert_eq!(
-        (b["committed"].as_i64(), b["disbursed"].as_i64(), b["expended"].as_i64()),
+        (
+            b["committed"].as_i64(),
+            b["disbursed"].as_i64(),
+            b["expended"].as_i64()
+        ),
         (Some(800_000), Some(700_000), Some(100_000))
     );
     assert_eq!(
-        (b["disbursement_progress"].as_str(), b["expenditure_progress"].as_str()),
+        (
+            b["disbursement_progress"].as_str(),
+            b["expenditure_progress"].as_str()
+        ),
         (Some("87.50%"), Some("14.29%"))
     );
 
     let (_, by_county) = app.get("/api/v1/reports/progress?by=county").await;
     let counties = by_county["rows"].as_array().unwrap();
-    let dbx = counties.iter().find(|r| r["region_code"] == "451024").unwrap();
-    let tax = counties.iter().find(|r| r["region_code"] == "653131").unwrap();
+    let dbx = counties
+        .iter()
+        .find(|r| r["region_code"] == "451024")
+        .unwrap();
+    let tax = counties
+        .iter()
+        .find(|r| r["region_code"] == "653131")
+        .unwrap();
     assert_eq!(dbx["committed"], 500_001);
     assert_eq!(tax["committed"], 500_000 + 800_000);
-    assert_eq!(by_county["total"]["committed"], by_project["total"]["committed"]);
+    assert_eq!(
+        by_county["total"]["committed"],
+        by_project["total"]["committed"]
+    );
     assert_eq!(by_county["total"]["disbursed"], 1_300_001);
 
     let (_, themes) = app.get("/api/v1/reports/projects").await;
     assert_eq!(themes["total"], 2);
-    let edu = themes["rows"].as_array().unwrap().iter().find(|r| r["theme"] == "education").unwrap();
+    let edu = themes["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["theme"] == "education")
+        .unwrap();
     assert_eq!(edu["counts"][0], 1);
 
     // 80/80 in Xinjiang: all of it at county level, 300,000 of 1,000,000 in livelihood projects.
     let (_, x) = app.get("/api/v1/reports/eighty-eighty").await;
     assert_eq!(x["region_name"], "新疆维吾尔自治区");
     assert_eq!(
-        (x["overall"]["total"].as_i64(), x["overall"]["county_and_below"].as_i64()),
+        (
+            x["overall"]["total"].as_i64(),
+            x["overall"]["county_and_below"].as_i64()
+        ),
         (Some(1_000_000), Some(1_000_000))
     );
     assert_eq!(x["overall"]["livelihood"], 300_000);
     assert_eq!(
-        (x["overall"]["county_ok"].as_bool(), x["overall"]["livelihood_ok"].as_bool()),
+        (
+            x["overall"]["county_ok"].as_bool(),
+            x["overall"]["livelihood_ok"].as_bool()
+        ),
         (Some(true), Some(false))
     );
     assert_eq!(x["overall"]["livelihood_share"], "30.00%");
 
     // XLSX: a real workbook whose total row carries the same fen.
-    let r = app.client.get(app.url("/api/v1/reports/invested.xlsx?by=province,theme")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/reports/invested.xlsx?by=province,theme"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
     let bytes = r.bytes().await.unwrap().to_vec();
     let table = store::tabular::open_bytes("invested.xlsx", bytes).unwrap();
-    assert_eq!(table.headers, ["省份代码", "省份", "主题", "投入金额（元）", "投入金额（分）"]);
+    assert_eq!(
+        table.headers,
+        [
+            "省份代码",
+            "省份",
+            "主题",
+            "投入金额（元）",
+            "投入金额（分）"
+        ]
+    );
     let rows: Vec<Vec<String>> = table.rows.map(|r| r.unwrap().cells).collect();
     let total = rows.iter().find(|r| r[0] == "合计").expect("a total row");
     assert_eq!(total[4], expected.to_string());
-    assert!(rows.iter().any(|r| r[1] == "广西壮族自治区" && r[2] == "教育扶贫" && r[4] == "300001"), "{rows:?}");
-    for path in ["/api/v1/reports/progress.xlsx?by=county", "/api/v1/reports/projects.xlsx"] {
+    assert!(
+        rows.iter()
+            .any(|r| r[1] == "广西壮族自治区" && r[2] == "教育扶贫" && r[4] == "300001"),
+        "{rows:?}"
+    );
+    for path in [
+        "/api/v1/reports/progress.xlsx?by=county",
+        "/api/v1/reports/projects.xlsx",
+    ] {
         let r = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");
@@ -520,22 +1189,40 @@ async fn the_reports_and_ledger_pages_draw_charts_without_script() {
     let expected = acceptance_ledger(&app, &w).await;
     let (status, page) = app.get_text("/reports").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.matches("<svg class=\"chart\"").count() >= 4, "four bar charts");
+    assert!(
+        page.matches("<svg class=\"chart\"").count() >= 4,
+        "four bar charts"
+    );
     assert!(!page.contains("<script"), "no script at all");
-    assert!(page.contains(&domain::money::Fen(expected).yuan_string()), "the total to the fen");
-    for needle in
-        ["德保县", "塔什库尔干塔吉克自治县", "两个80%", "30.00%", "教育扶贫", "按省份（投入）", "invested.xlsx"]
-    {
+    assert!(
+        page.contains(&domain::money::Fen(expected).yuan_string()),
+        "the total to the fen"
+    );
+    for needle in [
+        "德保县",
+        "塔什库尔干塔吉克自治县",
+        "两个80%",
+        "30.00%",
+        "教育扶贫",
+        "按省份（投入）",
+        "invested.xlsx",
+    ] {
         assert!(page.contains(needle), "{needle} missing from /reports");
     }
     let (_, xj) = app.get_text("/reports?region=45").await;
-    assert!(xj.contains(&domain::money::Fen(300_001).yuan_string()), "filtered to Guangxi");
+    assert!(
+        xj.contains(&domain::money::Fen(300_001).yuan_string()),
+        "filtered to Guangxi"
+    );
     let (status, _) = app.get_text("/reports?year_from=abc").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, ledger) = app.get_text("/ledger").await;
     assert_eq!(status, StatusCode::OK);
     let (_, head) = app.get("/api/v1/ledger/head").await;
-    assert!(ledger.contains(head["head_hash"].as_str().unwrap()), "the head hash is shown for publication");
+    assert!(
+        ledger.contains(head["head_hash"].as_str().unwrap()),
+        "the head hash is shown for publication"
+    );
     assert!(ledger.contains("冲销"));
 }
 
@@ -554,8 +1241,7 @@ fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const TX_HEADER: &str =
-    "交易类型,金额（元）,记账日期,付款方,收款方,资金来源,项目编号,凭证号,摘要,转拨凭证号,超承诺理由,冲销凭证号";
+const TX_HEADER: &str = "交易类型,金额（元）,记账日期,付款方,收款方,资金来源,项目编号,凭证号,摘要,转拨凭证号,超承诺理由,冲销凭证号";
 
 async fn coded_project(app: &TestApp, code: &str, location: &str) -> i64 {
     let mut body = project_body(code, "rural", &[(location, 1)], true);
@@ -582,22 +1268,34 @@ async fn transactions_import_in_file_order_with_chains_and_reversals_all_or_noth
     let path = write(&dir, "tx.csv", &file);
     let (ok, stdout, stderr) = run(&app, &["import", "transactions", &path, "--dry-run"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("试运行") && stdout.contains("记入台账 6 笔"), "{stdout}");
+    assert!(
+        stdout.contains("试运行") && stdout.contains("记入台账 6 笔"),
+        "{stdout}"
+    );
     assert_eq!(ledger_count(&app).await, 0, "a dry run writes nothing");
     let (ok, stdout, stderr) = run(&app, &["import", "transactions", &path]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("记入台账 6 笔"), "{stdout}");
     let entries = app.get_all("/api/v1/transactions").await;
-    assert_eq!(entries[2]["passes_on"], entries[1]["id"], "转拨凭证号 links to the row before");
+    assert_eq!(
+        entries[2]["passes_on"], entries[1]["id"],
+        "转拨凭证号 links to the row before"
+    );
     assert_eq!(entries[4]["reverses"], entries[3]["id"]);
     let (_, report) = app.get("/api/v1/reports/invested?by=year").await;
-    assert_eq!(report["total"], 600_000, "the chain counts once, the reversed yuan not at all");
+    assert_eq!(
+        report["total"], 600_000,
+        "the chain counts once, the reversed yuan not at all"
+    );
     assert!(run(&app, &["ledger", "verify"]).0);
 
     // The same file again: every row is already in the ledger, nothing is added.
     let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
     assert!(!ok);
-    assert!(stderr.contains("完全相同") && stderr.contains("未写入任何数据"), "{stderr}");
+    assert!(
+        stderr.contains("完全相同") && stderr.contains("未写入任何数据"),
+        "{stderr}"
+    );
     assert_eq!(ledger_count(&app).await, 6);
 
     // A later row breaking a rule refuses the whole file, naming its row and column.
@@ -611,16 +1309,23 @@ async fn transactions_import_in_file_order_with_chains_and_reversals_all_or_noth
     let path = write(&dir, "bad.csv", &bad);
     let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
     assert!(!ok);
-    for needle in ["第 5 行 付款方 列", "第 5 行 项目编号 列", "未写入任何数据"] {
+    for needle in ["第 5 行 付款方 列", "第 5 行 项目编号 列", "未写入任何数据"]
+    {
         assert!(stderr.contains(needle), "{needle} missing from {stderr}");
     }
     // With the unknown names fixed, the rule checks run and name their rows.
-    let bad = bad.replace("无名氏", "福田区协作办").replace("NOPE", "DB-01");
+    let bad = bad
+        .replace("无名氏", "福田区协作办")
+        .replace("NOPE", "DB-01");
     let path = write(&dir, "bad2.csv", &bad);
     let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
     assert!(!ok);
-    for needle in ["第 3 行 金额（元） 列", "尚未转拨的余额 100.00 元", "第 4 行 记账日期 列", "早于项目立项日期"]
-    {
+    for needle in [
+        "第 3 行 金额（元） 列",
+        "尚未转拨的余额 100.00 元",
+        "第 4 行 记账日期 列",
+        "早于项目立项日期",
+    ] {
         assert!(stderr.contains(needle), "{needle} missing from {stderr}");
     }
     assert_eq!(ledger_count(&app).await, 6, "all or nothing");
@@ -633,7 +1338,12 @@ async fn transactions_import_in_file_order_with_chains_and_reversals_all_or_noth
     let (_, head) = app.get("/api/v1/ledger/head").await;
     assert!(text.contains(head["head_hash"].as_str().unwrap()));
     assert!(text.contains("D-3") && text.contains("多拨冲销"));
-    let r = app.client.get(app.url("/api/v1/transactions/export.xlsx")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/transactions/export.xlsx"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let table = store::tabular::open_bytes("t.xlsx", r.bytes().await.unwrap().to_vec()).unwrap();
     assert_eq!(table.rows.count(), 6);

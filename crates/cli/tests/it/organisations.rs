@@ -4,7 +4,10 @@ use serde_json::json;
 
 /// A valid credit code with the given 17-character body.
 pub fn credit_code(body17: &str) -> String {
-    format!("{body17}{}", domain::credit_code::check_char(body17).expect("valid body"))
+    format!(
+        "{body17}{}",
+        domain::credit_code::check_char(body17).expect("valid body")
+    )
 }
 
 /// The same code with a wrong check character.
@@ -26,9 +29,20 @@ async fn organisation_with_a_valid_credit_code_is_created() {
     let (_, got) = app.get(&format!("/api/v1/organisations/{id}")).await;
     assert_eq!(got["credit_code"], "91350100M000100Y43");
 
-    let (status, body) = app.post("/api/v1/organisations", &json!({"name": "另一家", "kind": "企业", "credit_code": "91350100M000100Y43"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": "另一家", "kind": "企业", "credit_code": "91350100M000100Y43"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["message"].as_str().unwrap().contains("已被机构"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("已被机构"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -39,8 +53,19 @@ async fn a_wrong_check_character_is_refused_and_nothing_is_written() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&body), ["credit_code"]);
-    assert!(body["error"]["message"].as_str().unwrap().contains("校验位"), "{body}");
-    let (status, body) = app.post("/api/v1/organisations", &json!({"name": "", "kind": "公司", "credit_code": "91350100M00010OY43"})).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("校验位"),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": "", "kind": "公司", "credit_code": "91350100M00010OY43"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&body), ["name", "kind", "credit_code"]);
     assert!(app.get_all("/api/v1/organisations").await.is_empty());
@@ -49,8 +74,17 @@ async fn a_wrong_check_character_is_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn organisations_are_listed_filtered_and_updated() {
     let app = TestApp::spawn().await;
-    for (name, kind) in [("平安银行", "bank"), ("腾讯公益慈善基金会", "foundation"), ("深圳能源集团", "enterprise")] {
-        let (status, _) = app.post("/api/v1/organisations", &json!({"name": name, "kind": kind, "shenzhen_side": true})).await;
+    for (name, kind) in [
+        ("平安银行", "bank"),
+        ("腾讯公益慈善基金会", "foundation"),
+        ("深圳能源集团", "enterprise"),
+    ] {
+        let (status, _) = app
+            .post(
+                "/api/v1/organisations",
+                &json!({"name": name, "kind": kind, "shenzhen_side": true}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let banks = app.get_all("/api/v1/organisations?kind=bank").await;

@@ -46,8 +46,14 @@ async fn pairing_pages_show_targets_and_escape_text() {
     assert_eq!(status, StatusCode::CREATED, "{p}");
     let (_, list) = app.get_text("/pairings?region=3607").await;
     assert!(list.contains("宁都县"));
-    assert!(!list.contains("<script>alert(1)</script>"), "free text is escaped");
-    assert!(list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;"), "{list}");
+    assert!(
+        !list.contains("<script>alert(1)</script>"),
+        "free text is escaped"
+    );
+    assert!(
+        list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;"),
+        "{list}"
+    );
     let (_, detail) = app.get_text(&format!("/pairings/{}", p["id"])).await;
     assert!(detail.contains("引进企业") && detail.contains("江西省 赣州市 宁都县"));
     let (status, _) = app.get_text("/pairings?region=abc").await;
@@ -59,9 +65,15 @@ async fn pages_carry_security_headers() {
     let app = TestApp::spawn().await;
     let r = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let body = r.text().await.unwrap();
-    assert!(body.contains("620573"), "the home page counts the villages of the 2023 list");
+    assert!(
+        body.contains("620573"),
+        "the home page counts the villages of the 2023 list"
+    );
 }

@@ -12,7 +12,10 @@ async fn shenzhen(app: &TestApp) -> i64 {
 }
 
 async fn counts(app: &TestApp) -> (usize, usize) {
-    (app.get_all("/api/v1/organisations").await.len(), app.get_all("/api/v1/pairings").await.len())
+    (
+        app.get_all("/api/v1/organisations").await.len(),
+        app.get_all("/api/v1/pairings").await.len(),
+    )
 }
 
 fn valid(org: i64) -> Value {
@@ -39,12 +42,25 @@ async fn a_pairing_with_targets_is_created_and_found_by_region() {
     assert_eq!(body["targets"].as_array().unwrap().len(), 2);
     let id = body["id"].as_i64().unwrap();
     let (_, got) = app.get(&format!("/api/v1/pairings/{id}")).await;
-    assert_eq!(got["targets"][0]["indicator"], "财政帮扶资金", "targets keep the order they were given in");
+    assert_eq!(
+        got["targets"][0]["indicator"], "财政帮扶资金",
+        "targets keep the order they were given in"
+    );
     assert_eq!(app.get_all("/api/v1/pairings?region=4416").await.len(), 1);
     assert_eq!(app.get_all("/api/v1/pairings?region=441622").await.len(), 0);
     assert_eq!(app.get_all("/api/v1/pairings?year=2015").await.len(), 0);
-    assert_eq!(app.get_all("/api/v1/pairings?year=2020&type=intra_provincial").await.len(), 1);
-    assert_eq!(app.get_all(&format!("/api/v1/pairings?organisation_id={org}")).await.len(), 1);
+    assert_eq!(
+        app.get_all("/api/v1/pairings?year=2020&type=intra_provincial")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get_all(&format!("/api/v1/pairings?organisation_id={org}"))
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -57,11 +73,23 @@ async fn a_region_that_does_not_exist_is_refused_and_nothing_is_written() {
     let (status, err) = app.post("/api/v1/pairings", &body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["region_code"]);
-    assert!(err["error"]["message"].as_str().unwrap().contains("441699 不存在"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("441699 不存在"),
+        "{err}"
+    );
     body["region_code"] = json!("44");
     let (status, err) = app.post("/api/v1/pairings", &body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(err["error"]["message"].as_str().unwrap().contains("县、乡镇或村"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("县、乡镇或村"),
+        "{err}"
+    );
     assert_eq!(counts(&app).await, before);
 }
 
@@ -76,7 +104,10 @@ async fn an_unknown_type_is_refused_with_the_choices() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["pairing_type"]);
     let message = err["error"]["message"].as_str().unwrap();
-    assert!(message.contains("结对帮扶") && message.contains("东西部扶贫协作"), "{message}");
+    assert!(
+        message.contains("结对帮扶") && message.contains("东西部扶贫协作"),
+        "{message}"
+    );
     assert_eq!(counts(&app).await, before);
 }
 
@@ -91,8 +122,15 @@ async fn an_organisation_with_a_wrong_credit_check_character_is_refused() {
     let (status, err) = app.post("/api/v1/pairings", &body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(error_fields(&err), ["organisation.credit_code"]);
-    assert!(err["error"]["message"].as_str().unwrap().contains("校验位"), "{err}");
-    assert_eq!(counts(&app).await, before, "neither the organisation nor the pairing was written");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("校验位"),
+        "{err}"
+    );
+    assert_eq!(
+        counts(&app).await,
+        before,
+        "neither the organisation nor the pairing was written"
+    );
 
     body.as_object_mut().unwrap().remove("organisation");
     body["organisation_credit_code"] = json!(wrong_check(&code));
@@ -102,7 +140,9 @@ async fn an_organisation_with_a_wrong_credit_check_character_is_refused() {
     assert_eq!(counts(&app).await, before);
 
     // With the right check character the organisation and the pairing are created together.
-    body.as_object_mut().unwrap().remove("organisation_credit_code");
+    body.as_object_mut()
+        .unwrap()
+        .remove("organisation_credit_code");
     body["organisation"] = json!({"name": "深圳能源集团", "kind": "enterprise", "credit_code": code, "shenzhen_side": true});
     let (status, created) = app.post("/api/v1/pairings", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -124,19 +164,39 @@ async fn every_problem_is_reported_at_once() {
     let (status, err) = app.post("/api/v1/pairings", &body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = error_fields(&err);
-    for f in ["organisation_id", "region_code", "pairing_type", "end_year", "targets[0].indicator", "targets[0].year", "targets[0].target"] {
-        assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
+    for f in [
+        "organisation_id",
+        "region_code",
+        "pairing_type",
+        "end_year",
+        "targets[0].indicator",
+        "targets[0].year",
+        "targets[0].target",
+    ] {
+        assert!(
+            fields.contains(&f.to_string()),
+            "{f} missing from {fields:?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn malformed_json_gets_a_clear_error() {
     let app = TestApp::spawn().await;
-    let r = app.client.post(app.url("/api/v1/pairings")).header("content-type", "application/json").body("{oops").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/pairings"))
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body: Value = r.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("JSON"));
-    let (status, body) = app.post("/api/v1/pairings", &json!({"start_year": "二〇一六"})).await;
+    let (status, body) = app
+        .post("/api/v1/pairings", &json!({"start_year": "二〇一六"}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
@@ -148,11 +208,15 @@ async fn a_pairing_is_updated_and_its_targets_replaced() {
     let id = created["id"].as_i64().unwrap();
     let mut body = valid(org);
     body["end_year"] = json!(2020);
-    body["targets"] = json!([{"indicator": "消费帮扶", "unit": "万元", "year": 2020, "target": 800.5}]);
+    body["targets"] =
+        json!([{"indicator": "消费帮扶", "unit": "万元", "year": 2020, "target": 800.5}]);
     let (status, updated) = app.put(&format!("/api/v1/pairings/{id}"), &body).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["end_year"], 2020);
-    assert_eq!(updated["targets"], json!([{"indicator": "消费帮扶", "unit": "万元", "year": 2020, "target": 800.5}]));
+    assert_eq!(
+        updated["targets"],
+        json!([{"indicator": "消费帮扶", "unit": "万元", "year": 2020, "target": 800.5}])
+    );
     let (status, _) = app.put("/api/v1/pairings/9999", &body).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

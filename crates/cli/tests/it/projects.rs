@@ -10,8 +10,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 pub async fn org(app: &TestApp, name: &str, kind: &str, shenzhen_side: bool) -> i64 {
-    let (status, body) =
-        app.post("/api/v1/organisations", &json!({"name": name, "kind": kind, "shenzhen_side": shenzhen_side})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": name, "kind": kind, "shenzhen_side": shenzhen_side}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
 }
@@ -62,13 +66,17 @@ async fn a_project_is_created_whole_and_its_budget_splits_over_locations_to_the_
     let city = org(&app, "深圳市乡村振兴和协作交流局", "city_office", true).await;
     let cgn = org(&app, "中广核", "enterprise", true).await;
     let household = create_household(&app, "4416211032120099").await;
-    let mut body = project_body("白鹭班助学", "education", &[("441621", 1), ("451024", 1), ("451081", 1)], true);
+    let mut body = project_body(
+        "白鹭班助学",
+        "education",
+        &[("441621", 1), ("451024", 1), ("451081", 1)],
+        true,
+    );
     body["budget"] = json!(100);
     body["sub_type"] = json!("白鹭班");
     body["code"] = json!("SZ-2019-EDU-001");
     body["organisations"] = json!([{"organisation_id": cgn, "role": "funding"}, {"organisation_id": city, "role": "accountable"}, {"organisation_id": cgn, "role": "实施方"}]);
-    body["results"] =
-        json!([{"indicator": "资助学生", "unit": "人", "year": 2019, "baseline": 0, "target": 50, "actual": 48}]);
+    body["results"] = json!([{"indicator": "资助学生", "unit": "人", "year": 2019, "baseline": 0, "target": 50, "actual": 48}]);
     body["beneficiaries"] = json!([
         {"household_id": household},
         {"village_code": "451024100201", "households": 12, "people": 40, "note": "村里的助学对象"}
@@ -80,13 +88,30 @@ async fn a_project_is_created_whole_and_its_budget_splits_over_locations_to_the_
     assert_eq!(p["status"], "approved");
     assert_eq!(p["status_history"][0]["status_name"], "立项");
     assert_eq!(p["status_history"][0]["changed_on"], "2019-03-01");
-    assert_eq!(p["status_history"][0]["changed_by"], crate::harness::ADMIN_USER);
-    let shares: Vec<i64> =
-        p["locations"].as_array().unwrap().iter().map(|l| l["budget_share"].as_i64().unwrap()).collect();
-    assert_eq!(shares, [34, 33, 33], "equal weights, largest remainder, sums to the budget");
-    assert_eq!(p["locations"][1]["full_name"], "广西壮族自治区 百色市 德保县");
+    assert_eq!(
+        p["status_history"][0]["changed_by"],
+        crate::harness::ADMIN_USER
+    );
+    let shares: Vec<i64> = p["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["budget_share"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        shares,
+        [34, 33, 33],
+        "equal weights, largest remainder, sums to the budget"
+    );
+    assert_eq!(
+        p["locations"][1]["full_name"],
+        "广西壮族自治区 百色市 德保县"
+    );
     assert_eq!(p["organisations"].as_array().unwrap().len(), 3);
-    assert_eq!(p["beneficiary_totals"], json!({"households": 13, "people": 42, "villages": 2, "linked": 1}));
+    assert_eq!(
+        p["beneficiary_totals"],
+        json!({"households": 13, "people": 42, "villages": 2, "linked": 1})
+    );
     assert_eq!(p["beneficiaries"][0]["household_no"], "4416211032120099");
     assert_eq!(p["indicators"][1]["indicator_name"], "资助学生");
     assert_eq!(p["money"]["committed"], 0);
@@ -96,18 +121,43 @@ async fn a_project_is_created_whole_and_its_budget_splits_over_locations_to_the_
     let (status, results) = app.get(&format!("/api/v1/projects/{id}/results")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(results["items"][0]["actual"], 48.0);
-    let (_, bens) = app.get(&format!("/api/v1/projects/{id}/beneficiaries")).await;
+    let (_, bens) = app
+        .get(&format!("/api/v1/projects/{id}/beneficiaries"))
+        .await;
     assert_eq!(bens["items"].as_array().unwrap().len(), 2);
 
     // Filters: theme, status, region, organisation, year, livelihood.
-    create_project(&app, &project_body("塔县光伏", "industry", &[("653131", 1)], false)).await;
-    assert_eq!(app.get_all("/api/v1/projects?theme=教育扶贫").await.len(), 1);
+    create_project(
+        &app,
+        &project_body("塔县光伏", "industry", &[("653131", 1)], false),
+    )
+    .await;
+    assert_eq!(
+        app.get_all("/api/v1/projects?theme=教育扶贫").await.len(),
+        1
+    );
     assert_eq!(app.get_all("/api/v1/projects?region=65").await.len(), 1);
-    assert_eq!(app.get_all("/api/v1/projects?region=4510").await[0]["id"], id);
-    assert_eq!(app.get_all(&format!("/api/v1/projects?organisation_id={cgn}")).await.len(), 1);
-    assert_eq!(app.get_all("/api/v1/projects?year=2020&status=approved").await.len(), 2);
+    assert_eq!(
+        app.get_all("/api/v1/projects?region=4510").await[0]["id"],
+        id
+    );
+    assert_eq!(
+        app.get_all(&format!("/api/v1/projects?organisation_id={cgn}"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get_all("/api/v1/projects?year=2020&status=approved")
+            .await
+            .len(),
+        2
+    );
     assert_eq!(app.get_all("/api/v1/projects?year=2021").await.len(), 0);
-    assert_eq!(app.get_all("/api/v1/projects?livelihood=true").await.len(), 1);
+    assert_eq!(
+        app.get_all("/api/v1/projects?livelihood=true").await.len(),
+        1
+    );
     assert_eq!(app.get_all("/api/v1/projects?q=光伏").await.len(), 1);
     let (status, err) = app.get("/api/v1/projects?theme=扶贫").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -156,10 +206,16 @@ async fn every_problem_of_a_project_is_reported_at_once_and_nothing_is_written()
         "loans[0].issued_on",
         "loans[0].outstanding",
     ] {
-        assert!(fields.contains(&f.to_string()), "{f} missing from {fields:?}");
+        assert!(
+            fields.contains(&f.to_string()),
+            "{f} missing from {fields:?}"
+        );
     }
     let messages = err.to_string();
-    assert!(messages.contains("主题“扶贫”无效") && messages.contains("区划代码 441699 不存在"), "{messages}");
+    assert!(
+        messages.contains("主题“扶贫”无效") && messages.contains("区划代码 441699 不存在"),
+        "{messages}"
+    );
     assert_eq!(project_count(&app).await, before);
     // No locations at all is a problem of its own.
     let mut no_place = project_body("无地点", "rural", &[], false);
@@ -173,17 +229,41 @@ async fn every_problem_of_a_project_is_reported_at_once_and_nothing_is_written()
 #[tokio::test]
 async fn the_status_workflow_moves_one_step_at_a_time_dated_and_attributed() {
     let app = TestApp::spawn().await;
-    let id = create_project(&app, &project_body("紫金县道路硬化", "rural", &[("441621103", 1)], true)).await;
+    let id = create_project(
+        &app,
+        &project_body("紫金县道路硬化", "rural", &[("441621103", 1)], true),
+    )
+    .await;
     let path = format!("/api/v1/projects/{id}/status");
-    let (status, err) = app.post(&path, &json!({"status": "已完工", "date": "2019-06-01"})).await;
+    let (status, err) = app
+        .post(&path, &json!({"status": "已完工", "date": "2019-06-01"}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["status"]);
-    assert!(err["error"]["message"].as_str().unwrap().contains("可改为：实施中、终止"), "{err}");
-    let (status, err) = app.post(&path, &json!({"status": "实施中", "date": "2019-01-01"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "before the last change");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("可改为：实施中、终止"),
+        "{err}"
+    );
+    let (status, err) = app
+        .post(&path, &json!({"status": "实施中", "date": "2019-01-01"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "before the last change"
+    );
     assert_eq!(error_fields(&err), ["date"]);
-    for (s, d) in [("in_progress", "2019-04-01"), ("已完工", "2020-10-01"), ("已验收", "2020-12-20")] {
-        let (status, p) = app.post(&path, &json!({"status": s, "date": d, "note": "按计划"})).await;
+    for (s, d) in [
+        ("in_progress", "2019-04-01"),
+        ("已完工", "2020-10-01"),
+        ("已验收", "2020-12-20"),
+    ] {
+        let (status, p) = app
+            .post(&path, &json!({"status": s, "date": d, "note": "按计划"}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{p}");
     }
     let (_, p) = app.get(&format!("/api/v1/projects/{id}")).await;
@@ -193,20 +273,53 @@ async fn the_status_workflow_moves_one_step_at_a_time_dated_and_attributed() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (h["status_name"].as_str().unwrap(), h["changed_on"].as_str().unwrap()))
+        .map(|h| {
+            (
+                h["status_name"].as_str().unwrap(),
+                h["changed_on"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         history,
-        [("立项", "2019-03-01"), ("实施中", "2019-04-01"), ("已完工", "2020-10-01"), ("已验收", "2020-12-20")]
+        [
+            ("立项", "2019-03-01"),
+            ("实施中", "2019-04-01"),
+            ("已完工", "2020-10-01"),
+            ("已验收", "2020-12-20")
+        ]
     );
-    assert!(p["status_history"].as_array().unwrap().iter().all(|h| h["changed_by"] == crate::harness::ADMIN_USER));
-    let (status, _) = app.post(&path, &json!({"status": "终止", "date": "2021-01-01", "note": "x"})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a final state stays final");
+    assert!(
+        p["status_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["changed_by"] == crate::harness::ADMIN_USER)
+    );
+    let (status, _) = app
+        .post(
+            &path,
+            &json!({"status": "终止", "date": "2021-01-01", "note": "x"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a final state stays final"
+    );
 
     // Termination needs a reason.
-    let other = create_project(&app, &project_body("中止的项目", "tourism", &[("441621", 1)], false)).await;
-    let (status, err) =
-        app.post(&format!("/api/v1/projects/{other}/status"), &json!({"status": "终止", "date": "2019-05-01"})).await;
+    let other = create_project(
+        &app,
+        &project_body("中止的项目", "tourism", &[("441621", 1)], false),
+    )
+    .await;
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/projects/{other}/status"),
+            &json!({"status": "终止", "date": "2019-05-01"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&err), ["note"]);
 }
@@ -214,14 +327,29 @@ async fn the_status_workflow_moves_one_step_at_a_time_dated_and_attributed() {
 #[tokio::test]
 async fn a_project_is_replaced_by_put_but_its_status_is_not() {
     let app = TestApp::spawn().await;
-    let id = create_project(&app, &project_body("金融扶贫小额信贷", "finance", &[("441621", 1)], true)).await;
-    let mut body = project_body("金融扶贫小额信贷（二期）", "finance", &[("441621", 3), ("441622", 1)], true);
+    let id = create_project(
+        &app,
+        &project_body("金融扶贫小额信贷", "finance", &[("441621", 1)], true),
+    )
+    .await;
+    let mut body = project_body(
+        "金融扶贫小额信贷（二期）",
+        "finance",
+        &[("441621", 3), ("441622", 1)],
+        true,
+    );
     body["status"] = json!("accepted");
     body["loans"] = json!([{"borrower": "某农户", "amount": 5_000_000, "term_months": 36, "issued_on": "2019-05-01", "outstanding": 2_000_000, "overdue": 0}]);
     let (status, p) = app.put(&format!("/api/v1/projects/{id}"), &body).await;
     assert_eq!(status, StatusCode::OK, "{p}");
-    assert_eq!(p["name"], "金融扶贫小额信贷(二期)", "text is NFKC-normalised like every name");
-    assert_eq!(p["status"], "approved", "the status moves only through the workflow");
+    assert_eq!(
+        p["name"], "金融扶贫小额信贷(二期)",
+        "text is NFKC-normalised like every name"
+    );
+    assert_eq!(
+        p["status"], "approved",
+        "the status moves only through the workflow"
+    );
     assert_eq!(p["locations"][0]["budget_share"], 75_000_000);
     assert_eq!(p["loans"][0]["outstanding"], 2_000_000);
     let (_, report) = app.get("/api/v1/reports/indicators").await;
@@ -236,10 +364,15 @@ async fn project_pages_show_money_locations_people_and_results() {
     let app = TestApp::spawn().await;
     let city = org(&app, "深圳市<b>协作办</b>", "city_office", true).await;
     let county = org(&app, "塔什库尔干县财政局", "government", false).await;
-    let mut body = project_body("塔县<script>x</script>安居工程", "rural", &[("653131", 1)], true);
-    body["organisations"] =
-        json!([{"organisation_id": city, "role": "funding"}, {"organisation_id": county, "role": "implementing"}]);
-    body["results"] = json!([{"indicator": "安居房", "unit": "套", "year": 2019, "target": 200, "actual": 180}]);
+    let mut body = project_body(
+        "塔县<script>x</script>安居工程",
+        "rural",
+        &[("653131", 1)],
+        true,
+    );
+    body["organisations"] = json!([{"organisation_id": city, "role": "funding"}, {"organisation_id": county, "role": "implementing"}]);
+    body["results"] =
+        json!([{"indicator": "安居房", "unit": "套", "year": 2019, "target": 200, "actual": 180}]);
     body["beneficiaries"] = json!([{"households": 200, "people": 830}]);
     let id = create_project(&app, &body).await;
     for (t, amount) in [("commitment", 80_000_000), ("disbursement", 60_000_000)] {
@@ -256,7 +389,8 @@ async fn project_pages_show_money_locations_people_and_results() {
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains(&format!("href=\"/projects/{id}\"")), "{list}");
     assert!(
-        !list.contains("<script>x</script>") && (list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;")),
+        !list.contains("<script>x</script>")
+            && (list.contains("&lt;script&gt;") || list.contains("&#60;script&#62;")),
         "{list}"
     );
     let (status, page) = app.get_text(&format!("/projects/{id}")).await;
@@ -271,11 +405,17 @@ async fn project_pages_show_money_locations_people_and_results() {
         "出资方",
         "立项",
     ] {
-        assert!(page.contains(needle), "{needle} missing from the project page");
+        assert!(
+            page.contains(needle),
+            "{needle} missing from the project page"
+        );
     }
     let (status, org_page) = app.get_text(&format!("/organisations/{city}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(org_page.contains(&format!("href=\"/projects/{id}\"")) && org_page.contains("出资方"), "what it funded");
+    assert!(
+        org_page.contains(&format!("href=\"/projects/{id}\"")) && org_page.contains("出资方"),
+        "what it funded"
+    );
     assert!(org_page.contains("600000.00"), "what it disbursed");
     let (status, _) = app.get_text("/projects/424242").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -314,14 +454,20 @@ async fn projects_import_all_or_nothing_with_a_dry_run_and_export_back() {
     let file = write(&dir, "projects.csv", &good);
     let (ok, _, stderr) = run(&app, &["import", "projects", &file]);
     assert!(!ok);
-    assert!(stderr.contains("第 3 行 预算（元） 列") && stderr.contains("未写入任何数据"), "{stderr}");
+    assert!(
+        stderr.contains("第 3 行 预算（元） 列") && stderr.contains("未写入任何数据"),
+        "{stderr}"
+    );
     assert_eq!(project_count(&app).await, 0);
 
     let good = good.replace("80万", "800000");
     let file = write(&dir, "projects.csv", &good);
     let (ok, stdout, stderr) = run(&app, &["import", "projects", &file, "--dry-run"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("试运行") && stdout.contains("新增项目 2 个"), "{stdout}");
+    assert!(
+        stdout.contains("试运行") && stdout.contains("新增项目 2 个"),
+        "{stdout}"
+    );
     assert_eq!(project_count(&app).await, 0, "a dry run writes nothing");
     let (ok, stdout, stderr) = run(&app, &["import", "projects", &file]);
     assert!(ok, "{stderr}");
@@ -331,19 +477,29 @@ async fn projects_import_all_or_nothing_with_a_dry_run_and_export_back() {
     let zj = items.iter().find(|p| p["code"] == "ZJ-2019-01").unwrap();
     let (_, zj) = app.get(&format!("/api/v1/projects/{}", zj["id"])).await;
     assert_eq!(zj["budget"], 120_000_050);
-    let shares: Vec<i64> =
-        zj["locations"].as_array().unwrap().iter().map(|l| l["budget_share"].as_i64().unwrap()).collect();
+    let shares: Vec<i64> = zj["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["budget_share"].as_i64().unwrap())
+        .collect();
     assert_eq!(shares, [90_000_038, 30_000_012], "weights 3:1, to the fen");
     assert_eq!(zj["organisations"].as_array().unwrap().len(), 2);
     let tx = items.iter().find(|p| p["code"] == "TX-2019-02").unwrap();
-    assert_eq!(tx["status_name"], "已完工", "an imported finished project keeps its state");
+    assert_eq!(
+        tx["status_name"], "已完工",
+        "an imported finished project keeps its state"
+    );
 
     // Export, edit one name, import back: one project updated, nothing added.
     let out = dir.path().join("export.csv");
     let (ok, _, stderr) = run(&app, &["export", "projects", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let exported = std::fs::read_to_string(&out).unwrap();
-    assert!(exported.starts_with('\u{feff}') && exported.contains("出资方:中广核"), "{exported}");
+    assert!(
+        exported.starts_with('\u{feff}') && exported.contains("出资方:中广核"),
+        "{exported}"
+    );
     let edited = exported.replace("紫金县光伏扶贫", "紫金县光伏扶贫(扩建)");
     let file = write(&dir, "edited.csv", &edited);
     let (ok, stdout, stderr) = run(&app, &["import", "projects", &file]);
@@ -371,20 +527,39 @@ async fn a_bad_projects_file_names_every_row_and_column_and_writes_nothing() {
     let file = write(&dir, "bad.csv", &text);
     let (ok, _, stderr) = run(&app, &["import", "projects", &file]);
     assert!(!ok);
-    for needle in
-        ["第 3 行 项目编号 列", "第 4 行 主题 列", "第 4 行 民生项目 列", "第 4 行 参与机构 列", "未写入任何数据"]
-    {
+    for needle in [
+        "第 3 行 项目编号 列",
+        "第 4 行 主题 列",
+        "第 4 行 民生项目 列",
+        "第 4 行 参与机构 列",
+        "未写入任何数据",
+    ] {
         assert!(stderr.contains(needle), "{needle} missing from {stderr}");
     }
     assert_eq!(project_count(&app).await, 0);
     // Through the API: the same report as JSON, 422, nothing written.
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(text.into_bytes()).file_name("bad.csv"));
-    let r = app.client.post(app.url("/api/v1/imports/projects")).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(text.into_bytes()).file_name("bad.csv"),
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/imports/projects"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["committed"], false);
-    assert!(body["problems"].as_array().unwrap().iter().any(|p| p["row"] == 4 && p["column"] == "主题"), "{body}");
+    assert!(
+        body["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["row"] == 4 && p["column"] == "主题"),
+        "{body}"
+    );
     assert_eq!(project_count(&app).await, 0);
     let missing = write(&dir, "missing.csv", "项目名称,主题\n某项目,rural\n");
     let (ok, _, stderr) = run(&app, &["import", "projects", &missing]);

@@ -20,27 +20,60 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Posts an HTML form (application/x-www-form-urlencoded) as the test administrator.
-async fn post_form(app: &TestApp, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-    let body = fields.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
-    let r =
-        client.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.expect("request");
+async fn post_form(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
     let status = r.status();
-    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     (status, r.text().await.expect("body"), location)
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let sql = sql.to_string();
     match &app.db {
-        store::Db::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await.unwrap(),
-        store::Db::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await.unwrap(),
+        store::Db::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        store::Db::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(p)
+            .await
+            .unwrap(),
     }
 }
 
 fn import_file(app: &TestApp, dir: &tempfile::TempDir, name: &str, lines: &[String]) {
-    let file = write_file(dir, name, format!("{HEADER}\n{}\n", lines.join("\n")).as_bytes());
+    let file = write_file(
+        dir,
+        name,
+        format!("{HEADER}\n{}\n", lines.join("\n")).as_bytes(),
+    );
     let out = app.bangfu(&["import", "households", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Two families in 紫金县 (在上村) and one in another county; returns the full ID numbers.
@@ -49,12 +82,20 @@ fn seed(app: &TestApp, dir: &tempfile::TempDir) -> Vec<String> {
     lines.extend(family("4416210002", VILLAGE, 2));
     lines.extend(family("4510240001", OTHER_VILLAGE, 3));
     import_file(app, dir, "seed.csv", &lines);
-    lines.iter().map(|l| l.split(',').nth(5).unwrap().to_string()).collect()
+    lines
+        .iter()
+        .map(|l| l.split(',').nth(5).unwrap().to_string())
+        .collect()
 }
 
 async fn household_id(app: &TestApp, no: &str) -> i64 {
     let items = app.get_all(&format!("/api/v1/households?q={no}")).await;
-    items.iter().find(|h| h["household_no"] == no).unwrap_or_else(|| panic!("{no} not listed"))["id"].as_i64().unwrap()
+    items
+        .iter()
+        .find(|h| h["household_no"] == no)
+        .unwrap_or_else(|| panic!("{no} not listed"))["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn detail(app: &TestApp, id: i64) -> Value {
@@ -71,19 +112,42 @@ async fn the_registry_drills_down_from_county_to_village_and_lists_households_by
 
     let (status, top) = app.get_text("/registry").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(top.contains("href=\"/registry?region=441621\">紫金县</a>"), "{top}");
-    assert!(top.contains("广东省 河源市"), "counties show where they are");
+    assert!(
+        top.contains("href=\"/registry?region=441621\">紫金县</a>"),
+        "{top}"
+    );
+    assert!(
+        top.contains("广东省 河源市"),
+        "counties show where they are"
+    );
     // 紫金县: 2 households, 6 people; both counties together 3 and 9.
     let row = top.split("紫金县</a>").nth(1).unwrap();
-    assert!(row.contains("<td class=\"num\">2</td><td class=\"num\">6</td>"), "{row}");
-    assert!(top.contains("<span class=\"num\">3</span>") && top.contains("<span class=\"num\">9</span>"));
+    assert!(
+        row.contains("<td class=\"num\">2</td><td class=\"num\">6</td>"),
+        "{row}"
+    );
+    assert!(
+        top.contains("<span class=\"num\">3</span>")
+            && top.contains("<span class=\"num\">9</span>")
+    );
 
     let (_, county) = app.get_text("/registry?region=441621").await;
-    assert!(county.contains("href=\"/registry?region=441621103\">九和镇</a>"), "{county}");
+    assert!(
+        county.contains("href=\"/registry?region=441621103\">九和镇</a>"),
+        "{county}"
+    );
     assert!(!county.contains("4510"), "only this county's towns");
     let (_, town) = app.get_text("/registry?region=441621103").await;
-    assert!(town.contains("href=\"/households?region=441621103212\">在上村村民委员会</a>"), "{town}");
-    let r = app.client.get(app.url("/registry?region=441621103212")).send().await.unwrap();
+    assert!(
+        town.contains("href=\"/households?region=441621103212\">在上村村民委员会</a>"),
+        "{town}"
+    );
+    let r = app
+        .client
+        .get(app.url("/registry?region=441621103212"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/households?region=441621103212");
 
@@ -91,15 +155,28 @@ async fn the_registry_drills_down_from_county_to_village_and_lists_households_by
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains(">4416210001</a>") && list.contains(">4416210002</a>"));
     assert!(!list.contains("4510240001"));
-    assert!(list.contains("/api/v1/households/export.csv?region=441621103212"), "export links carry the filters");
+    assert!(
+        list.contains("/api/v1/households/export.csv?region=441621103212"),
+        "export links carry the filters"
+    );
     let (status, bad) = app.get_text("/households?status=不存在").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.contains("status“不存在”无效"), "{bad}");
 
     // The public is sent to log in.
-    let r = app.anonymous_client().get(app.url("/registry")).send().await.unwrap();
+    let r = app
+        .anonymous_client()
+        .get(app.url("/registry"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
 }
 
 #[tokio::test]
@@ -117,9 +194,19 @@ async fn the_household_list_pages_by_keyset_with_the_filters_kept() {
     let (_, first) = app.get_text("/households?region=441621&status=0").await;
     assert_eq!(first.matches("<tr><td><a href=\"/households/").count(), 50);
     assert!(first.contains(">P049</a>") && !first.contains(">P050</a>"));
-    let next =
-        first.split("<a class=\"button\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&");
-    assert!(next.starts_with("/households?region=441621&status=0&cursor="), "{next}");
+    let next = first
+        .split("<a class=\"button\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(
+        next.starts_with("/households?region=441621&status=0&cursor="),
+        "{next}"
+    );
     let (_, second) = app.get_text(&next).await;
     assert_eq!(second.matches("<tr><td><a href=\"/households/").count(), 3);
     assert!(second.contains(">P050</a>") && second.contains(">P052</a>"));
@@ -134,10 +221,16 @@ async fn the_household_file_shows_masked_numbers_only() {
     let id = household_id(&app, "4416210001").await;
     let (status, page) = app.get_text(&format!("/households/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("一户一档") && page.contains("广东省 河源市 紫金县 九和镇 在上村村民委员会"), "{page}");
+    assert!(
+        page.contains("一户一档") && page.contains("广东省 河源市 紫金县 九和镇 在上村村民委员会"),
+        "{page}"
+    );
     for full in &ids[..3] {
         assert!(!page.contains(full.as_str()), "{full} shown in full");
-        assert!(page.contains(&domain::id_number::mask_id(full)), "masked {full} missing");
+        assert!(
+            page.contains(&domain::id_number::mask_id(full)),
+            "masked {full} missing"
+        );
     }
     assert!(page.contains("138****1234") && !page.contains("13800001234"));
     assert!(page.contains("/static/registry.css"));
@@ -145,7 +238,11 @@ async fn the_household_file_shows_masked_numbers_only() {
     assert!(css.contains("@media print") && css.contains("A4"));
     // Neither the list, nor the drill-down, nor the edit form carry a full number.
     let mut seen = String::new();
-    for path in ["/households".to_string(), "/registry?region=441621103".to_string(), format!("/households/{id}/edit")] {
+    for path in [
+        "/households".to_string(),
+        "/registry?region=441621103".to_string(),
+        format!("/households/{id}/edit"),
+    ] {
         seen += &app.get_text(&path).await.1;
     }
     for full in &ids {
@@ -156,11 +253,22 @@ async fn the_household_file_shows_masked_numbers_only() {
 /// The fields a browser would submit from the form with this action: inputs with their value,
 /// selects with their selected option (the first when none is).
 fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
-    let start = html.find(&format!("action=\"{action}\"")).expect("form present");
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .expect("form present");
     let form = &html[start..html[start..].find("</form>").map(|e| start + e).unwrap()];
     let attr = |tag: &str, name: &str| -> Option<String> {
         let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-        Some(tag[at..].split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&").replace("&#34;", "\"").replace("&#39;", "'"))
+        Some(
+            tag[at..]
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("&#38;", "&")
+                .replace("&amp;", "&")
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'"),
+        )
     };
     let mut out = Vec::new();
     let mut rest = form;
@@ -175,7 +283,10 @@ fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
             let tag = &rest[..rest.find('>').unwrap()];
             let body = &rest[..rest.find("</select>").unwrap()];
             let options: Vec<&str> = body.split("<option").skip(1).collect();
-            let chosen = options.iter().find(|o| o.split('>').next().unwrap().contains(" selected")).or(options.first());
+            let chosen = options
+                .iter()
+                .find(|o| o.split('>').next().unwrap().contains(" selected"))
+                .or(options.first());
             let value = chosen.and_then(|o| attr(o, "value")).unwrap_or_default();
             out.push((attr(tag, "name").unwrap(), value));
         }
@@ -188,7 +299,11 @@ fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
 async fn a_refused_household_form_comes_back_with_field_messages_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let head_id = id_number("441621", "19650101", 11, true);
-    let wrong = format!("{}{}", &head_id[..17], if head_id.ends_with('1') { '2' } else { '1' });
+    let wrong = format!(
+        "{}{}",
+        &head_id[..17],
+        if head_id.ends_with('1') { '2' } else { '1' }
+    );
     let mut form: Vec<(&str, &str)> = vec![
         ("household_no", "FORM-1"),
         ("village_code", "441621103"),
@@ -218,18 +333,45 @@ async fn a_refused_household_form_comes_back_with_field_messages_and_writes_noth
     let (status, page, _) = post_form(&app, &app.client, "/households/new", &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     let near = |field: &str| -> String {
-        let at = page.find(&format!("name=\"{field}\"")).unwrap_or_else(|| panic!("{field} not in form"));
+        let at = page
+            .find(&format!("name=\"{field}\""))
+            .unwrap_or_else(|| panic!("{field} not in form"));
         page[at..].split("</div>").next().unwrap().to_string()
     };
-    assert!(near("village_code").contains("field-error"), "{}", near("village_code"));
+    assert!(
+        near("village_code").contains("field-error"),
+        "{}",
+        near("village_code")
+    );
     assert!(near("village_code").contains("12 位村级代码"));
-    assert!(near("members[0].id_number").contains("field-error"), "{}", near("members[0].id_number"));
-    assert!(near("members[2].name").contains("姓名不能为空"), "{}", near("members[2].name"));
-    assert!(!near("members[1].name").contains("field-error"), "the blank row has no messages");
-    assert!(near("household_no").contains("value=\"FORM-1\""), "what was typed stays");
+    assert!(
+        near("members[0].id_number").contains("field-error"),
+        "{}",
+        near("members[0].id_number")
+    );
+    assert!(
+        near("members[2].name").contains("姓名不能为空"),
+        "{}",
+        near("members[2].name")
+    );
+    assert!(
+        !near("members[1].name").contains("field-error"),
+        "the blank row has no messages"
+    );
+    assert!(
+        near("household_no").contains("value=\"FORM-1\""),
+        "what was typed stays"
+    );
     // The typed number stays in its input for correcting (the page is not cached), but no
     // message quotes it.
-    let message = near("members[0].id_number").split("field-error").nth(1).unwrap().split("</p>").next().unwrap().to_string();
+    let message = near("members[0].id_number")
+        .split("field-error")
+        .nth(1)
+        .unwrap()
+        .split("</p>")
+        .next()
+        .unwrap()
+        .to_string();
     assert!(!message.contains(&wrong), "{message}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM households").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM members").await, 0);
@@ -268,31 +410,81 @@ async fn a_refused_household_form_comes_back_with_field_messages_and_writes_noth
 
     // The edit form: masked numbers are kept, a changed field is saved.
     let (_, edit) = app.get_text(&format!("/households/{id}/edit")).await;
-    assert!(edit.contains(&format!("value=\"{}\"", domain::id_number::mask_id(&head_id))), "{edit}");
+    assert!(
+        edit.contains(&format!(
+            "value=\"{}\"",
+            domain::id_number::mask_id(&head_id)
+        )),
+        "{edit}"
+    );
     let mut fields = form_fields(&edit, &format!("/households/{id}/edit"));
-    let spouse_row = fields.iter().find(|(k, v)| k.ends_with(".name") && v == "陈二").unwrap().0.replace(".name", "");
+    let spouse_row = fields
+        .iter()
+        .find(|(k, v)| k.ends_with(".name") && v == "陈二")
+        .unwrap()
+        .0
+        .replace(".name", "");
     for (k, v) in fields.iter_mut() {
         if *k == format!("{spouse_row}.education") {
             *v = "4".into(); // 高中
         }
     }
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, page, _) = post_form(&app, &app.client, &format!("/households/{id}/edit"), &refs).await;
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, page, _) =
+        post_form(&app, &app.client, &format!("/households/{id}/edit"), &refs).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let d = detail(&app, id).await;
-    let spouse = d["members"].as_array().unwrap().iter().find(|m| m["name"] == "陈二").unwrap();
+    let spouse = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "陈二")
+        .unwrap();
     assert_eq!(spouse["education"]["name"], "高中");
     assert_eq!(spouse["id_number"], domain::id_number::mask_id(&spouse_id));
     assert_eq!(d["member_count"], 2);
-    let (_, revealed) = app.post(&format!("/api/v1/members/{}/reveal", spouse["id"]), &serde_json::json!({"reason": "核对"})).await;
-    assert_eq!(revealed["id_number"], spouse_id, "the masked cell left the number unchanged");
+    let (_, revealed) = app
+        .post(
+            &format!("/api/v1/members/{}/reveal", spouse["id"]),
+            &serde_json::json!({"reason": "核对"}),
+        )
+        .await;
+    assert_eq!(
+        revealed["id_number"], spouse_id,
+        "the masked cell left the number unchanged"
+    );
 
     // An edit that breaks a rule is refused field by field and changes nothing.
-    let broken: Vec<(&str, &str)> = refs.iter().map(|(k, v)| if *k == "identified_year" { (*k, "2009") } else { (*k, *v) }).collect();
-    let (status, page, _) = post_form(&app, &app.client, &format!("/households/{id}/edit"), &broken).await;
+    let broken: Vec<(&str, &str)> = refs
+        .iter()
+        .map(|(k, v)| {
+            if *k == "identified_year" {
+                (*k, "2009")
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let (status, page, _) = post_form(
+        &app,
+        &app.client,
+        &format!("/households/{id}/edit"),
+        &broken,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let at = page.find("name=\"identified_year\"").unwrap();
-    assert!(page[at..].split("</div>").next().unwrap().contains("识别年度应为"), "{page}");
+    assert!(
+        page[at..]
+            .split("</div>")
+            .next()
+            .unwrap()
+            .contains("识别年度应为"),
+        "{page}"
+    );
     assert_eq!(detail(&app, id).await["identified_year"], 2015);
 }
 
@@ -304,19 +496,47 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
     let id = household_id(&app, "4416210001").await;
     let base = format!("/households/{id}");
     let (_, page) = app.get_text(&base).await;
-    for action in ["status", "income", "cadres", "measures", "members", "events"] {
-        assert!(page.contains(&format!("action=\"/households/{id}/{action}\"")), "form {action} missing");
+    for action in [
+        "status", "income", "cadres", "measures", "members", "events",
+    ] {
+        assert!(
+            page.contains(&format!("action=\"/households/{id}/{action}\"")),
+            "form {action} missing"
+        );
     }
-    let history = detail(&app, id).await["status_history"].as_array().unwrap().len();
+    let history = detail(&app, id).await["status_history"]
+        .as_array()
+        .unwrap()
+        .len();
 
     // Refused: a year before identification.
-    let (status, page, _) =
-        post_form(&app, &app.client, &format!("{base}/status"), &[("status", "1"), ("year", "2010"), ("note", "")]).await;
+    let (status, page, _) = post_form(
+        &app,
+        &app.client,
+        &format!("{base}/status"),
+        &[("status", "1"), ("year", "2010"), ("note", "")],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let at = page.find("id=\"status-year\"").unwrap();
-    assert!(page[at..].split("</div>").next().unwrap().contains("年份应在识别年度与今年之间"));
-    assert!(page.contains("<details class=\"form-box no-print\" id=\"status\" open>"), "the failed form is open");
-    assert_eq!(detail(&app, id).await["status_history"].as_array().unwrap().len(), history);
+    assert!(
+        page[at..]
+            .split("</div>")
+            .next()
+            .unwrap()
+            .contains("年份应在识别年度与今年之间")
+    );
+    assert!(
+        page.contains("<details class=\"form-box no-print\" id=\"status\" open>"),
+        "the failed form is open"
+    );
+    assert_eq!(
+        detail(&app, id).await["status_history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        history
+    );
 
     // Income of a year, to the fen.
     let (status, _, location) = post_form(
@@ -338,28 +558,57 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
     let d = detail(&app, id).await;
     assert_eq!(d["incomes"][0]["per_capita_fen"], 530000);
     let (_, page) = app.get_text(&base).await;
-    assert!(page.contains("5300.00"), "the file shows the per-capita income");
-    let (status, page, _) = post_form(&app, &app.client, &format!("{base}/income"), &[("year", "2019"), ("wage", "1.234")]).await;
+    assert!(
+        page.contains("5300.00"),
+        "the file shows the per-capita income"
+    );
+    let (status, page, _) = post_form(
+        &app,
+        &app.client,
+        &format!("{base}/income"),
+        &[("year", "2019"), ("wage", "1.234")],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let at = page.find("id=\"income-wage\"").unwrap();
-    assert!(page[at..].split("</div>").next().unwrap().contains("field-error"));
+    assert!(
+        page[at..]
+            .split("</div>")
+            .next()
+            .unwrap()
+            .contains("field-error")
+    );
 
     // Cadre: refused without a name, then recorded.
-    let cadre =
-        [("name", ""), ("unit", "建设银行深圳市分行"), ("unit_level", "市直"), ("phone", "13712345678"), ("start_date", "2018-04-01")];
+    let cadre = [
+        ("name", ""),
+        ("unit", "建设银行深圳市分行"),
+        ("unit_level", "市直"),
+        ("phone", "13712345678"),
+        ("start_date", "2018-04-01"),
+    ];
     let (status, page, _) = post_form(&app, &app.client, &format!("{base}/cadres"), &cadre).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("请填写帮扶责任人姓名"));
     let mut cadre = cadre;
     cadre[0].1 = "刘鹏威";
-    assert_eq!(post_form(&app, &app.client, &format!("{base}/cadres"), &cadre).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_form(&app, &app.client, &format!("{base}/cadres"), &cadre)
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
 
     // Relocation needs both villages.
     let (status, page, _) = post_form(
         &app,
         &app.client,
         &format!("{base}/measures"),
-        &[("measure_type", "易地扶贫搬迁"), ("date", "2019-06-01"), ("amount", "60000")],
+        &[
+            ("measure_type", "易地扶贫搬迁"),
+            ("date", "2019-06-01"),
+            ("amount", "60000"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -371,7 +620,12 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
         ("relocated_from", VILLAGE),
         ("relocated_to", "441621100001"),
     ];
-    assert_eq!(post_form(&app, &app.client, &format!("{base}/measures"), &measure).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        post_form(&app, &app.client, &format!("{base}/measures"), &measure)
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
 
     // A birth adds a member, a death removes one; both are events.
     let child = id_number("441621", "20200301", 12, false);
@@ -396,18 +650,34 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let d = detail(&app, id).await;
     assert_eq!(d["member_count"], 4);
-    let spouse = d["members"].as_array().unwrap().iter().find(|m| m["name"] == "李秀英").unwrap()["id"].to_string();
+    let spouse = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "李秀英")
+        .unwrap()["id"]
+        .to_string();
     let (status, _, _) = post_form(
         &app,
         &app.client,
         &format!("{base}/events"),
-        &[("event_type", "death"), ("member_id", &spouse), ("date", "2021-05-06"), ("note", "")],
+        &[
+            ("event_type", "death"),
+            ("member_id", &spouse),
+            ("date", "2021-05-06"),
+            ("note", ""),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let d = detail(&app, id).await;
     assert_eq!(d["member_count"], 3);
-    let events: Vec<&str> = d["events"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    let events: Vec<&str> = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
     assert_eq!(events, ["birth", "death"]);
     assert_eq!(d["cadres"][0]["name"], "刘鹏威");
     assert_eq!(d["measures"][0]["relocated_to"], "441621100001");
@@ -415,12 +685,17 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
     let mut bad_birth = birth;
     bad_birth[1].1 = "2020-02-30";
     bad_birth[5].1 = "";
-    let (status, page, _) = post_form(&app, &app.client, &format!("{base}/members"), &bad_birth).await;
+    let (status, page, _) =
+        post_form(&app, &app.client, &format!("{base}/members"), &bad_birth).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("日期应为 YYYY-MM-DD"));
     assert_eq!(detail(&app, id).await["member_count"], 3);
     let (_, page) = app.get_text(&base).await;
-    assert!(page.contains("减少成员（死亡）") && page.contains("新增成员（出生）") && page.contains("在上村村民委员会（441621103212）"));
+    assert!(
+        page.contains("减少成员（死亡）")
+            && page.contains("新增成员（出生）")
+            && page.contains("在上村村民委员会（441621103212）")
+    );
 }
 
 #[tokio::test]
@@ -430,18 +705,35 @@ async fn the_reveal_form_needs_a_reason_shows_the_number_once_and_is_audited() {
     let ids = seed(&app, &dir);
     let id = household_id(&app, "4416210001").await;
     let d = detail(&app, id).await;
-    let head = d["members"].as_array().unwrap().iter().find(|m| m["relation"]["code"] == "01").unwrap();
+    let head = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["relation"]["code"] == "01")
+        .unwrap();
     let member = head["id"].to_string();
     let path = format!("/households/{id}/reveal");
 
-    let (status, page, _) = post_form(&app, &app.client, &path, &[("member_id", &member), ("reason", " ")]).await;
+    let (status, page, _) = post_form(
+        &app,
+        &app.client,
+        &path,
+        &[("member_id", &member), ("reason", " ")],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("查看完整号码须填写事由"));
     assert!(!page.contains(ids[0].as_str()));
     let (_, audit) = app.get("/api/v1/audit?action=reveal").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 0, "{audit}");
 
-    let (status, page, _) = post_form(&app, &app.client, &path, &[("member_id", &member), ("reason", "核对身份")]).await;
+    let (status, page, _) = post_form(
+        &app,
+        &app.client,
+        &path,
+        &[("member_id", &member), ("reason", "核对身份")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(ids[0].as_str()), "the full number is shown");
     assert!(page.contains("13800001234"));
@@ -459,11 +751,21 @@ async fn the_reveal_form_needs_a_reason_shows_the_number_once_and_is_audited() {
     // A county cadre without the reveal permission sees no full number and no form.
     let cadre = app.client_as("county", Some("441621"), None).await;
     let (_, file) = {
-        let r = cadre.get(app.url(&format!("/households/{id}"))).send().await.unwrap();
+        let r = cadre
+            .get(app.url(&format!("/households/{id}")))
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.text().await.unwrap())
     };
     assert!(!file.contains("查看完整号码</button>"));
-    let (status, page, _) = post_form(&app, &cadre, &path, &[("member_id", &member), ("reason", "想看")]).await;
+    let (status, page, _) = post_form(
+        &app,
+        &cadre,
+        &path,
+        &[("member_id", &member), ("reason", "想看")],
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!page.contains(ids[0].as_str()));
     let (_, audit) = app.get("/api/v1/audit?action=reveal").await;
@@ -472,7 +774,9 @@ async fn the_reveal_form_needs_a_reason_shows_the_number_once_and_is_audited() {
 
 /// Parses CSV bytes (BOM stripped) into rows of cells.
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
-    let text = std::str::from_utf8(bytes).unwrap().trim_start_matches('\u{feff}');
+    let text = std::str::from_utf8(bytes)
+        .unwrap()
+        .trim_start_matches('\u{feff}');
     csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(text.as_bytes())
@@ -482,19 +786,30 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
 }
 
 fn template_headers() -> Vec<String> {
-    domain::registry::MEMBER_COLUMNS.iter().map(|c| c.0).chain(domain::registry::OPTIONAL_HOUSEHOLD_COLUMNS).map(String::from).collect()
+    domain::registry::MEMBER_COLUMNS
+        .iter()
+        .map(|c| c.0)
+        .chain(domain::registry::OPTIONAL_HOUSEHOLD_COLUMNS)
+        .map(String::from)
+        .collect()
 }
 
 async fn download(app: &TestApp, path: &str) -> (StatusCode, String, Vec<u8>) {
     let r = app.client.get(app.url(path)).send().await.unwrap();
     let status = r.status();
-    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     (status, ct, r.bytes().await.unwrap().to_vec())
 }
 
 fn xlsx_rows(bytes: Vec<u8>) -> Vec<Vec<String>> {
     let table = store::tabular::open_bytes("export.xlsx", bytes).expect("a valid workbook");
-    std::iter::once(table.headers).chain(table.rows.map(|r| r.unwrap().cells)).collect()
+    std::iter::once(table.headers)
+        .chain(table.rows.map(|r| r.unwrap().cells))
+        .collect()
 }
 
 #[tokio::test]
@@ -508,7 +823,11 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
     assert!(csv.starts_with("\u{feff}".as_bytes()), "UTF-8 with BOM");
     let rows = csv_rows(&csv);
     assert_eq!(rows[0], template_headers());
-    assert_eq!(rows.len(), 7, "one row per member of the two 紫金县 households");
+    assert_eq!(
+        rows.len(),
+        7,
+        "one row per member of the two 紫金县 households"
+    );
     let text = String::from_utf8(csv.clone()).unwrap();
     for full in &ids {
         assert!(!text.contains(full.as_str()), "{full} exported in full");
@@ -519,7 +838,10 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
     assert_eq!(rows[1][20], "138****1234");
     assert_eq!(rows[1][4], "男");
     assert_eq!(rows[1][18], "已脱贫（享受政策）", "names, not codes");
-    assert!(rows[1..].iter().all(|r| r[1].starts_with('M')), "members got a 人编号 so the file imports back");
+    assert!(
+        rows[1..].iter().all(|r| r[1].starts_with('M')),
+        "members got a 人编号 so the file imports back"
+    );
     // Recorded: the export with its filter and row count, and the numbering.
     let (_, audit) = app.get("/api/v1/audit?action=export").await;
     let e = &audit["items"][0];
@@ -528,19 +850,38 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
     assert_eq!(after["rows"], 6);
     assert_eq!(after["filter"]["region"], "441621");
     assert_eq!(after["member_no_assigned"], 6);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM members WHERE member_no IS NULL").await, 3, "only the exported ones were numbered");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM members WHERE member_no IS NULL").await,
+        3,
+        "only the exported ones were numbered"
+    );
 
-    let before = (count(&app, "SELECT COUNT(*) FROM households").await, count(&app, "SELECT COUNT(*) FROM members").await);
+    let before = (
+        count(&app, "SELECT COUNT(*) FROM households").await,
+        count(&app, "SELECT COUNT(*) FROM members").await,
+    );
     let file = write_file(&dir, "export.csv", &csv);
     let out = app.bangfu(&["import", "households", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("新增 0 户"));
-    let after_import = (count(&app, "SELECT COUNT(*) FROM households").await, count(&app, "SELECT COUNT(*) FROM members").await);
+    let after_import = (
+        count(&app, "SELECT COUNT(*) FROM households").await,
+        count(&app, "SELECT COUNT(*) FROM members").await,
+    );
     assert_eq!(after_import, before);
     let (_, _, again) = download(&app, "/api/v1/households/export.csv?region=441621").await;
-    assert_eq!(csv_rows(&again), rows, "re-importing the export changed nothing");
+    assert_eq!(
+        csv_rows(&again),
+        rows,
+        "re-importing the export changed nothing"
+    );
     let (_, audit) = app.get("/api/v1/audit?action=export").await;
-    let latest: Value = serde_json::from_str(audit["items"][0]["after_json"].as_str().unwrap()).unwrap();
+    let latest: Value =
+        serde_json::from_str(audit["items"][0]["after_json"].as_str().unwrap()).unwrap();
     assert_eq!(latest["member_no_assigned"], 0);
 
     // A corrected cell is applied; the masked numbers stay as they were.
@@ -553,20 +894,46 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
     }
     let file = write_file(&dir, "edited.csv", &bytes);
     let out = app.bangfu(&["import", "households", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = household_id(&app, &edited[son][0]).await;
     let d = detail(&app, id).await;
-    let m = d["members"].as_array().unwrap().iter().find(|m| m["name"] == "王小明").unwrap();
+    let m = d["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "王小明")
+        .unwrap();
     assert_eq!(m["education"]["name"], "高中");
     assert_eq!(m["id_number"], edited[son][5]);
-    let (_, revealed) = app.post(&format!("/api/v1/members/{}/reveal", m["id"]), &serde_json::json!({"reason": "核对"})).await;
-    assert!(ids.contains(&revealed["id_number"].as_str().unwrap().to_string()), "the full number survived the round trip");
-    assert_eq!((count(&app, "SELECT COUNT(*) FROM households").await, count(&app, "SELECT COUNT(*) FROM members").await), before);
+    let (_, revealed) = app
+        .post(
+            &format!("/api/v1/members/{}/reveal", m["id"]),
+            &serde_json::json!({"reason": "核对"}),
+        )
+        .await;
+    assert!(
+        ids.contains(&revealed["id_number"].as_str().unwrap().to_string()),
+        "the full number survived the round trip"
+    );
+    assert_eq!(
+        (
+            count(&app, "SELECT COUNT(*) FROM households").await,
+            count(&app, "SELECT COUNT(*) FROM members").await
+        ),
+        before
+    );
 
     // XLSX: the same rows, and it imports back as well.
     let (status, ct, xlsx) = download(&app, "/api/v1/households/export.xlsx?region=441621").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(ct, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert_eq!(
+        ct,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
     let sheet = xlsx_rows(xlsx.clone());
     let (_, _, now_csv) = download(&app, "/api/v1/households/export.csv?region=441621").await;
     let mut expected = csv_rows(&now_csv);
@@ -581,12 +948,24 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
             r
         })
         .collect();
-    expected.iter_mut().for_each(|r| r.resize(width, String::new()));
+    expected
+        .iter_mut()
+        .for_each(|r| r.resize(width, String::new()));
     assert_eq!(padded, expected);
     let file = write_file(&dir, "export.xlsx", &xlsx);
     let out = app.bangfu(&["import", "households", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!((count(&app, "SELECT COUNT(*) FROM households").await, count(&app, "SELECT COUNT(*) FROM members").await), before);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (
+            count(&app, "SELECT COUNT(*) FROM households").await,
+            count(&app, "SELECT COUNT(*) FROM members").await
+        ),
+        before
+    );
 
     // A bad filter is refused like the list's.
     let (status, _, _) = download(&app, "/api/v1/households/export.csv?status=不存在").await;
@@ -598,23 +977,48 @@ async fn templates_download_as_workbooks_with_the_template_headers() {
     let app = TestApp::spawn().await;
     let (status, ct, members) = download(&app, "/imports/template/members.xlsx").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(ct, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert_eq!(
+        ct,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
     let rows = xlsx_rows(members);
     assert_eq!(rows[0], template_headers());
-    assert_eq!(rows.len(), 1, "the sheet that is imported has no example data in it");
+    assert_eq!(
+        rows.len(),
+        1,
+        "the sheet that is imported has no example data in it"
+    );
     let (_, _, incomes) = download(&app, "/imports/template/incomes.xlsx").await;
     assert_eq!(xlsx_rows(incomes)[0], domain::registry::INCOME_COLUMNS);
     let (_, page) = app.get_text("/imports").await;
-    assert!(page.contains("href=\"/imports/template/members.xlsx\"") && page.contains("enctype=\"multipart/form-data\""));
+    assert!(
+        page.contains("href=\"/imports/template/members.xlsx\"")
+            && page.contains("enctype=\"multipart/form-data\"")
+    );
 }
 
-async fn upload(app: &TestApp, client: &reqwest::Client, kind: &str, dry_run: bool, name: &str, bytes: Vec<u8>) -> (StatusCode, String) {
+async fn upload(
+    app: &TestApp,
+    client: &reqwest::Client,
+    kind: &str,
+    dry_run: bool,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, String) {
     let mut form = reqwest::multipart::Form::new().text("kind", kind.to_string());
     if dry_run {
         form = form.text("dry_run", "1");
     }
-    let form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
-    let r = client.post(app.url("/imports")).multipart(form).send().await.unwrap();
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let r = client
+        .post(app.url("/imports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.text().await.unwrap())
 }
 
@@ -624,23 +1028,53 @@ async fn the_import_page_lists_problems_and_offers_them_as_csv_and_xlsx() {
     let mut lines = vec![HEADER.to_string()];
     lines.extend(family("U1", VILLAGE, 1));
     let good = id_number("441621", "19700305", 1, true);
-    let wrong = format!("{}{}", &good[..17], if good.ends_with('1') { '2' } else { '1' });
-    let bad_text = lines.join("\n").replace(&good, &wrong).replace(",因病,", ",因懒,");
-    let (status, page) = upload(&app, &app.client, "members", true, "bad.csv", bad_text.into_bytes()).await;
+    let wrong = format!(
+        "{}{}",
+        &good[..17],
+        if good.ends_with('1') { '2' } else { '1' }
+    );
+    let bad_text = lines
+        .join("\n")
+        .replace(&good, &wrong)
+        .replace(",因病,", ",因懒,");
+    let (status, page) = upload(
+        &app,
+        &app.client,
+        "members",
+        true,
+        "bad.csv",
+        bad_text.into_bytes(),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains("未写入任何数据"));
-    assert!(page.contains("<td class=\"num\">2</td><td>证件号码</td>"), "{page}");
+    assert!(
+        page.contains("<td class=\"num\">2</td><td>证件号码</td>"),
+        "{page}"
+    );
     assert!(page.contains(&domain::id_number::mask_id(&wrong)));
     assert!(!page.contains(&wrong), "the value is masked");
     assert!(page.contains("<td>主要致贫原因</td>"));
-    let token = page.split("/imports/reports/").nth(1).unwrap().split(".csv").next().unwrap().to_string();
+    let token = page
+        .split("/imports/reports/")
+        .nth(1)
+        .unwrap()
+        .split(".csv")
+        .next()
+        .unwrap()
+        .to_string();
     let (status, ct, report) = download(&app, &format!("/imports/reports/{token}.csv")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(ct.starts_with("text/csv"));
     assert!(report.starts_with("\u{feff}".as_bytes()));
     let rows = csv_rows(&report);
     assert_eq!(rows[0], ["行号", "列", "值", "问题"]);
-    assert!(rows.iter().any(|r| r[0] == "2" && r[1] == "证件号码" && r[2] == domain::id_number::mask_id(&wrong)), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r[0] == "2"
+            && r[1] == "证件号码"
+            && r[2] == domain::id_number::mask_id(&wrong)),
+        "{rows:?}"
+    );
     assert_eq!(rows.iter().filter(|r| r[1] == "主要致贫原因").count(), 3);
     assert!(!String::from_utf8_lossy(&report).contains(&wrong));
     let (status, _, xlsx) = download(&app, &format!("/imports/reports/{token}.xlsx")).await;
@@ -648,7 +1082,11 @@ async fn the_import_page_lists_problems_and_offers_them_as_csv_and_xlsx() {
     assert_eq!(xlsx_rows(xlsx), rows);
     // Someone else cannot fetch it.
     let other = app.client_as("admin", None, None).await;
-    let r = other.get(app.url(&format!("/imports/reports/{token}.csv"))).send().await.unwrap();
+    let r = other
+        .get(app.url(&format!("/imports/reports/{token}.csv")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM households").await, 0);
 
@@ -663,7 +1101,15 @@ async fn the_import_page_lists_problems_and_offers_them_as_csv_and_xlsx() {
     assert!(page.contains("导入完成") && page.contains("新增 1 户"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM members").await, 3);
     let incomes = "户编号,年度,工资性收入,生产经营性收入,财产性收入,转移性收入,生产经营性支出\nU1,2019,9000,0,0,0,0\n";
-    let (status, page) = upload(&app, &app.client, "incomes", false, "incomes.csv", incomes.as_bytes().to_vec()).await;
+    let (status, page) = upload(
+        &app,
+        &app.client,
+        "incomes",
+        false,
+        "incomes.csv",
+        incomes.as_bytes().to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("收入 1 条"));
     let (status, page) = upload(&app, &app.client, "members", false, "empty.csv", Vec::new()).await;
@@ -679,10 +1125,17 @@ async fn the_household_file_links_to_its_assessment_and_offers_first_secretaries
     let (status, file) = app.get_text(&format!("/households/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let link = format!("href=\"/households/{id}/assessment\"");
-    assert!(file.contains(&link) && file.contains("退出评估说明"), "{file}");
+    assert!(
+        file.contains(&link) && file.contains("退出评估说明"),
+        "{file}"
+    );
     assert!(file.contains(&format!("href=\"/households/{id}/monitoring\"")));
     let (status, explanation) = app.get_text(&format!("/households/{id}/assessment")).await;
-    assert_eq!(status, StatusCode::OK, "the link leads to the explanation page");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the link leads to the explanation page"
+    );
     assert!(explanation.contains("LINK-1"), "{explanation}");
 
     // The administrator gets every form; a first secretary of the village only income and
@@ -696,7 +1149,10 @@ async fn the_household_file_links_to_its_assessment_and_offers_first_secretaries
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
     };
     let secretary = page(app.client_as("village", Some(VILLAGE), None).await).await;
-    assert!(secretary.contains(&action("income")) && secretary.contains(&action("measures")), "{secretary}");
+    assert!(
+        secretary.contains(&action("income")) && secretary.contains(&action("measures")),
+        "{secretary}"
+    );
     assert!(!secretary.contains(&action("status")) && !secretary.contains(&action("cadres")));
     assert!(!secretary.contains(&format!("/households/{id}/edit")) && secretary.contains(&link));
     let auditor = page(app.client_as("auditor", None, None).await).await;
@@ -735,7 +1191,14 @@ async fn the_household_form_records_a_rural_household_never_registered() {
     let (status, page, _) = post_form(&app, &app.client, "/households/new", &form).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     let at = page.find("name=\"identified_year\"").unwrap();
-    assert!(page[at..].split("</div>").next().unwrap().contains("建档立卡户须填写识别年度"), "{page}");
+    assert!(
+        page[at..]
+            .split("</div>")
+            .next()
+            .unwrap()
+            .contains("建档立卡户须填写识别年度"),
+        "{page}"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM households").await, 0);
 
     // As a 一般农户 it is created without them, and its file says what it is.
@@ -757,9 +1220,18 @@ async fn the_household_form_records_a_rural_household_never_registered() {
     // The edit form keeps the type: saved as it comes, still a 一般农户.
     let (_, edit) = app.get_text(&format!("/households/{id}/edit")).await;
     let fields = form_fields(&edit, &format!("/households/{id}/edit"));
-    assert!(fields.iter().any(|(k, v)| k == "household_type" && v == "一般农户"), "{fields:?}");
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, page, _) = post_form(&app, &app.client, &format!("/households/{id}/edit"), &refs).await;
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "household_type" && v == "一般农户"),
+        "{fields:?}"
+    );
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, page, _) =
+        post_form(&app, &app.client, &format!("/households/{id}/edit"), &refs).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(detail(&app, id).await["registered"], false);
 }

@@ -9,7 +9,11 @@ async fn healthz_names_the_backend() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get("/healthz").await;
     assert_eq!(status, StatusCode::OK);
-    let expected = if app.test_db.is_postgres() { "postgres" } else { "sqlite" };
+    let expected = if app.test_db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(body["backend"], expected);
 }
 
@@ -18,7 +22,10 @@ async fn migrating_again_changes_nothing() {
     let app = TestApp::spawn().await;
     assert_eq!(store::migrate::run(&app.db).await.unwrap(), 0);
     let again = Db::open(&app.test_db.target, &NoProgress).await.unwrap();
-    assert_eq!(again.region_count().await.unwrap(), app.db.region_count().await.unwrap());
+    assert_eq!(
+        again.region_count().await.unwrap(),
+        app.db.region_count().await.unwrap()
+    );
     again.close().await;
 }
 
@@ -46,11 +53,21 @@ async fn both_engines_have_the_same_tables_and_columns() {
 #[tokio::test]
 async fn every_documented_read_answers() {
     let app = TestApp::spawn().await;
-    let (_, org) = app.post("/api/v1/organisations", &json!({"name": "深圳市", "kind": "city_office", "shenzhen_side": true})).await;
+    let (_, org) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": "深圳市", "kind": "city_office", "shenzhen_side": true}),
+        )
+        .await;
     let (_, pairing) = app
         .post("/api/v1/pairings", &json!({"organisation_id": org["id"], "region_code": "653131", "pairing_type": "对口支援", "start_year": 2010}))
         .await;
-    let (_, county) = app.post("/api/v1/organisations", &json!({"name": "塔什库尔干县", "kind": "government"})).await;
+    let (_, county) = app
+        .post(
+            "/api/v1/organisations",
+            &json!({"name": "塔什库尔干县", "kind": "government"}),
+        )
+        .await;
     let (_, project) = app
         .post("/api/v1/projects", &json!({"name": "文档项目", "theme": "rural", "approved_on": "2019-01-01", "budget": 100, "locations": [{"region_code": "653131"}]}))
         .await;
@@ -61,7 +78,11 @@ async fn every_documented_read_answers() {
     let household = crate::registry::create_household(&app, "DOC-1").await;
     let member = household["members"][0]["id"].to_string();
     let published = app.bangfu(&["stats", "publish", "--as-of", "2020-09-19"]);
-    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -72,29 +93,43 @@ async fn every_documented_read_answers() {
         let concrete = path
             .replace("{code}", "653131")
             .replace("{year}", "2020")
-            .replace("{id}", &if path.contains("pairings") {
-                pairing["id"].to_string()
-            } else if path.contains("/projects/") {
-                project["id"].to_string()
-            } else if path.contains("/transactions/") {
-                entry["id"].to_string()
-            } else if path.contains("/households/") {
-                household["id"].to_string()
-            } else if path.contains("/members/") {
-                member.clone()
-            } else if path.contains("/stats/published/") {
-                "1".to_string()
-            } else {
-                org["id"].to_string()
-            });
+            .replace(
+                "{id}",
+                &if path.contains("pairings") {
+                    pairing["id"].to_string()
+                } else if path.contains("/projects/") {
+                    project["id"].to_string()
+                } else if path.contains("/transactions/") {
+                    entry["id"].to_string()
+                } else if path.contains("/households/") {
+                    household["id"].to_string()
+                } else if path.contains("/members/") {
+                    member.clone()
+                } else if path.contains("/stats/published/") {
+                    "1".to_string()
+                } else {
+                    org["id"].to_string()
+                },
+            );
         if ops.contains_key("get") {
             let (status, body) = app.get(&concrete).await;
             assert_eq!(status, StatusCode::OK, "GET {concrete}: {body}");
         }
         for method in ["post", "put"] {
             if ops.contains_key(method) {
-                let r = app.client.request(method.to_uppercase().parse().unwrap(), app.url(&concrete)).json(&json!({})).send().await.unwrap();
-                assert!(r.status() != StatusCode::NOT_FOUND && r.status() != StatusCode::METHOD_NOT_ALLOWED, "{method} {concrete}: {}", r.status());
+                let r = app
+                    .client
+                    .request(method.to_uppercase().parse().unwrap(), app.url(&concrete))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status() != StatusCode::NOT_FOUND
+                        && r.status() != StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {concrete}: {}",
+                    r.status()
+                );
             }
         }
     }

@@ -21,8 +21,14 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use store::assessment::{AreaResult, AssessmentRun, ExitProcedure, NewStep, PublicityList, RuleVersion, RuleVersionInfo, StoredReview};
-use store::monitoring::{CaseFilter, EliminationCheck, Expense, MonitoringCase, MonitoringRecords, NewCase, NewCaseMeasure, NewExpense, NewShock, Shock, Visit};
+use store::assessment::{
+    AreaResult, AssessmentRun, ExitProcedure, NewStep, PublicityList, RuleVersion, RuleVersionInfo,
+    StoredReview,
+};
+use store::monitoring::{
+    CaseFilter, EliminationCheck, Expense, MonitoringCase, MonitoringRecords, NewCase,
+    NewCaseMeasure, NewExpense, NewShock, Shock, Visit,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,9 +40,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/assessment-runs/{id}/villages", get(run_villages))
         .route("/api/v1/assessment-runs/{id}/counties", get(run_counties))
         .route("/api/v1/exit-progress", get(exit_progress))
-        .route("/api/v1/county-reviews/{code}/{year}", get(get_review).put(put_review))
-        .route("/api/v1/households/{id}/assessment", get(household_assessment))
-        .route("/api/v1/households/{id}/exit-procedure", get(get_procedure).post(post_procedure))
+        .route(
+            "/api/v1/county-reviews/{code}/{year}",
+            get(get_review).put(put_review),
+        )
+        .route(
+            "/api/v1/households/{id}/assessment",
+            get(household_assessment),
+        )
+        .route(
+            "/api/v1/households/{id}/exit-procedure",
+            get(get_procedure).post(post_procedure),
+        )
         .route("/api/v1/publicity", get(publicity))
         .route("/api/v1/households/{id}/monitoring", get(records))
         .route("/api/v1/households/{id}/visits", post(add_visit))
@@ -48,7 +63,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/monitoring-cases", get(list_cases))
         .route("/api/v1/monitoring-cases/{id}", get(get_case))
         .route("/api/v1/monitoring-cases/{id}/measures", post(add_measure))
-        .route("/api/v1/monitoring-cases/{id}/elimination", get(elimination_check))
+        .route(
+            "/api/v1/monitoring-cases/{id}/elimination",
+            get(elimination_check),
+        )
         .route("/api/v1/monitoring-cases/{id}/eliminate", post(eliminate))
 }
 
@@ -63,32 +81,46 @@ pub(crate) fn text(v: &Option<Value>) -> String {
 }
 
 fn parse_id(s: &str, what: &str) -> Result<i64, ApiError> {
-    s.trim().parse().map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
+    s.trim()
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
 }
 
 fn year_param(s: Option<&str>, required: bool) -> Result<Option<i64>, ApiError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None if required => Err(ApiError::invalid_field("year", "请指定年度 year")),
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid_field("year", "年度应为整数")),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid_field("year", "年度应为整数")),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rules.
 
-async fn get_rules(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<RuleVersion>, ApiError> {
+async fn get_rules(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Json<RuleVersion>, ApiError> {
     if !caller.is_authenticated() {
         return Err(ApiError::unauthorized("请先登录"));
     }
     Ok(Json(state.db.current_rules().await?))
 }
 
-async fn rule_versions(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<Page<RuleVersionInfo>>, ApiError> {
+async fn rule_versions(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Json<Page<RuleVersionInfo>>, ApiError> {
     if !caller.is_authenticated() {
         return Err(ApiError::unauthorized("请先登录"));
     }
-    Ok(Json(Page { items: state.db.rule_versions().await?, next_cursor: None }))
+    Ok(Json(Page {
+        items: state.db.rule_versions().await?,
+        next_cursor: None,
+    }))
 }
 
 async fn rule_version(
@@ -100,7 +132,9 @@ async fn rule_version(
         return Err(ApiError::unauthorized("请先登录"));
     }
     let v = parse_id(&version, "规则版本")?;
-    Ok(Json(state.db.rule_version(v).await?.ok_or_else(|| ApiError::not_found(format!("规则版本 {v} 不存在")))?))
+    Ok(Json(state.db.rule_version(v).await?.ok_or_else(|| {
+        ApiError::not_found(format!("规则版本 {v} 不存在"))
+    })?))
 }
 
 /// Builds the rules to store from a body: the whole rule set or only some of its items (at
@@ -123,10 +157,17 @@ pub(crate) fn merged_rules(current: &Rules, body: Value) -> Result<(Rules, Strin
     }
     let items = match map.remove("rules") {
         Some(Value::Object(r)) if map.is_empty() => r,
-        Some(_) => return Err(ApiError::invalid_field("rules", "rules 应为对象，且不能与其他规则项并列")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "rules",
+                "rules 应为对象，且不能与其他规则项并列",
+            ));
+        }
         None => map,
     };
-    let Value::Object(mut merged) = serde_json::to_value(current).expect("rules serialise") else { unreachable!("rules are an object") };
+    let Value::Object(mut merged) = serde_json::to_value(current).expect("rules serialise") else {
+        unreachable!("rules are an object")
+    };
     let mut details = Vec::new();
     for (k, v) in items {
         if !merged.contains_key(&k) {
@@ -145,7 +186,8 @@ pub(crate) fn merged_rules(current: &Rules, body: Value) -> Result<(Rules, Strin
     if !details.is_empty() {
         return Err(store::StoreError::invalid(details).into());
     }
-    let rules: Rules = serde_json::from_value(Value::Object(merged)).map_err(|e| ApiError::invalid_field("rules", format!("规则格式有误：{e}")))?;
+    let rules: Rules = serde_json::from_value(Value::Object(merged))
+        .map_err(|e| ApiError::invalid_field("rules", format!("规则格式有误：{e}")))?;
     Ok((rules, note))
 }
 
@@ -191,11 +233,21 @@ fn jobs() -> &'static Mutex<HashMap<i64, Arc<RunProgress>>> {
 /// interrupted by a restart).
 pub(crate) fn run_progress(id: i64) -> Option<(u64, u64)> {
     let jobs = jobs().lock().ok()?;
-    jobs.get(&id).map(|p| (p.done.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed)))
+    jobs.get(&id).map(|p| {
+        (
+            p.done.load(Ordering::Relaxed),
+            p.total.load(Ordering::Relaxed),
+        )
+    })
 }
 
 /// Records a run and executes it on a background task.
-pub(crate) async fn start_background(state: &AppState, caller: &Caller, year: i64, region: Option<RegionCode>) -> Result<AssessmentRun, ApiError> {
+pub(crate) async fn start_background(
+    state: &AppState,
+    caller: &Caller,
+    year: i64,
+    region: Option<RegionCode>,
+) -> Result<AssessmentRun, ApiError> {
     let run = state.db.start_assessment_run(caller, year, region).await?;
     let progress = Arc::new(RunProgress::default());
     if let Ok(mut j) = jobs().lock() {
@@ -216,7 +268,9 @@ pub(crate) async fn start_background(state: &AppState, caller: &Caller, year: i6
 fn run_json(run: &AssessmentRun) -> Value {
     let mut v = serde_json::to_value(run).expect("run serialises");
     let progress = match (run.status.as_str(), run_progress(run.id)) {
-        ("running", Some((done, total))) => json!({"done": done, "total": total, "interrupted": false}),
+        ("running", Some((done, total))) => {
+            json!({"done": done, "total": total, "interrupted": false})
+        }
         // Not executing here any more and never finished: the process was stopped.
         ("running", None) => json!({"done": 0, "total": 0, "interrupted": true}),
         _ => {
@@ -247,38 +301,81 @@ async fn start_run(
     ApiJson(b): ApiJson<RunBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let year = year_param(Some(&text(&b.year)), true)?.expect("required");
-    let region = b.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+    let region = b
+        .region
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| parse_region_param("region", r))
+        .transpose()?;
     let wait = super::parse_bool_param("wait", q.wait.as_deref())?.unwrap_or(false);
     if wait {
-        let (run, _) = state.db.assess(&caller, year, region, &store::regions::NoProgress).await?;
+        let (run, _) = state
+            .db
+            .assess(&caller, year, region, &store::regions::NoProgress)
+            .await?;
         return Ok((StatusCode::OK, Json(run_json(&run))));
     }
     let run = start_background(&state, &caller, year, region).await?;
     Ok((StatusCode::ACCEPTED, Json(run_json(&run))))
 }
 
-async fn list_runs(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Json<Page<Value>>, ApiError> {
+async fn list_runs(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Json<Page<Value>>, ApiError> {
     let runs = state.db.assessment_runs(&caller, 100).await?;
-    Ok(Json(Page { items: runs.iter().map(run_json).collect(), next_cursor: None }))
+    Ok(Json(Page {
+        items: runs.iter().map(run_json).collect(),
+        next_cursor: None,
+    }))
 }
 
-async fn get_run(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+async fn get_run(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "评估批次")?;
-    let run = state.db.assessment_run(&caller, id).await?.ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
+    let run = state
+        .db
+        .assessment_run(&caller, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
     Ok(Json(run_json(&run)))
 }
 
-async fn run_level(state: &AppState, caller: &Caller, id: &str, level: RegionLevel) -> Result<Json<Page<AreaResult>>, ApiError> {
+async fn run_level(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    level: RegionLevel,
+) -> Result<Json<Page<AreaResult>>, ApiError> {
     let id = parse_id(id, "评估批次")?;
-    state.db.assessment_run(caller, id).await?.ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
-    Ok(Json(Page { items: state.db.run_results(caller, id, level).await?, next_cursor: None }))
+    state
+        .db
+        .assessment_run(caller, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("评估批次 {id} 不存在")))?;
+    Ok(Json(Page {
+        items: state.db.run_results(caller, id, level).await?,
+        next_cursor: None,
+    }))
 }
 
-async fn run_villages(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Page<AreaResult>>, ApiError> {
+async fn run_villages(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Page<AreaResult>>, ApiError> {
     run_level(&state, &caller, &id, RegionLevel::Village).await
 }
 
-async fn run_counties(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<Page<AreaResult>>, ApiError> {
+async fn run_counties(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Page<AreaResult>>, ApiError> {
     run_level(&state, &caller, &id, RegionLevel::County).await
 }
 
@@ -296,15 +393,35 @@ async fn exit_progress(
 ) -> Result<Json<Page<AreaResult>>, ApiError> {
     let year = match year_param(q.year.as_deref(), false)? {
         Some(y) => y,
-        None => state.db.assessment_runs(&caller, 1).await?.first().map(|r| r.year).unwrap_or(store::current_year() - 1),
+        None => state
+            .db
+            .assessment_runs(&caller, 1)
+            .await?
+            .first()
+            .map(|r| r.year)
+            .unwrap_or(store::current_year() - 1),
     };
-    let region = q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+    let region = q
+        .region
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| parse_region_param("region", r))
+        .transpose()?;
     let level = match q.level.as_deref().map(str::trim).unwrap_or("county") {
         "county" | "" => RegionLevel::County,
         "village" => RegionLevel::Village,
-        _ => return Err(ApiError::invalid_field("level", "level 应为 county 或 village")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "level",
+                "level 应为 county 或 village",
+            ));
+        }
     };
-    Ok(Json(Page { items: state.db.exit_progress(&caller, level, year, region).await?, next_cursor: None }))
+    Ok(Json(Page {
+        items: state.db.exit_progress(&caller, level, year, region).await?,
+        next_cursor: None,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,7 +476,18 @@ async fn put_review(
         ("surveyed", text(&b.surveyed)),
         ("approving", text(&b.approving)),
     ])?;
-    Ok(Json(state.db.save_county_review(&caller, county, year, &review, b.note.as_deref().unwrap_or("")).await?))
+    Ok(Json(
+        state
+            .db
+            .save_county_review(
+                &caller,
+                county,
+                year,
+                &review,
+                b.note.as_deref().unwrap_or(""),
+            )
+            .await?,
+    ))
 }
 
 async fn get_review(
@@ -369,7 +497,12 @@ async fn get_review(
 ) -> Result<Json<StoredReview>, ApiError> {
     let county = super::parse_region_path(&code)?;
     let year = year_param(Some(&year), true)?.expect("required");
-    state.db.county_review(&caller, county, year).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("{county} 尚无 {year} 年的抽查数据")))
+    state
+        .db
+        .county_review(&caller, county, year)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("{county} 尚无 {year} 年的抽查数据")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +522,9 @@ async fn household_assessment(
     let id = parse_id(&id, "户")?;
     let year = year_param(q.year.as_deref(), false)?;
     let decisions = state.db.household_decisions(&caller, id, year).await?;
-    Ok(Json(json!({ "household_id": id, "latest": decisions.first(), "decisions": decisions })))
+    Ok(Json(
+        json!({ "household_id": id, "latest": decisions.first(), "decisions": decisions }),
+    ))
 }
 
 async fn get_procedure(
@@ -401,7 +536,13 @@ async fn get_procedure(
     let id = parse_id(&id, "户")?;
     let year = match year_param(q.year.as_deref(), false)? {
         Some(y) => y,
-        None => state.db.household_decisions(&caller, id, None).await?.first().map(|d| d.year).unwrap_or(store::current_year() - 1),
+        None => state
+            .db
+            .household_decisions(&caller, id, None)
+            .await?
+            .first()
+            .map(|d| d.year)
+            .unwrap_or(store::current_year() - 1),
     };
     Ok(Json(state.db.exit_procedure(&caller, id, year).await?))
 }
@@ -429,7 +570,10 @@ async fn post_procedure(
         responsible: b.responsible.unwrap_or_default(),
         note: b.note.unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(state.db.record_exit_step(&caller, id, year, &step).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.record_exit_step(&caller, id, year, &step).await?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -443,7 +587,12 @@ async fn publicity(
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<PublicityQuery>,
 ) -> Result<Json<PublicityList>, ApiError> {
-    let village = q.village.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| ApiError::invalid_field("village", "请指定村（12 位区划代码）"))?;
+    let village = q
+        .village
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid_field("village", "请指定村（12 位区划代码）"))?;
     let village = parse_region_param("village", village)?;
     let year = year_param(q.year.as_deref(), true)?.expect("required");
     Ok(Json(state.db.publicity_list(&caller, village, year).await?))
@@ -452,7 +601,11 @@ async fn publicity(
 // ---------------------------------------------------------------------------------------------
 // Visits, rigid expenses, shocks.
 
-async fn records(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<MonitoringRecords>, ApiError> {
+async fn records(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MonitoringRecords>, ApiError> {
     let id = parse_id(&id, "户")?;
     Ok(Json(state.db.monitoring_records(&caller, id).await?))
 }
@@ -474,7 +627,12 @@ async fn add_visit(
 ) -> Result<(StatusCode, Json<Visit>), ApiError> {
     let id = parse_id(&id, "户")?;
     let risks = match &b.risks {
-        Some(Value::Array(a)) => a.iter().map(|v| text(&Some(v.clone()))).filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join("、"),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| text(&Some(v.clone())))
+            .filter(|s| !s.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("、"),
         other => text(other),
     };
     let input = VisitInput {
@@ -484,7 +642,10 @@ async fn add_visit(
         income_12m: text(&b.income_12m),
         risks,
     };
-    Ok((StatusCode::CREATED, Json(state.db.add_visit(&caller, id, &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.add_visit(&caller, id, &input).await?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -512,7 +673,10 @@ async fn add_expense(
         resolved: b.resolved.unwrap_or(false),
         note: b.note.unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(state.db.add_expense(&caller, id, &e).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.add_expense(&caller, id, &e).await?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -529,8 +693,22 @@ async fn resolve_expense(
     ApiJson(b): ApiJson<ResolveBody>,
 ) -> Result<Json<Expense>, ApiError> {
     let id = parse_id(&id, "刚性支出")?;
-    let date = b.date.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
-    Ok(Json(state.db.resolve_expense(&caller, id, &date, &text(&b.reimbursed), b.note.as_deref().unwrap_or("")).await?))
+    let date = b
+        .date
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+    Ok(Json(
+        state
+            .db
+            .resolve_expense(
+                &caller,
+                id,
+                &date,
+                &text(&b.reimbursed),
+                b.note.as_deref().unwrap_or(""),
+            )
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -547,15 +725,29 @@ async fn add_shock(
     ApiJson(b): ApiJson<ShockBody>,
 ) -> Result<(StatusCode, Json<Shock>), ApiError> {
     let id = parse_id(&id, "户")?;
-    let s = NewShock { shock_date: b.shock_date.unwrap_or_default(), kind: b.kind.unwrap_or_default(), note: b.note.unwrap_or_default() };
-    Ok((StatusCode::CREATED, Json(state.db.add_shock(&caller, id, &s).await?)))
+    let s = NewShock {
+        shock_date: b.shock_date.unwrap_or_default(),
+        kind: b.kind.unwrap_or_default(),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.add_shock(&caller, id, &s).await?),
+    ))
 }
 
-async fn import_visits(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, multipart: Multipart) -> Result<Json<Value>, ApiError> {
+async fn import_visits(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    multipart: Multipart,
+) -> Result<Json<Value>, ApiError> {
     let (name, bytes) = super::households::uploaded_file(multipart).await?;
-    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let table = store::tabular::open_bytes(&name, bytes)
+        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
     let outcome = state.db.import_visits(&caller, table, &name).await?;
-    Ok(Json(serde_json::to_value(outcome).expect("outcome serialises")))
+    Ok(Json(
+        serde_json::to_value(outcome).expect("outcome serialises"),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,7 +774,10 @@ async fn open_case(
         identified_at: b.identified_at.unwrap_or_default(),
         note: b.note.unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(state.db.open_monitoring_case(&caller, id, &c).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.open_monitoring_case(&caller, id, &c).await?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -595,19 +790,41 @@ pub struct CaseQuery {
 }
 
 /// Parses the work-list filters (shared with the page).
-pub(crate) fn case_filter(region: Option<&str>, status: Option<&str>, category: Option<&str>) -> Result<CaseFilter, ApiError> {
-    let region = region.map(str::trim).filter(|s| !s.is_empty()).map(|r| parse_region_param("region", r)).transpose()?;
+pub(crate) fn case_filter(
+    region: Option<&str>,
+    status: Option<&str>,
+    category: Option<&str>,
+) -> Result<CaseFilter, ApiError> {
+    let region = region
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| parse_region_param("region", r))
+        .transpose()?;
     let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None | Some("monitoring") => None,
         Some(s @ ("eliminated" | "all")) => Some(s.to_string()),
-        Some(_) => return Err(ApiError::invalid_field("status", "status 应为 monitoring、eliminated 或 all")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "status 应为 monitoring、eliminated 或 all",
+            ));
+        }
     };
     let category = match category.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(c @ ("1" | "2" | "3")) => Some(c.to_string()),
-        Some(_) => return Err(ApiError::invalid_field("category", "category 应为 1（脱贫不稳定户）、2（边缘易致贫户）或 3（突发严重困难户）")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "category",
+                "category 应为 1（脱贫不稳定户）、2（边缘易致贫户）或 3（突发严重困难户）",
+            ));
+        }
     };
-    Ok(CaseFilter { region, status, category })
+    Ok(CaseFilter {
+        region,
+        status,
+        category,
+    })
 }
 
 async fn list_cases(
@@ -615,12 +832,23 @@ async fn list_cases(
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> Result<Json<Page<MonitoringCase>>, ApiError> {
-    let filter = case_filter(q.region.as_deref(), q.status.as_deref(), q.category.as_deref())?;
+    let filter = case_filter(
+        q.region.as_deref(),
+        q.status.as_deref(),
+        q.category.as_deref(),
+    )?;
     let limit = match q.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => super::DEFAULT_LIMIT,
-        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=super::MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::invalid_field("limit", format!("limit 应为 1–{} 的整数", super::MAX_LIMIT))
-        })?,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=super::MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!("limit 应为 1–{} 的整数", super::MAX_LIMIT),
+                )
+            })?,
     };
     let after = match q.cursor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
@@ -630,7 +858,10 @@ async fn list_cases(
                 .ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效"))?,
         ),
     };
-    let mut items = state.db.monitoring_cases(&caller, &filter, after, limit + 1).await?;
+    let mut items = state
+        .db
+        .monitoring_cases(&caller, &filter, after, limit + 1)
+        .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|c| format!("{}.{}", c.risk_score, c.id))
@@ -640,9 +871,18 @@ async fn list_cases(
     Ok(Json(Page { items, next_cursor }))
 }
 
-async fn get_case(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(id): ApiPath<String>) -> Result<Json<MonitoringCase>, ApiError> {
+async fn get_case(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MonitoringCase>, ApiError> {
     let id = parse_id(&id, "监测案例")?;
-    state.db.monitoring_case(&caller, id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("监测案例 {id} 不存在")))
+    state
+        .db
+        .monitoring_case(&caller, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("监测案例 {id} 不存在")))
 }
 
 #[derive(Deserialize, Default)]
@@ -668,7 +908,10 @@ async fn add_measure(
         amount: text(&b.amount),
         note: b.note.unwrap_or_default(),
     };
-    Ok((StatusCode::CREATED, Json(state.db.add_case_measure(&caller, id, &m).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.add_case_measure(&caller, id, &m).await?),
+    ))
 }
 
 async fn elimination_check(
@@ -693,7 +936,17 @@ async fn eliminate(
     ApiJson(b): ApiJson<EliminateBody>,
 ) -> Result<Json<MonitoringCase>, ApiError> {
     let id = parse_id(&id, "监测案例")?;
-    Ok(Json(state.db.eliminate_case(&caller, id, b.date.as_deref().unwrap_or(""), b.note.as_deref().unwrap_or("")).await?))
+    Ok(Json(
+        state
+            .db
+            .eliminate_case(
+                &caller,
+                id,
+                b.date.as_deref().unwrap_or(""),
+                b.note.as_deref().unwrap_or(""),
+            )
+            .await?,
+    ))
 }
 
 #[allow(dead_code)]
@@ -709,9 +962,7 @@ fn assert_send(state: AppState, caller: Caller) {
 /// `/county-reviews/{code}/{year}` GET, `/expenses/{id}/resolve`, `/publicity?village=&year=`)
 /// are described in the text of their collections.
 pub fn openapi(doc: &mut Value) {
-    let p = |name: &str, location: &str, description: &str| {
-        json!({ "name": name, "in": location, "required": location == "path", "description": description, "schema": { "type": "string" } })
-    };
+    let p = |name: &str, location: &str, description: &str| json!({ "name": name, "in": location, "required": location == "path", "description": description, "schema": { "type": "string" } });
     let id = p("id", "path", "户编号（内部 id）");
     let ok = |description: &str| json!({ "200": { "description": description }, "404": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } });
     let created = |description: &str| json!({ "201": { "description": description }, "404": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } });
@@ -744,7 +995,10 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/monitoring-cases/{id}/measures": { "post": { "summary": "为监测案例落实帮扶措施", "parameters": [p("id", "path", "案例编号")], "requestBody": body("{measure_type, responsible, date, amount?, note?}"), "responses": created("案例") } },
         "/api/v1/imports/visits": { "post": { "summary": "导入走访记录（CSV/XLSX，表单字段 file；全部或全不）", "responses": ok("{rows, written}") } }
     });
-    if let (Some(target), Some(add)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths.as_object()) {
+    if let (Some(target), Some(add)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        paths.as_object(),
+    ) {
         for (k, v) in add {
             target.insert(k.clone(), v.clone());
         }

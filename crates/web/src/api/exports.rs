@@ -18,13 +18,20 @@ use store::registry_export::{EXPORT_PAGE, SheetWriter, csv_head, csv_record, mem
 use tokio::io::AsyncReadExt;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/households/export.csv", get(export_csv)).route("/api/v1/households/export.xlsx", get(export_xlsx))
+    Router::new()
+        .route("/api/v1/households/export.csv", get(export_csv))
+        .route("/api/v1/households/export.xlsx", get(export_xlsx))
 }
 
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// A download response; `file_name` must be ASCII.
-pub fn attachment(body: Body, content_type: &'static str, file_name: &str, length: Option<u64>) -> Response {
+pub fn attachment(
+    body: Body,
+    content_type: &'static str,
+    file_name: &str,
+    length: Option<u64>,
+) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -38,7 +45,10 @@ pub fn attachment(body: Body, content_type: &'static str, file_name: &str, lengt
 }
 
 fn export_name(ext: &str) -> String {
-    let today: String = store::now_rfc3339()[..10].chars().filter(|c| c.is_ascii_digit()).collect();
+    let today: String = store::now_rfc3339()[..10]
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect();
     format!("households-{today}.{ext}")
 }
 
@@ -49,16 +59,26 @@ async fn export_csv(
 ) -> Result<Response, ApiError> {
     let tables = state.db.code_tables().await?;
     let (filter, sort) = parse_filter(&q, &tables)?;
-    state.db.begin_member_export(&caller, &filter, sort, "CSV").await?;
+    state
+        .db
+        .begin_member_export(&caller, &filter, sort, "CSV")
+        .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let db = state.db.clone();
     tokio::spawn(async move {
-        if tx.send(Ok(Bytes::from(csv_head(&member_columns())))).await.is_err() {
+        if tx
+            .send(Ok(Bytes::from(csv_head(&member_columns()))))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut after = None;
         loop {
-            match db.member_export_page(&caller, &tables, &filter, sort, after.as_ref(), EXPORT_PAGE).await {
+            match db
+                .member_export_page(&caller, &tables, &filter, sort, after.as_ref(), EXPORT_PAGE)
+                .await
+            {
                 Ok((rows, next)) => {
                     let mut buf = Vec::with_capacity(rows.len() * 200);
                     for r in &rows {
@@ -81,8 +101,15 @@ async fn export_csv(
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    Ok(attachment(Body::from_stream(stream), "text/csv; charset=utf-8", &export_name("csv"), None))
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(attachment(
+        Body::from_stream(stream),
+        "text/csv; charset=utf-8",
+        &export_name("csv"),
+        None,
+    ))
 }
 
 async fn export_xlsx(
@@ -92,12 +119,18 @@ async fn export_xlsx(
 ) -> Result<Response, ApiError> {
     let tables = state.db.code_tables().await?;
     let (filter, sort) = parse_filter(&q, &tables)?;
-    state.db.begin_member_export(&caller, &filter, sort, "XLSX").await?;
+    state
+        .db
+        .begin_member_export(&caller, &filter, sort, "XLSX")
+        .await?;
     // Constant-memory sheets: each page's rows go to temporary files as they are written.
     let mut writer = SheetWriter::new("成员", &member_columns())?;
     let mut after = None;
     loop {
-        let (rows, next) = state.db.member_export_page(&caller, &tables, &filter, sort, after.as_ref(), EXPORT_PAGE).await?;
+        let (rows, next) = state
+            .db
+            .member_export_page(&caller, &tables, &filter, sort, after.as_ref(), EXPORT_PAGE)
+            .await?;
         for r in &rows {
             writer.push(r)?;
         }
@@ -108,7 +141,13 @@ async fn export_xlsx(
     }
     let file = tokio::task::spawn_blocking(move || writer.finish_to_file())
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "生成 Excel 文件失败"))??;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "生成 Excel 文件失败",
+            )
+        })??;
     let length = file.metadata().ok().map(|m| m.len());
     let file = tokio::fs::File::from_std(file);
     let stream = futures::stream::unfold(Some(file), |f| async move {
@@ -123,5 +162,10 @@ async fn export_xlsx(
             Err(e) => Some((Err(e), None)),
         }
     });
-    Ok(attachment(Body::from_stream(stream), XLSX_TYPE, &export_name("xlsx"), length))
+    Ok(attachment(
+        Body::from_stream(stream),
+        XLSX_TYPE,
+        &export_name("xlsx"),
+        length,
+    ))
 }

@@ -2,7 +2,9 @@
 //! and imports. JSON bodies use English field names; each maps to a template column, so the
 //! API, the pages and file imports share one set of checks.
 
-use super::{ApiJson, ApiPath, ApiQuery, Page, parse_bool_param, parse_i64_param, parse_region_param};
+use super::{
+    ApiJson, ApiPath, ApiQuery, Page, parse_bool_param, parse_i64_param, parse_region_param,
+};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::scope::CurrentCaller;
@@ -14,17 +16,18 @@ use domain::Caller;
 use domain::codes::CodeTables;
 use domain::money::Fen;
 use domain::registry::{
-    CheckContext, ColumnMap, HOUSEHOLD_JSON_FIELDS, IncomeRow, MEMBER_JSON_FIELDS, MemberRow, check_member_row, json_field_for,
+    CheckContext, ColumnMap, HOUSEHOLD_JSON_FIELDS, IncomeRow, MEMBER_JSON_FIELDS, MemberRow,
+    check_member_row, json_field_for,
 };
 use domain::validation::FieldError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use store::regions::NoProgress;
 use store::registry::{
-    Cadre, EventType, HouseholdCursor, HouseholdDetail, HouseholdFilter, HouseholdSort, HouseholdSummary, IncomeYear, NewEvent,
-    NewMeasure,
+    Cadre, EventType, HouseholdCursor, HouseholdDetail, HouseholdFilter, HouseholdSort,
+    HouseholdSummary, IncomeYear, NewEvent, NewMeasure,
 };
 use store::registry_import::{ImportOptions, ImportOutcome};
-use store::regions::NoProgress;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,8 +40,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/households/{id}/cadres", post(cadre))
         .route("/api/v1/households/{id}/measures", post(measure))
         .route("/api/v1/members/{id}/reveal", post(reveal))
-        .route("/api/v1/imports/households", post(import_households).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)))
-        .route("/api/v1/imports/incomes", post(import_incomes).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route(
+            "/api/v1/imports/households",
+            post(import_households).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route(
+            "/api/v1/imports/incomes",
+            post(import_incomes).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/api/v1/codes", get(codes))
 }
 
@@ -68,43 +77,79 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn code_param(field: &str, value: Option<&str>, table: &domain::codes::CodeTable) -> Result<Option<String>, ApiError> {
+fn code_param(
+    field: &str,
+    value: Option<&str>,
+    table: &domain::codes::CodeTable,
+) -> Result<Option<String>, ApiError> {
     match value {
         None => Ok(None),
         Some(v) => table
             .lookup(v)
             .map(|e| Some(e.code.clone()))
-            .ok_or_else(|| ApiError::invalid_field(field, format!("{field}“{v}”无效，可选：{}", table.choices_zh()))),
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    field,
+                    format!("{field}“{v}”无效，可选：{}", table.choices_zh()),
+                )
+            }),
     }
 }
 
 fn money_param(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
-        .map(|v| Fen::parse_yuan(v).map(|f| f.0).map_err(|e| ApiError::invalid_field(field, e.to_string())))
+        .map(|v| {
+            Fen::parse_yuan(v)
+                .map(|f| f.0)
+                .map_err(|e| ApiError::invalid_field(field, e.to_string()))
+        })
         .transpose()
 }
 
 /// Parses list filters (shared by the API, the pages and exports).
-pub fn parse_filter(q: &ListQuery, tables: &CodeTables) -> Result<(HouseholdFilter, HouseholdSort), ApiError> {
+pub fn parse_filter(
+    q: &ListQuery,
+    tables: &CodeTables,
+) -> Result<(HouseholdFilter, HouseholdSort), ApiError> {
     let filter = HouseholdFilter {
-        region: non_empty(&q.region).map(|r| parse_region_param("region", r)).transpose()?,
+        region: non_empty(&q.region)
+            .map(|r| parse_region_param("region", r))
+            .transpose()?,
         status: code_param("status", non_empty(&q.status), &tables.poverty_status)?,
-        attribute: code_param("attribute", non_empty(&q.attribute), &tables.household_attribute)?,
+        attribute: code_param(
+            "attribute",
+            non_empty(&q.attribute),
+            &tables.household_attribute,
+        )?,
         cause: code_param("cause", non_empty(&q.cause), &tables.cause)?,
         identified_year: parse_i64_param("identified_year", non_empty(&q.identified_year))?,
         income_year: parse_i64_param("income_year", non_empty(&q.income_year))?,
         income_min_fen: money_param("income_min", non_empty(&q.income_min))?,
         income_max_fen: money_param("income_max", non_empty(&q.income_max))?,
         monitored: parse_bool_param("monitored", non_empty(&q.monitored))?,
-        monitoring_type: code_param("monitoring_type", non_empty(&q.monitoring_type), &tables.monitoring_type)?,
-        include_removed: parse_bool_param("include_removed", non_empty(&q.include_removed))?.unwrap_or(false),
+        monitoring_type: code_param(
+            "monitoring_type",
+            non_empty(&q.monitoring_type),
+            &tables.monitoring_type,
+        )?,
+        include_removed: parse_bool_param("include_removed", non_empty(&q.include_removed))?
+            .unwrap_or(false),
         name: non_empty(&q.q).map(domain::text::normalize),
     };
-    if (filter.income_min_fen.is_some() || filter.income_max_fen.is_some()) && filter.income_year.is_none() {
-        return Err(ApiError::invalid_field("income_year", "按收入筛选时须指定收入年度 income_year"));
+    if (filter.income_min_fen.is_some() || filter.income_max_fen.is_some())
+        && filter.income_year.is_none()
+    {
+        return Err(ApiError::invalid_field(
+            "income_year",
+            "按收入筛选时须指定收入年度 income_year",
+        ));
     }
-    let sort = HouseholdSort::parse(non_empty(&q.sort).unwrap_or(""))
-        .ok_or_else(|| ApiError::invalid_field("sort", "sort 应为 household_no、identified_year 或 member_count"))?;
+    let sort = HouseholdSort::parse(non_empty(&q.sort).unwrap_or("")).ok_or_else(|| {
+        ApiError::invalid_field(
+            "sort",
+            "sort 应为 household_no、identified_year 或 member_count",
+        )
+    })?;
     Ok((filter, sort))
 }
 
@@ -121,15 +166,28 @@ async fn list(
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=super::MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::invalid_field("limit", format!("limit 应为 1–{} 的整数", super::MAX_LIMIT)))?,
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!("limit 应为 1–{} 的整数", super::MAX_LIMIT),
+                )
+            })?,
     };
     let after = non_empty(&q.cursor)
-        .map(|c| HouseholdCursor::decode(c).ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效")))
+        .map(|c| {
+            HouseholdCursor::decode(c)
+                .ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效"))
+        })
         .transpose()?;
-    let mut items = state.db.list_households(&caller, &filter, sort, after.as_ref(), limit + 1).await?;
+    let mut items = state
+        .db
+        .list_households(&caller, &filter, sort, after.as_ref(), limit + 1)
+        .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|h| store::Db::household_cursor(sort, h).encode())
+        items
+            .last()
+            .map(|h| store::Db::household_cursor(sort, h).encode())
     } else {
         None
     };
@@ -137,11 +195,20 @@ async fn list(
 }
 
 fn parse_id(s: &str, what: &str) -> Result<i64, ApiError> {
-    s.parse().map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
+    s.parse()
+        .map_err(|_| ApiError::not_found(format!("{what} {s} 不存在")))
 }
 
-async fn require_household(state: &AppState, caller: &Caller, id: i64) -> Result<HouseholdDetail, ApiError> {
-    state.db.household_detail(caller, id).await?.ok_or_else(|| ApiError::not_found(format!("户 {id} 不存在")))
+async fn require_household(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<HouseholdDetail, ApiError> {
+    state
+        .db
+        .household_detail(caller, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("户 {id} 不存在")))
 }
 
 async fn detail(
@@ -165,22 +232,42 @@ fn cell(v: &Value) -> String {
 
 /// Turns a JSON household (with members) into template rows, so the file checks apply.
 /// Household fields absent from the body are absent columns (left unchanged on update).
-pub fn rows_from_json(body: &Map<String, Value>) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+pub fn rows_from_json(
+    body: &Map<String, Value>,
+) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
     let members = match body.get("members") {
         Some(Value::Array(m)) if !m.is_empty() => m,
-        _ => return Err(ApiError::invalid_field("members", "请至少填写一名成员（含户主）")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "members",
+                "请至少填写一名成员（含户主）",
+            ));
+        }
     };
-    let household_cols: Vec<(&str, &str)> =
-        HOUSEHOLD_JSON_FIELDS.iter().copied().filter(|(f, _)| body.contains_key(*f) || is_required_household(f)).collect();
+    let household_cols: Vec<(&str, &str)> = HOUSEHOLD_JSON_FIELDS
+        .iter()
+        .copied()
+        .filter(|(f, _)| body.contains_key(*f) || is_required_household(f))
+        .collect();
     let mut headers: Vec<String> = household_cols.iter().map(|(_, c)| c.to_string()).collect();
     headers.extend(MEMBER_JSON_FIELDS.iter().map(|(_, c)| c.to_string()));
     let mut rows = Vec::new();
     for (i, m) in members.iter().enumerate() {
         let Value::Object(m) = m else {
-            return Err(ApiError::invalid_field(&format!("members[{i}]"), "成员应为对象"));
+            return Err(ApiError::invalid_field(
+                &format!("members[{i}]"),
+                "成员应为对象",
+            ));
         };
-        let mut row: Vec<String> = household_cols.iter().map(|(f, _)| body.get(*f).map(cell).unwrap_or_default()).collect();
-        row.extend(MEMBER_JSON_FIELDS.iter().map(|(f, _)| m.get(*f).map(cell).unwrap_or_default()));
+        let mut row: Vec<String> = household_cols
+            .iter()
+            .map(|(f, _)| body.get(*f).map(cell).unwrap_or_default())
+            .collect();
+        row.extend(
+            MEMBER_JSON_FIELDS
+                .iter()
+                .map(|(f, _)| m.get(*f).map(cell).unwrap_or_default()),
+        );
         rows.push(row);
     }
     Ok((headers, rows))
@@ -189,7 +276,13 @@ pub fn rows_from_json(body: &Map<String, Value>) -> Result<(Vec<String>, Vec<Vec
 fn is_required_household(field: &str) -> bool {
     matches!(
         field,
-        "household_no" | "village_code" | "attribute" | "identification_standard" | "main_cause" | "identified_year" | "status"
+        "household_no"
+            | "village_code"
+            | "attribute"
+            | "identification_standard"
+            | "main_cause"
+            | "identified_year"
+            | "status"
     )
 }
 
@@ -205,9 +298,16 @@ fn api_field(column: &str, member_index: Option<usize>) -> String {
     }
 }
 
-pub(crate) fn checked_rows(headers: &[String], rows: &[Vec<String>], tables: &CodeTables) -> Result<Vec<MemberRow>, ApiError> {
+pub(crate) fn checked_rows(
+    headers: &[String],
+    rows: &[Vec<String>],
+    tables: &CodeTables,
+) -> Result<Vec<MemberRow>, ApiError> {
     let map = ColumnMap::members(headers);
-    let ctx = CheckContext { tables, today: today() };
+    let ctx = CheckContext {
+        tables,
+        today: today(),
+    };
     let mut details = Vec::new();
     let mut out = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -221,12 +321,20 @@ pub(crate) fn checked_rows(headers: &[String], rows: &[Vec<String>], tables: &Co
             })),
         }
     }
-    if details.is_empty() { Ok(out) } else { Err(store::StoreError::invalid(details).into()) }
+    if details.is_empty() {
+        Ok(out)
+    } else {
+        Err(store::StoreError::invalid(details).into())
+    }
 }
 
 fn today() -> (i32, u32, u32) {
     let now = store::now_rfc3339();
-    (now[0..4].parse().unwrap_or(2026), now[5..7].parse().unwrap_or(1), now[8..10].parse().unwrap_or(1))
+    (
+        now[0..4].parse().unwrap_or(2026),
+        now[5..7].parse().unwrap_or(1),
+        now[8..10].parse().unwrap_or(1),
+    )
 }
 
 /// Converts row problems from the store into API field paths.
@@ -235,7 +343,12 @@ fn api_problems(e: store::StoreError) -> ApiError {
         store::StoreError::ImportRejected(problems) => {
             let details: Vec<FieldError> = problems
                 .into_iter()
-                .map(|p| FieldError { field: api_field(&p.column, Some(p.row as usize)), row: None, value: Some(p.value), message: p.message })
+                .map(|p| FieldError {
+                    field: api_field(&p.column, Some(p.row as usize)),
+                    row: None,
+                    value: Some(p.value),
+                    message: p.message,
+                })
                 .collect();
             store::StoreError::invalid(details).into()
         }
@@ -243,7 +356,11 @@ fn api_problems(e: store::StoreError) -> ApiError {
     }
 }
 
-pub(crate) async fn write_household(state: &AppState, caller: &Caller, body: &Map<String, Value>) -> Result<i64, ApiError> {
+pub(crate) async fn write_household(
+    state: &AppState,
+    caller: &Caller,
+    body: &Map<String, Value>,
+) -> Result<i64, ApiError> {
     write_household_with_event(state, caller, body, None).await
 }
 
@@ -257,8 +374,16 @@ async fn write_household_with_event(
     let (headers, rows) = rows_from_json(body)?;
     let rows = checked_rows(&headers, &rows, &tables)?;
     let no = rows[0].household.household_no.clone();
-    state.db.apply_household_rows_with_event(caller, rows, "API", event).await.map_err(api_problems)?;
-    state.db.household_id_by_no(caller, &no).await?.ok_or_else(|| ApiError::not_found("户不在您的管辖范围内"))
+    state
+        .db
+        .apply_household_rows_with_event(caller, rows, "API", event)
+        .await
+        .map_err(api_problems)?;
+    state
+        .db
+        .household_id_by_no(caller, &no)
+        .await?
+        .ok_or_else(|| ApiError::not_found("户不在您的管辖范围内"))
 }
 
 async fn create(
@@ -272,12 +397,25 @@ async fn create(
         return Err(ApiError::forbidden("您没有修改建档立卡数据的权限"));
     }
     let no = body.get("household_no").map(cell).unwrap_or_default();
-    if !no.trim().is_empty() && state.db.household_id_by_no(&Caller::system(), no.trim()).await?.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("户编号 {} 已存在，请用 PUT 修改", no.trim())));
+    if !no.trim().is_empty()
+        && state
+            .db
+            .household_id_by_no(&Caller::system(), no.trim())
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("户编号 {} 已存在，请用 PUT 修改", no.trim()),
+        ));
     }
     scope_check(&caller, &body)?;
     let id = write_household(&state, &caller, &body).await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(require_household(&state, &caller, id).await?),
+    ))
 }
 
 /// A village outside the caller's scope is refused before anything else.
@@ -286,7 +424,10 @@ fn scope_check(caller: &Caller, body: &Map<String, Value>) -> Result<(), ApiErro
     if let Ok(code) = domain::RegionCode::parse(&village)
         && !caller.scope.allows_region(code)
     {
-        return Err(ApiError::invalid_field("village_code", format!("村 {code} 不在您的管辖范围内")));
+        return Err(ApiError::invalid_field(
+            "village_code",
+            format!("村 {code} 不在您的管辖范围内"),
+        ));
     }
     Ok(())
 }
@@ -310,7 +451,10 @@ async fn update(
     }
     // A 一般农户 stays one unless the body says otherwise (a blank type means 建档立卡户).
     if !current.summary.registered && !body.contains_key("household_type") {
-        body.insert("household_type".into(), json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED));
+        body.insert(
+            "household_type".into(),
+            json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED),
+        );
     }
     scope_check(&caller, &body)?;
     write_household(&state, &caller, &body).await?;
@@ -325,13 +469,27 @@ pub(crate) fn household_cells(h: &HouseholdDetail) -> Map<String, Value> {
     m.insert("village_code".into(), json!(s.village_code));
     if !s.registered {
         // No identification data: the columns stay empty, as the checks require of a 一般农户.
-        m.insert("household_type".into(), json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED));
+        m.insert(
+            "household_type".into(),
+            json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED),
+        );
         return m;
     }
     m.insert("attribute".into(), json!(s.attribute.code));
-    m.insert("identification_standard".into(), json!(s.identification_standard.code));
+    m.insert(
+        "identification_standard".into(),
+        json!(s.identification_standard.code),
+    );
     m.insert("main_cause".into(), json!(s.main_cause.code));
-    m.insert("other_causes".into(), json!(s.other_causes.iter().map(|c| c.code.clone()).collect::<Vec<_>>()));
+    m.insert(
+        "other_causes".into(),
+        json!(
+            s.other_causes
+                .iter()
+                .map(|c| c.code.clone())
+                .collect::<Vec<_>>()
+        ),
+    );
     m.insert("identified_year".into(), json!(s.identified_year));
     m.insert("status".into(), json!(s.status.code));
     m.insert("exit_year".into(), json!(s.exit_year));
@@ -353,10 +511,26 @@ async fn add_member(
     ApiJson(body): ApiJson<AddMemberBody>,
 ) -> Result<(StatusCode, Json<HouseholdDetail>), ApiError> {
     let id = parse_id(&id, "户")?;
-    let Some(member) = body.member else { return Err(ApiError::invalid_field("member", "请填写新成员信息")) };
-    let date = body.date.unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
-    add_member_with_event(&state, &caller, id, member, body.event_type.as_deref().unwrap_or(""), &date, body.note.unwrap_or_default()).await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    let Some(member) = body.member else {
+        return Err(ApiError::invalid_field("member", "请填写新成员信息"));
+    };
+    let date = body
+        .date
+        .unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+    add_member_with_event(
+        &state,
+        &caller,
+        id,
+        member,
+        body.event_type.as_deref().unwrap_or(""),
+        &date,
+        body.note.unwrap_or_default(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(require_household(&state, &caller, id).await?),
+    ))
 }
 
 /// Adds one member to a household with its 动态调整 event (birth, marriage in, return), both in
@@ -373,13 +547,23 @@ pub(crate) async fn add_member_with_event(
     let current = require_household(state, caller, id).await?;
     let kind = EventType::parse(event_type)
         .filter(|k| k.adds_member())
-        .ok_or_else(|| ApiError::invalid_field("event_type", "新增成员的事由应为 birth（出生）、marriage_in（婚入）或 return（回流）"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "event_type",
+                "新增成员的事由应为 birth（出生）、marriage_in（婚入）或 return（回流）",
+            )
+        })?;
     if !store::registry::valid_date(date) {
         return Err(ApiError::invalid_field("date", "日期应为 YYYY-MM-DD"));
     }
     let mut h = household_cells(&current);
     h.insert("members".into(), Value::Array(vec![Value::Object(member)]));
-    let event = store::registry_import::MemberAdded { household_id: id, kind: kind.as_str().into(), date: date.into(), note };
+    let event = store::registry_import::MemberAdded {
+        household_id: id,
+        kind: kind.as_str().into(),
+        date: date.into(),
+        note,
+    };
     write_household_with_event(state, caller, &h, Some(event)).await?;
     Ok(())
 }
@@ -405,13 +589,30 @@ async fn event(
             "事由应为 death（死亡）、marriage_out（婚出）、moved_away（迁出）、split（分户）或 household_removed（识别不准清退）；新增成员请用 /members",
         )
     })?;
-    let date = body.date.ok_or_else(|| ApiError::invalid_field("date", "请填写日期（YYYY-MM-DD）"))?;
+    let date = body
+        .date
+        .ok_or_else(|| ApiError::invalid_field("date", "请填写日期（YYYY-MM-DD）"))?;
     let note = body.note.unwrap_or_default();
     if kind == EventType::HouseholdRemoved && note.trim().is_empty() {
         return Err(ApiError::invalid_field("note", "清退须写明原因"));
     }
-    state.db.record_household_event(&caller, id, NewEvent { kind, member_id: body.member_id, date, note }).await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    state
+        .db
+        .record_household_event(
+            &caller,
+            id,
+            NewEvent {
+                kind,
+                member_id: body.member_id,
+                date,
+                note,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(require_household(&state, &caller, id).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -428,9 +629,16 @@ async fn status(
     ApiJson(body): ApiJson<StatusBody>,
 ) -> Result<Json<HouseholdDetail>, ApiError> {
     let id = parse_id(&id, "户")?;
-    let s = body.status.ok_or_else(|| ApiError::invalid_field("status", "请填写脱贫状态"))?;
-    let year = body.year.ok_or_else(|| ApiError::invalid_field("year", "请填写年份"))?;
-    state.db.change_household_status(&caller, id, &s, year, body.note.as_deref().unwrap_or("")).await?;
+    let s = body
+        .status
+        .ok_or_else(|| ApiError::invalid_field("status", "请填写脱贫状态"))?;
+    let year = body
+        .year
+        .ok_or_else(|| ApiError::invalid_field("year", "请填写年份"))?;
+    state
+        .db
+        .change_household_status(&caller, id, &s, year, body.note.as_deref().unwrap_or(""))
+        .await?;
     Ok(Json(require_household(&state, &caller, id).await?))
 }
 
@@ -451,7 +659,10 @@ async fn income(
 ) -> Result<Json<IncomeYear>, ApiError> {
     let id = parse_id(&id, "户")?;
     let current = require_household(&state, &caller, id).await?;
-    let headers: Vec<String> = domain::registry::INCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let headers: Vec<String> = domain::registry::INCOME_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let v = |x: &Option<Value>| x.as_ref().map(cell).unwrap_or_default();
     let cells = vec![
         current.summary.household_no.clone(),
@@ -462,17 +673,35 @@ async fn income(
         v(&body.transfer),
         v(&body.business_cost),
     ];
-    let names = ["household_no", "year", "wage", "business", "property", "transfer", "business_cost"];
-    let row: IncomeRow = domain::registry::check_income_row(&ColumnMap::incomes(&headers), &cells, today().0 as i64).map_err(|ps| {
-        let details = ps
-            .into_iter()
-            .map(|p| {
-                let i = domain::registry::INCOME_COLUMNS.iter().position(|c| *c == p.column).unwrap_or(0);
-                FieldError { field: names[i].into(), row: None, value: Some(p.value), message: p.message }
-            })
-            .collect();
-        ApiError::from(store::StoreError::invalid(details))
-    })?;
+    let names = [
+        "household_no",
+        "year",
+        "wage",
+        "business",
+        "property",
+        "transfer",
+        "business_cost",
+    ];
+    let row: IncomeRow =
+        domain::registry::check_income_row(&ColumnMap::incomes(&headers), &cells, today().0 as i64)
+            .map_err(|ps| {
+                let details = ps
+                    .into_iter()
+                    .map(|p| {
+                        let i = domain::registry::INCOME_COLUMNS
+                            .iter()
+                            .position(|c| *c == p.column)
+                            .unwrap_or(0);
+                        FieldError {
+                            field: names[i].into(),
+                            row: None,
+                            value: Some(p.value),
+                            message: p.message,
+                        }
+                    })
+                    .collect();
+                ApiError::from(store::StoreError::invalid(details))
+            })?;
     Ok(Json(state.db.record_income(&caller, id, &row).await?))
 }
 
@@ -500,7 +729,10 @@ async fn cadre(
         start_date: b.start_date.unwrap_or_default(),
     };
     state.db.add_cadre(&caller, id, &c).await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(require_household(&state, &caller, id).await?),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -523,7 +755,11 @@ async fn measure(
     let id = parse_id(&id, "户")?;
     let amount_fen = match b.amount.as_ref().map(cell).filter(|s| !s.trim().is_empty()) {
         None => None,
-        Some(a) => Some(Fen::parse_yuan(&a).map_err(|e| ApiError::invalid_field("amount", e.to_string()))?.0),
+        Some(a) => Some(
+            Fen::parse_yuan(&a)
+                .map_err(|e| ApiError::invalid_field("amount", e.to_string()))?
+                .0,
+        ),
     };
     let m = NewMeasure {
         measure_type: b.measure_type.unwrap_or_default(),
@@ -535,7 +771,10 @@ async fn measure(
         note: b.note.unwrap_or_default(),
     };
     state.db.add_measure(&caller, id, &m).await?;
-    Ok((StatusCode::CREATED, Json(require_household(&state, &caller, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(require_household(&state, &caller, id).await?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -555,19 +794,31 @@ async fn reveal(
         return Err(ApiError::invalid_field("reason", "查看完整号码须填写事由"));
     }
     let (id_number, phone) = state.db.reveal_member(&caller, id, reason.trim()).await?;
-    Ok(Json(json!({ "member_id": id, "id_number": id_number, "phone": phone, "recorded": true })))
+    Ok(Json(
+        json!({ "member_id": id, "id_number": id_number, "phone": phone, "recorded": true }),
+    ))
 }
 
 /// Reads the uploaded file of a multipart form (field `file`).
 pub async fn uploaded_file(mut multipart: Multipart) -> Result<(String, Vec<u8>), ApiError> {
-    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("上传内容无法读取：{e}")))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("上传内容无法读取：{e}")))?
+    {
         if field.name() == Some("file") {
             let name = field.file_name().unwrap_or("upload.csv").to_string();
-            let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("上传文件无法读取：{e}")))?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("上传文件无法读取：{e}")))?;
             return Ok((name, bytes.to_vec()));
         }
     }
-    Err(ApiError::invalid_field("file", "请上传文件（表单字段 file）"))
+    Err(ApiError::invalid_field(
+        "file",
+        "请上传文件（表单字段 file）",
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -575,17 +826,37 @@ pub struct ImportQuery {
     dry_run: Option<String>,
 }
 
-async fn run_upload(state: &AppState, caller: &Caller, q: &ImportQuery, multipart: Multipart, incomes: bool) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+async fn run_upload(
+    state: &AppState,
+    caller: &Caller,
+    q: &ImportQuery,
+    multipart: Multipart,
+    incomes: bool,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
     let (name, bytes) = uploaded_file(multipart).await?;
     let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
-    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
-    let options = ImportOptions { dry_run, file_name: name };
-    let outcome = if incomes {
-        state.db.import_incomes(caller, table, &options, &NoProgress).await?
-    } else {
-        state.db.import_members(caller, table, &options, &NoProgress).await?
+    let table = store::tabular::open_bytes(&name, bytes)
+        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let options = ImportOptions {
+        dry_run,
+        file_name: name,
     };
-    let status = if outcome.problem_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let outcome = if incomes {
+        state
+            .db
+            .import_incomes(caller, table, &options, &NoProgress)
+            .await?
+    } else {
+        state
+            .db
+            .import_members(caller, table, &options, &NoProgress)
+            .await?
+    };
+    let status = if outcome.problem_count > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(outcome)))
 }
 
@@ -626,13 +897,30 @@ async fn codes(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 /// The registry's part of the OpenAPI document.
 pub fn openapi(doc: &mut Value) {
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let obj = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let obj =
+        json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
     let ok = |d: &str| json!({"200": {"description": d}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "404": {"description": "不存在或不在管辖范围内"}, "422": {"description": "数据有误，details 列出每个字段"}});
     let created = |d: &str| json!({"201": {"description": d}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "422": {"description": "数据有误"}});
-    let filters: Vec<Value> = ["region", "status", "attribute", "cause", "identified_year", "income_year", "income_min", "income_max", "monitored", "monitoring_type", "include_removed", "q", "sort", "limit", "cursor"]
-        .iter()
-        .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
-        .collect();
+    let filters: Vec<Value> = [
+        "region",
+        "status",
+        "attribute",
+        "cause",
+        "identified_year",
+        "income_year",
+        "income_min",
+        "income_max",
+        "monitored",
+        "monitoring_type",
+        "include_removed",
+        "q",
+        "sort",
+        "limit",
+        "cursor",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
+    .collect();
     let upload = json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}});
     let dry = json!([{"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}}]);
     let paths = json!({
@@ -653,7 +941,9 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/imports/incomes": {"post": {"summary": "上传收入表", "parameters": dry, "requestBody": upload, "responses": ok("导入结果")}},
         "/api/v1/codes": {"get": {"summary": "代码表（含别名、启用年份）", "responses": {"200": {"description": "代码表"}}}}
     });
-    if let (Some(all), Value::Object(new)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths) {
+    if let (Some(all), Value::Object(new)) =
+        (doc.get_mut("paths").and_then(Value::as_object_mut), paths)
+    {
         all.extend(new);
     }
 }

@@ -3,7 +3,9 @@
 
 use super::organisations::parse_id;
 use super::projects::parse_theme_param;
-use super::{ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_i64_param, parse_region_param};
+use super::{
+    ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_i64_param, parse_region_param,
+};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::scope::CurrentCaller;
@@ -57,10 +59,18 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Transaction>>, ApiError> {
     let paging = Paging::parse(q.limit.as_deref(), q.cursor.as_deref())?;
-    let tx_type = match q.tx_type.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let tx_type = match q
+        .tx_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(t) => Some(TxType::parse_loose(t).ok_or_else(|| {
-            ApiError::invalid_field("type", format!("交易类型“{t}”无效，应为：{}", TxType::choices_zh()))
+            ApiError::invalid_field(
+                "type",
+                format!("交易类型“{t}”无效，应为：{}", TxType::choices_zh()),
+            )
         })?),
     };
     let filter = TransactionFilter {
@@ -70,7 +80,10 @@ async fn list(
         year: parse_i64_param("year", q.year.as_deref())?,
         invested: parse_bool_param("invested", q.invested.as_deref())?,
     };
-    let items = state.db.list_transactions(&caller, &filter, paging.after, paging.fetch_limit()).await?;
+    let items = state
+        .db
+        .list_transactions(&caller, &filter, paging.after, paging.fetch_limit())
+        .await?;
     Ok(Json(paging.page(items, |t| t.id)))
 }
 
@@ -88,7 +101,10 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<TransactionInput>,
 ) -> Result<(StatusCode, Json<Transaction>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.post_transaction(&caller, &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.post_transaction(&caller, &input).await?),
+    ))
 }
 
 async fn reverse(
@@ -98,7 +114,10 @@ async fn reverse(
     ApiJson(input): ApiJson<ReversalInput>,
 ) -> Result<(StatusCode, Json<Transaction>), ApiError> {
     let id = parse_id(&id, "交易")?;
-    Ok((StatusCode::CREATED, Json(state.db.reverse_transaction(&caller, id, &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.reverse_transaction(&caller, id, &input).await?),
+    ))
 }
 
 async fn head(State(state): State<AppState>) -> Result<Json<store::ledger::LedgerHead>, ApiError> {
@@ -107,8 +126,13 @@ async fn head(State(state): State<AppState>) -> Result<Json<store::ledger::Ledge
 
 async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let v = state.db.verify_ledger().await?;
-    let problem = v.first_problem.as_ref().map(|(id, message)| json!({ "entry_id": id, "message": message }));
-    Ok(Json(json!({ "ok": v.first_problem.is_none(), "count": v.count, "head_hash": v.head_hash, "problem": problem })))
+    let problem = v
+        .first_problem
+        .as_ref()
+        .map(|(id, message)| json!({ "entry_id": id, "message": message }));
+    Ok(Json(
+        json!({ "ok": v.first_problem.is_none(), "count": v.count, "head_hash": v.head_hash, "problem": problem }),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -141,7 +165,12 @@ pub fn parse_report_filter(q: &ReportQuery) -> Result<ReportFilter, ApiError> {
 
 pub fn parse_dimensions(by: Option<&str>) -> Result<Vec<Dimension>, ApiError> {
     match by.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(vec![Dimension::Year, Dimension::Province, Dimension::Theme, Dimension::FundSource]),
+        None => Ok(vec![
+            Dimension::Year,
+            Dimension::Province,
+            Dimension::Theme,
+            Dimension::FundSource,
+        ]),
         Some(s) => Dimension::parse_list(s).map_err(|m| ApiError::invalid_field("by", m)),
     }
 }
@@ -150,7 +179,10 @@ pub fn progress_by_county(by: Option<&str>) -> Result<bool, ApiError> {
     match by.map(str::trim).filter(|s| !s.is_empty()) {
         None | Some("project") => Ok(false),
         Some("county") => Ok(true),
-        Some(other) => Err(ApiError::invalid_field("by", format!("by“{other}”无效，应为 project 或 county"))),
+        Some(other) => Err(ApiError::invalid_field(
+            "by",
+            format!("by“{other}”无效，应为 project 或 county"),
+        )),
     }
 }
 
@@ -158,8 +190,14 @@ fn xlsx(file_name: &str, sheets: &[Sheet]) -> Result<Response, ApiError> {
     let bytes = write_xlsx(sheets)?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
         ],
         bytes,
     )
@@ -171,7 +209,12 @@ async fn invested(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<store::ledger_reports::InvestedReport>, ApiError> {
     let dims = parse_dimensions(q.by.as_deref())?;
-    Ok(Json(state.db.invested_report(&dims, &parse_report_filter(&q)?).await?))
+    Ok(Json(
+        state
+            .db
+            .invested_report(&dims, &parse_report_filter(&q)?)
+            .await?,
+    ))
 }
 
 async fn invested_xlsx(
@@ -179,7 +222,10 @@ async fn invested_xlsx(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let dims = parse_dimensions(q.by.as_deref())?;
-    let report = state.db.invested_report(&dims, &parse_report_filter(&q)?).await?;
+    let report = state
+        .db
+        .invested_report(&dims, &parse_report_filter(&q)?)
+        .await?;
     xlsx("invested.xlsx", &[report.to_sheet()])
 }
 
@@ -188,7 +234,12 @@ async fn progress(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<store::ledger_reports::ProgressReport>, ApiError> {
     let by_county = progress_by_county(q.by.as_deref())?;
-    Ok(Json(state.db.progress_report(by_county, &parse_report_filter(&q)?).await?))
+    Ok(Json(
+        state
+            .db
+            .progress_report(by_county, &parse_report_filter(&q)?)
+            .await?,
+    ))
 }
 
 async fn progress_xlsx(
@@ -196,22 +247,40 @@ async fn progress_xlsx(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let by_county = progress_by_county(q.by.as_deref())?;
-    let report = state.db.progress_report(by_county, &parse_report_filter(&q)?).await?;
-    xlsx(if by_county { "progress-by-county.xlsx" } else { "progress-by-project.xlsx" }, &[report.to_sheet()])
+    let report = state
+        .db
+        .progress_report(by_county, &parse_report_filter(&q)?)
+        .await?;
+    xlsx(
+        if by_county {
+            "progress-by-county.xlsx"
+        } else {
+            "progress-by-project.xlsx"
+        },
+        &[report.to_sheet()],
+    )
 }
 
 async fn projects_by_theme(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<store::ledger_reports::ThemeStatusReport>, ApiError> {
-    Ok(Json(state.db.projects_by_theme_status(&parse_report_filter(&q)?).await?))
+    Ok(Json(
+        state
+            .db
+            .projects_by_theme_status(&parse_report_filter(&q)?)
+            .await?,
+    ))
 }
 
 async fn projects_by_theme_xlsx(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let report = state.db.projects_by_theme_status(&parse_report_filter(&q)?).await?;
+    let report = state
+        .db
+        .projects_by_theme_status(&parse_report_filter(&q)?)
+        .await?;
     xlsx("projects-by-theme.xlsx", &[report.to_sheet()])
 }
 
@@ -220,7 +289,10 @@ async fn eighty_eighty(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Json<store::ledger_reports::EightyEightyReport>, ApiError> {
     let mut filter = parse_report_filter(&q)?;
-    let region = filter.region.take().unwrap_or_else(|| domain::RegionCode::parse("65").expect("valid code"));
+    let region = filter
+        .region
+        .take()
+        .unwrap_or_else(|| domain::RegionCode::parse("65").expect("valid code"));
     Ok(Json(state.db.eighty_eighty(region, &filter).await?))
 }
 
@@ -232,16 +304,29 @@ async fn indicators(
     Ok(Json(state.db.indicator_report(year).await?))
 }
 
-async fn export_csv(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Result<Response, ApiError> {
-    let bytes = state.db.export_transactions(&caller, ExportFormat::Csv).await?;
-    Ok(download("transactions.csv", "text/csv; charset=utf-8", bytes))
+async fn export_csv(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Response, ApiError> {
+    let bytes = state
+        .db
+        .export_transactions(&caller, ExportFormat::Csv)
+        .await?;
+    Ok(download(
+        "transactions.csv",
+        "text/csv; charset=utf-8",
+        bytes,
+    ))
 }
 
 async fn export_xlsx(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<Response, ApiError> {
-    let bytes = state.db.export_transactions(&caller, ExportFormat::Xlsx).await?;
+    let bytes = state
+        .db
+        .export_transactions(&caller, ExportFormat::Xlsx)
+        .await?;
     Ok(download("transactions.xlsx", XLSX, bytes))
 }
 
@@ -252,7 +337,10 @@ pub fn download(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
         ],
         bytes,
     )
@@ -275,13 +363,24 @@ pub async fn run_import(
 ) -> Result<(StatusCode, Json<LedgerImportOutcome>), ApiError> {
     let (name, bytes) = super::households::uploaded_file(multipart).await?;
     let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
-    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let table = store::tabular::open_bytes(&name, bytes)
+        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
     let outcome = if projects {
-        state.db.import_projects(caller, table, dry_run, &name).await?
+        state
+            .db
+            .import_projects(caller, table, dry_run, &name)
+            .await?
     } else {
-        state.db.import_transactions(caller, table, dry_run, &name).await?
+        state
+            .db
+            .import_transactions(caller, table, dry_run, &name)
+            .await?
     };
-    let status = if outcome.problem_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if outcome.problem_count > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(outcome)))
 }
 

@@ -59,7 +59,10 @@ fn report_params(by: Option<&str>) -> Vec<Value> {
 
 fn paths() -> Value {
     let project_filters = paging(vec![
-        q("theme", "主题：pairing、education、finance、industry、rural、technology、tourism、consumption（或中文名）"),
+        q(
+            "theme",
+            "主题：pairing、education、finance、industry、rural、technology、tourism、consumption（或中文名）",
+        ),
         q("status", "状态：立项、实施中、已完工、已验收、终止"),
         q("region", "地点在该区划内（含下辖）"),
         q("organisation_id", "参与机构（任一角色）"),
@@ -75,8 +78,7 @@ fn paths() -> Value {
         q("year", "记账年度"),
         q("invested", "true：只列计入深圳投入的拨付"),
     ]);
-    let invested_by =
-        "分组，逗号分隔：year、province、theme、fund_source、provider、receiver；默认 year,province,theme,fund_source";
+    let invested_by = "分组，逗号分隔：year、province、theme、fund_source、provider、receiver；默认 year,province,theme,fund_source";
     json!({
         "/api/v1/projects": {
             "get": { "summary": "项目列表", "parameters": project_filters, "responses": list("ProjectSummary") },
@@ -214,7 +216,8 @@ pub fn openapi(doc: &mut Value) {
         } else {
             doc.get_mut("components").and_then(|c| c.get_mut("schemas"))
         };
-        if let (Some(target), Some(add)) = (target.and_then(Value::as_object_mut), add.as_object()) {
+        if let (Some(target), Some(add)) = (target.and_then(Value::as_object_mut), add.as_object())
+        {
             for (k, v) in add {
                 target.insert(k.clone(), v.clone());
             }

@@ -83,11 +83,15 @@ impl Paging {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::invalid_field("limit", format!("limit 应为 1–{MAX_LIMIT} 的整数")))?,
+                .ok_or_else(|| {
+                    ApiError::invalid_field("limit", format!("limit 应为 1–{MAX_LIMIT} 的整数"))
+                })?,
         };
         let after = match cursor.map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(s) => Some(decode_cursor(s).ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效"))?),
+            Some(s) => Some(
+                decode_cursor(s).ok_or_else(|| ApiError::invalid_field("cursor", "cursor 无效"))?,
+            ),
         };
         Ok(Paging { limit, after })
     }
@@ -125,14 +129,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::bad_request("请求体应为 JSON（Content-Type: application/json）"))
-            }
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!("JSON 格式错误：{}", e.body_text()))),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("字段类型不符：{}", e.body_text())))
-            }
-            Err(e) => Err(ApiError::bad_request(format!("无法读取请求体：{}", e.body_text()))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request(
+                "请求体应为 JSON（Content-Type: application/json）",
+            )),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!(
+                "JSON 格式错误：{}",
+                e.body_text()
+            ))),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("字段类型不符：{}", e.body_text()),
+            )),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "无法读取请求体：{}",
+                e.body_text()
+            ))),
         }
     }
 }
@@ -147,7 +159,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request(format!("查询参数无效：{}", e.body_text())))
+            .map_err(|e: QueryRejection| {
+                ApiError::bad_request(format!("查询参数无效：{}", e.body_text()))
+            })
     }
 }
 
@@ -161,7 +175,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|e: PathRejection| ApiError::not_found(format!("路径参数无效：{}", e.body_text())))
+            .map_err(|e: PathRejection| {
+                ApiError::not_found(format!("路径参数无效：{}", e.body_text()))
+            })
     }
 }
 
@@ -177,7 +193,10 @@ pub fn parse_region_path(s: &str) -> Result<domain::RegionCode, ApiError> {
 pub fn parse_i64_param(field: &str, s: Option<&str>) -> Result<Option<i64>, ApiError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ApiError::invalid_field(field, format!("{field} 应为整数"))),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid_field(field, format!("{field} 应为整数"))),
     }
 }
 
@@ -186,6 +205,9 @@ pub fn parse_bool_param(field: &str, s: Option<&str>) -> Result<Option<bool>, Ap
         None => Ok(None),
         Some("true" | "1" | "是") => Ok(Some(true)),
         Some("false" | "0" | "否") => Ok(Some(false)),
-        Some(_) => Err(ApiError::invalid_field(field, format!("{field} 应为 true 或 false"))),
+        Some(_) => Err(ApiError::invalid_field(
+            field,
+            format!("{field} 应为 true 或 false"),
+        )),
     }
 }

@@ -38,7 +38,11 @@ fn with_paging(mut params: Vec<Value>) -> Vec<Value> {
 }
 
 pub fn spec() -> Value {
-    let code = param("code", "path", "区划代码，按自然长度：44、441621、441621103212");
+    let code = param(
+        "code",
+        "path",
+        "区划代码，按自然长度：44、441621、441621103212",
+    );
     let id = param("id", "path", "编号");
     let region_list_params = with_paging(vec![
         param("level", "query", "province|prefecture|county|town|village"),

@@ -29,10 +29,17 @@ pub struct ListQuery {
 }
 
 pub fn parse_filter(query: &ListQuery) -> Result<PairingFilter, ApiError> {
-    let pairing_type = match query.pairing_type.as_deref().filter(|s| !s.trim().is_empty()) {
+    let pairing_type = match query
+        .pairing_type
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
         None => None,
         Some(t) => Some(PairingType::parse(t).ok_or_else(|| {
-            ApiError::invalid_field("type", format!("对口关系类型“{t}”无效，应为：{}", PairingType::choices_zh()))
+            ApiError::invalid_field(
+                "type",
+                format!("对口关系类型“{t}”无效，应为：{}", PairingType::choices_zh()),
+            )
         })?),
     };
     Ok(PairingFilter {
@@ -55,7 +62,15 @@ async fn list(
 ) -> Result<Json<Page<Pairing>>, ApiError> {
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
     let filter = parse_filter(&query)?;
-    let items = state.db.list_pairings(&caller.pairing_scope(), &filter, paging.after, paging.fetch_limit()).await?;
+    let items = state
+        .db
+        .list_pairings(
+            &caller.pairing_scope(),
+            &filter,
+            paging.after,
+            paging.fetch_limit(),
+        )
+        .await?;
     Ok(Json(paging.page(items, |p| p.id)))
 }
 
@@ -65,7 +80,12 @@ async fn detail(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Pairing>, ApiError> {
     let id = parse_id(&id, "对口关系")?;
-    Ok(Json(state.db.require_pairing(&caller.pairing_scope(), id).await?))
+    Ok(Json(
+        state
+            .db
+            .require_pairing(&caller.pairing_scope(), id)
+            .await?,
+    ))
 }
 
 async fn create(
@@ -73,7 +93,10 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<PairingInput>,
 ) -> Result<(StatusCode, Json<Pairing>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.create_pairing(&caller, &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.create_pairing(&caller, &input).await?),
+    ))
 }
 
 async fn update(

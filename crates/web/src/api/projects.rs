@@ -2,7 +2,9 @@
 //! along the status workflow; their results, beneficiaries and transactions.
 
 use super::organisations::parse_id;
-use super::{ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_i64_param, parse_region_param};
+use super::{
+    ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_i64_param, parse_region_param,
+};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::scope::CurrentCaller;
@@ -52,9 +54,12 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 pub fn parse_theme_param(s: Option<&str>) -> Result<Option<Theme>, ApiError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(t) => Theme::parse(t)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid_field("theme", format!("主题“{t}”无效，应为：{}", Theme::choices_zh()))),
+        Some(t) => Theme::parse(t).map(Some).ok_or_else(|| {
+            ApiError::invalid_field(
+                "theme",
+                format!("主题“{t}”无效，应为：{}", Theme::choices_zh()),
+            )
+        }),
     }
 }
 
@@ -62,13 +67,18 @@ pub fn parse_filter(q: &ListQuery) -> Result<ProjectFilter, ApiError> {
     let status = match nonempty(&q.status) {
         None => None,
         Some(s) => Some(ProjectStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid_field("status", format!("项目状态“{s}”无效，应为：{}", ProjectStatus::choices_zh()))
+            ApiError::invalid_field(
+                "status",
+                format!("项目状态“{s}”无效，应为：{}", ProjectStatus::choices_zh()),
+            )
         })?),
     };
     Ok(ProjectFilter {
         theme: parse_theme_param(q.theme.as_deref())?,
         status,
-        region: nonempty(&q.region).map(|r| parse_region_param("region", r)).transpose()?,
+        region: nonempty(&q.region)
+            .map(|r| parse_region_param("region", r))
+            .transpose()?,
         organisation_id: parse_i64_param("organisation_id", q.organisation_id.as_deref())?,
         year: parse_i64_param("year", q.year.as_deref())?,
         pairing_id: parse_i64_param("pairing_id", q.pairing_id.as_deref())?,
@@ -84,7 +94,10 @@ async fn list(
 ) -> Result<Json<Page<ProjectSummary>>, ApiError> {
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
     let filter = parse_filter(&query)?;
-    let items = state.db.list_projects(&caller, &filter, paging.after, paging.fetch_limit()).await?;
+    let items = state
+        .db
+        .list_projects(&caller, &filter, paging.after, paging.fetch_limit())
+        .await?;
     Ok(Json(paging.page(items, |p| p.id)))
 }
 
@@ -102,7 +115,10 @@ async fn create(
     CurrentCaller(caller): CurrentCaller,
     ApiJson(input): ApiJson<ProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.db.create_project(&caller, &input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.create_project(&caller, &input).await?),
+    ))
 }
 
 async fn update(
@@ -122,7 +138,9 @@ async fn change_status(
     ApiJson(input): ApiJson<StatusChangeInput>,
 ) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "项目")?;
-    Ok(Json(state.db.change_project_status(&caller, id, &input).await?))
+    Ok(Json(
+        state.db.change_project_status(&caller, id, &input).await?,
+    ))
 }
 
 async fn results(
@@ -132,7 +150,9 @@ async fn results(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "项目")?;
     let p = state.db.require_project(&caller, id).await?;
-    Ok(Json(json!({ "items": p.results, "indicators": p.indicators, "loans": p.loans, "next_cursor": null })))
+    Ok(Json(
+        json!({ "items": p.results, "indicators": p.indicators, "loans": p.loans, "next_cursor": null }),
+    ))
 }
 
 async fn beneficiaries(
@@ -142,7 +162,9 @@ async fn beneficiaries(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "项目")?;
     let p = state.db.require_project(&caller, id).await?;
-    Ok(Json(json!({ "items": p.beneficiaries, "totals": p.beneficiary_totals, "next_cursor": null })))
+    Ok(Json(
+        json!({ "items": p.beneficiaries, "totals": p.beneficiary_totals, "next_cursor": null }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -160,8 +182,14 @@ async fn transactions(
     let id = parse_id(&id, "项目")?;
     state.db.require_project(&caller, id).await?;
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
-    let filter = TransactionFilter { project_id: Some(id), ..Default::default() };
-    let items = state.db.list_transactions(&caller, &filter, paging.after, paging.fetch_limit()).await?;
+    let filter = TransactionFilter {
+        project_id: Some(id),
+        ..Default::default()
+    };
+    let items = state
+        .db
+        .list_transactions(&caller, &filter, paging.after, paging.fetch_limit())
+        .await?;
     Ok(Json(paging.page(items, |t| t.id)))
 }
 
@@ -170,15 +198,26 @@ async fn export_csv(
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<axum::response::Response, ApiError> {
     let bytes = state.db.export_projects(&caller, ExportFormat::Csv).await?;
-    Ok(super::ledger::download("projects.csv", "text/csv; charset=utf-8", bytes))
+    Ok(super::ledger::download(
+        "projects.csv",
+        "text/csv; charset=utf-8",
+        bytes,
+    ))
 }
 
 async fn export_xlsx(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<axum::response::Response, ApiError> {
-    let bytes = state.db.export_projects(&caller, ExportFormat::Xlsx).await?;
-    Ok(super::ledger::download("projects.xlsx", super::ledger::XLSX, bytes))
+    let bytes = state
+        .db
+        .export_projects(&caller, ExportFormat::Xlsx)
+        .await?;
+    Ok(super::ledger::download(
+        "projects.xlsx",
+        super::ledger::XLSX,
+        bytes,
+    ))
 }
 
 async fn import(

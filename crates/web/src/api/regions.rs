@@ -1,4 +1,7 @@
-use super::{ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_region_param, parse_region_path};
+use super::{
+    ApiJson, ApiPath, ApiQuery, Page, Paging, parse_bool_param, parse_region_param,
+    parse_region_path,
+};
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
@@ -16,7 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/regions/{code}/ancestors", get(ancestors))
         .route("/api/v1/regions/{code}/subtree", get(subtree))
         .route("/api/v1/regions/{code}/attributes", put(set_attributes))
-        .route("/api/v1/regions/{code}/population/{year}", put(set_population))
+        .route(
+            "/api/v1/regions/{code}/population/{year}",
+            put(set_population),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -36,27 +42,58 @@ fn parse_level(s: Option<&str>) -> Result<Option<RegionLevel>, ApiError> {
             .or_else(|| v.parse::<i64>().ok().and_then(RegionLevel::from_rank))
             .map(Some)
             .ok_or_else(|| {
-                ApiError::invalid_field("level", "level 应为 province、prefecture、county、town、village 或 1–5")
+                ApiError::invalid_field(
+                    "level",
+                    "level 应为 province、prefecture、county、town、village 或 1–5",
+                )
             }),
     }
 }
 
-async fn list_with(state: &AppState, mut filter: RegionFilter, query: &ListQuery) -> Result<Json<Page<Region>>, ApiError> {
+async fn list_with(
+    state: &AppState,
+    mut filter: RegionFilter,
+    query: &ListQuery,
+) -> Result<Json<Page<Region>>, ApiError> {
     let paging = Paging::parse(query.limit.as_deref(), query.cursor.as_deref())?;
     filter.level = parse_level(query.level.as_deref())?;
-    filter.include_retired = parse_bool_param("include_retired", query.include_retired.as_deref())?.unwrap_or(false);
-    if let Some(q) = query.q.as_deref().map(domain::text::normalize).filter(|q| !q.is_empty()) {
+    filter.include_retired =
+        parse_bool_param("include_retired", query.include_retired.as_deref())?.unwrap_or(false);
+    if let Some(q) = query
+        .q
+        .as_deref()
+        .map(domain::text::normalize)
+        .filter(|q| !q.is_empty())
+    {
         filter.name_contains = Some(q);
     }
-    let items = state.db.list_regions(&filter, paging.after, paging.fetch_limit()).await?;
+    let items = state
+        .db
+        .list_regions(&filter, paging.after, paging.fetch_limit())
+        .await?;
     Ok(Json(paging.page(items, |r| r.code.key())))
 }
 
 /// Lists regions: the provinces by default; `parent` for children, `q` to search names,
 /// `level` to restrict the level.
-async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<Page<Region>>, ApiError> {
-    let parent = query.parent.as_deref().map(|p| parse_region_param("parent", p)).transpose()?;
-    list_with(&state, RegionFilter { parent, ..Default::default() }, &query).await
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<Region>>, ApiError> {
+    let parent = query
+        .parent
+        .as_deref()
+        .map(|p| parse_region_param("parent", p))
+        .transpose()?;
+    list_with(
+        &state,
+        RegionFilter {
+            parent,
+            ..Default::default()
+        },
+        &query,
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -71,11 +108,19 @@ pub struct RegionDetail {
     changes: Vec<RegionChange>,
 }
 
-async fn detail(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Result<Json<RegionDetail>, ApiError> {
+async fn detail(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<RegionDetail>, ApiError> {
     let code = parse_region_path(&code)?;
     let region = state.db.require_region(code).await?;
     let ancestors = state.db.region_ancestors(code).await?;
-    let full_name = ancestors.iter().chain(std::iter::once(&region)).map(|r| r.name.as_str()).collect::<Vec<_>>().join(" ");
+    let full_name = ancestors
+        .iter()
+        .chain(std::iter::once(&region))
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok(Json(RegionDetail {
         level_name: region.level.name_zh(),
         rural_population: state.db.rural_population(code).await?,
@@ -98,7 +143,15 @@ async fn children(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Region>>, ApiError> {
     let code = existing(&state, &code).await?;
-    list_with(&state, RegionFilter { parent: Some(code), ..Default::default() }, &query).await
+    list_with(
+        &state,
+        RegionFilter {
+            parent: Some(code),
+            ..Default::default()
+        },
+        &query,
+    )
+    .await
 }
 
 async fn subtree(
@@ -107,12 +160,26 @@ async fn subtree(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Region>>, ApiError> {
     let code = existing(&state, &code).await?;
-    list_with(&state, RegionFilter { within: Some(code), ..Default::default() }, &query).await
+    list_with(
+        &state,
+        RegionFilter {
+            within: Some(code),
+            ..Default::default()
+        },
+        &query,
+    )
+    .await
 }
 
-async fn ancestors(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Result<Json<Page<Region>>, ApiError> {
+async fn ancestors(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<Page<Region>>, ApiError> {
     let code = existing(&state, &code).await?;
-    Ok(Json(Page { items: state.db.region_ancestors(code).await?, next_cursor: None }))
+    Ok(Json(Page {
+        items: state.db.region_ancestors(code).await?,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -123,7 +190,11 @@ pub struct AttributesBody {
 
 /// Region attributes and populations are reference data shared by all: the city office keeps them.
 fn require_region_editor(caller: &domain::Caller) -> Result<(), ApiError> {
-    if caller.is_admin() { Ok(()) } else { Err(ApiError::forbidden("只有市级管理员可以修改区划资料")) }
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("只有市级管理员可以修改区划资料"))
+    }
 }
 
 async fn set_attributes(
@@ -137,14 +208,25 @@ async fn set_attributes(
     if let Some(a) = body.area_km2
         && !(a.is_finite() && a > 0.0)
     {
-        return Err(ApiError::invalid_field("area_km2", "面积应为大于 0 的数（平方公里）"));
+        return Err(ApiError::invalid_field(
+            "area_km2",
+            "面积应为大于 0 的数（平方公里）",
+        ));
     }
     if let Some(e) = body.elevation_m
         && !(-500..=9000).contains(&e)
     {
-        return Err(ApiError::invalid_field("elevation_m", "海拔应在 -500 到 9000 米之间"));
+        return Err(ApiError::invalid_field(
+            "elevation_m",
+            "海拔应在 -500 到 9000 米之间",
+        ));
     }
-    Ok(Json(state.db.set_region_attributes(&caller, code, body.area_km2, body.elevation_m).await?))
+    Ok(Json(
+        state
+            .db
+            .set_region_attributes(&caller, code, body.area_km2, body.elevation_m)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -165,10 +247,12 @@ async fn set_population(
         .ok()
         .filter(|y| (1949..=2100).contains(y))
         .ok_or_else(|| ApiError::invalid_field("year", "年份应为 1949–2100 的整数"))?;
-    let population = body
-        .rural_population
-        .filter(|p| *p >= 0)
-        .ok_or_else(|| ApiError::invalid_field("rural_population", "请填写不小于 0 的农业户籍人口"))?;
-    state.db.set_rural_population(&caller, code, year, population).await?;
+    let population = body.rural_population.filter(|p| *p >= 0).ok_or_else(|| {
+        ApiError::invalid_field("rural_population", "请填写不小于 0 的农业户籍人口")
+    })?;
+    state
+        .db
+        .set_rural_population(&caller, code, year, population)
+        .await?;
     Ok(Json(state.db.rural_population(code).await?))
 }

@@ -4,12 +4,12 @@
 use super::{ApiPath, ApiQuery, Page, parse_i64_param, parse_region_param};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::scope::CurrentCaller;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use crate::scope::CurrentCaller;
 use domain::{Caller, RegionCode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use store::dashboard::{Dashboard, PairingsProgress};
 use store::stats::{Overview, OverviewFilter, PublishedFigures};

@@ -18,7 +18,9 @@ use store::audit::{AuditEntry, AuditFilter};
 use store::auth::LoginOutcome;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/session", get(whoami).post(login).delete(logout)).route("/api/v1/audit", get(audit))
+    Router::new()
+        .route("/api/v1/session", get(whoami).post(login).delete(logout))
+        .route("/api/v1/audit", get(audit))
 }
 
 #[derive(Deserialize)]
@@ -33,7 +35,9 @@ struct Credentials {
 pub fn caller_json(c: &Caller) -> Value {
     let scope = match &c.scope {
         Scope::Everything => json!({"kind": "everything"}),
-        Scope::Regions(r) => json!({"kind": "regions", "regions": r.iter().map(|c| c.to_string()).collect::<Vec<_>>()}),
+        Scope::Regions(r) => {
+            json!({"kind": "regions", "regions": r.iter().map(|c| c.to_string()).collect::<Vec<_>>()})
+        }
         Scope::Organisation(id) => json!({"kind": "organisation", "organisation_id": id}),
     };
     json!({
@@ -61,8 +65,16 @@ pub fn login_refusal(outcome: &LoginOutcome) -> ApiError {
             "locked",
             format!("密码连续错误次数过多，账户已锁定，请 {minutes} 分钟后再试"),
         ),
-        LoginOutcome::Disabled => ApiError::new(StatusCode::FORBIDDEN, "disabled", "该账户已停用，请联系管理员"),
-        _ => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "用户名或密码错误"),
+        LoginOutcome::Disabled => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "disabled",
+            "该账户已停用，请联系管理员",
+        ),
+        _ => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "用户名或密码错误",
+        ),
     }
 }
 
@@ -73,9 +85,17 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let outcome = state.db.login(&body.username, &body.password).await?;
     match outcome {
-        LoginOutcome::Success { token, caller, expires_at } => {
-            let mut response = Json(json!({ "user": caller_json(&caller), "expires_at": expires_at })).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session_cookie(&token, &headers));
+        LoginOutcome::Success {
+            token,
+            caller,
+            expires_at,
+        } => {
+            let mut response =
+                Json(json!({ "user": caller_json(&caller), "expires_at": expires_at }))
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&token, &headers));
             Ok(response)
         }
         other => {
@@ -95,7 +115,9 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         state.db.logout(&token).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, clear_session_cookie(&headers));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie(&headers));
     Ok(response)
 }
 
@@ -119,24 +141,34 @@ pub fn require_audit_reader(caller: &Caller) -> Result<(), ApiError> {
         return Err(ApiError::unauthorized("请先登录"));
     }
     if !caller.can_read_audit() {
-        return Err(ApiError::forbidden("只有市级管理员和审计人员可以查看审计日志"));
+        return Err(ApiError::forbidden(
+            "只有市级管理员和审计人员可以查看审计日志",
+        ));
     }
     Ok(())
 }
 
 fn text(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Checks a YYYY-MM-DD date; returns it, or for `next_day` the day after (an exclusive bound).
 fn parse_day(field: &str, s: &str, next_day: bool) -> Result<String, ApiError> {
-    let bad = || ApiError::invalid_field(field, format!("{field} 应为日期 YYYY-MM-DD，而不是“{s}”"));
+    let bad =
+        || ApiError::invalid_field(field, format!("{field} 应为日期 YYYY-MM-DD，而不是“{s}”"));
     let t = store::auth::unix_from_rfc3339(&format!("{s}T00:00:00Z")).ok_or_else(bad)?;
     // Round trip, so 2024-02-30 is refused rather than read as 3 March.
     if store::auth::format_unix(t)[..10] != *s {
         return Err(bad());
     }
-    Ok(if next_day { store::auth::format_unix(t + 86_400)[..10].to_string() } else { s.to_string() })
+    Ok(if next_day {
+        store::auth::format_unix(t + 86_400)[..10].to_string()
+    } else {
+        s.to_string()
+    })
 }
 
 /// Turns the query into a filter, checking every field at once.
@@ -144,11 +176,15 @@ pub fn audit_filter(q: &AuditQuery) -> Result<AuditFilter, ApiError> {
     let mut details = Vec::new();
     let from = match text(&q.from) {
         None => None,
-        Some(s) => parse_day("from", &s, false).map_err(|e| details.extend(e.details)).ok(),
+        Some(s) => parse_day("from", &s, false)
+            .map_err(|e| details.extend(e.details))
+            .ok(),
     };
     let until = match text(&q.until) {
         None => None,
-        Some(s) => parse_day("until", &s, true).map_err(|e| details.extend(e.details)).ok(),
+        Some(s) => parse_day("until", &s, true)
+            .map_err(|e| details.extend(e.details))
+            .ok(),
     };
     if !details.is_empty() {
         return Err(store::StoreError::invalid(details).into());
@@ -171,7 +207,10 @@ async fn audit(
     require_audit_reader(&caller)?;
     let paging = Paging::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let filter = audit_filter(&q)?;
-    let items = state.db.list_audit(&filter, paging.after, paging.fetch_limit()).await?;
+    let items = state
+        .db
+        .list_audit(&filter, paging.after, paging.fetch_limit())
+        .await?;
     Ok(Json(paging.page(items, |e| e.id)))
 }
 
@@ -195,7 +234,10 @@ pub fn openapi(doc: &mut Value) {
                      "responses": { "200": { "description": "列表 {items, next_cursor}" }, "401": error, "403": error, "422": error } }
         }
     });
-    if let (Some(target), Some(add)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths.as_object()) {
+    if let (Some(target), Some(add)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        paths.as_object(),
+    ) {
         for (k, v) in add {
             target.insert(k.clone(), v.clone());
         }
@@ -210,6 +252,9 @@ pub fn openapi(doc: &mut Value) {
         );
     }
     if let Some(root) = doc.as_object_mut() {
-        root.insert("security".into(), json!([{ "bearer": [] }, { "session": [] }, {}]));
+        root.insert(
+            "security".into(),
+            json!([{ "bearer": [] }, { "session": [] }, {}]),
+        );
     }
 }

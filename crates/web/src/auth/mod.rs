@@ -48,17 +48,26 @@ pub fn config() -> &'static AuthConfig {
     CONFIG.get_or_init(|| {
         let idle = std::env::var("BANGFU_SESSION_IDLE_MINUTES").ok();
         let minutes = domain::auth::parse_idle_minutes(idle.as_deref()).unwrap_or_else(|e| {
-            tracing::warn!("{e}；使用默认值 {} 分钟", domain::auth::DEFAULT_IDLE_MINUTES);
+            tracing::warn!(
+                "{e}；使用默认值 {} 分钟",
+                domain::auth::DEFAULT_IDLE_MINUTES
+            );
             domain::auth::DEFAULT_IDLE_MINUTES
         });
-        let secure = std::env::var("BANGFU_SECURE_COOKIES").map(|v| matches!(v.trim(), "1" | "true" | "yes")).unwrap_or(false);
+        let secure = std::env::var("BANGFU_SECURE_COOKIES")
+            .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
+            .unwrap_or(false);
         let allowed_origins = std::env::var("BANGFU_ALLOWED_ORIGINS")
             .unwrap_or_default()
             .split(',')
             .map(|s| s.trim().trim_end_matches('/').to_ascii_lowercase())
             .filter(|s| !s.is_empty())
             .collect();
-        AuthConfig { idle_seconds: minutes * 60, secure_cookies: secure, allowed_origins }
+        AuthConfig {
+            idle_seconds: minutes * 60,
+            secure_cookies: secure,
+            allowed_origins,
+        }
     })
 }
 
@@ -91,12 +100,29 @@ pub fn nav_demo() -> bool {
 /// Downloads of demo data say so in their file name (演示数据-…), without touching the
 /// file's contents, which must stay importable.
 fn mark_demo_download(headers: &mut HeaderMap) {
-    let Some(value) = headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()) else { return };
-    let Some(name) = value.split("filename=\"").nth(1).and_then(|r| r.split('"').next()) else { return };
+    let Some(value) = headers
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let Some(name) = value
+        .split("filename=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    else {
+        return;
+    };
     // RFC 6266/5987: an ASCII fallback and the UTF-8 name, percent-encoded.
     let utf8: String = format!("演示数据-{name}")
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     let marked = format!("attachment; filename=\"demo-{name}\"; filename*=UTF-8''{utf8}");
     if let Ok(v) = HeaderValue::from_str(&marked) {
@@ -106,17 +132,28 @@ fn mark_demo_download(headers: &mut HeaderMap) {
 
 /// The logged-in user's name for the page header, or None for the public.
 pub fn nav_username() -> Option<String> {
-    CURRENT.try_with(|r| r.caller.is_authenticated().then(|| r.caller.username.clone())).ok().flatten()
+    CURRENT
+        .try_with(|r| {
+            r.caller
+                .is_authenticated()
+                .then(|| r.caller.username.clone())
+        })
+        .ok()
+        .flatten()
 }
 
 /// The logged-in user's role in Chinese, for the page header.
 pub fn nav_role() -> &'static str {
-    CURRENT.try_with(|r| r.caller.role.name_zh()).unwrap_or(Role::Public.name_zh())
+    CURRENT
+        .try_with(|r| r.caller.role.name_zh())
+        .unwrap_or(Role::Public.name_zh())
 }
 
 /// Whether the page header offers the audit log.
 pub fn nav_can_audit() -> bool {
-    CURRENT.try_with(|r| r.caller.can_read_audit()).unwrap_or(false)
+    CURRENT
+        .try_with(|r| r.caller.can_read_audit())
+        .unwrap_or(false)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -124,12 +161,18 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn is_state_changing(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Login and logout must work for callers who are not (or no longer) logged in.
 fn exempt_from_login(method: &Method, path: &str) -> bool {
-    matches!((method.as_str(), path), ("POST", "/login") | ("POST", "/logout") | ("POST" | "DELETE", "/api/v1/session"))
+    matches!(
+        (method.as_str(), path),
+        ("POST", "/login") | ("POST", "/logout") | ("POST" | "DELETE", "/api/v1/session")
+    )
 }
 
 pub fn is_https(headers: &HeaderMap) -> bool {
@@ -137,13 +180,22 @@ pub fn is_https(headers: &HeaderMap) -> bool {
         || headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"))
+            .is_some_and(|v| {
+                v.split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("https")
+            })
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
@@ -161,14 +213,18 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 /// Max-Age: the browser forgets it when closed; the server ends it when idle or old.
 pub fn session_cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
     let secure = if is_https(headers) { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"))
-        .expect("hex token is a valid header value")
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"
+    ))
+    .expect("hex token is a valid header value")
 }
 
 pub fn clear_session_cookie(headers: &HeaderMap) -> HeaderValue {
     let secure = if is_https(headers) { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"))
-        .expect("valid header value")
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
+    ))
+    .expect("valid header value")
 }
 
 /// The host (and port) this request was addressed to, as the browser saw it.
@@ -177,8 +233,18 @@ fn request_host(req: &Request) -> Option<String> {
     h.get("x-forwarded-host")
         .or_else(|| h.get(header::HOST))
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').next().unwrap_or("").trim().to_ascii_lowercase())
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_ascii_lowercase()))
+        .map(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .or_else(|| {
+            req.uri()
+                .authority()
+                .map(|a| a.as_str().to_ascii_lowercase())
+        })
         .filter(|s| !s.is_empty())
 }
 
@@ -186,18 +252,26 @@ fn request_host(req: &Request) -> Option<String> {
 fn foreign_origin(req: &Request) -> bool {
     let headers = req.headers();
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let Ok(origin) = origin.to_str() else { return true };
+        let Ok(origin) = origin.to_str() else {
+            return true;
+        };
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
         if config().allowed_origins.contains(&origin) {
             return false;
         }
         // "null" (sandboxed frames, file: pages) and anything unparsable are foreign.
-        let Some((scheme, host)) = origin.split_once("://") else { return true };
+        let Some((scheme, host)) = origin.split_once("://") else {
+            return true;
+        };
         if !matches!(scheme, "http" | "https") {
             return true;
         }
         let default_port = if scheme == "https" { ":443" } else { ":80" };
-        let strip = |h: &str| h.strip_suffix(default_port).map(str::to_string).unwrap_or_else(|| h.to_string());
+        let strip = |h: &str| {
+            h.strip_suffix(default_port)
+                .map(str::to_string)
+                .unwrap_or_else(|| h.to_string())
+        };
         return match request_host(req) {
             Some(own) => strip(host) != strip(&own),
             None => true,
@@ -218,12 +292,20 @@ fn is_api(path: &str) -> bool {
 
 fn refuse(path: &str, status: StatusCode, code: &'static str, message: &str) -> Response {
     let e = ApiError::new(status, code, message);
-    if is_api(path) { e.into_response() } else { PageError(e).into_response() }
+    if is_api(path) {
+        e.into_response()
+    } else {
+        PageError(e).into_response()
+    }
 }
 
 /// Where to send the public when a page needs a login.
 pub fn login_redirect(path_and_query: &str) -> Response {
-    let next = if pages::safe_next(path_and_query) { path_and_query } else { "/" };
+    let next = if pages::safe_next(path_and_query) {
+        path_and_query
+    } else {
+        "/"
+    };
     Redirect::to(&format!("/login?next={}", pages::urlencode(next))).into_response()
 }
 
@@ -231,10 +313,19 @@ pub fn login_redirect(path_and_query: &str) -> Response {
 async fn resolve(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Resolved, Response> {
     if let Some(token) = bearer_token(headers) {
         return match state.db.token_caller(token).await {
-            Ok(Some(caller)) => Ok(Resolved { caller, method: AuthMethod::Bearer }),
+            Ok(Some(caller)) => Ok(Resolved {
+                caller,
+                method: AuthMethod::Bearer,
+            }),
             Ok(None) => {
-                let mut r = refuse(path, StatusCode::UNAUTHORIZED, "invalid_token", "访问令牌无效、已过期或已吊销");
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                let mut r = refuse(
+                    path,
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "访问令牌无效、已过期或已吊销",
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 Err(r)
             }
             Err(e) => Err(refuse_store(path, e)),
@@ -242,17 +333,29 @@ async fn resolve(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Re
     }
     if let Some(token) = session_token(headers) {
         match state.db.session_caller(&token, config().idle_seconds).await {
-            Ok(Some(caller)) => return Ok(Resolved { caller, method: AuthMethod::Session }),
+            Ok(Some(caller)) => {
+                return Ok(Resolved {
+                    caller,
+                    method: AuthMethod::Session,
+                });
+            }
             Ok(None) => {}
             Err(e) => return Err(refuse_store(path, e)),
         }
     }
-    Ok(Resolved { caller: Caller::public(), method: AuthMethod::None })
+    Ok(Resolved {
+        caller: Caller::public(),
+        method: AuthMethod::None,
+    })
 }
 
 fn refuse_store(path: &str, e: store::StoreError) -> Response {
     let e = ApiError::from(e);
-    if is_api(path) { e.into_response() } else { PageError(e).into_response() }
+    if is_api(path) {
+        e.into_response()
+    } else {
+        PageError(e).into_response()
+    }
 }
 
 /// The middleware wrapped around every route (see the module documentation).
@@ -269,12 +372,18 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     if is_state_changing(&method) {
         if resolved.method != AuthMethod::Bearer && foreign_origin(&req) {
             tracing::warn!(path = %path, user = %resolved.caller.username, "cross-origin state-changing request refused");
-            return refuse(&path, StatusCode::FORBIDDEN, "csrf", "拒绝来自其他网站的修改请求（跨站请求伪造防护）");
+            return refuse(
+                &path,
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "拒绝来自其他网站的修改请求（跨站请求伪造防护）",
+            );
         }
         if !exempt_from_login(&method, &path) {
             if !resolved.caller.is_authenticated() {
                 if is_api(&path) {
-                    return ApiError::unauthorized("请先登录（或使用访问令牌）再进行修改").into_response();
+                    return ApiError::unauthorized("请先登录（或使用访问令牌）再进行修改")
+                        .into_response();
                 }
                 return login_redirect(&path);
             }
@@ -287,7 +396,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     req.extensions_mut().insert(resolved.clone());
     // Pages read the demo marker for their banner; JSON answers do not need it.
     let demo_page = !is_api(&path) && state.db.is_demo().await.unwrap_or(false);
-    let mut response = DEMO.scope(demo_page, CURRENT.scope(resolved, next.run(req))).await;
+    let mut response = DEMO
+        .scope(demo_page, CURRENT.scope(resolved, next.run(req)))
+        .await;
     // A page's answer already says whether the database is a demo; only API downloads ask.
     if response.headers().contains_key(header::CONTENT_DISPOSITION)
         && (demo_page || (is_api(&path) && state.db.is_demo().await.unwrap_or(false)))
@@ -297,14 +408,19 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let headers = response.headers_mut();
     if ended_session && !headers.contains_key(header::SET_COOKIE) {
         // The cookie names a session that has ended: have the browser drop it.
-        let value =
-            format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}", if https { "; Secure" } else { "" });
+        let value = format!(
+            "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+            if https { "; Secure" } else { "" }
+        );
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.append(header::SET_COOKIE, v);
         }
     }
     if https {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     if !headers.contains_key(header::CACHE_CONTROL) && resolved_is_private(&path) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -322,7 +438,9 @@ mod tests {
     use super::*;
 
     fn req(headers: &[(&str, &str)]) -> Request {
-        let mut b = Request::builder().method("POST").uri("/api/v1/organisations");
+        let mut b = Request::builder()
+            .method("POST")
+            .uri("/api/v1/organisations");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -331,10 +449,22 @@ mod tests {
 
     #[test]
     fn origins_are_compared_with_the_host() {
-        assert!(!foreign_origin(&req(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")])));
-        assert!(foreign_origin(&req(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")])));
-        assert!(foreign_origin(&req(&[("host", "127.0.0.1:8080"), ("origin", "null")])));
-        assert!(!foreign_origin(&req(&[("host", "bangfu.example"), ("origin", "https://bangfu.example:443")])));
+        assert!(!foreign_origin(&req(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(foreign_origin(&req(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(foreign_origin(&req(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "null")
+        ])));
+        assert!(!foreign_origin(&req(&[
+            ("host", "bangfu.example"),
+            ("origin", "https://bangfu.example:443")
+        ])));
         assert!(!foreign_origin(&req(&[
             ("host", "backend:8080"),
             ("x-forwarded-host", "bangfu.example"),
@@ -344,20 +474,38 @@ mod tests {
 
     #[test]
     fn without_origin_sec_fetch_site_decides() {
-        assert!(foreign_origin(&req(&[("host", "a"), ("sec-fetch-site", "cross-site")])));
-        assert!(foreign_origin(&req(&[("host", "a"), ("sec-fetch-site", "same-site")])));
-        assert!(!foreign_origin(&req(&[("host", "a"), ("sec-fetch-site", "same-origin")])));
+        assert!(foreign_origin(&req(&[
+            ("host", "a"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(foreign_origin(&req(&[
+            ("host", "a"),
+            ("sec-fetch-site", "same-site")
+        ])));
+        assert!(!foreign_origin(&req(&[
+            ("host", "a"),
+            ("sec-fetch-site", "same-origin")
+        ])));
         assert!(!foreign_origin(&req(&[("host", "a")])));
     }
 
     #[test]
     fn cookies_and_bearer_tokens_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("theme=dark; bangfu_session=abc123; x=1"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; bangfu_session=abc123; x=1"),
+        );
         assert_eq!(session_token(&h).as_deref(), Some("abc123"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  bft_xyz "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  bft_xyz "),
+        );
         assert_eq!(bearer_token(&h), Some("bft_xyz"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic Zm9vOmJhcg=="));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic Zm9vOmJhcg=="),
+        );
         assert_eq!(bearer_token(&h), None);
     }
 }

@@ -17,7 +17,10 @@ use store::audit::AuditEntry;
 use store::auth::LoginOutcome;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/login", get(login_form).post(login)).route("/logout", post(logout)).route("/audit", get(audit_page))
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/audit", get(audit_page))
 }
 
 /// A local path to return to after login: no other host, no scheme, no backslash tricks.
@@ -33,7 +36,9 @@ pub fn safe_next(next: &str) -> bool {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -66,9 +71,21 @@ fn render(t: impl Template, status: StatusCode) -> Response {
 }
 
 async fn login_form(CurrentCaller(caller): CurrentCaller, Query(q): Query<NextQuery>) -> Response {
-    let next = q.next.filter(|n| safe_next(n)).unwrap_or_else(|| "/".into());
+    let next = q
+        .next
+        .filter(|n| safe_next(n))
+        .unwrap_or_else(|| "/".into());
     let current = caller.is_authenticated().then(|| caller.username.clone());
-    render(LoginPage { next, username: String::new(), error: None, current, idle_minutes: idle_minutes() }, StatusCode::OK)
+    render(
+        LoginPage {
+            next,
+            username: String::new(),
+            error: None,
+            current,
+            idle_minutes: idle_minutes(),
+        },
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -81,8 +98,16 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
-    let next = if safe_next(&form.next) { form.next.clone() } else { "/".into() };
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = if safe_next(&form.next) {
+        form.next.clone()
+    } else {
+        "/".into()
+    };
     let outcome = match state.db.login(&form.username, &form.password).await {
         Ok(o) => o,
         Err(e) => return PageError::from(e).into_response(),
@@ -90,7 +115,9 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     match outcome {
         LoginOutcome::Success { token, .. } => {
             let mut response = Redirect::to(&next).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session_cookie(&token, &headers));
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, session_cookie(&token, &headers));
             response
         }
         other => {
@@ -114,7 +141,9 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return PageError::from(e).into_response();
     }
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, clear_session_cookie(&headers));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_session_cookie(&headers));
     response
 }
 
@@ -219,11 +248,27 @@ async fn audit_page(
         urlencode(&field(&q.until))
     );
     if !caller.is_authenticated() {
-        let filtered = [&q.user, &q.entity, &q.entity_id, &q.action, &q.from, &q.until].iter().any(|f| !field(f).is_empty());
-        return login_redirect(&if filtered { format!("/audit?{query_string}") } else { "/audit".to_string() });
+        let filtered = [
+            &q.user,
+            &q.entity,
+            &q.entity_id,
+            &q.action,
+            &q.from,
+            &q.until,
+        ]
+        .iter()
+        .any(|f| !field(f).is_empty());
+        return login_redirect(&if filtered {
+            format!("/audit?{query_string}")
+        } else {
+            "/audit".to_string()
+        });
     }
     if !caller.can_read_audit() {
-        return PageError(ApiError::forbidden("只有市级管理员和审计人员可以查看审计日志")).into_response();
+        return PageError(ApiError::forbidden(
+            "只有市级管理员和审计人员可以查看审计日志",
+        ))
+        .into_response();
     }
     let mut page = AuditPage {
         user: field(&q.user),
@@ -239,7 +284,13 @@ async fn audit_page(
     let filter = match audit_filter(&q) {
         Ok(f) => f,
         Err(e) => {
-            page.error = Some(e.details.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("；"));
+            page.error = Some(
+                e.details
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            );
             return render(page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -247,12 +298,18 @@ async fn audit_page(
         Ok(p) => p,
         Err(e) => return PageError(e).into_response(),
     };
-    let items = match state.db.list_audit(&filter, paging.after, paging.fetch_limit()).await {
+    let items = match state
+        .db
+        .list_audit(&filter, paging.after, paging.fetch_limit())
+        .await
+    {
         Ok(items) => items,
         Err(e) => return PageError::from(e).into_response(),
     };
     let listed = paging.page(items, |e| e.id);
-    page.next_link = listed.next_cursor.map(|c| format!("/audit?{query_string}&cursor={c}"));
+    page.next_link = listed
+        .next_cursor
+        .map(|c| format!("/audit?{query_string}&cursor={c}"));
     page.items = listed.items.into_iter().map(AuditRow::from).collect();
     render(page, StatusCode::OK)
 }

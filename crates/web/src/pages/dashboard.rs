@@ -193,7 +193,9 @@ async fn whole(
         let sep = if qs.is_empty() { "" } else { "?" };
         return Ok(Redirect::to(&format!("/dashboard/{r}{sep}{qs}")).into_response());
     }
-    page(&state, &caller, None, q).await.map(IntoResponse::into_response)
+    page(&state, &caller, None, q)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 async fn region(
@@ -233,9 +235,8 @@ async fn page(
         (None, Some(u)) => format!("截至 {u} 年"),
         (None, None) => "累计".to_string(),
     };
-    let subtitle = format!(
-        "{years_note} · 资金按记账日期，项目按开工年份，脱贫人口按结对年份内的脱贫年度"
-    );
+    let subtitle =
+        format!("{years_note} · 资金按记账日期，项目按开工年份，脱贫人口按结对年份内的脱贫年度");
     let mut path = vec![("/dashboard".to_string(), "全部".to_string())];
     path.extend(
         d.path
@@ -351,7 +352,11 @@ async fn page(
     let su = vec![
         (
             "脱贫人口".into(),
-            format!("{} {}", people(o.people_out_of_poverty, "人").0, people(o.people_out_of_poverty, "人").1),
+            format!(
+                "{} {}",
+                people(o.people_out_of_poverty, "人").0,
+                people(o.people_out_of_poverty, "人").1
+            ),
         ),
         (
             "脱贫最多的一年".into(),
@@ -433,13 +438,15 @@ async fn page(
         .map(|r| format!("/households?region={r}"));
     let map_title = match region.map(|r| r.level()) {
         None => "对口省份分布".to_string(),
-        Some(RegionLevel::Province) => format!(
-            "{}各市（州）",
-            o.region_name.clone().unwrap_or_default()
-        ),
+        Some(RegionLevel::Province) => {
+            format!("{}各市（州）", o.region_name.clone().unwrap_or_default())
+        }
         _ => String::new(),
     };
-    let has_map = matches!(region.map(|r| r.level()), None | Some(RegionLevel::Province));
+    let has_map = matches!(
+        region.map(|r| r.level()),
+        None | Some(RegionLevel::Province)
+    );
     let mut years: Vec<i64> = (1990..=2025).collect();
     years.reverse();
     render(DashboardPage {

@@ -19,7 +19,9 @@ use domain::money::Fen;
 use domain::project::{ProjectStatus, format_bp};
 use serde::Deserialize;
 use store::ledger::{LedgerHead, OrganisationMoney, Transaction, TransactionFilter};
-use store::ledger_reports::{Dimension, EightyEightyReport, ProgressReport, ReportFilter, ThemeStatusReport};
+use store::ledger_reports::{
+    Dimension, EightyEightyReport, ProgressReport, ReportFilter, ThemeStatusReport,
+};
 use store::projects::{Project, ProjectFilter, ProjectSummary};
 
 pub fn routes() -> Router<AppState> {
@@ -36,7 +38,11 @@ const PAGE_SIZE: i64 = 100;
 // Charts
 
 /// A horizontal bar chart as inline SVG. Labels are escaped here; the result is inserted as is.
-pub fn bar_chart(title: &str, bars: &[(String, i64)], value_text: impl Fn(i64) -> String) -> String {
+pub fn bar_chart(
+    title: &str,
+    bars: &[(String, i64)],
+    value_text: impl Fn(i64) -> String,
+) -> String {
     const LABEL_W: i64 = 170;
     const BAR_W: i64 = 380;
     const ROW_H: i64 = 26;
@@ -53,8 +59,11 @@ pub fn bar_chart(title: &str, bars: &[(String, i64)], value_text: impl Fn(i64) -
     );
     for (i, (label, value)) in bars.iter().enumerate() {
         let y = 30 + i as i64 * ROW_H;
-        let w =
-            if *value <= 0 { 0 } else { ((i128::from(*value) * i128::from(BAR_W)) / i128::from(max)).max(1) as i64 };
+        let w = if *value <= 0 {
+            0
+        } else {
+            ((i128::from(*value) * i128::from(BAR_W)) / i128::from(max)).max(1) as i64
+        };
         s += &format!(
             "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\" class=\"chart-label\">{label}</text>\
              <rect x=\"{LABEL_W}\" y=\"{y}\" width=\"{w}\" height=\"{bh}\" class=\"chart-bar\"><title>{label}：{v}</title></rect>\
@@ -113,18 +122,29 @@ async fn projects(
     CurrentCaller(caller): CurrentCaller,
     Query(q): Query<ProjectsQuery>,
 ) -> PageResult {
-    let (theme_t, status_t, region_t, org_t, year_t, q_t) =
-        (text(&q.theme), text(&q.status), text(&q.region), text(&q.organisation_id), text(&q.year), text(&q.q));
+    let (theme_t, status_t, region_t, org_t, year_t, q_t) = (
+        text(&q.theme),
+        text(&q.status),
+        text(&q.region),
+        text(&q.organisation_id),
+        text(&q.year),
+        text(&q.q),
+    );
     let theme = match theme_t.as_str() {
         "" => None,
-        s => Some(
-            Theme::parse(s)
-                .ok_or_else(|| bad_filter("theme", format!("主题“{s}”无效，应为：{}", Theme::choices_zh())))?,
-        ),
+        s => Some(Theme::parse(s).ok_or_else(|| {
+            bad_filter(
+                "theme",
+                format!("主题“{s}”无效，应为：{}", Theme::choices_zh()),
+            )
+        })?),
     };
     let status = match status_t.as_str() {
         "" => None,
-        s => Some(ProjectStatus::parse(s).ok_or_else(|| bad_filter("status", format!("项目状态“{s}”无效")))?),
+        s => Some(
+            ProjectStatus::parse(s)
+                .ok_or_else(|| bad_filter("status", format!("项目状态“{s}”无效")))?,
+        ),
     };
     let region = match region_t.as_str() {
         "" => None,
@@ -132,11 +152,17 @@ async fn projects(
     };
     let organisation_id = match org_t.as_str() {
         "" => None,
-        s => Some(s.parse::<i64>().map_err(|_| bad_filter("organisation_id", "机构编号应为整数".into()))?),
+        s => Some(
+            s.parse::<i64>()
+                .map_err(|_| bad_filter("organisation_id", "机构编号应为整数".into()))?,
+        ),
     };
     let year = match year_t.as_str() {
         "" => None,
-        s => Some(s.parse::<i64>().map_err(|_| bad_filter("year", "年份应为整数".into()))?),
+        s => Some(
+            s.parse::<i64>()
+                .map_err(|_| bad_filter("year", "年份应为整数".into()))?,
+        ),
     };
     let filter = ProjectFilter {
         theme,
@@ -148,7 +174,10 @@ async fn projects(
         ..Default::default()
     };
     let after = q.cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
-    let mut items = state.db.list_projects(&caller, &filter, after, PAGE_SIZE + 1).await?;
+    let mut items = state
+        .db
+        .list_projects(&caller, &filter, after, PAGE_SIZE + 1)
+        .await?;
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|p| p.id.to_string())
@@ -172,8 +201,14 @@ async fn projects(
         organisation_id: org_t,
         year: year_t,
         q: q_t,
-        themes: Theme::ALL.iter().map(|t| (t.as_str(), t.name_zh())).collect(),
-        statuses: ProjectStatus::ALL.iter().map(|s| (s.as_str(), s.name_zh())).collect(),
+        themes: Theme::ALL
+            .iter()
+            .map(|t| (t.as_str(), t.name_zh()))
+            .collect(),
+        statuses: ProjectStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.name_zh()))
+            .collect(),
         next_cursor,
         query_without_cursor,
     })
@@ -200,9 +235,19 @@ async fn project(
 ) -> PageResult {
     let missing = || PageError(ApiError::not_found(format!("项目 {id} 不存在")));
     let pid: i64 = id.parse().map_err(|_| missing())?;
-    let p = state.db.get_project(&caller, pid).await?.ok_or_else(missing)?;
-    let filter = TransactionFilter { project_id: Some(pid), ..Default::default() };
-    let mut transactions = state.db.list_transactions(&caller, &filter, None, 501).await?;
+    let p = state
+        .db
+        .get_project(&caller, pid)
+        .await?
+        .ok_or_else(missing)?;
+    let filter = TransactionFilter {
+        project_id: Some(pid),
+        ..Default::default()
+    };
+    let mut transactions = state
+        .db
+        .list_transactions(&caller, &filter, None, 501)
+        .await?;
     let more_transactions = transactions.len() > 500;
     transactions.truncate(500);
     let m = &p.money;
@@ -289,7 +334,10 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
     let year = |field: &str, s: &str| -> Result<Option<i64>, PageError> {
         match s {
             "" => Ok(None),
-            s => s.parse::<i64>().map(Some).map_err(|_| bad_filter(field, "年份应为整数".into())),
+            s => s
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| bad_filter(field, "年份应为整数".into())),
         }
     };
     let filter = ReportFilter {
@@ -302,19 +350,49 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
         ..Default::default()
     };
     let one = |d: Dimension| vec![d];
-    let by_year = state.db.invested_report(&one(Dimension::Year), &filter).await?;
-    let by_province = state.db.invested_report(&one(Dimension::Province), &filter).await?;
-    let by_theme = state.db.invested_report(&one(Dimension::Theme), &filter).await?;
-    let by_source = state.db.invested_report(&one(Dimension::FundSource), &filter).await?;
-    let mut provinces: Vec<(String, i64)> =
-        by_province.rows.iter().map(|r| (r.province_name.clone().unwrap_or_default(), r.amount.0)).collect();
+    let by_year = state
+        .db
+        .invested_report(&one(Dimension::Year), &filter)
+        .await?;
+    let by_province = state
+        .db
+        .invested_report(&one(Dimension::Province), &filter)
+        .await?;
+    let by_theme = state
+        .db
+        .invested_report(&one(Dimension::Theme), &filter)
+        .await?;
+    let by_source = state
+        .db
+        .invested_report(&one(Dimension::FundSource), &filter)
+        .await?;
+    let mut provinces: Vec<(String, i64)> = by_province
+        .rows
+        .iter()
+        .map(|r| (r.province_name.clone().unwrap_or_default(), r.amount.0))
+        .collect();
     provinces.sort_by_key(|p| std::cmp::Reverse(p.1));
     let progress: ProgressReport = state.db.progress_report(true, &filter).await?;
-    let xinjiang_region =
-        filter.region.filter(|r| r.province_prefix() == 65).unwrap_or_else(|| RegionCode::parse("65").expect("valid"));
-    let xinjiang = state.db.eighty_eighty(xinjiang_region, &ReportFilter { region: None, ..filter.clone() }).await?;
-    let query =
-        format!("year_from={}&year_to={}&region={}", urlencode(&from_t), urlencode(&to_t), urlencode(&region_t));
+    let xinjiang_region = filter
+        .region
+        .filter(|r| r.province_prefix() == 65)
+        .unwrap_or_else(|| RegionCode::parse("65").expect("valid"));
+    let xinjiang = state
+        .db
+        .eighty_eighty(
+            xinjiang_region,
+            &ReportFilter {
+                region: None,
+                ..filter.clone()
+            },
+        )
+        .await?;
+    let query = format!(
+        "year_from={}&year_to={}&region={}",
+        urlencode(&from_t),
+        urlencode(&to_t),
+        urlencode(&region_t)
+    );
     render(ReportsPage {
         total_yi: by_year.total_yi.clone(),
         total_yuan: by_year.total_yuan.clone(),
@@ -349,7 +427,9 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
                         format!(
                             "{}（{}）",
                             r.fund_source_name.unwrap_or_default(),
-                            r.fund_source.map(FundSource::category_zh).unwrap_or_default()
+                            r.fund_source
+                                .map(FundSource::category_zh)
+                                .unwrap_or_default()
                         ),
                         r.amount.0,
                     )
@@ -390,14 +470,21 @@ async fn ledger(
     Query(q): Query<LedgerQuery>,
 ) -> PageResult {
     let after = q.cursor.as_deref().and_then(|c| c.parse::<i64>().ok());
-    let mut items = state.db.list_transactions(&caller, &TransactionFilter::default(), after, PAGE_SIZE + 1).await?;
+    let mut items = state
+        .db
+        .list_transactions(&caller, &TransactionFilter::default(), after, PAGE_SIZE + 1)
+        .await?;
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|t| t.id.to_string())
     } else {
         None
     };
-    render(LedgerPage { head: state.db.ledger_head().await?, items, next_cursor })
+    render(LedgerPage {
+        head: state.db.ledger_head().await?,
+        items,
+        next_cursor,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,13 +496,29 @@ pub struct OrgActivity {
     pub money: OrganisationMoney,
 }
 
-pub async fn org_activity(state: &AppState, caller: &Caller, organisation_id: i64) -> Result<OrgActivity, PageError> {
+pub async fn org_activity(
+    state: &AppState,
+    caller: &Caller,
+    organisation_id: i64,
+) -> Result<OrgActivity, PageError> {
     let projects = state
         .db
         .projects_of_organisation(caller, organisation_id, 500)
         .await?
         .into_iter()
-        .map(|(p, roles)| (p, roles.iter().map(|r| r.name_zh()).collect::<Vec<_>>().join("、")))
+        .map(|(p, roles)| {
+            (
+                p,
+                roles
+                    .iter()
+                    .map(|r| r.name_zh())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+            )
+        })
         .collect();
-    Ok(OrgActivity { projects, money: state.db.organisation_money(organisation_id).await? })
+    Ok(OrgActivity {
+        projects,
+        money: state.db.organisation_money(organisation_id).await?,
+    })
 }

@@ -30,14 +30,19 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::codes::{CodeTable, CodeTables};
 use domain::money::Fen;
-use domain::registry::{HOUSEHOLD_JSON_FIELDS, HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_JSON_FIELDS};
+use domain::registry::{
+    HOUSEHOLD_JSON_FIELDS, HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED,
+    INCOME_COLUMNS, MEMBER_JSON_FIELDS,
+};
 use domain::{Caller, RegionCode, RegionLevel};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use store::registry::{Cadre, EventType, HouseholdCursor, HouseholdDetail, MEASURE_TYPES, NewEvent, NewMeasure};
+use store::registry::{
+    Cadre, EventType, HouseholdCursor, HouseholdDetail, MEASURE_TYPES, NewEvent, NewMeasure,
+};
 use store::registry_import::{ImportOptions, ImportOutcome, RowProblem};
 
 pub fn routes() -> Router<AppState> {
@@ -55,7 +60,12 @@ pub fn routes() -> Router<AppState> {
         .route("/households/{id}/members", post(add_member))
         .route("/households/{id}/events", post(event))
         .route("/households/{id}/reveal", post(reveal))
-        .route("/imports", get(import_form).post(import_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route(
+            "/imports",
+            get(import_form)
+                .post(import_upload)
+                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/imports/reports/{file}", get(report_download))
         .route("/imports/template/members.xlsx", get(members_template))
         .route("/imports/template/incomes.xlsx", get(incomes_template))
@@ -80,12 +90,17 @@ fn render(t: impl Template) -> PageResult {
 }
 
 async fn css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/registry.css"))
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../static/registry.css"),
+    )
 }
 
 /// The public is sent to the login page rather than shown a refusal.
 fn login_first(caller: &Caller, uri: &Uri) -> Option<Response> {
-    (!caller.is_authenticated()).then(|| crate::auth::login_redirect(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")))
+    (!caller.is_authenticated()).then(|| {
+        crate::auth::login_redirect(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+    })
 }
 
 fn urlencode(s: &str) -> String {
@@ -112,7 +127,6 @@ fn flag_text(b: Option<bool>) -> String {
 fn today() -> String {
     store::now_rfc3339()[..10].to_string()
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Forms: a form is data (fields with value, error and choices) rendered by one template piece.
@@ -209,7 +223,10 @@ pub struct FormState {
 
 impl FormState {
     fn from_values(pairs: &[(String, String)]) -> FormState {
-        FormState { values: pairs.iter().cloned().collect(), ..Default::default() }
+        FormState {
+            values: pairs.iter().cloned().collect(),
+            ..Default::default()
+        }
     }
 
     /// Household columns are checked on every member row: the same message comes once.
@@ -228,9 +245,17 @@ impl FormState {
 
     /// Places the details of a refusal next to the fields they name (after `rename`); the rest
     /// (and refusals without details) go above the form. Server errors stay errors.
-    fn absorb(&mut self, e: ApiError, known: &[String], rename: impl Fn(&str) -> String) -> Result<StatusCode, PageError> {
+    fn absorb(
+        &mut self,
+        e: ApiError,
+        known: &[String],
+        rename: impl Fn(&str) -> String,
+    ) -> Result<StatusCode, PageError> {
         match e.status {
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::CONFLICT => {
+            StatusCode::UNPROCESSABLE_ENTITY
+            | StatusCode::BAD_REQUEST
+            | StatusCode::FORBIDDEN
+            | StatusCode::CONFLICT => {
                 if e.details.is_empty() {
                     self.general.push(e.message.clone());
                 }
@@ -242,27 +267,42 @@ impl FormState {
                         self.general.push(d.message.clone());
                     }
                 }
-                Ok(if e.status == StatusCode::FORBIDDEN { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY })
+                Ok(if e.status == StatusCode::FORBIDDEN {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                })
             }
             _ => Err(PageError(e)),
         }
     }
 
     fn get(&self, k: &str) -> String {
-        self.values.get(k).map(|v| v.trim().to_string()).unwrap_or_default()
+        self.values
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
     }
 }
 
 fn code_options(t: &CodeTable) -> Vec<(String, String)> {
-    std::iter::once((String::new(), "请选择".to_string())).chain(t.entries().iter().map(|e| (e.code.clone(), e.name.clone()))).collect()
+    std::iter::once((String::new(), "请选择".to_string()))
+        .chain(t.entries().iter().map(|e| (e.code.clone(), e.name.clone())))
+        .collect()
 }
 
 fn flag_options() -> Vec<(String, String)> {
-    vec![(String::new(), "未填".into()), ("是".into(), "是".into()), ("否".into(), "否".into())]
+    vec![
+        (String::new(), "未填".into()),
+        ("是".into(), "是".into()),
+        ("否".into(), "否".into()),
+    ]
 }
 
 fn plain_options(items: &[&str]) -> Vec<(String, String)> {
-    std::iter::once((String::new(), "请选择".to_string())).chain(items.iter().map(|s| (s.to_string(), s.to_string()))).collect()
+    std::iter::once((String::new(), "请选择".to_string()))
+        .chain(items.iter().map(|s| (s.to_string(), s.to_string())))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +337,13 @@ struct RegionQuery {
 }
 
 async fn crumbs_of(state: &AppState, code: RegionCode) -> Result<Vec<(String, String)>, PageError> {
-    let mut out: Vec<(String, String)> = state.db.region_ancestors(code).await?.into_iter().map(|r| (r.code.to_string(), r.name)).collect();
+    let mut out: Vec<(String, String)> = state
+        .db
+        .region_ancestors(code)
+        .await?
+        .into_iter()
+        .map(|r| (r.code.to_string(), r.name))
+        .collect();
     if let Some(r) = state.db.get_region(code).await? {
         out.push((r.code.to_string(), r.name));
     }
@@ -315,7 +361,10 @@ async fn drill_down(
     }
     let region = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(RegionCode::parse(s).map_err(|_| PageError(ApiError::not_found(format!("区划代码 {s} 不存在"))))?),
+        Some(s) => Some(
+            RegionCode::parse(s)
+                .map_err(|_| PageError(ApiError::not_found(format!("区划代码 {s} 不存在"))))?,
+        ),
     };
     if let Some(r) = region.filter(|r| r.level() == RegionLevel::Village) {
         return Ok(Redirect::to(&format!("/households?region={r}")).into_response());
@@ -329,7 +378,10 @@ async fn drill_down(
         None => (Vec::new(), "建档立卡".to_string()),
         Some(r) => {
             let c = crumbs_of(&state, r).await?;
-            let name = c.last().map(|x| x.1.clone()).unwrap_or_else(|| r.to_string());
+            let name = c
+                .last()
+                .map(|x| x.1.clone())
+                .unwrap_or_else(|| r.to_string());
             (c, name)
         }
     };
@@ -339,7 +391,11 @@ async fn drill_down(
             let code = t.code.to_string();
             let list_href = format!("/households?region={code}");
             TallyView {
-                href: if t.code.level() == RegionLevel::Village { list_href.clone() } else { format!("/registry?region={code}") },
+                href: if t.code.level() == RegionLevel::Village {
+                    list_href.clone()
+                } else {
+                    format!("/registry?region={code}")
+                },
                 list_href,
                 code,
                 name: t.name,
@@ -414,7 +470,12 @@ fn filter_query(q: &ListQuery) -> String {
     ];
     pairs
         .iter()
-        .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", urlencode(v))))
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", urlencode(v)))
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -427,17 +488,33 @@ fn filter_fields(q: &ListQuery, tables: &CodeTables) -> Vec<FieldView> {
         o
     };
     vec![
-        FieldView::new("region", "区划代码").value(v(&q.region)).hint("县、乡或村的代码"),
+        FieldView::new("region", "区划代码")
+            .value(v(&q.region))
+            .hint("县、乡或村的代码"),
         FieldView::new("q", "户主或户编号").value(v(&q.q)),
-        FieldView::new("status", "脱贫状态").choices(any(&tables.poverty_status)).value(v(&q.status)),
-        FieldView::new("attribute", "贫困户属性").choices(any(&tables.household_attribute)).value(v(&q.attribute)),
-        FieldView::new("cause", "致贫原因").choices(any(&tables.cause)).value(v(&q.cause)),
-        FieldView::new("identified_year", "识别年度").kind("number").value(v(&q.identified_year)),
-        FieldView::new("income_year", "收入年度").kind("number").value(v(&q.income_year)),
+        FieldView::new("status", "脱贫状态")
+            .choices(any(&tables.poverty_status))
+            .value(v(&q.status)),
+        FieldView::new("attribute", "贫困户属性")
+            .choices(any(&tables.household_attribute))
+            .value(v(&q.attribute)),
+        FieldView::new("cause", "致贫原因")
+            .choices(any(&tables.cause))
+            .value(v(&q.cause)),
+        FieldView::new("identified_year", "识别年度")
+            .kind("number")
+            .value(v(&q.identified_year)),
+        FieldView::new("income_year", "收入年度")
+            .kind("number")
+            .value(v(&q.income_year)),
         FieldView::new("income_min", "人均纯收入不低于（元）").value(v(&q.income_min)),
         FieldView::new("income_max", "人均纯收入不高于（元）").value(v(&q.income_max)),
         FieldView::new("monitored", "防返贫监测")
-            .choices(vec![(String::new(), "全部".into()), ("true".into(), "监测对象".into()), ("false".into(), "非监测对象".into())])
+            .choices(vec![
+                (String::new(), "全部".into()),
+                ("true".into(), "监测对象".into()),
+                ("false".into(), "非监测对象".into()),
+            ])
             .value(v(&q.monitored)),
         FieldView::new("sort", "排序")
             .choices(vec![
@@ -449,7 +526,12 @@ fn filter_fields(q: &ListQuery, tables: &CodeTables) -> Vec<FieldView> {
     ]
 }
 
-async fn list(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, uri: Uri, Query(q): Query<ListQuery>) -> PageResult {
+async fn list(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
     if let Some(r) = login_first(&caller, &uri) {
         return Ok(r);
     }
@@ -482,16 +564,27 @@ async fn list(State(state): State<AppState>, CurrentCaller(caller): CurrentCalle
     };
     let after = match q.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(HouseholdCursor::decode(c).ok_or_else(|| PageError(ApiError::invalid_field("cursor", "翻页位置无效")))?),
+        Some(c) => Some(
+            HouseholdCursor::decode(c)
+                .ok_or_else(|| PageError(ApiError::invalid_field("cursor", "翻页位置无效")))?,
+        ),
     };
     if let Some(r) = filter.region {
         page.crumbs = crumbs_of(&state, r).await?;
     }
-    let mut items = state.db.list_households(&caller, &filter, sort, after.as_ref(), LIST_LIMIT + 1).await?;
+    let mut items = state
+        .db
+        .list_households(&caller, &filter, sort, after.as_ref(), LIST_LIMIT + 1)
+        .await?;
     if items.len() as i64 > LIST_LIMIT {
         items.truncate(LIST_LIMIT as usize);
         let sep = if query.is_empty() { "" } else { "&" };
-        page.next_href = items.last().map(|h| format!("/households?{query}{sep}cursor={}", store::Db::household_cursor(sort, h).encode()));
+        page.next_href = items.last().map(|h| {
+            format!(
+                "/households?{query}{sep}cursor={}",
+                store::Db::household_cursor(sort, h).encode()
+            )
+        });
     }
     if after.is_some() {
         page.first_href = Some(format!("/households?{query}"));
@@ -503,7 +596,11 @@ async fn list(State(state): State<AppState>, CurrentCaller(caller): CurrentCalle
             id: h.id,
             household_no: h.household_no,
             head_name: h.head_name,
-            village: if h.group_name.is_empty() { h.village_name } else { format!("{} {}", h.village_name, h.group_name) },
+            village: if h.group_name.is_empty() {
+                h.village_name
+            } else {
+                format!("{} {}", h.village_name, h.group_name)
+            },
             member_count: h.member_count,
             attribute: h.attribute.name,
             main_cause: h.main_cause.name,
@@ -591,11 +688,20 @@ struct Failed {
 }
 
 fn parse_household_id(id: &str) -> Result<i64, PageError> {
-    id.parse().map_err(|_| PageError(ApiError::not_found(format!("户 {id} 不存在"))))
+    id.parse()
+        .map_err(|_| PageError(ApiError::not_found(format!("户 {id} 不存在"))))
 }
 
-async fn require_household(state: &AppState, caller: &Caller, id: i64) -> Result<HouseholdDetail, PageError> {
-    state.db.household_detail(caller, id).await?.ok_or_else(|| PageError(ApiError::not_found(format!("户 {id} 不存在"))))
+async fn require_household(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<HouseholdDetail, PageError> {
+    state
+        .db
+        .household_detail(caller, id)
+        .await?
+        .ok_or_else(|| PageError(ApiError::not_found(format!("户 {id} 不存在"))))
 }
 
 async fn household_file(
@@ -642,11 +748,20 @@ async fn show_household(
             active: m.active,
             left: match (&m.left_reason, &m.left_date) {
                 (Some(r), d) => {
-                    format!("{} {}", EventType::parse(r).map(|e| e.name_zh()).unwrap_or(r.as_str()), d.clone().unwrap_or_default())
+                    format!(
+                        "{} {}",
+                        EventType::parse(r)
+                            .map(|e| e.name_zh())
+                            .unwrap_or(r.as_str()),
+                        d.clone().unwrap_or_default()
+                    )
                 }
                 _ => String::new(),
             },
-            reveal_error: reveal_error.as_ref().filter(|(mid, _)| *mid == m.id).map(|(_, e)| e.clone()),
+            reveal_error: reveal_error
+                .as_ref()
+                .filter(|(mid, _)| *mid == m.id)
+                .map(|(_, e)| e.clone()),
         })
         .collect();
     let incomes = d
@@ -667,7 +782,11 @@ async fn show_household(
     let mut measures = Vec::new();
     for m in &d.measures {
         let relocation = if m.relocated_from.is_some() || m.relocated_to.is_some() {
-            format!("{} → {}", place_name(state, &m.relocated_from).await, place_name(state, &m.relocated_to).await)
+            format!(
+                "{} → {}",
+                place_name(state, &m.relocated_from).await,
+                place_name(state, &m.relocated_to).await
+            )
         } else {
             String::new()
         };
@@ -683,11 +802,22 @@ async fn show_household(
         .events
         .iter()
         .map(|e| EventView {
-            name: if e.event_name.is_empty() { e.event_type.clone() } else { e.event_name.to_string() },
-            member: e.member_id.and_then(|m| names.get(&m).cloned()).unwrap_or_default(),
+            name: if e.event_name.is_empty() {
+                e.event_type.clone()
+            } else {
+                e.event_name.to_string()
+            },
+            member: e
+                .member_id
+                .and_then(|m| names.get(&m).cloned())
+                .unwrap_or_default(),
             date: e.event_date.clone(),
             note: e.note.clone(),
-            recorded: format!("{} {}", e.recorded_by, e.recorded_at.get(..10).unwrap_or("")),
+            recorded: format!(
+                "{} {}",
+                e.recorded_by,
+                e.recorded_at.get(..10).unwrap_or("")
+            ),
         })
         .collect();
     let s = &d.summary;
@@ -696,15 +826,48 @@ async fn show_household(
         ("户主", s.head_name.clone()),
         ("家庭人口", format!("{} 人", s.member_count)),
         ("联系电话", d.phone.clone()),
-        ("户类型", if s.registered { HOUSEHOLD_TYPE_REGISTERED } else { domain::registry::NOT_REGISTERED_NAME }.to_string()),
+        (
+            "户类型",
+            if s.registered {
+                HOUSEHOLD_TYPE_REGISTERED
+            } else {
+                domain::registry::NOT_REGISTERED_NAME
+            }
+            .to_string(),
+        ),
         ("贫困户属性", s.attribute.name.clone()),
         ("识别标准", s.identification_standard.name.clone()),
         ("主要致贫原因", s.main_cause.name.clone()),
-        ("其他致贫原因", s.other_causes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("、")),
-        ("识别年度", if s.registered { s.identified_year.to_string() } else { "—".into() }),
+        (
+            "其他致贫原因",
+            s.other_causes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join("、"),
+        ),
+        (
+            "识别年度",
+            if s.registered {
+                s.identified_year.to_string()
+            } else {
+                "—".into()
+            },
+        ),
         ("脱贫状态", s.status.name.clone()),
-        ("脱贫年度", s.exit_year.map(|y| y.to_string()).unwrap_or_else(|| "—".into())),
-        ("防返贫监测", s.monitoring_type.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "否".into())),
+        (
+            "脱贫年度",
+            s.exit_year
+                .map(|y| y.to_string())
+                .unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "防返贫监测",
+            s.monitoring_type
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_else(|| "否".into()),
+        ),
         ("住房是否危房", flag_text(d.housing_dangerous)),
         ("住房结构", d.housing_structure.clone()),
         ("是否安全饮水", flag_text(d.safe_water)),
@@ -718,7 +881,10 @@ async fn show_household(
         household_forms(&d, &tables, failed.as_ref())
     } else if caller.can_record_field_work() {
         // First secretaries record incomes and measures, nothing else of the household.
-        household_forms(&d, &tables, failed.as_ref()).into_iter().filter(|f| matches!(f.id, "income" | "measure")).collect()
+        household_forms(&d, &tables, failed.as_ref())
+            .into_iter()
+            .filter(|f| matches!(f.id, "income" | "measure"))
+            .collect()
     } else {
         Vec::new()
     };
@@ -750,7 +916,14 @@ async fn show_household(
 async fn place_name(state: &AppState, code: &Option<String>) -> String {
     let code = code.clone().unwrap_or_default();
     match RegionCode::parse(&code) {
-        Ok(c) => state.db.get_region(c).await.ok().flatten().map(|r| format!("{}（{code}）", r.name)).unwrap_or(code),
+        Ok(c) => state
+            .db
+            .get_region(c)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| format!("{}（{code}）", r.name))
+            .unwrap_or(code),
         Err(_) => code,
     }
 }
@@ -759,14 +932,30 @@ fn member_fields(prefix: &str, tables: &CodeTables) -> Vec<FieldView> {
     let f = |name: &str, label: &str| FieldView::new(&format!("{prefix}{name}"), label);
     vec![
         f("name", "姓名").required(),
-        f("sex", "性别").choices(code_options(&tables.sex)).required(),
-        f("id_number", "证件号码").hint("18 位公民身份号码，15 位旧号码也可").required(),
-        f("relation", "与户主关系").choices(code_options(&tables.relation)).required(),
-        f("ethnicity", "民族").choices(code_options(&tables.ethnicity)).required(),
-        f("education", "文化程度").choices(code_options(&tables.education)).required(),
-        f("schooling", "在校生状况").choices(code_options(&tables.schooling)).required(),
-        f("health", "健康状况").choices(code_options(&tables.health)).required(),
-        f("labour", "劳动技能").choices(code_options(&tables.labour)).required(),
+        f("sex", "性别")
+            .choices(code_options(&tables.sex))
+            .required(),
+        f("id_number", "证件号码")
+            .hint("18 位公民身份号码，15 位旧号码也可")
+            .required(),
+        f("relation", "与户主关系")
+            .choices(code_options(&tables.relation))
+            .required(),
+        f("ethnicity", "民族")
+            .choices(code_options(&tables.ethnicity))
+            .required(),
+        f("education", "文化程度")
+            .choices(code_options(&tables.education))
+            .required(),
+        f("schooling", "在校生状况")
+            .choices(code_options(&tables.schooling))
+            .required(),
+        f("health", "健康状况")
+            .choices(code_options(&tables.health))
+            .required(),
+        f("labour", "劳动技能")
+            .choices(code_options(&tables.labour))
+            .required(),
         f("migrant_months", "务工时间（月）").kind("number"),
         f("phone", "联系电话").kind("tel"),
         f("member_no", "人编号").hint("县级系统的人编号，可不填"),
@@ -788,12 +977,20 @@ const MEMBER_FORM_FIELDS: [&str; 12] = [
     "member_no",
 ];
 
-fn household_forms(d: &HouseholdDetail, tables: &CodeTables, failed: Option<&Failed>) -> Vec<FormView> {
+fn household_forms(
+    d: &HouseholdDetail,
+    tables: &CodeTables,
+    failed: Option<&Failed>,
+) -> Vec<FormView> {
     let st = |form: &str| failed.filter(|f| f.form == form).map(|f| &f.state);
     let id = d.summary.id;
     let this_year = store::current_year();
     let mut forms = Vec::new();
-    let mk = |id_: &'static str, title: &'static str, action: String, submit: &'static str, fields: Vec<FieldView>| {
+    let mk = |id_: &'static str,
+              title: &'static str,
+              action: String,
+              submit: &'static str,
+              fields: Vec<FieldView>| {
         let s = st(id_);
         FormView {
             id: id_,
@@ -811,8 +1008,13 @@ fn household_forms(d: &HouseholdDetail, tables: &CodeTables, failed: Option<&Fai
         format!("/households/{id}/status"),
         "记录状态变更",
         vec![
-            FieldView::new("status", "脱贫状态").choices(code_options(&tables.poverty_status)).required(),
-            FieldView::new("year", "年份").kind("number").value(this_year.to_string()).required(),
+            FieldView::new("status", "脱贫状态")
+                .choices(code_options(&tables.poverty_status))
+                .required(),
+            FieldView::new("year", "年份")
+                .kind("number")
+                .value(this_year.to_string())
+                .required(),
             FieldView::new("note", "说明"),
         ],
     ));
@@ -822,7 +1024,10 @@ fn household_forms(d: &HouseholdDetail, tables: &CodeTables, failed: Option<&Fai
         format!("/households/{id}/income"),
         "保存收入",
         vec![
-            FieldView::new("year", "年度").kind("number").value((this_year - 1).to_string()).required(),
+            FieldView::new("year", "年度")
+                .kind("number")
+                .value((this_year - 1).to_string())
+                .required(),
             FieldView::new("wage", "工资性收入").hint("如 12,000.50"),
             FieldView::new("business", "生产经营性收入"),
             FieldView::new("property", "财产性收入"),
@@ -838,9 +1043,14 @@ fn household_forms(d: &HouseholdDetail, tables: &CodeTables, failed: Option<&Fai
         vec![
             FieldView::new("name", "姓名").required(),
             FieldView::new("unit", "工作单位").required(),
-            FieldView::new("unit_level", "单位层级").choices(plain_options(&["省直", "市直", "县直", "乡镇", "村"])).required(),
+            FieldView::new("unit_level", "单位层级")
+                .choices(plain_options(&["省直", "市直", "县直", "乡镇", "村"]))
+                .required(),
             FieldView::new("phone", "联系电话").kind("tel"),
-            FieldView::new("start_date", "开始日期").kind("date").value(today()).required(),
+            FieldView::new("start_date", "开始日期")
+                .kind("date")
+                .value(today())
+                .required(),
         ],
     ));
     forms.push(mk(
@@ -849,39 +1059,76 @@ fn household_forms(d: &HouseholdDetail, tables: &CodeTables, failed: Option<&Fai
         format!("/households/{id}/measures"),
         "保存帮扶措施",
         vec![
-            FieldView::new("measure_type", "措施类型").choices(plain_options(&MEASURE_TYPES)).required(),
+            FieldView::new("measure_type", "措施类型")
+                .choices(plain_options(&MEASURE_TYPES))
+                .required(),
             FieldView::new("amount", "金额（元）"),
-            FieldView::new("date", "日期").kind("date").value(today()).required(),
+            FieldView::new("date", "日期")
+                .kind("date")
+                .value(today())
+                .required(),
             FieldView::new("relocated_from", "迁出村代码").hint("易地扶贫搬迁必填，12 位"),
             FieldView::new("relocated_to", "迁入村代码").hint("易地扶贫搬迁必填，12 位"),
             FieldView::new("note", "说明"),
         ],
     ));
     let adds: Vec<(String, String)> = std::iter::once((String::new(), "请选择".to_string()))
-        .chain(EventType::ALL.iter().filter(|e| e.adds_member()).map(|e| (e.as_str().to_string(), e.name_zh().to_string())))
+        .chain(
+            EventType::ALL
+                .iter()
+                .filter(|e| e.adds_member())
+                .map(|e| (e.as_str().to_string(), e.name_zh().to_string())),
+        )
         .collect();
     let mut add_fields = vec![
-        FieldView::new("event_type", "增加事由").choices(adds).required(),
-        FieldView::new("date", "变动日期").kind("date").value(today()).required(),
+        FieldView::new("event_type", "增加事由")
+            .choices(adds)
+            .required(),
+        FieldView::new("date", "变动日期")
+            .kind("date")
+            .value(today())
+            .required(),
         FieldView::new("note", "说明"),
     ];
     add_fields.extend(member_fields("", tables));
-    forms.push(mk("add_member", "新增成员（出生、婚入、回流）", format!("/households/{id}/members"), "登记新增成员", add_fields));
+    forms.push(mk(
+        "add_member",
+        "新增成员（出生、婚入、回流）",
+        format!("/households/{id}/members"),
+        "登记新增成员",
+        add_fields,
+    ));
     let removes: Vec<(String, String)> = std::iter::once((String::new(), "请选择".to_string()))
-        .chain(EventType::ALL.iter().filter(|e| !e.adds_member()).map(|e| (e.as_str().to_string(), e.name_zh().to_string())))
+        .chain(
+            EventType::ALL
+                .iter()
+                .filter(|e| !e.adds_member())
+                .map(|e| (e.as_str().to_string(), e.name_zh().to_string())),
+        )
         .collect();
-    let active: Vec<(String, String)> = std::iter::once((String::new(), "（整户清退时不选）".to_string()))
-        .chain(d.members.iter().filter(|m| m.active).map(|m| (m.id.to_string(), format!("{}（{}）", m.name, m.relation.name))))
-        .collect();
+    let active: Vec<(String, String)> =
+        std::iter::once((String::new(), "（整户清退时不选）".to_string()))
+            .chain(d.members.iter().filter(|m| m.active).map(|m| {
+                (
+                    m.id.to_string(),
+                    format!("{}（{}）", m.name, m.relation.name),
+                )
+            }))
+            .collect();
     forms.push(mk(
         "event",
         "减少成员或清退（死亡、婚出、迁出、分户、识别不准）",
         format!("/households/{id}/events"),
         "登记变动",
         vec![
-            FieldView::new("event_type", "变动事由").choices(removes).required(),
+            FieldView::new("event_type", "变动事由")
+                .choices(removes)
+                .required(),
             FieldView::new("member_id", "成员").choices(active),
-            FieldView::new("date", "变动日期").kind("date").value(today()).required(),
+            FieldView::new("date", "变动日期")
+                .kind("date")
+                .value(today())
+                .required(),
             FieldView::new("note", "说明").hint("识别不准清退须写明原因"),
         ],
     ));
@@ -909,13 +1156,25 @@ async fn after_form(
             let mut st = FormState::from_values(pairs);
             let known: Vec<String> = known.iter().map(|k| k.to_string()).collect();
             let status = st.absorb(e, &known, rename)?;
-            show_household(state, caller, id, Some(Failed { form, state: st }), None, status).await
+            show_household(
+                state,
+                caller,
+                id,
+                Some(Failed { form, state: st }),
+                None,
+                status,
+            )
+            .await
         }
     }
 }
 
 fn value_of(pairs: &[(String, String)], k: &str) -> String {
-    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default()
+    pairs
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
 }
 
 async fn status(
@@ -927,17 +1186,41 @@ async fn status(
     let id = parse_household_id(&id)?;
     let v = |k: &str| value_of(&pairs, k);
     let result = async {
-        let year: i64 = v("year").parse().map_err(|_| ApiError::invalid_field("year", "年份应为整数"))?;
+        let year: i64 = v("year")
+            .parse()
+            .map_err(|_| ApiError::invalid_field("year", "年份应为整数"))?;
         if v("status").is_empty() {
             return Err(ApiError::invalid_field("status", "请选择脱贫状态"));
         }
-        state.db.change_household_status(&caller, id, &v("status"), year, &v("note")).await.map_err(ApiError::from)
+        state
+            .db
+            .change_household_status(&caller, id, &v("status"), year, &v("note"))
+            .await
+            .map_err(ApiError::from)
     }
     .await;
-    after_form(&state, &caller, id, "status", &pairs, &["status", "year", "note"], result, |f| f.to_string()).await
+    after_form(
+        &state,
+        &caller,
+        id,
+        "status",
+        &pairs,
+        &["status", "year", "note"],
+        result,
+        |f| f.to_string(),
+    )
+    .await
 }
 
-const INCOME_FIELDS: [&str; 7] = ["household_no", "year", "wage", "business", "property", "transfer", "business_cost"];
+const INCOME_FIELDS: [&str; 7] = [
+    "household_no",
+    "year",
+    "wage",
+    "business",
+    "property",
+    "transfer",
+    "business_cost",
+];
 
 async fn income(
     State(state): State<AppState>,
@@ -949,19 +1232,43 @@ async fn income(
     let current = require_household(&state, &caller, id).await?;
     let v = |k: &str| value_of(&pairs, k);
     let headers: Vec<String> = INCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
-    let cells: Vec<String> = std::iter::once(current.summary.household_no.clone()).chain(INCOME_FIELDS[1..].iter().map(|f| v(f))).collect();
-    let result = match domain::registry::check_income_row(&domain::registry::ColumnMap::incomes(&headers), &cells, store::current_year()) {
+    let cells: Vec<String> = std::iter::once(current.summary.household_no.clone())
+        .chain(INCOME_FIELDS[1..].iter().map(|f| v(f)))
+        .collect();
+    let result = match domain::registry::check_income_row(
+        &domain::registry::ColumnMap::incomes(&headers),
+        &cells,
+        store::current_year(),
+    ) {
         Err(ps) => Err(ApiError::from(store::StoreError::invalid(
             ps.into_iter()
                 .map(|p| {
-                    let i = INCOME_COLUMNS.iter().position(|c| *c == p.column).unwrap_or(0);
+                    let i = INCOME_COLUMNS
+                        .iter()
+                        .position(|c| *c == p.column)
+                        .unwrap_or(0);
                     domain::validation::FieldError::new(INCOME_FIELDS[i], p.message)
                 })
                 .collect(),
         ))),
-        Ok(row) => state.db.record_income(&caller, id, &row).await.map(|_| ()).map_err(ApiError::from),
+        Ok(row) => state
+            .db
+            .record_income(&caller, id, &row)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from),
     };
-    after_form(&state, &caller, id, "income", &pairs, &INCOME_FIELDS[1..], result, |f| f.to_string()).await
+    after_form(
+        &state,
+        &caller,
+        id,
+        "income",
+        &pairs,
+        &INCOME_FIELDS[1..],
+        result,
+        |f| f.to_string(),
+    )
+    .await
 }
 
 async fn cadre(
@@ -972,10 +1279,29 @@ async fn cadre(
 ) -> PageResult {
     let id = parse_household_id(&id)?;
     let v = |k: &str| value_of(&pairs, k);
-    let c = Cadre { name: v("name"), unit: v("unit"), unit_level: v("unit_level"), phone: v("phone"), start_date: v("start_date") };
-    let result = state.db.add_cadre(&caller, id, &c).await.map_err(ApiError::from);
-    after_form(&state, &caller, id, "cadre", &pairs, &["name", "unit", "unit_level", "phone", "start_date"], result, |f| f.to_string())
+    let c = Cadre {
+        name: v("name"),
+        unit: v("unit"),
+        unit_level: v("unit_level"),
+        phone: v("phone"),
+        start_date: v("start_date"),
+    };
+    let result = state
+        .db
+        .add_cadre(&caller, id, &c)
         .await
+        .map_err(ApiError::from);
+    after_form(
+        &state,
+        &caller,
+        id,
+        "cadre",
+        &pairs,
+        &["name", "unit", "unit_level", "phone", "start_date"],
+        result,
+        |f| f.to_string(),
+    )
+    .await
 }
 
 async fn measure(
@@ -990,7 +1316,11 @@ async fn measure(
     let result = async {
         let amount_fen = match opt("amount") {
             None => None,
-            Some(a) => Some(Fen::parse_yuan(&a).map_err(|e| ApiError::invalid_field("amount", e.to_string()))?.0),
+            Some(a) => Some(
+                Fen::parse_yuan(&a)
+                    .map_err(|e| ApiError::invalid_field("amount", e.to_string()))?
+                    .0,
+            ),
         };
         let m = NewMeasure {
             measure_type: v("measure_type"),
@@ -1001,11 +1331,33 @@ async fn measure(
             relocated_to: opt("relocated_to"),
             note: v("note"),
         };
-        state.db.add_measure(&caller, id, &m).await.map(|_| ()).map_err(ApiError::from)
+        state
+            .db
+            .add_measure(&caller, id, &m)
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from)
     }
     .await;
-    let known = ["measure_type", "amount", "date", "relocated_from", "relocated_to", "note"];
-    after_form(&state, &caller, id, "measure", &pairs, &known, result, |f| f.to_string()).await
+    let known = [
+        "measure_type",
+        "amount",
+        "date",
+        "relocated_from",
+        "relocated_to",
+        "note",
+    ];
+    after_form(
+        &state,
+        &caller,
+        id,
+        "measure",
+        &pairs,
+        &known,
+        result,
+        |f| f.to_string(),
+    )
+    .await
 }
 
 async fn add_member(
@@ -1016,13 +1368,36 @@ async fn add_member(
 ) -> PageResult {
     let id = parse_household_id(&id)?;
     let v = |k: &str| value_of(&pairs, k);
-    let member: Map<String, Value> = MEMBER_FORM_FIELDS.iter().map(|f| (f.to_string(), json!(v(f)))).collect();
-    let result = add_member_with_event(&state, &caller, id, member, &v("event_type"), &v("date"), v("note")).await;
+    let member: Map<String, Value> = MEMBER_FORM_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), json!(v(f))))
+        .collect();
+    let result = add_member_with_event(
+        &state,
+        &caller,
+        id,
+        member,
+        &v("event_type"),
+        &v("date"),
+        v("note"),
+    )
+    .await;
     let mut known: Vec<&str> = vec!["event_type", "date", "note"];
     known.extend(MEMBER_FORM_FIELDS);
-    after_form(&state, &caller, id, "add_member", &pairs, &known, result, |f| {
-        f.strip_prefix("members[0].").map(str::to_string).unwrap_or_else(|| f.to_string())
-    })
+    after_form(
+        &state,
+        &caller,
+        id,
+        "add_member",
+        &pairs,
+        &known,
+        result,
+        |f| {
+            f.strip_prefix("members[0].")
+                .map(str::to_string)
+                .unwrap_or_else(|| f.to_string())
+        },
+    )
     .await
 }
 
@@ -1044,17 +1419,39 @@ async fn event(
         }
         let member_id = match v("member_id") {
             s if s.is_empty() => None,
-            s => Some(s.parse::<i64>().map_err(|_| ApiError::invalid_field("member_id", "请选择成员"))?),
+            s => Some(
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::invalid_field("member_id", "请选择成员"))?,
+            ),
         };
         state
             .db
-            .record_household_event(&caller, id, NewEvent { kind, member_id, date: v("date"), note })
+            .record_household_event(
+                &caller,
+                id,
+                NewEvent {
+                    kind,
+                    member_id,
+                    date: v("date"),
+                    note,
+                },
+            )
             .await
             .map(|_| ())
             .map_err(ApiError::from)
     }
     .await;
-    after_form(&state, &caller, id, "event", &pairs, &["event_type", "member_id", "date", "note"], result, |f| f.to_string()).await
+    after_form(
+        &state,
+        &caller,
+        id,
+        "event",
+        &pairs,
+        &["event_type", "member_id", "date", "note"],
+        result,
+        |f| f.to_string(),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -1075,14 +1472,26 @@ async fn reveal(
 ) -> PageResult {
     let id = parse_household_id(&id)?;
     let d = require_household(&state, &caller, id).await?;
-    let member_id: i64 = value_of(&pairs, "member_id").parse().map_err(|_| PageError(ApiError::not_found("成员不存在")))?;
+    let member_id: i64 = value_of(&pairs, "member_id")
+        .parse()
+        .map_err(|_| PageError(ApiError::not_found("成员不存在")))?;
     let Some(member) = d.members.iter().find(|m| m.id == member_id) else {
-        return Err(PageError(ApiError::not_found(format!("成员 {member_id} 不在本户"))));
+        return Err(PageError(ApiError::not_found(format!(
+            "成员 {member_id} 不在本户"
+        ))));
     };
     let reason = value_of(&pairs, "reason");
     if reason.is_empty() {
         let e = (member_id, "查看完整号码须填写事由".to_string());
-        return show_household(&state, &caller, id, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return show_household(
+            &state,
+            &caller,
+            id,
+            None,
+            Some(e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     match state.db.reveal_member(&caller, member_id, &reason).await {
         Ok((id_number, phone)) => {
@@ -1093,11 +1502,22 @@ async fn reveal(
                 id_number: id_number.unwrap_or_default(),
                 phone,
             })?;
-            r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             Ok(r)
         }
         Err(store::StoreError::Forbidden(m)) => {
-            show_household(&state, &caller, id, None, Some((member_id, m)), StatusCode::FORBIDDEN).await
+            show_household(
+                &state,
+                &caller,
+                id,
+                None,
+                Some((member_id, m)),
+                StatusCode::FORBIDDEN,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -1126,41 +1546,78 @@ struct HouseholdFormPage {
 
 /// Household fields of the form: the API's field names (two selects for 其他致贫原因).
 fn household_fields(tables: &CodeTables, editing: bool) -> Vec<FieldView> {
-    let label = |f: &str| HOUSEHOLD_JSON_FIELDS.iter().find(|x| x.0 == f).map(|x| x.1).unwrap_or(f).to_string();
+    let label = |f: &str| {
+        HOUSEHOLD_JSON_FIELDS
+            .iter()
+            .find(|x| x.0 == f)
+            .map(|x| x.1)
+            .unwrap_or(f)
+            .to_string()
+    };
     let f = |name: &str| FieldView::new(name, &label(name));
     let mut out = vec![
-        if editing { f("household_no").readonly().hint("户编号不能修改") } else { f("household_no").required() },
+        if editing {
+            f("household_no").readonly().hint("户编号不能修改")
+        } else {
+            f("household_no").required()
+        },
         f("village_code").required().hint("12 位村级区划代码"),
         f("household_type")
-            .choices(plain_options(&[HOUSEHOLD_TYPE_REGISTERED, HOUSEHOLD_TYPE_NOT_REGISTERED]))
-            .hint("一般农户：未建档立卡、纳入防返贫监测排查的农户，不填识别信息，不计入任何贫困统计"),
+            .choices(plain_options(&[
+                HOUSEHOLD_TYPE_REGISTERED,
+                HOUSEHOLD_TYPE_NOT_REGISTERED,
+            ]))
+            .hint(
+                "一般农户：未建档立卡、纳入防返贫监测排查的农户，不填识别信息，不计入任何贫困统计",
+            ),
         f("group_name"),
         // Required for registered households only, so not marked required in the browser: the
         // server says which value a 建档立卡户 lacks.
-        f("attribute").choices(code_options(&tables.household_attribute)).hint("建档立卡户必填"),
-        f("identification_standard").choices(code_options(&tables.identification_standard)).hint("建档立卡户必填"),
-        f("main_cause").choices(code_options(&tables.cause)).hint("建档立卡户必填"),
+        f("attribute")
+            .choices(code_options(&tables.household_attribute))
+            .hint("建档立卡户必填"),
+        f("identification_standard")
+            .choices(code_options(&tables.identification_standard))
+            .hint("建档立卡户必填"),
+        f("main_cause")
+            .choices(code_options(&tables.cause))
+            .hint("建档立卡户必填"),
         FieldView::new("other_causes_1", "其他致贫原因（一）").choices(code_options(&tables.cause)),
         FieldView::new("other_causes_2", "其他致贫原因（二）").choices(code_options(&tables.cause)),
         f("identified_year").kind("number").hint("建档立卡户必填"),
-        f("status").choices(code_options(&tables.poverty_status)).hint("建档立卡户必填"),
+        f("status")
+            .choices(code_options(&tables.poverty_status))
+            .hint("建档立卡户必填"),
         f("exit_year").kind("number").hint("已脱贫户必填"),
     ];
     // Housing and 两不愁三保障 are taken when a household is created; an update through the
     // import path keeps the stored values, so the edit form does not offer them.
     if !editing {
         out.push(f("housing_structure"));
-        for name in
-            ["housing_dangerous", "safe_water", "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure"]
-        {
+        for name in [
+            "housing_dangerous",
+            "safe_water",
+            "food_secure",
+            "clothing_secure",
+            "education_secure",
+            "medical_secure",
+            "housing_secure",
+        ] {
             out.push(f(name).choices(flag_options()));
         }
     }
     out
 }
 
-const FLAG_FIELDS: [&str; 7] =
-    ["housing_dangerous", "safe_water", "food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_secure"];
+const FLAG_FIELDS: [&str; 7] = [
+    "housing_dangerous",
+    "safe_water",
+    "food_secure",
+    "clothing_secure",
+    "education_secure",
+    "medical_secure",
+    "housing_secure",
+];
 
 fn member_row_fields(i: usize, tables: &CodeTables) -> Vec<FieldView> {
     member_fields(&format!("members[{i}]."), tables)
@@ -1172,7 +1629,11 @@ fn household_body(st: &FormState, rows: &[usize], editing: bool) -> Map<String, 
     let mut body = Map::new();
     for (f, _) in HOUSEHOLD_JSON_FIELDS.iter() {
         if *f == "other_causes" {
-            let causes: Vec<String> = ["other_causes_1", "other_causes_2"].iter().map(|k| st.get(k)).filter(|v| !v.is_empty()).collect();
+            let causes: Vec<String> = ["other_causes_1", "other_causes_2"]
+                .iter()
+                .map(|k| st.get(k))
+                .filter(|v| !v.is_empty())
+                .collect();
             body.insert("other_causes".into(), json!(causes));
             continue;
         }
@@ -1184,8 +1645,10 @@ fn household_body(st: &FormState, rows: &[usize], editing: bool) -> Map<String, 
     let members: Vec<Value> = rows
         .iter()
         .map(|i| {
-            let m: Map<String, Value> =
-                MEMBER_JSON_FIELDS.iter().map(|(f, _)| (f.to_string(), json!(st.get(&format!("members[{i}].{f}"))))).collect();
+            let m: Map<String, Value> = MEMBER_JSON_FIELDS
+                .iter()
+                .map(|(f, _)| (f.to_string(), json!(st.get(&format!("members[{i}].{f}")))))
+                .collect();
             Value::Object(m)
         })
         .collect();
@@ -1195,7 +1658,13 @@ fn household_body(st: &FormState, rows: &[usize], editing: bool) -> Map<String, 
 
 /// Member rows of a new-household form that carry anything.
 fn filled_rows(st: &FormState) -> Vec<usize> {
-    (0..NEW_MEMBER_ROWS).filter(|i| MEMBER_FORM_FIELDS.iter().any(|f| !st.get(&format!("members[{i}].{f}")).is_empty())).collect()
+    (0..NEW_MEMBER_ROWS)
+        .filter(|i| {
+            MEMBER_FORM_FIELDS
+                .iter()
+                .any(|f| !st.get(&format!("members[{i}].{f}")).is_empty())
+        })
+        .collect()
 }
 
 /// Field path of the API ("members[2].name", body index) → the form's ("members[5].name").
@@ -1220,27 +1689,47 @@ fn new_form_page(tables: &CodeTables, st: Option<&FormState>) -> HouseholdFormPa
         cancel: "/households".into(),
         editing: false,
         general: st.map(|s| s.general.clone()).unwrap_or_default(),
-        household: household_fields(tables, false).into_iter().map(|f| f.state(st)).collect(),
+        household: household_fields(tables, false)
+            .into_iter()
+            .map(|f| f.state(st))
+            .collect(),
         members: (0..NEW_MEMBER_ROWS)
             .map(|i| MemberRowView {
-                title: if i == 0 { "成员 1（户主）".into() } else { format!("成员 {}", i + 1) },
+                title: if i == 0 {
+                    "成员 1（户主）".into()
+                } else {
+                    format!("成员 {}", i + 1)
+                },
                 hidden: Vec::new(),
-                fields: member_row_fields(i, tables).into_iter().map(|f| f.state(st)).collect(),
+                fields: member_row_fields(i, tables)
+                    .into_iter()
+                    .map(|f| f.state(st))
+                    .collect(),
             })
             .collect(),
     }
 }
 
 fn known_fields(page: &HouseholdFormPage) -> Vec<String> {
-    page.household.iter().chain(page.members.iter().flat_map(|m| m.fields.iter())).map(|f| f.name.clone()).collect()
+    page.household
+        .iter()
+        .chain(page.members.iter().flat_map(|m| m.fields.iter()))
+        .map(|f| f.name.clone())
+        .collect()
 }
 
-async fn new_form(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, uri: Uri) -> PageResult {
+async fn new_form(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    uri: Uri,
+) -> PageResult {
     if let Some(r) = login_first(&caller, &uri) {
         return Ok(r);
     }
     if !caller.can_write_registry() {
-        return Err(PageError(ApiError::forbidden("您没有修改建档立卡数据的权限")));
+        return Err(PageError(ApiError::forbidden(
+            "您没有修改建档立卡数据的权限",
+        )));
     }
     let tables = state.db.code_tables().await?;
     render(new_form_page(&tables, None))
@@ -1253,20 +1742,34 @@ async fn create(
 ) -> PageResult {
     // As in the API: callers who may not write learn nothing about household numbers.
     if !caller.can_write_registry() {
-        return Err(PageError(ApiError::forbidden("您没有修改建档立卡数据的权限")));
+        return Err(PageError(ApiError::forbidden(
+            "您没有修改建档立卡数据的权限",
+        )));
     }
     let tables = state.db.code_tables().await?;
     let mut st = FormState::from_values(&pairs);
     let rows = filled_rows(&st);
     let no = st.get("household_no");
     let result: Result<i64, ApiError> = async {
-        if !no.is_empty() && state.db.household_id_by_no(&Caller::system(), &no).await?.is_some() {
-            return Err(ApiError::invalid_field("household_no", format!("户编号 {no} 已存在，请到该户页面修改")));
+        if !no.is_empty()
+            && state
+                .db
+                .household_id_by_no(&Caller::system(), &no)
+                .await?
+                .is_some()
+        {
+            return Err(ApiError::invalid_field(
+                "household_no",
+                format!("户编号 {no} 已存在，请到该户页面修改"),
+            ));
         }
         if let Ok(code) = RegionCode::parse(&st.get("village_code"))
             && !caller.scope.allows_region(code)
         {
-            return Err(ApiError::invalid_field("village_code", format!("村 {code} 不在您的管辖范围内")));
+            return Err(ApiError::invalid_field(
+                "village_code",
+                format!("村 {code} 不在您的管辖范围内"),
+            ));
         }
         write_household(&state, &caller, &household_body(&st, &rows, false)).await
     }
@@ -1281,27 +1784,42 @@ async fn create(
     }
 }
 
-fn edit_form_page(d: &HouseholdDetail, tables: &CodeTables, st: Option<&FormState>) -> HouseholdFormPage {
+fn edit_form_page(
+    d: &HouseholdDetail,
+    tables: &CodeTables,
+    st: Option<&FormState>,
+) -> HouseholdFormPage {
     let s = &d.summary;
     let mut values: HashMap<String, String> = HashMap::new();
     values.insert("household_no".into(), s.household_no.clone());
     values.insert("village_code".into(), s.village_code.clone());
     values.insert("group_name".into(), s.group_name.clone());
     values.insert("attribute".into(), s.attribute.code.clone());
-    values.insert("identification_standard".into(), s.identification_standard.code.clone());
+    values.insert(
+        "identification_standard".into(),
+        s.identification_standard.code.clone(),
+    );
     values.insert("main_cause".into(), s.main_cause.code.clone());
     for (i, c) in s.other_causes.iter().take(2).enumerate() {
         values.insert(format!("other_causes_{}", i + 1), c.code.clone());
     }
     values.insert(
         "household_type".into(),
-        if s.registered { HOUSEHOLD_TYPE_REGISTERED } else { HOUSEHOLD_TYPE_NOT_REGISTERED }.to_string(),
+        if s.registered {
+            HOUSEHOLD_TYPE_REGISTERED
+        } else {
+            HOUSEHOLD_TYPE_NOT_REGISTERED
+        }
+        .to_string(),
     );
     if s.registered {
         values.insert("identified_year".into(), s.identified_year.to_string());
         values.insert("status".into(), s.status.code.clone());
     }
-    values.insert("exit_year".into(), s.exit_year.map(|y| y.to_string()).unwrap_or_default());
+    values.insert(
+        "exit_year".into(),
+        s.exit_year.map(|y| y.to_string()).unwrap_or_default(),
+    );
     let active: Vec<_> = d.members.iter().filter(|m| m.active).collect();
     for (i, m) in active.iter().enumerate() {
         let p = |f: &str| format!("members[{i}].{f}");
@@ -1314,11 +1832,17 @@ fn edit_form_page(d: &HouseholdDetail, tables: &CodeTables, st: Option<&FormStat
         values.insert(p("schooling"), m.schooling.code.clone());
         values.insert(p("health"), m.health.code.clone());
         values.insert(p("labour"), m.labour.code.clone());
-        values.insert(p("migrant_months"), m.migrant_months.map(|x| x.to_string()).unwrap_or_default());
+        values.insert(
+            p("migrant_months"),
+            m.migrant_months.map(|x| x.to_string()).unwrap_or_default(),
+        );
         values.insert(p("phone"), m.phone.clone());
         values.insert(p("member_no"), m.member_no.clone().unwrap_or_default());
     }
-    let stored = FormState { values, ..Default::default() };
+    let stored = FormState {
+        values,
+        ..Default::default()
+    };
     let st = st.unwrap_or(&stored);
     let id = s.id;
     HouseholdFormPage {
@@ -1329,7 +1853,13 @@ fn edit_form_page(d: &HouseholdDetail, tables: &CodeTables, st: Option<&FormStat
         general: st.general.clone(),
         household: household_fields(tables, true)
             .into_iter()
-            .map(|f| if f.name == "household_no" { f.value(s.household_no.clone()) } else { f.state(Some(st)) })
+            .map(|f| {
+                if f.name == "household_no" {
+                    f.value(s.household_no.clone())
+                } else {
+                    f.state(Some(st))
+                }
+            })
             .collect(),
         members: active
             .iter()
@@ -1355,12 +1885,19 @@ fn edit_form_page(d: &HouseholdDetail, tables: &CodeTables, st: Option<&FormStat
     }
 }
 
-async fn edit_form(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, uri: Uri, Path(id): Path<String>) -> PageResult {
+async fn edit_form(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> PageResult {
     if let Some(r) = login_first(&caller, &uri) {
         return Ok(r);
     }
     if !caller.can_write_registry() {
-        return Err(PageError(ApiError::forbidden("您没有修改建档立卡数据的权限")));
+        return Err(PageError(ApiError::forbidden(
+            "您没有修改建档立卡数据的权限",
+        )));
     }
     let id = parse_household_id(&id)?;
     let d = require_household(&state, &caller, id).await?;
@@ -1378,21 +1915,32 @@ async fn update(
     let d = require_household(&state, &caller, id).await?;
     let tables = state.db.code_tables().await?;
     let mut st = FormState::from_values(&pairs);
-    st.values.insert("household_no".into(), d.summary.household_no.clone());
-    let active: Vec<i64> = d.members.iter().filter(|m| m.active).map(|m| m.id).collect();
+    st.values
+        .insert("household_no".into(), d.summary.household_no.clone());
+    let active: Vec<i64> = d
+        .members
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| m.id)
+        .collect();
     // Rows are the household's active members, in form order; each names its member by id.
     let rows: Vec<usize> = (0..active.len()).collect();
     for i in &rows {
         let key = format!("members[{i}].member_id");
         if st.get(&key) != active[*i].to_string() {
-            return Err(PageError(ApiError::bad_request("表单已过期（成员已变动），请重新打开修改页面")));
+            return Err(PageError(ApiError::bad_request(
+                "表单已过期（成员已变动），请重新打开修改页面",
+            )));
         }
     }
     let result: Result<i64, ApiError> = async {
         if let Ok(code) = RegionCode::parse(&st.get("village_code"))
             && !caller.scope.allows_region(code)
         {
-            return Err(ApiError::invalid_field("village_code", format!("村 {code} 不在您的管辖范围内")));
+            return Err(ApiError::invalid_field(
+                "village_code",
+                format!("村 {code} 不在您的管辖范围内"),
+            ));
         }
         let mut body = household_body(&st, &rows, true);
         // Masked numbers mean "unchanged", which needs each member's 人编号. Check the form first
@@ -1407,13 +1955,24 @@ async fn update(
                 }
             }
         };
-        let stored: HashMap<i64, String> = d.members.iter().filter_map(|m| m.member_no.clone().map(|n| (m.id, n))).collect();
-        set_numbers(&mut body, &|mid| stored.get(&mid).cloned().unwrap_or_else(|| format!("M{mid}")));
+        let stored: HashMap<i64, String> = d
+            .members
+            .iter()
+            .filter_map(|m| m.member_no.clone().map(|n| (m.id, n)))
+            .collect();
+        set_numbers(&mut body, &|mid| {
+            stored
+                .get(&mid)
+                .cloned()
+                .unwrap_or_else(|| format!("M{mid}"))
+        });
         let (headers, cells) = rows_from_json(&body)?;
         checked_rows(&headers, &cells, &tables)?;
         if stored.len() < active.len() {
             let numbers = state.db.ensure_member_numbers(&caller, &[id]).await?;
-            set_numbers(&mut body, &|mid| numbers.get(&mid).cloned().unwrap_or_default());
+            set_numbers(&mut body, &|mid| {
+                numbers.get(&mid).cloned().unwrap_or_default()
+            });
         }
         write_household(&state, &caller, &body).await
     }
@@ -1455,7 +2014,12 @@ fn keep_report(username: &str, problems: Vec<RowProblem>) -> String {
     while r.len() >= REPORTS_KEPT {
         r.pop_front();
     }
-    r.push_back(Report { token: token.clone(), username: username.into(), created: Instant::now(), problems });
+    r.push_back(Report {
+        token: token.clone(),
+        username: username.into(),
+        created: Instant::now(),
+        problems,
+    });
     token
 }
 
@@ -1495,7 +2059,11 @@ impl Drop for TempFile {
     }
 }
 
-async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, mut multipart: Multipart) -> PageResult {
+async fn import_upload(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    mut multipart: Multipart,
+) -> PageResult {
     let mut page = ImportPage {
         kind: "members".into(),
         dry_run: false,
@@ -1507,24 +2075,50 @@ async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): Cur
     };
     let mut upload: Option<TempFile> = None;
     let bad = |m: String| PageError(ApiError::bad_request(m));
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| bad(format!("上传内容无法读取：{e}")))? {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("上传内容无法读取：{e}")))?
+    {
         match field.name().unwrap_or("") {
             "kind" => page.kind = field.text().await.unwrap_or_default(),
             "dry_run" => page.dry_run = !field.text().await.unwrap_or_default().is_empty(),
             "file" => {
                 let name = field.file_name().unwrap_or("").to_string();
-                let ext = std::path::Path::new(&name).extension().and_then(|e| e.to_str()).unwrap_or("csv").to_ascii_lowercase();
-                let ext: String = ext.chars().filter(|c| c.is_ascii_alphanumeric()).take(5).collect();
-                let path = std::env::temp_dir().join(format!("bangfu-upload-{}-{:016x}.{ext}", std::process::id(), rand::random::<u64>()));
+                let ext = std::path::Path::new(&name)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("csv")
+                    .to_ascii_lowercase();
+                let ext: String = ext
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(5)
+                    .collect();
+                let path = std::env::temp_dir().join(format!(
+                    "bangfu-upload-{}-{:016x}.{ext}",
+                    std::process::id(),
+                    rand::random::<u64>()
+                ));
                 let tmp = TempFile(path);
                 // Streamed to disk: memory does not grow with the file.
-                let mut out = tokio::fs::File::create(&tmp.0).await.map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
+                let mut out = tokio::fs::File::create(&tmp.0)
+                    .await
+                    .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
                 let mut size = 0u64;
-                while let Some(chunk) = field.chunk().await.map_err(|e| bad(format!("上传文件无法读取：{e}")))? {
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| bad(format!("上传文件无法读取：{e}")))?
+                {
                     size += chunk.len() as u64;
-                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk).await.map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
+                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                        .await
+                        .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
                 }
-                tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
+                tokio::io::AsyncWriteExt::flush(&mut out)
+                    .await
+                    .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
                 page.file_name = name;
                 if size > 0 {
                     upload = Some(tmp);
@@ -1547,14 +2141,29 @@ async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): Cur
             page.error = Some(e.to_string());
             return render_status(page, StatusCode::UNPROCESSABLE_ENTITY);
         }
-        Err(_) => return Err(PageError(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "读取文件失败"))),
+        Err(_) => {
+            return Err(PageError(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "读取文件失败",
+            )));
+        }
     };
-    let options = ImportOptions { dry_run: page.dry_run, file_name: page.file_name.clone() };
+    let options = ImportOptions {
+        dry_run: page.dry_run,
+        file_name: page.file_name.clone(),
+    };
     let progress = store::regions::NoProgress;
     let outcome = if page.kind == "incomes" {
-        state.db.import_incomes(&caller, table, &options, &progress).await
+        state
+            .db
+            .import_incomes(&caller, table, &options, &progress)
+            .await
     } else {
-        state.db.import_members(&caller, table, &options, &progress).await
+        state
+            .db
+            .import_members(&caller, table, &options, &progress)
+            .await
     };
     drop(tmp);
     let outcome = match outcome {
@@ -1568,22 +2177,42 @@ async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): Cur
             return render_status(page, e.status);
         }
     };
-    let status = if outcome.problem_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if outcome.problem_count > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     if !outcome.problems.is_empty() {
-        page.shown = outcome.problems.iter().take(PROBLEMS_SHOWN).cloned().collect();
+        page.shown = outcome
+            .problems
+            .iter()
+            .take(PROBLEMS_SHOWN)
+            .cloned()
+            .collect();
         page.report = Some(keep_report(&caller.username, outcome.problems.clone()));
     }
     page.outcome = Some(outcome);
     render_status(page, status)
 }
 
-async fn report_download(CurrentCaller(caller): CurrentCaller, Path(file): Path<String>) -> PageResult {
-    let gone = || PageError(ApiError::not_found("问题报告不存在或已过期，请重新上传文件检查"));
+async fn report_download(
+    CurrentCaller(caller): CurrentCaller,
+    Path(file): Path<String>,
+) -> PageResult {
+    let gone = || {
+        PageError(ApiError::not_found(
+            "问题报告不存在或已过期，请重新上传文件检查",
+        ))
+    };
     let (token, ext) = file.rsplit_once('.').ok_or_else(gone)?;
     let problems = {
         let r = reports().lock().unwrap_or_else(|p| p.into_inner());
         r.iter()
-            .find(|x| x.token == token && x.username == caller.username && x.created.elapsed() < REPORT_TTL)
+            .find(|x| {
+                x.token == token
+                    && x.username == caller.username
+                    && x.created.elapsed() < REPORT_TTL
+            })
             .map(|x| x.problems.clone())
             .ok_or_else(gone)?
     };
@@ -1591,12 +2220,22 @@ async fn report_download(CurrentCaller(caller): CurrentCaller, Path(file): Path<
         "csv" => {
             let bytes = store::registry_export::problems_csv(&problems);
             let n = bytes.len() as u64;
-            Ok(attachment(Body::from(bytes), "text/csv; charset=utf-8", "import-problems.csv", Some(n)))
+            Ok(attachment(
+                Body::from(bytes),
+                "text/csv; charset=utf-8",
+                "import-problems.csv",
+                Some(n),
+            ))
         }
         "xlsx" => {
             let bytes = store::registry_export::problems_xlsx(&problems)?;
             let n = bytes.len() as u64;
-            Ok(attachment(Body::from(bytes), XLSX_TYPE, "import-problems.xlsx", Some(n)))
+            Ok(attachment(
+                Body::from(bytes),
+                XLSX_TYPE,
+                "import-problems.xlsx",
+                Some(n),
+            ))
         }
         _ => Err(gone()),
     }
@@ -1606,13 +2245,23 @@ async fn members_template(State(state): State<AppState>) -> PageResult {
     let tables = state.db.code_tables().await?;
     let bytes = store::registry_export::member_template_xlsx(&tables)?;
     let n = bytes.len() as u64;
-    Ok(attachment(Body::from(bytes), XLSX_TYPE, "members-template.xlsx", Some(n)))
+    Ok(attachment(
+        Body::from(bytes),
+        XLSX_TYPE,
+        "members-template.xlsx",
+        Some(n),
+    ))
 }
 
 async fn incomes_template() -> PageResult {
     let bytes = store::registry_export::income_template_xlsx()?;
     let n = bytes.len() as u64;
-    Ok(attachment(Body::from(bytes), XLSX_TYPE, "incomes-template.xlsx", Some(n)))
+    Ok(attachment(
+        Body::from(bytes),
+        XLSX_TYPE,
+        "incomes-template.xlsx",
+        Some(n),
+    ))
 }
 
 #[cfg(test)]
@@ -1621,14 +2270,22 @@ mod tests {
 
     #[test]
     fn api_member_paths_map_back_to_form_rows() {
-        assert_eq!(form_field("members[1].id_number", &[0, 3]), "members[3].id_number");
+        assert_eq!(
+            form_field("members[1].id_number", &[0, 3]),
+            "members[3].id_number"
+        );
         assert_eq!(form_field("village_code", &[0]), "village_code");
         assert_eq!(form_field("other_causes", &[0]), "other_causes_1");
     }
 
     #[test]
     fn filter_links_keep_every_filter_and_encode_text() {
-        let q = ListQuery { region: Some("441621".into()), q: Some("王 大".into()), cursor: Some("x".into()), ..Default::default() };
+        let q = ListQuery {
+            region: Some("441621".into()),
+            q: Some("王 大".into()),
+            cursor: Some("x".into()),
+            ..Default::default()
+        };
         assert_eq!(filter_query(&q), "region=441621&q=%E7%8E%8B%20%E5%A4%A7");
     }
 }
