@@ -24,7 +24,12 @@ use store::Db;
 #[command(
     name = "bangfu",
     version,
-    about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)"
+    about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)",
+    long_about = "帮扶：对口帮扶信息系统 (Bangfu, paired-assistance information system)\n\n\
+        命令行以系统管理员身份（system）操作数据库：导入、导出、评估和用户管理不受区划范围限制，\
+        并以 system 记入审计日志。能登录服务器所在机器并读取数据库的人即拥有全部数据，请妥善保管。\n\
+        The command line acts as the administrator (recorded as `system` in the audit log): imports, \
+        exports, assessments and user management are not limited to a region scope."
 )]
 struct Cli {
     /// SQLite file path or postgres:// URL; created and migrated on first use.

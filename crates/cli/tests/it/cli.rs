@@ -163,3 +163,15 @@ async fn a_fresh_database_is_created_and_migrated_on_first_use() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("区划单位 665276 个"));
 }
+
+#[tokio::test]
+async fn the_help_says_the_command_line_acts_as_the_administrator() {
+    let app = TestApp::spawn().await;
+    let out = app.bangfu(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        help.contains("系统管理员") && help.contains("不受区划范围限制"),
+        "{help}"
+    );
+}
