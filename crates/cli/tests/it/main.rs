@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod demo;
+mod exports;
 mod ledger;
 mod organisations;
 mod pages;
