@@ -20,7 +20,7 @@ pub enum LedgerCommand {
 pub async fn run(db: &Db, what: LedgerCommand) -> Result<()> {
     match what {
         LedgerCommand::Verify => {
-            let v = db.verify_ledger().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let v = db.verify_ledger(&Caller::system()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some((id, message)) = v.first_problem {
                 eprintln!("台账校验失败：交易 {id}：{message}");
                 eprintln!("（在此之前的 {} 条交易校验通过，其哈希链头为 {}）", v.count, v.head_hash);
