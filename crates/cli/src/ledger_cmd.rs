@@ -21,7 +21,7 @@ pub async fn run(db: &Db, what: LedgerCommand) -> Result<()> {
     match what {
         LedgerCommand::Verify => {
             let v = db
-                .verify_ledger()
+                .verify_ledger(&Caller::system())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some((id, message)) = v.first_problem {

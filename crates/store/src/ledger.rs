@@ -17,6 +17,7 @@ use domain::validation::{FieldError, Problems};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
 
 /// The key of the PostgreSQL advisory lock that serialises appends ("bangfu" in ASCII).
 pub const LEDGER_LOCK_KEY: i64 = 0x6261_6e67_6675;
@@ -309,24 +310,59 @@ fn entry_vals(e: &Entry) -> Vec<Val> {
     ]
 }
 
-/// Sums of a project's entries as the rules count them.
-const TOTALS_SQL: &str =
-    "SELECT tx_type, CAST(CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST(SUM(amount) AS BIGINT)
-    FROM ledger_entries WHERE project_id = $1 GROUP BY tx_type, CASE WHEN passes_on IS NULL THEN 0 ELSE 1 END";
+/// The one definition of the ledger sums a project's money is made of: the rules' `Progress`
+/// (appends), [`ProjectMoney`] (the project API, pages and exports) and the progress report all
+/// read these rows and fold them with [`MoneySums::add`]. Per project, entry type, whether the
+/// entry passes money on and whether it counts as invested; `condition` selects entries of
+/// `ledger_entries e` (a project, a page of projects, a range of value dates).
+pub(crate) fn money_sums_sql(condition: &str) -> String {
+    format!(
+        "SELECT e.project_id, e.tx_type, CAST(CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT),
+         CAST(CASE WHEN e.invested THEN 1 ELSE 0 END AS BIGINT), CAST(SUM(e.amount) AS BIGINT)
+         FROM ledger_entries e WHERE {condition}
+         GROUP BY e.project_id, e.tx_type, CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END, CASE WHEN e.invested THEN 1 ELSE 0 END"
+    )
+}
 
-fn totals_from_rows(rows: &[Vec<Val>]) -> Progress {
-    let mut t = Progress::default();
-    for r in rows {
-        if let Some(kind) = TxType::parse(r[0].str().unwrap_or_default()) {
-            domain::ledger::add_to_totals(
-                &mut t,
-                kind,
-                r[1].i64() == Some(1),
-                Fen(r[2].i64().unwrap_or_default()),
-            );
+/// The column types of [`money_sums_sql`] for `Tx::rows`.
+const MONEY_SUMS_TYPES: [Ty; 5] = [Ty::I64, Ty::Str, Ty::I64, Ty::I64, Ty::I64];
+
+/// A row of [`money_sums_sql`]: project, type, passes on (0/1), invested (0/1), sum in fen.
+pub(crate) type MoneySumsRow = (i64, String, i64, i64, i64);
+
+/// One project's figures folded from rows of [`money_sums_sql`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MoneySums {
+    pub totals: Progress,
+    pub invested: Fen,
+}
+
+impl MoneySums {
+    pub(crate) fn add(&mut self, kind: &str, passes_on: i64, invested: i64, sum: i64) {
+        if let Some(k) = TxType::parse(kind) {
+            domain::ledger::add_to_totals(&mut self.totals, k, passes_on == 1, Fen(sum));
+        }
+        if invested == 1 {
+            self.invested = self.invested + Fen(sum);
         }
     }
-    t
+
+    pub(crate) fn money(&self) -> ProjectMoney {
+        ProjectMoney::from_progress(self.totals, self.invested)
+    }
+
+    /// Rows of several projects → each project's sums.
+    pub(crate) fn by_project(
+        rows: impl IntoIterator<Item = MoneySumsRow>,
+    ) -> HashMap<i64, MoneySums> {
+        let mut out: HashMap<i64, MoneySums> = HashMap::new();
+        for (project, kind, passes_on, invested, sum) in rows {
+            out.entry(project)
+                .or_default()
+                .add(&kind, passes_on, invested, sum);
+        }
+        out
+    }
 }
 
 /// Takes the ledger's write lock. On SQLite the transaction was begun IMMEDIATE, which already
@@ -384,10 +420,23 @@ async fn ensure_project<T: Tx>(
     let sql = format!("SELECT p.approved_on, p.status FROM projects p WHERE p.id = $1{scope_sql}");
     let rows = tx.rows(&sql, &[id.into()], &[Ty::Str, Ty::Str]).await?;
     if let Some(r) = rows.first() {
-        let totals = totals_from_rows(
-            &tx.rows(TOTALS_SQL, &[id.into()], &[Ty::Str, Ty::I64, Ty::I64])
-                .await?,
-        );
+        let rows = tx
+            .rows(
+                &money_sums_sql("e.project_id = $1"),
+                &[id.into()],
+                &MONEY_SUMS_TYPES,
+            )
+            .await?;
+        let mut sums = MoneySums::default();
+        for r in &rows {
+            sums.add(
+                r[1].str().unwrap_or_default(),
+                r[2].i64().unwrap_or_default(),
+                r[3].i64().unwrap_or_default(),
+                r[4].i64().unwrap_or_default(),
+            );
+        }
+        let totals = sums.totals;
         ledger.projects.insert(
             id,
             ProjectFacts {
@@ -765,18 +814,33 @@ impl Db {
 
     /// A project's committed, disbursed, received, spent and invested money.
     pub async fn project_money(&self, project_id: i64) -> StoreResult<ProjectMoney> {
-        let rows: Vec<(String, i64, i64)> =
-            on_db!(self, p => sqlx::query_as(TOTALS_SQL).bind(project_id).fetch_all(p).await)?;
-        let mut t = Progress::default();
-        for (kind, pass, sum) in rows {
-            if let Some(k) = TxType::parse(&kind) {
-                domain::ledger::add_to_totals(&mut t, k, pass == 1, Fen(sum));
-            }
+        Ok(self
+            .projects_money(&[project_id])
+            .await?
+            .remove(&project_id)
+            .unwrap_or_else(|| MoneySums::default().money()))
+    }
+
+    /// [`Db::project_money`] of many projects in one query (projects without entries are absent).
+    pub async fn projects_money(
+        &self,
+        project_ids: &[i64],
+    ) -> StoreResult<HashMap<i64, ProjectMoney>> {
+        if project_ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        let invested: i64 = on_db!(self, p => sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE project_id = $1 AND invested = $2")
-            .bind(project_id).bind(true).fetch_one(p).await)?;
-        Ok(ProjectMoney::from_progress(t, Fen(invested)))
+        let list = project_ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = money_sums_sql(&format!("e.project_id IN ({list})"));
+        let rows: Vec<MoneySumsRow> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+        Ok(MoneySums::by_project(rows)
+            .into_iter()
+            .map(|(id, s)| (id, s.money()))
+            .collect())
     }
 
     pub async fn ledger_head(&self) -> StoreResult<LedgerHead> {
@@ -798,7 +862,13 @@ impl Db {
 
     /// Recomputes the whole chain and replays every rule, in id order; stops at the first entry
     /// that breaks. Reads one snapshot (a transaction), so concurrent appends do not interfere.
-    pub async fn verify_ledger(&self) -> StoreResult<Verification> {
+    /// It reads every entry, so it is for administrators and auditors (and the command line).
+    pub async fn verify_ledger(&self, caller: &Caller) -> StoreResult<Verification> {
+        if !caller.can_read_audit() {
+            return Err(StoreError::Forbidden(
+                "只有市级管理员和审计人员可以复核整个资金台账；其他人可用导出的交易及其哈希，或命令 bangfu ledger verify 核对链头哈希".into(),
+            ));
+        }
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let mut ledger = Ledger::default();

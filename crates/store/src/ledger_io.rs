@@ -9,8 +9,11 @@
 //! voucher number, in the ledger or in an earlier row. A row identical to an entry already in
 //! the ledger is refused, so importing the same file twice cannot double the money.
 
-use crate::ledger::{Posting, TransactionInput};
-use crate::projects::{LocationInput, ProjectInput, ProjectOrganisationInput};
+use crate::ledger::{MoneySums, Posting, TransactionInput};
+use crate::projects::{
+    LocationInput, PROJECT_COLUMNS as PROJECT_SELECT, ProjectInput, ProjectOrganisationInput,
+    ProjectRow, parse_status, parse_theme, project_scope, project_scope_clause,
+};
 use crate::registry_export::{SheetWriter, csv_head, csv_record};
 use crate::registry_import::RowProblem;
 use crate::tabular::Table;
@@ -71,6 +74,52 @@ impl ExportFormat {
             None
         }
     }
+}
+
+/// What a ledger export writes: projects, or the ledger's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Projects,
+    Transactions,
+}
+
+impl ExportKind {
+    /// The import's columns, then the read-only ones.
+    pub fn headers(self) -> Vec<&'static str> {
+        match self {
+            ExportKind::Projects => PROJECT_COLUMNS
+                .iter()
+                .chain(&PROJECT_INFO_COLUMNS)
+                .copied()
+                .collect(),
+            ExportKind::Transactions => TRANSACTION_COLUMNS
+                .iter()
+                .chain(&TRANSACTION_INFO_COLUMNS)
+                .copied()
+                .collect(),
+        }
+    }
+
+    pub fn sheet_name(self) -> &'static str {
+        match self {
+            ExportKind::Projects => "项目",
+            ExportKind::Transactions => "资金台账",
+        }
+    }
+}
+
+/// Projects or entries per page of an export. Each page costs the same few queries however
+/// many rows it holds, so a larger page means fewer round trips for the same memory bound.
+pub const EXPORT_PAGE: i64 = 2_000;
+
+/// A running export: where it is (keyset by id) and what every page needs.
+pub struct LedgerExport {
+    kind: ExportKind,
+    orgs: OrgResolver,
+    /// Project id → 项目编号 (transactions only).
+    project_codes: HashMap<i64, String>,
+    after: i64,
+    done: bool,
 }
 
 pub const PROJECT_COLUMNS: [&str; 15] = [
@@ -731,93 +780,186 @@ impl Db {
             .fetch_optional(p).await)?)
     }
 
-    /// All projects the caller may see, in the import's columns (plus read-only figures).
+    /// All projects the caller may see, in the import's columns (plus read-only figures), as
+    /// one file in memory (the command line; the API streams the same pages).
     pub async fn export_projects(
         &self,
         caller: &Caller,
         format: ExportFormat,
     ) -> StoreResult<Vec<u8>> {
-        self.record_event(
-            caller,
-            "export",
-            "project",
-            None,
-            format!("导出项目（{format:?}）"),
-        )
-        .await?;
-        let orgs = OrgResolver::load(self).await?;
-        let mut headers: Vec<&str> = PROJECT_COLUMNS.to_vec();
-        headers.extend(PROJECT_INFO_COLUMNS);
-        let mut sink = Sink::new(format, "项目", &headers)?;
-        let mut after = None;
-        loop {
-            let page = self
-                .list_projects(caller, &Default::default(), after, 500)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let ids: Vec<String> = page.iter().map(|p| p.id.to_string()).collect();
-            let list = ids.join(",");
-            let weights: Vec<(i64, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT project_id, region_key, weight FROM project_locations WHERE project_id IN ({list}) ORDER BY project_id, position"))).fetch_all(p).await)?;
-            let roles: Vec<(i64, i64, String)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT project_id, organisation_id, role FROM project_organisations WHERE project_id IN ({list}) ORDER BY project_id, role, organisation_id"))).fetch_all(p).await)?;
-            let details: Vec<(i64, Option<i64>, String, String, String)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT id, pairing_id, status_date, description, sub_type FROM projects WHERE id IN ({list})"))).fetch_all(p).await)?;
-            let bens: Vec<(i64, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT project_id, CAST(SUM(households) AS BIGINT), CAST(SUM(people) AS BIGINT) FROM project_beneficiaries
-                 WHERE project_id IN ({list}) GROUP BY project_id"))).fetch_all(p).await)?;
-            for p in &page {
-                let locs: Vec<String> = weights
-                    .iter()
-                    .filter(|w| w.0 == p.id)
-                    .filter_map(|(_, key, w)| {
-                        domain::RegionCode::from_key(*key).map(|c| {
-                            if *w == 1 {
-                                c.to_string()
-                            } else {
-                                format!("{c}:{w}")
-                            }
-                        })
-                    })
-                    .collect();
-                let parts: Vec<String> = roles
-                    .iter()
-                    .filter(|r| r.0 == p.id)
-                    .filter_map(|(_, org, role)| {
-                        OrgRole::parse(role)
-                            .map(|r| format!("{}:{}", r.name_zh(), orgs.label(*org)))
-                    })
-                    .collect();
-                let d = details.iter().find(|d| d.0 == p.id);
-                let b = bens
-                    .iter()
-                    .find(|b| b.0 == p.id)
-                    .map(|b| (b.1, b.2))
-                    .unwrap_or((0, 0));
-                let m = self.project_money(p.id).await?;
-                let cells: Vec<String> = vec![
-                    p.code.clone().unwrap_or_default(),
-                    p.name.clone(),
-                    p.theme_name.to_string(),
-                    d.map(|d| d.4.clone()).unwrap_or_default(),
+        self.export_file(caller, ExportKind::Projects, format).await
+    }
+
+    /// The whole ledger the caller may see, in id order, in the import's columns plus the
+    /// chain (ids, hashes) for checking outside the system; one file in memory.
+    pub async fn export_transactions(
+        &self,
+        caller: &Caller,
+        format: ExportFormat,
+    ) -> StoreResult<Vec<u8>> {
+        self.export_file(caller, ExportKind::Transactions, format)
+            .await
+    }
+
+    async fn export_file(
+        &self,
+        caller: &Caller,
+        kind: ExportKind,
+        format: ExportFormat,
+    ) -> StoreResult<Vec<u8>> {
+        let mut export = self.begin_ledger_export(caller, kind, format).await?;
+        let mut sink = Sink::new(format, kind.sheet_name(), &kind.headers())?;
+        while let Some(rows) = self.ledger_export_page(caller, &mut export).await? {
+            for r in &rows {
+                sink.push(r)?;
+            }
+        }
+        sink.finish()
+    }
+
+    /// Starts an export of the projects or transactions the caller may see. A logged-in
+    /// caller's export is recorded in the audit log, once; an anonymous download is not: the
+    /// data is public, and recording it would let anyone grow the audit log at will.
+    pub async fn begin_ledger_export(
+        &self,
+        caller: &Caller,
+        kind: ExportKind,
+        format: ExportFormat,
+    ) -> StoreResult<LedgerExport> {
+        if caller.is_authenticated() {
+            let (entity, what) = match kind {
+                ExportKind::Projects => ("project", "导出项目"),
+                ExportKind::Transactions => ("ledger_entry", "导出资金台账"),
+            };
+            self.record_event(
+                caller,
+                "export",
+                entity,
+                None,
+                format!("{what}（{format:?}）"),
+            )
+            .await?;
+        }
+        let project_codes = match kind {
+            ExportKind::Projects => HashMap::new(),
+            ExportKind::Transactions => {
+                let codes: Vec<(i64, Option<String>)> = on_db!(self, p => sqlx::query_as("SELECT id, code FROM projects").fetch_all(p).await)?;
+                codes
+                    .into_iter()
+                    .map(|(id, c)| (id, c.unwrap_or_else(|| format!("#{id}"))))
+                    .collect()
+            }
+        };
+        Ok(LedgerExport {
+            kind,
+            orgs: OrgResolver::load(self).await?,
+            project_codes,
+            after: 0,
+            done: false,
+        })
+    }
+
+    /// The next page of an export (up to [`EXPORT_PAGE`] projects or entries) as rows in the
+    /// columns of [`ExportKind::headers`]; None when there are no more.
+    pub async fn ledger_export_page(
+        &self,
+        caller: &Caller,
+        export: &mut LedgerExport,
+    ) -> StoreResult<Option<Vec<Vec<String>>>> {
+        if export.done {
+            return Ok(None);
+        }
+        let (rows, last, count) = match export.kind {
+            ExportKind::Projects => self.project_export_page(caller, export).await?,
+            ExportKind::Transactions => self.transaction_export_page(caller, export).await?,
+        };
+        export.done = count < EXPORT_PAGE as usize;
+        match last {
+            Some(id) => export.after = id,
+            None => return Ok(None),
+        }
+        Ok(Some(rows))
+    }
+
+    /// A page of projects with their locations, roles, beneficiaries and money: one query
+    /// each for the whole page, joined here by project id.
+    async fn project_export_page(
+        &self,
+        caller: &Caller,
+        export: &LedgerExport,
+    ) -> StoreResult<(Vec<Vec<String>>, Option<i64>, usize)> {
+        let sql = format!(
+            "SELECT {PROJECT_SELECT} FROM projects p WHERE p.id > $1{} ORDER BY p.id LIMIT $2",
+            project_scope_clause(&project_scope(caller))
+        );
+        let page: Vec<ProjectRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(export.after).bind(EXPORT_PAGE).fetch_all(p).await)?;
+        let Some(last) = page.last().map(|p| p.id) else {
+            return Ok((Vec::new(), None, 0));
+        };
+        let ids: Vec<i64> = page.iter().map(|p| p.id).collect();
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let weights: Vec<(i64, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT project_id, region_key, weight FROM project_locations WHERE project_id IN ({list}) ORDER BY project_id, position"))).fetch_all(p).await)?;
+        let mut locations: HashMap<i64, Vec<String>> = HashMap::new();
+        for (pid, key, w) in weights {
+            if let Some(c) = domain::RegionCode::from_key(key) {
+                locations.entry(pid).or_default().push(if w == 1 {
+                    c.to_string()
+                } else {
+                    format!("{c}:{w}")
+                });
+            }
+        }
+        let roles: Vec<(i64, i64, String)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT project_id, organisation_id, role FROM project_organisations WHERE project_id IN ({list}) ORDER BY project_id, role, organisation_id"))).fetch_all(p).await)?;
+        let mut parts: HashMap<i64, Vec<String>> = HashMap::new();
+        for (pid, org, role) in roles {
+            if let Some(r) = OrgRole::parse(&role) {
+                parts.entry(pid).or_default().push(format!(
+                    "{}:{}",
+                    r.name_zh(),
+                    export.orgs.label(org)
+                ));
+            }
+        }
+        let bens: Vec<(i64, i64, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT project_id, CAST(SUM(households) AS BIGINT), CAST(SUM(people) AS BIGINT) FROM project_beneficiaries
+             WHERE project_id IN ({list}) GROUP BY project_id"))).fetch_all(p).await)?;
+        let bens: HashMap<i64, (i64, i64)> =
+            bens.into_iter().map(|(pid, h, n)| (pid, (h, n))).collect();
+        let mut money = self.projects_money(&ids).await?;
+        let count = page.len();
+        let rows = page
+            .into_iter()
+            .map(|p| {
+                let b = bens.get(&p.id).copied().unwrap_or((0, 0));
+                let m = money
+                    .remove(&p.id)
+                    .unwrap_or_else(|| MoneySums::default().money());
+                vec![
+                    p.code.unwrap_or_default(),
+                    p.name,
+                    parse_theme(&p.theme).name_zh().to_string(),
+                    p.sub_type,
                     if p.livelihood {
                         "是".into()
                     } else {
                         "否".into()
                     },
-                    d.and_then(|d| d.1)
-                        .map(|v| v.to_string())
-                        .unwrap_or_default(),
-                    p.approved_on.clone(),
-                    p.start_date.clone(),
-                    p.end_date.clone().unwrap_or_default(),
-                    p.status_name.to_string(),
-                    d.map(|d| d.2.clone()).unwrap_or_default(),
-                    p.budget.yuan_string(),
-                    locs.join("、"),
-                    parts.join("；"),
-                    d.map(|d| d.3.clone()).unwrap_or_default(),
+                    p.pairing_id.map(|v| v.to_string()).unwrap_or_default(),
+                    p.approved_on,
+                    p.start_date,
+                    p.end_date.unwrap_or_default(),
+                    parse_status(&p.status).name_zh().to_string(),
+                    p.status_date,
+                    Fen(p.budget).yuan_string(),
+                    locations.remove(&p.id).unwrap_or_default().join("、"),
+                    parts.remove(&p.id).unwrap_or_default().join("；"),
+                    p.description,
                     p.id.to_string(),
                     b.0.to_string(),
                     b.1.to_string(),
@@ -826,68 +968,77 @@ impl Db {
                     m.expended.yuan_string(),
                     domain::project::format_bp(m.disbursement_progress_bp),
                     domain::project::format_bp(m.expenditure_progress_bp),
-                ];
-                sink.push(&cells)?;
-            }
-        }
-        sink.finish()
+                ]
+            })
+            .collect();
+        Ok((rows, Some(last), count))
     }
 
-    /// The whole ledger the caller may see, in id order, in the import's columns plus the
-    /// chain (ids, hashes) for checking outside the system.
-    pub async fn export_transactions(
+    /// A page of ledger entries; the voucher numbers of the entries they pass on or reverse
+    /// (earlier entries the caller may see) come from one query for the page.
+    async fn transaction_export_page(
         &self,
         caller: &Caller,
-        format: ExportFormat,
-    ) -> StoreResult<Vec<u8>> {
-        self.record_event(
-            caller,
-            "export",
-            "ledger_entry",
-            None,
-            format!("导出资金台账（{format:?}）"),
-        )
-        .await?;
-        let orgs = OrgResolver::load(self).await?;
-        let codes: Vec<(i64, Option<String>)> =
-            on_db!(self, p => sqlx::query_as("SELECT id, code FROM projects").fetch_all(p).await)?;
-        let codes: HashMap<i64, String> = codes
-            .into_iter()
-            .map(|(id, c)| (id, c.unwrap_or_else(|| format!("#{id}"))))
+        export: &LedgerExport,
+    ) -> StoreResult<(Vec<Vec<String>>, Option<i64>, usize)> {
+        let page = self
+            .list_transactions(caller, &Default::default(), Some(export.after), EXPORT_PAGE)
+            .await?;
+        let Some(last) = page.last().map(|t| t.id) else {
+            return Ok((Vec::new(), None, 0));
+        };
+        let mut referenced: Vec<i64> = page
+            .iter()
+            .flat_map(|t| [t.passes_on, t.reverses])
+            .flatten()
             .collect();
-        let mut headers: Vec<&str> = TRANSACTION_COLUMNS.to_vec();
-        headers.extend(TRANSACTION_INFO_COLUMNS);
-        let mut sink = Sink::new(format, "资金台账", &headers)?;
-        let mut vouchers: HashMap<i64, String> = HashMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .list_transactions(caller, &Default::default(), after, 1_000)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for t in &page {
-                vouchers.insert(t.id, t.voucher_no.clone());
-                let voucher_of = |id: Option<i64>| {
-                    id.and_then(|i| vouchers.get(&i).cloned())
-                        .unwrap_or_default()
-                };
-                let cells: Vec<String> = vec![
+        referenced.sort_unstable();
+        referenced.dedup();
+        let vouchers: HashMap<i64, String> = if referenced.is_empty() {
+            HashMap::new()
+        } else {
+            let list = referenced
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT e.id, e.voucher_no FROM ledger_entries e JOIN projects p ON p.id = e.project_id WHERE e.id IN ({list}){}",
+                project_scope_clause(&project_scope(caller))
+            );
+            let found: Vec<(i64, String)> =
+                on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
+            found.into_iter().collect()
+        };
+        let voucher_of = |id: Option<i64>| {
+            id.and_then(|i| vouchers.get(&i).cloned())
+                .unwrap_or_default()
+        };
+        let orgs = &export.orgs;
+        let count = page.len();
+        let rows = page
+            .into_iter()
+            .map(|t| {
+                vec![
                     t.type_name.to_string(),
                     t.amount.yuan_string(),
-                    t.value_date.clone(),
+                    t.value_date,
                     orgs.label(t.provider_id),
                     orgs.label(t.receiver_id),
                     t.fund_source_name.to_string(),
-                    codes.get(&t.project_id).cloned().unwrap_or_default(),
-                    t.voucher_no.clone(),
-                    t.memo.clone(),
+                    export
+                        .project_codes
+                        .get(&t.project_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                    t.voucher_no,
+                    t.memo,
                     if t.reverses.is_some() {
                         String::new()
                     } else {
                         voucher_of(t.passes_on)
                     },
-                    t.over_commitment_reason.clone().unwrap_or_default(),
+                    t.over_commitment_reason.unwrap_or_default(),
                     voucher_of(t.reverses),
                     t.id.to_string(),
                     if t.invested {
@@ -897,15 +1048,14 @@ impl Db {
                     },
                     t.passes_on.map(|v| v.to_string()).unwrap_or_default(),
                     t.reverses.map(|v| v.to_string()).unwrap_or_default(),
-                    t.recorded_at.clone(),
-                    t.recorded_by.clone(),
-                    t.prev_hash.clone(),
-                    t.hash.clone(),
-                ];
-                sink.push(&cells)?;
-            }
-        }
-        sink.finish()
+                    t.recorded_at,
+                    t.recorded_by,
+                    t.prev_hash,
+                    t.hash,
+                ]
+            })
+            .collect();
+        Ok((rows, Some(last), count))
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::projects::{parse_status, parse_theme};
 use crate::{Db, StoreError, StoreResult, on_db};
 use domain::kinds::Theme;
-use domain::ledger::{FundSource, TxType};
+use domain::ledger::FundSource;
 use domain::money::Fen;
 use domain::project::{self, EightyEighty, Indicator, Location, Progress, ProjectStatus};
 use domain::{RegionCode, RegionLevel};
@@ -463,20 +463,12 @@ impl Db {
 
     /// Per project figures from the ledger (value dates within the filter's years).
     async fn project_progress(&self, filter: &ReportFilter) -> StoreResult<Vec<(i64, Progress)>> {
-        let mut sql = String::from(
-            "SELECT e.project_id, e.tx_type, CAST(CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST(SUM(e.amount) AS BIGINT)
-             FROM ledger_entries e WHERE 1 = 1",
-        );
-        sql += &date_bounds(filter);
-        sql += " GROUP BY e.project_id, e.tx_type, CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END";
-        let rows: Vec<(i64, String, i64, i64)> =
+        let sql = crate::ledger::money_sums_sql(&format!("1 = 1{}", date_bounds(filter)));
+        let rows: Vec<crate::ledger::MoneySumsRow> =
             on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
-        let mut out: BTreeMap<i64, Progress> = BTreeMap::new();
-        for (pid, kind, pass, sum) in rows {
-            if let Some(k) = TxType::parse(&kind) {
-                domain::ledger::add_to_totals(out.entry(pid).or_default(), k, pass == 1, Fen(sum));
-            }
-        }
+        let sums = crate::ledger::MoneySums::by_project(rows);
+        let out: BTreeMap<i64, Progress> =
+            sums.into_iter().map(|(pid, s)| (pid, s.totals)).collect();
         Ok(out.into_iter().collect())
     }
 

@@ -1059,26 +1059,26 @@ impl Db {
 // Reading
 
 #[derive(sqlx::FromRow)]
-struct ProjectRow {
-    id: i64,
-    code: Option<String>,
-    name: String,
-    theme: String,
-    sub_type: String,
-    livelihood: bool,
-    pairing_id: Option<i64>,
-    approved_on: String,
-    start_date: String,
-    end_date: Option<String>,
-    status: String,
-    status_date: String,
-    budget: i64,
-    description: String,
-    created_at: String,
-    updated_at: String,
+pub(crate) struct ProjectRow {
+    pub(crate) id: i64,
+    pub(crate) code: Option<String>,
+    pub(crate) name: String,
+    pub(crate) theme: String,
+    pub(crate) sub_type: String,
+    pub(crate) livelihood: bool,
+    pub(crate) pairing_id: Option<i64>,
+    pub(crate) approved_on: String,
+    pub(crate) start_date: String,
+    pub(crate) end_date: Option<String>,
+    pub(crate) status: String,
+    pub(crate) status_date: String,
+    pub(crate) budget: i64,
+    pub(crate) description: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
 }
 
-const PROJECT_COLUMNS: &str =
+pub(crate) const PROJECT_COLUMNS: &str =
     "p.id, p.code, p.name, p.theme, p.sub_type, p.livelihood, p.pairing_id, p.approved_on, p.start_date,
     p.end_date, p.status, p.status_date, p.budget, p.description, p.created_at, p.updated_at";
 

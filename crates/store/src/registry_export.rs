@@ -5,16 +5,15 @@
 //!
 //! An export walks the list in keyset pages of households, so memory does not grow with its
 //! size. ID and phone numbers leave masked; a re-import treats masked cells as "unchanged", which
-//! only works when every row carries a 人编号: members without one get a generated, permanent
-//! number ("M" + member id) before the first row is written, in the transaction that also records
-//! the export in the audit log.
+//! works because every row carries a 人编号: members get a generated, permanent one when they are
+//! written (`registry_import::assign_member_numbers`), never by an export.
 
 use crate::registry::{
     HouseholdCursor, HouseholdFilter, HouseholdSort, HouseholdSummary, household_scope_sql,
 };
 use crate::registry_import::RowProblem;
 use crate::sqlrt::{Tx, Ty, Val};
-use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
+use crate::{Db, StoreError, StoreResult, audit, on_db};
 use domain::codes::CodeTables;
 use domain::id_number::{mask_id, mask_phone};
 use domain::registry::{
@@ -53,12 +52,11 @@ pub struct RegionTally {
     pub people: i64,
 }
 
-/// What the first pass of an export found and did.
+/// What the first pass of an export found.
 #[derive(Debug, Clone, Default)]
 pub struct ExportPlan {
     pub households: u64,
     pub rows: u64,
-    pub numbers_assigned: u64,
 }
 
 fn xlsx_error(e: XlsxError) -> StoreError {
@@ -109,47 +107,6 @@ pub fn describe_filter(f: &HouseholdFilter, sort: HouseholdSort) -> serde_json::
         ),
     );
     serde_json::Value::Object(m)
-}
-
-/// Gives the active members of these households that have no 人编号 a generated one
-/// ("M" + member id, or "M{id}-n" should that be taken). Returns how many were numbered.
-async fn assign_member_numbers<T: Tx>(tx: &mut T, household_ids: &[i64]) -> StoreResult<u64> {
-    if household_ids.is_empty() {
-        return Ok(0);
-    }
-    let list = household_ids
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let now = now_rfc3339();
-    let mut total = 0;
-    for attempt in 0..5 {
-        let number = if attempt == 0 {
-            "'M' || CAST(members.id AS TEXT)".to_string()
-        } else {
-            format!("'M' || CAST(members.id AS TEXT) || '-{}'", attempt + 1)
-        };
-        total += tx
-            .exec(
-                &format!(
-                    "UPDATE members SET member_no = {number}, updated_at = $1
-                     WHERE household_id IN ({list}) AND active AND member_no IS NULL
-                     AND NOT EXISTS (SELECT 1 FROM members o WHERE o.member_no = {number})"
-                ),
-                &[now.clone().into()],
-            )
-            .await?;
-        let left = tx
-            .rows(&format!("SELECT COUNT(*) FROM members WHERE household_id IN ({list}) AND active AND member_no IS NULL"), &[], &[Ty::I64])
-            .await?;
-        if left[0][0].i64().unwrap_or_default() == 0 {
-            return Ok(total);
-        }
-    }
-    Err(StoreError::Conflict(
-        "无法为成员生成不重复的人编号，请联系管理员".into(),
-    ))
 }
 
 impl Db {
@@ -279,7 +236,7 @@ impl Db {
         }
         on_db!(self, p => {
             let mut tx = p.begin().await?;
-            let n = assign_member_numbers(&mut tx, household_ids).await?;
+            let n = crate::registry_import::assign_member_numbers(&mut tx, household_ids).await?;
             if n > 0 {
                 audit!(&mut *tx, caller, "update", "members", None, None, None,
                     Some(serde_json::json!({"member_no_assigned": n, "households": household_ids})),
@@ -291,9 +248,9 @@ impl Db {
         })
     }
 
-    /// The first pass of an export: counts the rows, numbers members without a 人编号 (when the
-    /// caller may write; read-only callers get rows without one), and records the export in the
-    /// audit log — all in one transaction, committed before any row is written.
+    /// The first pass of an export: counts the rows and records the export in the audit log
+    /// (personal data), committed before any row is written. Reads nothing else and writes
+    /// nothing else: members got their 人编号 when they were written.
     pub async fn begin_member_export(
         &self,
         caller: &Caller,
@@ -301,47 +258,32 @@ impl Db {
         sort: HouseholdSort,
         format_name: &str,
     ) -> StoreResult<ExportPlan> {
-        let may_number = caller.can_write_registry();
         let mut plan = ExportPlan::default();
         let mut after: Option<HouseholdCursor> = None;
+        loop {
+            let page = self
+                .list_households(caller, filter, sort, after.as_ref(), EXPORT_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(Db::household_cursor(sort, last));
+            let list = page
+                .iter()
+                .map(|h| h.id.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows: i64 = on_db!(self, p => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM members WHERE household_id IN ({list}) AND active"))).fetch_one(p).await)?;
+            plan.households += page.len() as u64;
+            plan.rows += rows as u64;
+            if (page.len() as i64) < EXPORT_PAGE {
+                break;
+            }
+        }
         on_db!(self, p => {
-            // Begun only when a member needs a number, so a plain export holds no write lock.
-            let mut tx = None;
-            loop {
-                let page = self.list_households(caller, filter, sort, after.as_ref(), EXPORT_PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(Db::household_cursor(sort, last));
-                let ids: Vec<i64> = page.iter().map(|h| h.id).collect();
-                let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-                let (rows, missing): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*), COUNT(*) - COUNT(member_no) FROM members WHERE household_id IN ({list}) AND active")))
-                    .fetch_one(p).await?;
-                plan.households += page.len() as u64;
-                plan.rows += rows as u64;
-                if missing > 0 && may_number {
-                    if tx.is_none() {
-                        tx = Some(p.begin().await?);
-                    }
-                    let t = tx.as_mut().expect("begun above");
-                    plan.numbers_assigned += assign_member_numbers(t, &ids).await?;
-                }
-                if (page.len() as i64) < EXPORT_PAGE {
-                    break;
-                }
-            }
-            let mut tx = match tx {
-                Some(t) => t,
-                None => p.begin().await?,
-            };
-            if plan.numbers_assigned > 0 {
-                audit!(&mut *tx, caller, "update", "members", None, None, None,
-                    Some(serde_json::json!({"member_no_assigned": plan.numbers_assigned})),
-                    format!("导出前为 {} 名成员生成人编号（M+成员序号），以便导出文件可修改后导回", plan.numbers_assigned));
-            }
+            let mut tx = p.begin().await?;
             let described = describe_filter(filter, sort);
             audit!(&mut *tx, caller, "export", "households", None, None, None,
-                Some(serde_json::json!({"format": format_name, "rows": plan.rows, "households": plan.households,
-                    "filter": described, "member_no_assigned": plan.numbers_assigned})),
+                Some(serde_json::json!({"format": format_name, "rows": plan.rows, "households": plan.households, "filter": described})),
                 format!("导出户成员 {format_name}：{} 行（{} 户）；筛选：{described}", plan.rows, plan.households));
             tx.commit().await?;
         });
@@ -491,13 +433,39 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
     row
 }
 
-/// One CSV record (with its line break), quoted as needed.
+/// A cell as a CSV file may carry it. A spreadsheet runs a cell that begins with `=`, `+`, `-`
+/// or `@` as a formula (and tab or CR can smuggle one in), and names and memos in exports are
+/// typed by whoever registered them: such a text cell leaves with a leading `'`, which Excel and
+/// LibreOffice read as "text" and the imports strip again. A plain number ("-12.50", "-3")
+/// stays as it is, so money and counts remain numbers.
+pub fn csv_safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let starts_formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if starts_formula && !is_plain_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// An optional sign, digits, an optional fraction and an optional `%`: what the exports write
+/// for money, counts and progress.
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
+    let digits = digits.strip_suffix('%').unwrap_or(digits);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// One CSV record (with its line break), quoted as needed; every cell through [`csv_safe_cell`].
+/// Every CSV the system writes is made of these records.
 pub fn csv_record<S: AsRef<str>>(cells: &[S]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     // Writing to a Vec cannot fail.
-    let _ = w.write_record(cells.iter().map(|c| c.as_ref()));
+    let _ = w.write_record(cells.iter().map(|c| csv_safe_cell(c.as_ref()).into_owned()));
     w.into_inner().unwrap_or_default()
 }
 
@@ -829,6 +797,33 @@ mod tests {
             text,
             "\u{feff}户编号,其他致贫原因\r\nH1,\"缺技术,缺资金\"\r\n"
         );
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_as_formulas_leave_as_text_and_numbers_stay_numbers() {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+86 123",
+            "-cmd",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "-",
+            "-1e5",
+            "+-1",
+            "-.5",
+            "-1,000",
+        ] {
+            assert_eq!(csv_safe_cell(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for number in ["-12.50", "-3", "+5", "0", "12.5", "1000.00", "-5.25%"] {
+            assert_eq!(csv_safe_cell(number), number);
+        }
+        for text in ["", "王大山", "a=b", "1-", "'=already"] {
+            assert_eq!(csv_safe_cell(text), text);
+        }
+        let text = String::from_utf8(csv_record(&["=1+1", "-600.00", "名称,含逗号"])).unwrap();
+        assert_eq!(text, "'=1+1,-600.00,\"名称,含逗号\"\r\n");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! query parameters): one row per active member in the members-template columns, ID and phone
 //! numbers masked, so the file can be corrected and imported back. The export is recorded in
 //! the audit log before the first row leaves; rows are read in keyset pages of households.
+//!
+//! The project and transaction exports (public) go out the same way: CSV streamed page by page
+//! as it is read, XLSX written to a temporary file from the same pages and then streamed.
 
 use super::ApiQuery;
 use super::households::{ListQuery, parse_filter};
@@ -14,6 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use store::ledger_io::{ExportFormat, ExportKind};
 use store::registry_export::{EXPORT_PAGE, SheetWriter, csv_head, csv_record, member_columns};
 use tokio::io::AsyncReadExt;
 
@@ -139,6 +143,11 @@ async fn export_xlsx(
             None => break,
         }
     }
+    xlsx_download(writer, &export_name("xlsx")).await
+}
+
+/// Finishes a workbook into a temporary file and sends that file.
+async fn xlsx_download(writer: SheetWriter, file_name: &str) -> Result<Response, ApiError> {
     let file = tokio::task::spawn_blocking(move || writer.finish_to_file())
         .await
         .map_err(|_| {
@@ -165,7 +174,71 @@ async fn export_xlsx(
     Ok(attachment(
         Body::from_stream(stream),
         XLSX_TYPE,
-        &export_name("xlsx"),
+        file_name,
         length,
+    ))
+}
+
+/// A project or transaction export (`/api/v1/projects/export.csv|.xlsx`,
+/// `/api/v1/transactions/export.csv|.xlsx`): public, read in keyset pages by the store.
+pub async fn ledger_export(
+    state: &AppState,
+    caller: domain::Caller,
+    kind: ExportKind,
+    format: ExportFormat,
+) -> Result<Response, ApiError> {
+    let mut export = state.db.begin_ledger_export(&caller, kind, format).await?;
+    let base = match kind {
+        ExportKind::Projects => "projects",
+        ExportKind::Transactions => "transactions",
+    };
+    if format == ExportFormat::Xlsx {
+        let mut writer = SheetWriter::new(kind.sheet_name(), &kind.headers())?;
+        while let Some(rows) = state.db.ledger_export_page(&caller, &mut export).await? {
+            for r in &rows {
+                writer.push(r)?;
+            }
+        }
+        return xlsx_download(writer, &format!("{base}.xlsx")).await;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        if tx
+            .send(Ok(Bytes::from(csv_head(&kind.headers()))))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            match db.ledger_export_page(&caller, &mut export).await {
+                Ok(Some(rows)) => {
+                    let mut buf = Vec::with_capacity(rows.len() * 300);
+                    for r in &rows {
+                        buf.extend(csv_record(r));
+                    }
+                    // A closed channel means the client went away: stop reading.
+                    if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "export failed midway");
+                    let _ = tx.send(Err(std::io::Error::other("导出中断"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(attachment(
+        Body::from_stream(stream),
+        "text/csv; charset=utf-8",
+        &format!("{base}.csv"),
+        None,
     ))
 }

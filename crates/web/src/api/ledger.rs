@@ -18,7 +18,7 @@ use domain::ledger::TxType;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::ledger::{ReversalInput, Transaction, TransactionFilter, TransactionInput};
-use store::ledger_io::{ExportFormat, LedgerImportOutcome};
+use store::ledger_io::{ExportFormat, ExportKind, LedgerImportOutcome};
 use store::ledger_reports::{Dimension, ReportFilter, Sheet, write_xlsx};
 
 pub fn routes() -> Router<AppState> {
@@ -124,8 +124,17 @@ async fn head(State(state): State<AppState>) -> Result<Json<store::ledger::Ledge
     Ok(Json(state.db.ledger_head().await?))
 }
 
-async fn verify(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let v = state.db.verify_ledger().await?;
+/// Replays the whole ledger: seconds of work on a large one, so only for administrators and
+/// auditors (the public: 401, other roles: 403). Anyone can check the published head with the
+/// exported transactions and their hashes, or `bangfu ledger verify`.
+async fn verify(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+) -> Result<Json<Value>, ApiError> {
+    if !caller.is_authenticated() {
+        return Err(ApiError::unauthorized("请先登录"));
+    }
+    let v = state.db.verify_ledger(&caller).await?;
     let problem = v
         .first_problem
         .as_ref()
@@ -308,43 +317,15 @@ async fn export_csv(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<Response, ApiError> {
-    let bytes = state
-        .db
-        .export_transactions(&caller, ExportFormat::Csv)
-        .await?;
-    Ok(download(
-        "transactions.csv",
-        "text/csv; charset=utf-8",
-        bytes,
-    ))
+    super::exports::ledger_export(&state, caller, ExportKind::Transactions, ExportFormat::Csv).await
 }
 
 async fn export_xlsx(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<Response, ApiError> {
-    let bytes = state
-        .db
-        .export_transactions(&caller, ExportFormat::Xlsx)
-        .await?;
-    Ok(download("transactions.xlsx", XLSX, bytes))
-}
-
-pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// A file download; `file_name` must be ASCII.
-pub fn download(file_name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    super::exports::ledger_export(&state, caller, ExportKind::Transactions, ExportFormat::Xlsx)
+        .await
 }
 
 #[derive(Deserialize, Default)]

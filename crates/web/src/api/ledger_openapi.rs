@@ -102,14 +102,16 @@ fn paths() -> Value {
         "/api/v1/transactions/{id}/reverse": {
             "post": { "summary": "冲销一笔交易：追加一笔金额相反、指向原交易的交易", "parameters": [id()], "requestBody": body("ReversalInput"), "responses": ok("Transaction", "201") } },
         "/api/v1/projects/export.csv": {
-            "get": { "summary": "导出项目（CSV，UTF-8 带 BOM；列与导入相同，另附只读的资金与受益数字）", "responses": { "200": { "description": "CSV 文件" } } } },
+            "get": { "summary": "导出项目（CSV，UTF-8 带 BOM，边读边发送；列与导入相同，另附只读的资金与受益数字）。公开；登录用户的导出记入审计日志，匿名下载不记录。以 = + - @ 或制表符、回车开头的文本单元格前加 '，数字不变",
+                     "responses": { "200": { "description": "CSV 文件" } } } },
         "/api/v1/projects/export.xlsx": {
             "get": { "summary": "导出项目（XLSX）", "responses": xlsx() } },
         "/api/v1/imports/projects": {
             "post": { "summary": "导入项目（multipart 字段 file：CSV 或 XLSX；?dry_run=true 只检查）。全部通过才写入；否则 422 并按行列列出全部问题",
                       "parameters": [q("dry_run", "true：只检查，不写入")], "responses": { "200": { "description": "导入结果" }, "422": { "description": "导入结果，含 problems[]{row, column, value, message}" } } } },
         "/api/v1/transactions/export.csv": {
-            "get": { "summary": "导出资金台账（CSV，含编号、上一条哈希与哈希）", "responses": { "200": { "description": "CSV 文件" } } } },
+            "get": { "summary": "导出资金台账（CSV，边读边发送；含编号、上一条哈希与哈希，可在系统外逐条核对哈希链）。公开；登录用户的导出记入审计日志，匿名下载不记录。以 = + - @ 或制表符、回车开头的文本单元格前加 '，数字不变",
+                     "responses": { "200": { "description": "CSV 文件" } } } },
         "/api/v1/transactions/export.xlsx": {
             "get": { "summary": "导出资金台账（XLSX）", "responses": xlsx() } },
         "/api/v1/imports/transactions": {
@@ -118,7 +120,9 @@ fn paths() -> Value {
         "/api/v1/ledger/head": {
             "get": { "summary": "台账链头：交易条数与链头哈希（可公开、在库外留存）", "responses": { "200": { "description": "{count, head_id, head_hash}" } } } },
         "/api/v1/ledger/verify": {
-            "get": { "summary": "重新计算哈希链并复核全部规则，指出第一条有问题的交易", "responses": { "200": { "description": "{ok, count, head_hash, problem: {entry_id, message} | null}" } } } },
+            "get": { "summary": "重新计算哈希链并复核全部规则，指出第一条有问题的交易。需读取全部交易，仅限市级管理员和审计人员；公众可用 /api/v1/ledger/head 与导出的交易哈希核对",
+                     "responses": { "200": { "description": "{ok, count, head_hash, problem: {entry_id, message} | null}" },
+                                    "401": { "$ref": "#/components/responses/Error" }, "403": { "$ref": "#/components/responses/Error" } } } },
         "/api/v1/reports/invested": {
             "get": { "summary": "深圳投入资金（深圳方 → 受援方的拨付，内部调拨与逐级转拨不重复计算），按年度 × 省份 × 主题 × 资金来源等分组", "parameters": report_params(Some(invested_by)), "responses": ok("InvestedReport", "200") } },
         "/api/v1/reports/invested.xlsx": {

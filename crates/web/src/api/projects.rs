@@ -17,7 +17,7 @@ use domain::project::ProjectStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::ledger::{Transaction, TransactionFilter};
-use store::ledger_io::ExportFormat;
+use store::ledger_io::{ExportFormat, ExportKind};
 use store::projects::{Project, ProjectFilter, ProjectInput, ProjectSummary, StatusChangeInput};
 
 pub fn routes() -> Router<AppState> {
@@ -197,27 +197,14 @@ async fn export_csv(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<axum::response::Response, ApiError> {
-    let bytes = state.db.export_projects(&caller, ExportFormat::Csv).await?;
-    Ok(super::ledger::download(
-        "projects.csv",
-        "text/csv; charset=utf-8",
-        bytes,
-    ))
+    super::exports::ledger_export(&state, caller, ExportKind::Projects, ExportFormat::Csv).await
 }
 
 async fn export_xlsx(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
 ) -> Result<axum::response::Response, ApiError> {
-    let bytes = state
-        .db
-        .export_projects(&caller, ExportFormat::Xlsx)
-        .await?;
-    Ok(super::ledger::download(
-        "projects.xlsx",
-        super::ledger::XLSX,
-        bytes,
-    ))
+    super::exports::ledger_export(&state, caller, ExportKind::Projects, ExportFormat::Xlsx).await
 }
 
 async fn import(
