@@ -3,7 +3,11 @@
 
 /// At least this many characters (not bytes: 中文 passwords count per character).
 pub const MIN_PASSWORD_CHARS: usize = 10;
-/// Longer inputs are refused before hashing so a login cannot be made expensive on purpose.
+/// Longer passwords cannot be set. At login a longer input is refused for every account, known
+/// or unknown, after the same argon2 work as any other attempt (a dummy check of a fixed
+/// string, so a megabyte of input costs no more than a normal password), and it is NOT counted
+/// toward the lockout: it cannot be the password, and counting it would let anyone lock an
+/// account with requests that never reach the password check.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// The failure that reaches this count locks the account.
 pub const LOCKOUT_THRESHOLD: i64 = 5;
@@ -73,7 +77,8 @@ pub fn check_username(name: &str) -> Result<String, String> {
 }
 
 /// When `failures_in_a_row` wrong passwords (counted after the latest one) lock the account,
-/// until when. The store counts failures with an atomic increment and applies this.
+/// until when. The store applies this rule (LOCKOUT_THRESHOLD, LOCKOUT_SECONDS) inside the one
+/// SQL statement that checks the lock and counts an attempt before its password is checked.
 pub fn lock_after(failures_in_a_row: i64, now: i64) -> Option<i64> {
     (failures_in_a_row >= LOCKOUT_THRESHOLD).then_some(now + LOCKOUT_SECONDS)
 }
