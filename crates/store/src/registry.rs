@@ -253,9 +253,14 @@ pub(crate) fn household_scope_sql(scope: &Scope, alias: &str) -> String {
     }
 }
 
-fn require_read(caller: &Caller) -> StoreResult<()> {
+/// Who may read personal records at all: the public is asked to log in (401), a logged-in
+/// account without registry access is refused (403). Every registry, assessment, monitoring
+/// and export read starts here.
+pub(crate) fn require_read(caller: &Caller) -> StoreResult<()> {
     if caller.can_read_registry() {
         Ok(())
+    } else if !caller.is_authenticated() {
+        Err(StoreError::LoginRequired("请先登录".into()))
     } else {
         Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into()))
     }
