@@ -17,6 +17,12 @@ pub const DEFAULT_IDLE_MINUTES: i64 = 30;
 pub const SESSION_MAX_SECONDS: i64 = 12 * 3600;
 pub const MAX_USERNAME_CHARS: usize = 64;
 
+/// Revealing a full ID number needs a reason that says something: at least this many
+/// characters after trimming (中文 counts per character).
+pub const MIN_REVEAL_REASON_CHARS: usize = 5;
+/// The reason is stored in the audit log; longer ones are refused rather than cut.
+pub const MAX_REVEAL_REASON_CHARS: usize = 200;
+
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
 /// Whether the password is on the shipped list of common passwords (case and surrounding
@@ -54,6 +60,24 @@ pub fn password_problems(username: &str, password: &str) -> Vec<String> {
         problems.push("密码不能由同一个字符重复组成".to_string());
     }
     problems
+}
+
+/// Checks the reason given for revealing a full ID number; returns it trimmed.
+pub fn check_reveal_reason(reason: &str) -> Result<String, String> {
+    let reason = reason.trim();
+    let chars = reason.chars().count();
+    if chars == 0 {
+        return Err("查看完整号码须填写事由".into());
+    }
+    if chars < MIN_REVEAL_REASON_CHARS {
+        return Err(format!(
+            "事由至少 {MIN_REVEAL_REASON_CHARS} 个字，请写明为何需要查看完整号码（现为 {chars} 个字）"
+        ));
+    }
+    if chars > MAX_REVEAL_REASON_CHARS {
+        return Err(format!("事由不能超过 {MAX_REVEAL_REASON_CHARS} 个字"));
+    }
+    Ok(reason.to_string())
 }
 
 /// Checks a user name: 1–64 characters, letters (any script), digits, `.`, `_`, `-`, `@`.
@@ -321,6 +345,23 @@ mod tests {
         assert!(check_username("a b").is_err());
         assert!(check_username("x'; DROP TABLE users; --").is_err());
         assert!(check_username(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_reveal_needs_a_reason_of_five_characters() {
+        assert!(check_reveal_reason("").is_err());
+        assert!(check_reveal_reason("  x  ").is_err());
+        assert!(
+            check_reveal_reason("核对身份")
+                .unwrap_err()
+                .contains("至少 5 个字")
+        );
+        assert_eq!(
+            check_reveal_reason("  核对户籍信息 "),
+            Ok("核对户籍信息".into())
+        );
+        assert_eq!(check_reveal_reason("audit"), Ok("audit".into()));
+        assert!(check_reveal_reason(&"查".repeat(201)).is_err());
     }
 
     #[test]

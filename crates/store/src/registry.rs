@@ -652,6 +652,8 @@ impl Db {
         if !caller.can_reveal {
             return Err(StoreError::Forbidden("您没有查看完整证件号码的权限".into()));
         }
+        let reason = domain::auth::check_reveal_reason(reason)
+            .map_err(|m| StoreError::invalid_field("reason", m))?;
         let sql = format!(
             "SELECT m.id_number, m.phone, h.household_no FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1{}",
             household_scope_sql(&caller.scope, "h")

@@ -1822,6 +1822,241 @@ async fn the_account_page_shows_who_you_are_and_changes_the_password() {
     );
 }
 
+/// The audit entries of a household, newest first.
+async fn household_audit(app: &TestApp, id: i64) -> Vec<Value> {
+    app.get_all(&format!("/api/v1/audit?entity=households&entity_id={id}"))
+        .await
+}
+
+#[tokio::test]
+async fn household_writes_through_the_api_and_the_pages_are_audited_with_masked_values() {
+    let app = TestApp::spawn().await;
+    let county = app.user_as("county", Some("441621"), None).await;
+    let head = crate::registry::id_number("441621", "19650101", 21, true);
+    let spouse = crate::registry::id_number("441621", "19660202", 21, false);
+    let body = household_body("AUD-1", "441621103212", &head, Some(&spouse));
+    let (status, h) = app
+        .send(
+            &county.client,
+            Method::POST,
+            "/api/v1/households",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{h}");
+    let id = h["id"].as_i64().unwrap();
+    let entries = household_audit(&app, id).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let created = &entries[0];
+    assert_eq!(created["action"], "create");
+    assert_eq!(created["username"], county.username.as_str());
+    assert!(
+        created["detail"]
+            .as_str()
+            .unwrap()
+            .contains("新建户 AUD-1（2 名成员）"),
+        "{created}"
+    );
+    let after = created["after_json"].as_str().unwrap();
+    assert!(
+        after.contains("一般") || after.contains("attribute"),
+        "{after}"
+    );
+    for secret in [&head, &spouse, &"13912345678".to_string()] {
+        assert!(
+            !after.contains(secret.as_str()),
+            "personal value {secret} in {after}"
+        );
+    }
+    assert!(
+        after.contains(&domain::id_number::mask_id(&head)) && after.contains("139****5678"),
+        "masked values are kept: {after}"
+    );
+
+    // An edit through the API names what changed, before and after.
+    let mut edit = body.clone();
+    edit["main_cause"] = json!("因学");
+    edit["members"][1]["phone"] = json!("13800002222");
+    let (status, h) = app
+        .send(
+            &county.client,
+            Method::PUT,
+            &format!("/api/v1/households/{id}"),
+            Some(&edit),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    let entries = household_audit(&app, id).await;
+    assert_eq!(entries.len(), 2);
+    let updated = &entries[0];
+    assert_eq!(updated["action"], "update");
+    let detail = updated["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("主要致贫原因")
+            && detail.contains("成员 陈二")
+            && !detail.contains("识别年度"),
+        "{detail}"
+    );
+    let (before, after) = (
+        updated["before_json"].as_str().unwrap(),
+        updated["after_json"].as_str().unwrap(),
+    );
+    assert!(
+        before.contains("main_cause") && !before.contains("identified_year"),
+        "only the changed columns: {before}"
+    );
+    assert!(
+        after.contains("138****2222") && !after.contains("13800002222"),
+        "{after}"
+    );
+
+    // A page form goes through the same store call and is audited the same way.
+    let cookie = login_cookie(&app, &county.username, &county.password).await;
+    let (_, page) = {
+        let r = app
+            .anonymous_client()
+            .get(app.url(&format!("/households/{id}/edit")))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let mut fields = crate::registry_pages::form_fields(&page, &format!("/households/{id}/edit"));
+    for (k, v) in fields.iter_mut() {
+        if k == "identified_year" {
+            *v = "2016".into();
+        }
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, page) = post_page(&app, &cookie, &format!("/households/{id}/edit"), &refs).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let entries = household_audit(&app, id).await;
+    assert_eq!(entries.len(), 3);
+    assert!(
+        entries[0]["detail"].as_str().unwrap().contains("识别年度"),
+        "{}",
+        entries[0]
+    );
+    assert_eq!(entries[0]["username"], county.username.as_str());
+
+    // A refused write leaves no entry.
+    let mut broken = edit.clone();
+    broken["identified_year"] = json!(2009);
+    let (status, _) = app
+        .send(
+            &county.client,
+            Method::PUT,
+            &format!("/api/v1/households/{id}"),
+            Some(&broken),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(household_audit(&app, id).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_reveal_needs_a_reason_of_at_least_five_characters_at_every_door() {
+    let app = TestApp::spawn().await;
+    let head = crate::registry::id_number("441621", "19650101", 31, true);
+    let (status, h) = app
+        .post(
+            "/api/v1/households",
+            &household_body("REV-1", "441621103212", &head, None),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{h}");
+    let (id, member) = (
+        h["id"].as_i64().unwrap(),
+        h["members"][0]["id"].as_i64().unwrap(),
+    );
+    for reason in ["", "  ", "x", "核对", "  核对身份  "] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/members/{member}/reveal"),
+                &json!({"reason": reason}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{reason:?}: {body}"
+        );
+        assert_eq!(crate::harness::error_fields(&body), ["reason"]);
+        assert!(!body.to_string().contains(&head));
+    }
+    let (_, body) = app
+        .post(
+            &format!("/api/v1/members/{member}/reveal"),
+            &json!({"reason": "核对"}),
+        )
+        .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("至少 5 个字"),
+        "{body}"
+    );
+    let admin = app.user_as("admin", None, None).await;
+    let cookie = login_cookie(&app, &admin.username, &admin.password).await;
+    let (status, page) = post_page(
+        &app,
+        &cookie,
+        &format!("/households/{id}/reveal"),
+        &[("member_id", &member.to_string()), ("reason", "看看")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "this administrator may not reveal at all: {page}"
+    );
+    let (status, page) = app
+        .client
+        .post(app.url(&format!("/households/{id}/reveal")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_encode(&[
+            ("member_id", &member.to_string()),
+            ("reason", "核对"),
+        ]))
+        .send()
+        .await
+        .map(|r| (r.status(), r))
+        .unwrap();
+    let page = page.text().await.unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("至少 5 个字") && !page.contains(&head),
+        "{page}"
+    );
+    let (_, audit) = app.get("/api/v1/audit?action=reveal").await;
+    assert!(
+        audit["items"].as_array().unwrap().is_empty(),
+        "nothing was revealed: {audit}"
+    );
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/members/{member}/reveal"),
+            &json!({"reason": " 核对医保报销身份 "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id_number"], head);
+    let (_, audit) = app.get("/api/v1/audit?action=reveal").await;
+    assert!(
+        audit["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("事由：核对医保报销身份"),
+        "{audit}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Authorization matrix: every role × every API family × own scope / other scope.
 //
