@@ -31,7 +31,8 @@ pub enum UserCommand {
     Disable { name: String },
     /// Enable a disabled account again.
     Enable { name: String },
-    /// Give an account a new generated password (printed once); lifts a lockout.
+    /// Give an account a new generated password (printed once); lifts a lockout, ends its
+    /// sessions and revokes its API tokens.
     ResetPassword { name: String },
 }
 
@@ -163,12 +164,13 @@ pub async fn run_user(db: &Db, command: UserCommand) -> Result<()> {
         UserCommand::ResetPassword { name } => {
             let user = db.require_user(&name).await.map_err(explain)?;
             let password = store::auth::generate_password(&user.username);
-            db.set_password(&system, &user.username, &password)
+            let done = db
+                .set_password(&system, &user.username, &password)
                 .await
                 .map_err(explain)?;
             println!(
-                "已为用户 {} 重设密码，原有会话已结束。新密码（只显示这一次）：",
-                user.username
+                "已为用户 {} 重设密码：结束会话 {} 个，吊销访问令牌 {} 个。新密码（只显示这一次）：",
+                user.username, done.sessions_ended, done.tokens_revoked
             );
             println!("{password}");
         }

@@ -3,7 +3,11 @@
 
 /// At least this many characters (not bytes: 中文 passwords count per character).
 pub const MIN_PASSWORD_CHARS: usize = 10;
-/// Longer inputs are refused before hashing so a login cannot be made expensive on purpose.
+/// Longer passwords cannot be set. At login a longer input is refused for every account, known
+/// or unknown, after the same argon2 work as any other attempt (a dummy check of a fixed
+/// string, so a megabyte of input costs no more than a normal password), and it is NOT counted
+/// toward the lockout: it cannot be the password, and counting it would let anyone lock an
+/// account with requests that never reach the password check.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// The failure that reaches this count locks the account.
 pub const LOCKOUT_THRESHOLD: i64 = 5;
@@ -12,6 +16,12 @@ pub const DEFAULT_IDLE_MINUTES: i64 = 30;
 /// However active, a session ends after this long and the user logs in again.
 pub const SESSION_MAX_SECONDS: i64 = 12 * 3600;
 pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// Revealing a full ID number needs a reason that says something: at least this many
+/// characters after trimming (中文 counts per character).
+pub const MIN_REVEAL_REASON_CHARS: usize = 5;
+/// The reason is stored in the audit log; longer ones are refused rather than cut.
+pub const MAX_REVEAL_REASON_CHARS: usize = 200;
 
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
@@ -52,6 +62,24 @@ pub fn password_problems(username: &str, password: &str) -> Vec<String> {
     problems
 }
 
+/// Checks the reason given for revealing a full ID number; returns it trimmed.
+pub fn check_reveal_reason(reason: &str) -> Result<String, String> {
+    let reason = reason.trim();
+    let chars = reason.chars().count();
+    if chars == 0 {
+        return Err("查看完整号码须填写事由".into());
+    }
+    if chars < MIN_REVEAL_REASON_CHARS {
+        return Err(format!(
+            "事由至少 {MIN_REVEAL_REASON_CHARS} 个字，请写明为何需要查看完整号码（现为 {chars} 个字）"
+        ));
+    }
+    if chars > MAX_REVEAL_REASON_CHARS {
+        return Err(format!("事由不能超过 {MAX_REVEAL_REASON_CHARS} 个字"));
+    }
+    Ok(reason.to_string())
+}
+
 /// Checks a user name: 1–64 characters, letters (any script), digits, `.`, `_`, `-`, `@`.
 pub fn check_username(name: &str) -> Result<String, String> {
     let name = name.trim();
@@ -73,7 +101,8 @@ pub fn check_username(name: &str) -> Result<String, String> {
 }
 
 /// When `failures_in_a_row` wrong passwords (counted after the latest one) lock the account,
-/// until when. The store counts failures with an atomic increment and applies this.
+/// until when. The store applies this rule (LOCKOUT_THRESHOLD, LOCKOUT_SECONDS) inside the one
+/// SQL statement that checks the lock and counts an attempt before its password is checked.
 pub fn lock_after(failures_in_a_row: i64, now: i64) -> Option<i64> {
     (failures_in_a_row >= LOCKOUT_THRESHOLD).then_some(now + LOCKOUT_SECONDS)
 }
@@ -316,6 +345,23 @@ mod tests {
         assert!(check_username("a b").is_err());
         assert!(check_username("x'; DROP TABLE users; --").is_err());
         assert!(check_username(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_reveal_needs_a_reason_of_five_characters() {
+        assert!(check_reveal_reason("").is_err());
+        assert!(check_reveal_reason("  x  ").is_err());
+        assert!(
+            check_reveal_reason("核对身份")
+                .unwrap_err()
+                .contains("至少 5 个字")
+        );
+        assert_eq!(
+            check_reveal_reason("  核对户籍信息 "),
+            Ok("核对户籍信息".into())
+        );
+        assert_eq!(check_reveal_reason("audit"), Ok("audit".into()));
+        assert!(check_reveal_reason(&"查".repeat(201)).is_err());
     }
 
     #[test]

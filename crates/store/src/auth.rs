@@ -68,6 +68,56 @@ pub enum LoginOutcome {
     Disabled,
 }
 
+/// A changed password: what else ended with the old one.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PasswordReplaced {
+    pub tokens_revoked: u64,
+    pub sessions_ended: u64,
+}
+
+/// The result of a user's own change of password.
+#[derive(Debug)]
+pub enum PasswordChange {
+    Changed(PasswordReplaced),
+    /// The current password was wrong (counted toward the lockout).
+    WrongCurrent,
+    Locked {
+        minutes: i64,
+    },
+}
+
+/// A password check against an account, counted toward the lockout.
+enum Checked {
+    Right,
+    Wrong {
+        failures: i64,
+        locked: bool,
+    },
+    Locked {
+        minutes: i64,
+    },
+    /// Longer than any password can be; not counted.
+    TooLong,
+}
+
+fn failure_detail(what: &str, failures: i64, locked: bool) -> String {
+    if locked {
+        format!(
+            "{what}，连续 {failures} 次，账户锁定 {} 分钟",
+            rules::LOCKOUT_SECONDS / 60
+        )
+    } else {
+        format!("{what}（连续第 {failures} 次）")
+    }
+}
+
+fn too_long_detail(what: &str) -> String {
+    format!(
+        "{what}超过 {} 字节，不可能正确，未计入连续错误次数",
+        rules::MAX_PASSWORD_BYTES
+    )
+}
+
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
@@ -79,14 +129,13 @@ struct UserRow {
     organisation_name: Option<String>,
     can_reveal: bool,
     disabled: bool,
-    failed_attempts: i64,
     locked_until: Option<String>,
     created_at: String,
     password_hash: String,
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.username, u.role, u.region_key, r.name AS region_name, u.organisation_id,
-    o.name AS organisation_name, u.can_reveal, u.disabled, u.failed_attempts, u.locked_until, u.created_at, u.password_hash
+    o.name AS organisation_name, u.can_reveal, u.disabled, u.locked_until, u.created_at, u.password_hash
     FROM users u LEFT JOIN regions r ON r.key = u.region_key LEFT JOIN organisations o ON o.id = u.organisation_id";
 
 /// id, user_id, expires_at, revoked_at, last_used_at.
@@ -103,13 +152,6 @@ pub const MAX_TOKEN_DAYS: i64 = 3650;
 impl UserRow {
     fn into_user(self) -> User {
         row_user(&self)
-    }
-
-    fn login_state(&self) -> LoginState {
-        LoginState {
-            failed_attempts: self.failed_attempts,
-            locked_until: self.locked_until.as_deref().and_then(unix_from_rfc3339),
-        }
     }
 }
 
@@ -532,17 +574,17 @@ impl Db {
         self.require_user(username).await
     }
 
-    /// Sets a new password, lifts any lock, and ends the account's sessions.
+    /// An administrator's reset: sets a new password, lifts any lock, ends every session of the
+    /// account and revokes all its API tokens (whoever knew the old password may have made
+    /// them). Users change their own password with `change_own_password`.
     pub async fn set_password(
         &self,
         caller: &Caller,
         username: &str,
         password: &str,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<PasswordReplaced> {
+        require_admin(caller)?;
         let user = self.require_user(username).await?;
-        if !caller.is_admin() && caller.user_id != Some(user.id) {
-            return Err(StoreError::Forbidden("只能修改自己的密码".into()));
-        }
         let problems = rules::password_problems(&user.username, password);
         if !problems.is_empty() {
             return Err(StoreError::invalid(
@@ -553,17 +595,163 @@ impl Db {
             ));
         }
         let hash = hash_password(password).await?;
+        self.replace_password(caller, user.id, &hash, None, "管理员重设密码")
+            .await
+    }
+
+    /// A user's own change of password, which needs the current one. A wrong current password
+    /// counts toward the lockout exactly like a wrong password at login (and is refused while
+    /// the account is locked), so a left-open session cannot be used to guess it. On success
+    /// every API token of the account is revoked and every other session ended;
+    /// `keep_session` (the cookie token of the request, if it came with one) stays logged in.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+    ) -> StoreResult<PasswordChange> {
+        let Some(user_id) = caller.user_id.filter(|_| caller.is_authenticated()) else {
+            return Err(StoreError::LoginRequired("请先登录再修改密码".into()));
+        };
+        let Some(row) = self.user_row_by_id(user_id).await? else {
+            return Err(StoreError::NotFound(format!("用户 {user_id} 不存在")));
+        };
+        let mut problems = Problems::default();
+        if current.is_empty() {
+            problems.push("current_password", "请填写当前密码");
+        }
+        for m in rules::password_problems(&row.username, new) {
+            problems.push("new_password", m);
+        }
+        problems.into_result().map_err(StoreError::invalid)?;
+        let now = now_unix();
+        let who = self.caller_for_user(&row_user(&row)).await?;
+        match self.check_password_counted(&row, current, now).await? {
+            Checked::TooLong => {
+                self.record_event(
+                    &who,
+                    "login_failed",
+                    "user",
+                    Some(row.id.to_string()),
+                    too_long_detail("修改密码时的当前密码"),
+                )
+                .await?;
+                Ok(PasswordChange::WrongCurrent)
+            }
+            Checked::Locked { minutes } => {
+                self.record_event(
+                    &who,
+                    "login_locked",
+                    "user",
+                    Some(row.id.to_string()),
+                    format!("修改密码：账户锁定中，尚余 {minutes} 分钟"),
+                )
+                .await?;
+                Ok(PasswordChange::Locked { minutes })
+            }
+            Checked::Wrong { failures, locked } => {
+                self.record_event(
+                    &who,
+                    "login_failed",
+                    "user",
+                    Some(row.id.to_string()),
+                    failure_detail("修改密码时当前密码错误", failures, locked),
+                )
+                .await?;
+                Ok(PasswordChange::WrongCurrent)
+            }
+            Checked::Right => {
+                let hash = hash_password(new).await?;
+                let done = self
+                    .replace_password(&who, row.id, &hash, keep_session, "本人修改密码")
+                    .await?;
+                Ok(PasswordChange::Changed(done))
+            }
+        }
+    }
+
+    /// Stores a new password hash, lifts any lock, revokes every API token of the account and
+    /// ends its sessions except `keep_session`; one transaction with its audit entry.
+    async fn replace_password(
+        &self,
+        caller: &Caller,
+        user_id: i64,
+        hash: &str,
+        keep_session: Option<&str>,
+        what: &str,
+    ) -> StoreResult<PasswordReplaced> {
         let now = now_rfc3339();
+        // A hash no session has: with no session to keep, every session ends.
+        let kept = keep_session.map(token_hash).unwrap_or_default();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE users SET password_hash = $1, failed_attempts = 0, locked_until = NULL, updated_at = $2 WHERE id = $3")
-                .bind(&hash).bind(&now).bind(user.id).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
-            audit!(&mut *tx, caller, "set_password", "user", Some(user.id.to_string()), None, None, None,
-                   "密码已重设，原有会话已结束".to_string());
+                .bind(hash).bind(&now).bind(user_id).execute(&mut *tx).await?;
+            let sessions_ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id).bind(&kept).execute(&mut *tx).await?.rows_affected();
+            let tokens_revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(&now).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            let kept_note = if keep_session.is_some() { "其他" } else { "" };
+            audit!(&mut *tx, caller, "set_password", "user", Some(user_id.to_string()), None, None, None,
+                   format!("{what}：结束{kept_note}会话 {sessions_ended} 个，吊销访问令牌 {tokens_revoked} 个"));
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(PasswordReplaced { tokens_revoked, sessions_ended })
+        })
+    }
+
+    /// Counts the attempt as a failure BEFORE checking the password, in the same statement
+    /// that checks the lock, so that parallel guesses cannot all pass a lock check made
+    /// before any of them was counted: of a burst, only the attempts counted before the
+    /// threshold get a password check at all. A right password then takes its count back.
+    async fn check_password_counted(
+        &self,
+        row: &UserRow,
+        password: &str,
+        now: i64,
+    ) -> StoreResult<Checked> {
+        if password.len() > rules::MAX_PASSWORD_BYTES {
+            // See MAX_PASSWORD_BYTES: the same work as any check, and not counted.
+            verify_password("", dummy_hash().await).await;
+            return Ok(Checked::TooLong);
+        }
+        let stamp = rfc3339(now);
+        let lock_until = rfc3339(now + rules::LOCKOUT_SECONDS);
+        // The failure that reaches the threshold locks the account and restarts the count
+        // (domain::auth::LoginState::after_failure); timestamps compare as text.
+        let counted: Option<(i64, Option<String>)> = on_db!(self, p => sqlx::query_as(
+            "UPDATE users SET
+                 failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0 ELSE failed_attempts + 1 END,
+                 locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE NULL END
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $4)
+             RETURNING failed_attempts, locked_until")
+            .bind(row.id).bind(rules::LOCKOUT_THRESHOLD).bind(&lock_until).bind(&stamp)
+            .fetch_optional(p).await)?;
+        let Some((failures, locked_until)) = counted else {
+            let locked_until: Option<String> = on_db!(self, p => sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
+                .bind(row.id).fetch_optional(p).await)?.flatten();
+            let state = LoginState {
+                failed_attempts: 0,
+                locked_until: locked_until.as_deref().and_then(unix_from_rfc3339),
+            };
+            return Ok(Checked::Locked {
+                minutes: state.minutes_left(now).max(1),
+            });
+        };
+        if verify_password(password, &row.password_hash).await {
+            on_db!(self, p => sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+                .bind(row.id).execute(p).await.map(|_| ()))?;
+            return Ok(Checked::Right);
+        }
+        let locked = locked_until.is_some();
+        Ok(Checked::Wrong {
+            failures: if locked {
+                rules::LOCKOUT_THRESHOLD
+            } else {
+                failures
+            },
+            locked,
+        })
     }
 
     /// Checks a user name and password. On success opens a session and returns its token.
@@ -577,62 +765,57 @@ impl Db {
         };
         let Some(row) = row else {
             // Same work as for a real account, so response times do not tell names apart.
-            verify_password(password, dummy_hash().await).await;
+            let detail = if password.len() > rules::MAX_PASSWORD_BYTES {
+                verify_password("", dummy_hash().await).await;
+                too_long_detail("用户名不存在；密码")
+            } else {
+                verify_password(password, dummy_hash().await).await;
+                "用户名不存在".into()
+            };
             let who = Caller {
                 username: attempted_name(username),
                 ..Caller::public()
             };
-            self.record_event(&who, "login_failed", "user", None, "用户名不存在".into())
+            self.record_event(&who, "login_failed", "user", None, detail)
                 .await?;
             return Ok(LoginOutcome::Invalid);
         };
-        let state = row.login_state();
         let user = row_user(&row);
         let caller = self.caller_for_user(&user).await?;
-        if state.locked_at(now) {
-            let minutes = state.minutes_left(now);
-            self.record_event(
-                &caller,
-                "login_locked",
-                "user",
-                Some(user.id.to_string()),
-                format!("账户锁定中，尚余 {minutes} 分钟"),
-            )
-            .await?;
-            return Ok(LoginOutcome::Locked { minutes });
-        }
-        if password.len() > rules::MAX_PASSWORD_BYTES
-            || !verify_password(password, &row.password_hash).await
-        {
-            on_db!(self, p => {
-                let mut tx = p.begin().await?;
-                // Atomic, so parallel guesses cannot share one count.
-                let failures: i64 = sqlx::query_scalar(
-                    "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts")
-                    .bind(user.id).fetch_one(&mut *tx).await?;
-                let lock = rules::lock_after(failures, now);
-                if let Some(until) = lock {
-                    sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = $1 WHERE id = $2")
-                        .bind(rfc3339(until)).bind(user.id).execute(&mut *tx).await?;
-                }
-                let detail = match lock {
-                    Some(_) => format!("密码错误，连续 {failures} 次，账户锁定 {} 分钟", rules::LOCKOUT_SECONDS / 60),
-                    None => format!("密码错误（连续第 {failures} 次）"),
-                };
-                audit!(&mut *tx, &caller, "login_failed", "user", Some(user.id.to_string()), None, None, None, detail);
-                tx.commit().await?;
-            });
-            return Ok(LoginOutcome::Invalid);
+        let id = Some(user.id.to_string());
+        match self.check_password_counted(&row, password, now).await? {
+            Checked::TooLong => {
+                self.record_event(&caller, "login_failed", "user", id, too_long_detail("密码"))
+                    .await?;
+                return Ok(LoginOutcome::Invalid);
+            }
+            Checked::Locked { minutes } => {
+                self.record_event(
+                    &caller,
+                    "login_locked",
+                    "user",
+                    id,
+                    format!("账户锁定中，尚余 {minutes} 分钟"),
+                )
+                .await?;
+                return Ok(LoginOutcome::Locked { minutes });
+            }
+            Checked::Wrong { failures, locked } => {
+                self.record_event(
+                    &caller,
+                    "login_failed",
+                    "user",
+                    id,
+                    failure_detail("密码错误", failures, locked),
+                )
+                .await?;
+                return Ok(LoginOutcome::Invalid);
+            }
+            Checked::Right => {}
         }
         if user.disabled {
-            self.record_event(
-                &caller,
-                "login_refused",
-                "user",
-                Some(user.id.to_string()),
-                "账户已停用".into(),
-            )
-            .await?;
+            self.record_event(&caller, "login_refused", "user", id, "账户已停用".into())
+                .await?;
             return Ok(LoginOutcome::Disabled);
         }
         let token = new_token("");
@@ -640,8 +823,6 @@ impl Db {
         let stamp = rfc3339(now);
         on_db!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
-                .bind(user.id).execute(&mut *tx).await?;
             // Sessions that can no longer be used are removed as logins happen.
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(&stamp).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)")

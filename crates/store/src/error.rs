@@ -17,6 +17,10 @@ pub enum StoreError {
     ImportRejected(Vec<crate::registry_import::RowProblem>),
     #[error("{0}")]
     Unavailable(String),
+    /// Only for logged-in callers, and the caller is the public (HTTP 401): logging in may help,
+    /// where `Forbidden` says that this account may not.
+    #[error("{0}")]
+    LoginRequired(String),
     /// The caller may not do this (HTTP 403); the message says why, in Chinese.
     #[error("{0}")]
     Forbidden(String),

@@ -253,9 +253,14 @@ pub(crate) fn household_scope_sql(scope: &Scope, alias: &str) -> String {
     }
 }
 
-fn require_read(caller: &Caller) -> StoreResult<()> {
+/// Who may read personal records at all: the public is asked to log in (401), a logged-in
+/// account without registry access is refused (403). Every registry, assessment, monitoring
+/// and export read starts here.
+pub(crate) fn require_read(caller: &Caller) -> StoreResult<()> {
     if caller.can_read_registry() {
         Ok(())
+    } else if !caller.is_authenticated() {
+        Err(StoreError::LoginRequired("请先登录".into()))
     } else {
         Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into()))
     }
@@ -647,6 +652,8 @@ impl Db {
         if !caller.can_reveal {
             return Err(StoreError::Forbidden("您没有查看完整证件号码的权限".into()));
         }
+        let reason = domain::auth::check_reveal_reason(reason)
+            .map_err(|m| StoreError::invalid_field("reason", m))?;
         let sql = format!(
             "SELECT m.id_number, m.phone, h.household_no FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1{}",
             household_scope_sql(&caller.scope, "h")

@@ -117,9 +117,7 @@ impl Db {
         caller: &Caller,
         parent: Option<RegionCode>,
     ) -> StoreResult<Vec<RegionTally>> {
-        if !caller.can_read_registry() {
-            return Err(StoreError::Forbidden("您没有查看建档立卡数据的权限".into()));
-        }
+        crate::registry::require_read(caller)?;
         let scope = household_scope_sql(&caller.scope, "h");
         let totals = "COUNT(*), CAST(COALESCE(SUM(h.member_count), 0) AS BIGINT)";
         // Registered households only: a 一般农户 kept for monitoring is in no registry figure.

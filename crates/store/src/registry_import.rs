@@ -385,11 +385,26 @@ impl Db {
             dry_run: false,
             file_name: file_name.into(),
         };
+        let household_no = groups[0]
+            .rows
+            .first()
+            .map(|r| r.row.household.household_no.clone())
+            .unwrap_or_default();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
+            let before = household_snapshot(&mut tx, &household_no).await?;
             let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
             apply_groups(&mut tx, caller.username.clone(), &mut state, &groups).await?;
             finish_members(&mut tx, &mut state).await?;
+            // A member added by an event has that event's entry (below); any other create or
+            // edit of a household gets one here, whichever door it came through.
+            if state.outcome.problem_count == 0 && event.is_none()
+                && let Some((id, after)) = household_snapshot(&mut tx, &household_no).await?
+            {
+                let (old, new, detail) = household_changes(&household_no, before.map(|(_, b)| b), after);
+                let action = if old.is_none() { "create" } else { "update" };
+                audit!(&mut *tx, caller, action, "households", Some(id.to_string()), Some(state.batch_id), old, Some(new), detail);
+            }
             if state.outcome.problem_count == 0 && let Some(e) = &event {
                 if state.outcome.members_added != 1 {
                     state.push(RowProblem { row: 0, column: "证件号码".into(), value: String::new(), message: "此人已是本户成员，不能作为新增成员".into() });
@@ -413,6 +428,204 @@ impl Db {
             Ok(state.outcome)
         })
     }
+}
+
+/// Household columns an audit entry compares: (column, label). The phone is masked.
+const AUDITED_HOUSEHOLD_COLUMNS: [(&str, &str, Ty); 19] = [
+    ("village_key", "行政区划代码", Ty::I64),
+    ("group_name", "组", Ty::Str),
+    ("identification_standard", "识别标准", Ty::Str),
+    ("attribute", "贫困户属性", Ty::Str),
+    ("main_cause", "主要致贫原因", Ty::Str),
+    ("other_causes", "其他致贫原因", Ty::Str),
+    ("identified_year", "识别年度", Ty::I64),
+    ("status", "脱贫状态", Ty::Str),
+    ("exit_year", "脱贫年度", Ty::I64),
+    ("housing_dangerous", "住房是否危房", Ty::Bool),
+    ("housing_structure", "住房结构", Ty::Str),
+    ("safe_water", "是否安全饮水", Ty::Bool),
+    ("food_secure", "不愁吃", Ty::Bool),
+    ("clothing_secure", "不愁穿", Ty::Bool),
+    ("education_secure", "义务教育有保障", Ty::Bool),
+    ("medical_secure", "基本医疗有保障", Ty::Bool),
+    ("housing_secure", "住房安全有保障", Ty::Bool),
+    ("phone", "联系电话", Ty::Str),
+    ("head_name", "户主姓名", Ty::Str),
+];
+
+/// Member columns an audit entry compares; ID numbers and phones masked.
+const AUDITED_MEMBER_COLUMNS: [(&str, Ty); 13] = [
+    ("member_no", Ty::Str),
+    ("name", Ty::Str),
+    ("sex", Ty::Str),
+    ("id_number", Ty::Str),
+    ("relation", Ty::Str),
+    ("ethnicity", Ty::Str),
+    ("education", Ty::Str),
+    ("schooling", Ty::Str),
+    ("health", Ty::Str),
+    ("labour", Ty::Str),
+    ("migrant_months", Ty::I64),
+    ("phone", Ty::Str),
+    ("active", Ty::Bool),
+];
+
+fn audit_value(column: &str, v: &Val) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Val::I64(Some(n)) if column == "village_key" => RegionCode::from_key(*n)
+            .map(|c| Value::from(c.to_string()))
+            .unwrap_or(Value::Null),
+        Val::I64(n) => n.map(Value::from).unwrap_or(Value::Null),
+        Val::Bool(b) => b.map(Value::from).unwrap_or(Value::Null),
+        Val::F64(f) => f.map(Value::from).unwrap_or(Value::Null),
+        Val::Str(None) => Value::Null,
+        Val::Str(Some(s)) if s.is_empty() => Value::from(""),
+        Val::Str(Some(s)) => Value::from(match column {
+            "id_number" => domain::id_number::mask_id(s),
+            "phone" => domain::id_number::mask_phone(s),
+            _ => s.clone(),
+        }),
+    }
+}
+
+/// A household and its members as its audit entry shows them (personal numbers masked):
+/// household columns by name, and `members` by member id. None when there is no such household.
+async fn household_snapshot<T: Tx>(
+    tx: &mut T,
+    household_no: &str,
+) -> StoreResult<Option<(i64, serde_json::Map<String, serde_json::Value>)>> {
+    let columns: Vec<&str> = AUDITED_HOUSEHOLD_COLUMNS.iter().map(|c| c.0).collect();
+    let mut tys = vec![Ty::I64];
+    tys.extend(AUDITED_HOUSEHOLD_COLUMNS.iter().map(|c| c.2));
+    let sql = format!(
+        "SELECT id, {} FROM households WHERE household_no = $1",
+        columns.join(", ")
+    );
+    let rows = tx.rows(&sql, &[household_no.into()], &tys).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let id = row[0].i64().unwrap_or_default();
+    let mut out: serde_json::Map<String, serde_json::Value> = columns
+        .iter()
+        .zip(&row[1..])
+        .map(|(c, v)| (c.to_string(), audit_value(c, v)))
+        .collect();
+    let member_columns: Vec<&str> = AUDITED_MEMBER_COLUMNS.iter().map(|c| c.0).collect();
+    let mut tys = vec![Ty::I64];
+    tys.extend(AUDITED_MEMBER_COLUMNS.iter().map(|c| c.1));
+    let sql = format!(
+        "SELECT id, {} FROM members WHERE household_id = $1 ORDER BY id",
+        member_columns.join(", ")
+    );
+    let members: serde_json::Map<String, serde_json::Value> = tx
+        .rows(&sql, &[id.into()], &tys)
+        .await?
+        .iter()
+        .map(|m| {
+            let fields = member_columns
+                .iter()
+                .zip(&m[1..])
+                .map(|(c, v)| (c.to_string(), audit_value(c, v)))
+                .collect();
+            (
+                m[0].i64().unwrap_or_default().to_string(),
+                serde_json::Value::Object(fields),
+            )
+        })
+        .collect();
+    out.insert("members".into(), serde_json::Value::Object(members));
+    Ok(Some((id, out)))
+}
+
+/// What an audit entry of a household write records: before and after of the changed columns
+/// only (all of them for a new household), and a Chinese summary naming them.
+fn household_changes(
+    household_no: &str,
+    before: Option<serde_json::Map<String, serde_json::Value>>,
+    after: serde_json::Map<String, serde_json::Value>,
+) -> (Option<serde_json::Value>, serde_json::Value, String) {
+    use serde_json::{Map, Value};
+    let Some(before) = before else {
+        let n = after["members"].as_object().map_or(0, |m| m.len());
+        return (
+            None,
+            Value::Object(after),
+            format!("新建户 {household_no}（{n} 名成员）"),
+        );
+    };
+    let (mut old, mut new, mut labels) = (Map::new(), Map::new(), Vec::new());
+    for (column, label, _) in AUDITED_HOUSEHOLD_COLUMNS {
+        if before.get(column) != after.get(column) {
+            old.insert(
+                column.into(),
+                before.get(column).cloned().unwrap_or(Value::Null),
+            );
+            new.insert(
+                column.into(),
+                after.get(column).cloned().unwrap_or(Value::Null),
+            );
+            labels.push(label.to_string());
+        }
+    }
+    let empty = Map::new();
+    let members = |m: &Map<String, Value>| {
+        m.get("members")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
+    };
+    let (was, now) = (members(&before), members(&after));
+    let (mut old_members, mut new_members) = (Map::new(), Map::new());
+    for (id, member) in &now {
+        match was.get(id) {
+            Some(prior) if prior == member => {}
+            Some(prior) => {
+                let (p, n) = (
+                    prior.as_object().unwrap_or(&empty),
+                    member.as_object().unwrap_or(&empty),
+                );
+                let changed: Vec<&String> = n.keys().filter(|k| p.get(*k) != n.get(*k)).collect();
+                old_members.insert(
+                    id.clone(),
+                    Value::Object(
+                        changed
+                            .iter()
+                            .map(|k| ((*k).clone(), p.get(*k).cloned().unwrap_or(Value::Null)))
+                            .collect(),
+                    ),
+                );
+                new_members.insert(
+                    id.clone(),
+                    Value::Object(
+                        changed
+                            .iter()
+                            .map(|k| ((*k).clone(), n[*k].clone()))
+                            .collect(),
+                    ),
+                );
+                labels.push(format!("成员 {}", member["name"].as_str().unwrap_or(id)));
+            }
+            None => {
+                new_members.insert(id.clone(), member.clone());
+                labels.push(format!(
+                    "新增成员 {}",
+                    member["name"].as_str().unwrap_or(id)
+                ));
+            }
+        }
+    }
+    if !new_members.is_empty() {
+        old.insert("members".into(), Value::Object(old_members));
+        new.insert("members".into(), Value::Object(new_members));
+    }
+    let detail = if labels.is_empty() {
+        format!("修改户 {household_no}：内容无变化")
+    } else {
+        format!("修改户 {household_no}：{}", labels.join("、"))
+    };
+    (Some(Value::Object(old)), Value::Object(new), detail)
 }
 
 /// A member added by an explicit event, recorded with the member in one transaction.

@@ -68,6 +68,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }
             StoreError::Forbidden(m) => ApiError::forbidden(m),
+            StoreError::LoginRequired(m) => ApiError::unauthorized(m),
             StoreError::ImportRejected(problems) => {
                 let message = format!("数据有 {} 处问题，未写入任何数据", problems.len());
                 let details = problems
@@ -132,6 +133,7 @@ impl IntoResponse for PageError {
         let title = match e.status {
             StatusCode::NOT_FOUND => "找不到页面",
             StatusCode::FORBIDDEN => "无权访问",
+            StatusCode::UNAUTHORIZED => "请先登录",
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "输入有误",
             _ => "出错了",
         };

@@ -1,7 +1,8 @@
-//! The dashboard (and the exit-progress map) in real Chromium: the real server on a database with the dashboard scenario
-//! (marked as demo data), driven by crates/cli/tests/browser/dashboard.mjs through
-//! playwright-core and Debian's /usr/bin/chromium (never a downloaded browser). Screenshots go
-//! to `target/screenshots/<backend>/` of the workspace (or BANGFU_SCREENSHOTS).
+//! Pages in real Chromium, driven by scripts in crates/cli/tests/browser/ through playwright-core
+//! and Debian's /usr/bin/chromium (never a downloaded browser): the dashboard (and the
+//! exit-progress map) on a database with the dashboard scenario (marked as demo data), and the
+//! account page's change of password. Screenshots go to `target/screenshots/<backend>/` of the
+//! workspace (or BANGFU_SCREENSHOTS).
 //!
 //! Ignored by a plain `cargo test` (a fresh clone need not have Chromium); `.ci/run` installs
 //! Chromium and runs it on both backends.
@@ -38,7 +39,25 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
         String::from_utf8_lossy(&out.stderr)
     );
     let viewer = app.user_as("admin", None, None).await;
+    run_script(&app, "dashboard.mjs", &[&viewer.username, &viewer.password]).await;
+}
 
+#[tokio::test]
+#[ignore = "needs Chromium (/usr/bin/chromium) and Node.js; run by .ci/run"]
+async fn the_account_page_changes_the_password_in_chromium() {
+    let app = TestApp::spawn().await;
+    let user = app.user_as("county", Some("441621"), None).await;
+    run_script(
+        &app,
+        "account.mjs",
+        &[&user.username, &user.password, "Zijin-browser-2024-new"],
+    )
+    .await;
+}
+
+/// Runs `node SCRIPT BASE_URL ARGS… SCREENSHOTS` against the app's server; fails the test with
+/// the script's output unless every check passed.
+async fn run_script(app: &TestApp, script: &str, args: &[&str]) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
@@ -63,27 +82,21 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace().join("target/screenshots"))
         .join(backend);
-    let base = app.base.clone();
+    let mut command = Command::new("node");
+    command
+        .arg(dir.join(script))
+        .arg(&app.base)
+        .args(args)
+        .arg(&shots);
     // The server runs on this test's runtime: wait for the browser on a blocking thread.
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(dir.join("dashboard.mjs"))
-            .args([
-                base.as_str(),
-                viewer.username.as_str(),
-                viewer.password.as_str(),
-            ])
-            .arg(&shots)
-            .output()
-            .expect("run node")
-    })
-    .await
-    .expect("browser thread");
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run node"))
+        .await
+        .expect("browser thread");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(
         out.status.success(),
-        "browser checks failed:\n{stdout}\n{stderr}"
+        "browser checks of {script} failed:\n{stdout}\n{stderr}"
     );
 }

@@ -434,7 +434,7 @@ async fn reimporting_an_export_with_masked_cells_changes_only_what_changed() {
     let revealed = app
         .post(
             &format!("/api/v1/members/{}/reveal", son["id"]),
-            &json!({"reason": "核对身份"}),
+            &json!({"reason": "核对户籍身份"}),
         )
         .await
         .1;

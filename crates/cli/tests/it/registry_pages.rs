@@ -252,7 +252,7 @@ async fn the_household_file_shows_masked_numbers_only() {
 
 /// The fields a browser would submit from the form with this action: inputs with their value,
 /// selects with their selected option (the first when none is).
-fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+pub(crate) fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
     let start = html
         .find(&format!("action=\"{action}\""))
         .expect("form present");
@@ -449,7 +449,7 @@ async fn a_refused_household_form_comes_back_with_field_messages_and_writes_noth
     let (_, revealed) = app
         .post(
             &format!("/api/v1/members/{}/reveal", spouse["id"]),
-            &serde_json::json!({"reason": "核对"}),
+            &serde_json::json!({"reason": "核对户籍身份"}),
         )
         .await;
     assert_eq!(
@@ -731,7 +731,7 @@ async fn the_reveal_form_needs_a_reason_shows_the_number_once_and_is_audited() {
         &app,
         &app.client,
         &path,
-        &[("member_id", &member), ("reason", "核对身份")],
+        &[("member_id", &member), ("reason", "核对户籍身份")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -742,7 +742,12 @@ async fn the_reveal_form_needs_a_reason_shows_the_number_once_and_is_audited() {
     let items = audit["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{audit}");
     assert_eq!(items[0]["entity_id"], member.as_str());
-    assert!(items[0]["detail"].as_str().unwrap().contains("核对身份"));
+    assert!(
+        items[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("核对户籍身份")
+    );
     assert_eq!(items[0]["username"], crate::harness::ADMIN_USER);
     // The file itself still shows the masked number.
     let (_, file) = app.get_text(&format!("/households/{id}")).await;
@@ -907,7 +912,7 @@ async fn exports_are_masked_and_import_back_changing_only_what_was_edited() {
     let (_, revealed) = app
         .post(
             &format!("/api/v1/members/{}/reveal", m["id"]),
-            &serde_json::json!({"reason": "核对"}),
+            &serde_json::json!({"reason": "核对户籍身份"}),
         )
         .await;
     assert!(

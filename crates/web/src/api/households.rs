@@ -789,11 +789,11 @@ async fn reveal(
     ApiJson(b): ApiJson<RevealBody>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id, "成员")?;
-    let reason = b.reason.unwrap_or_default();
-    if reason.trim().is_empty() {
-        return Err(ApiError::invalid_field("reason", "查看完整号码须填写事由"));
-    }
-    let (id_number, phone) = state.db.reveal_member(&caller, id, reason.trim()).await?;
+    // The store checks the reason (domain::auth::check_reveal_reason), after the permission.
+    let (id_number, phone) = state
+        .db
+        .reveal_member(&caller, id, b.reason.as_deref().unwrap_or_default())
+        .await?;
     Ok(Json(
         json!({ "member_id": id, "id_number": id_number, "phone": phone, "recorded": true }),
     ))

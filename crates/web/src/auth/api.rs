@@ -1,7 +1,7 @@
 //! `/api/v1/session` (log in and out with JSON, for programs that prefer a cookie to a token)
 //! and `/api/v1/audit` (the audit log, for administrators and auditors).
 
-use super::{clear_session_cookie, session_cookie, session_token};
+use super::{AuthMethod, Resolved, clear_session_cookie, session_cookie, session_token};
 use crate::AppState;
 use crate::api::{ApiJson, ApiQuery, Page, Paging};
 use crate::error::ApiError;
@@ -9,17 +9,18 @@ use crate::scope::CurrentCaller;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, put};
+use axum::{Extension, Json, Router};
 use domain::{Caller, Scope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::audit::{AuditEntry, AuditFilter};
-use store::auth::LoginOutcome;
+use store::auth::{LoginOutcome, PasswordChange};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/session", get(whoami).post(login).delete(logout))
+        .route(super::PASSWORD_API, put(change_password))
         .route("/api/v1/audit", get(audit))
 }
 
@@ -98,14 +99,77 @@ async fn login(
                 .insert(header::SET_COOKIE, session_cookie(&token, &headers));
             Ok(response)
         }
-        other => {
-            let mut response = login_refusal(&other).into_response();
-            if let LoginOutcome::Locked { minutes } = other
-                && let Ok(v) = HeaderValue::from_str(&(minutes * 60).to_string())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            Ok(response)
+        other => Ok(with_retry_after(
+            login_refusal(&other).into_response(),
+            &other,
+        )),
+    }
+}
+
+/// `Retry-After` for a locked account's refusal.
+pub fn with_retry_after(mut response: Response, outcome: &LoginOutcome) -> Response {
+    if let LoginOutcome::Locked { minutes } = outcome
+        && let Ok(v) = HeaderValue::from_str(&(minutes * 60).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct PasswordChangeBody {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// The words for a wrong current password, on the page and in the API.
+pub const WRONG_CURRENT_PASSWORD: &str = "当前密码不正确（连续输错 5 次账户将锁定 15 分钟）";
+
+/// The session cookie of this request, when that is how the caller logged in: the one session
+/// a change of one's own password keeps.
+pub fn own_session(resolved: &Resolved, headers: &HeaderMap) -> Option<String> {
+    (resolved.method == AuthMethod::Session)
+        .then(|| session_token(headers))
+        .flatten()
+}
+
+/// `PUT /api/v1/session/password`: the caller changes its own password.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Extension(resolved): Extension<Resolved>,
+    ApiJson(body): ApiJson<PasswordChangeBody>,
+) -> Result<Response, ApiError> {
+    let keep = own_session(&resolved, &headers);
+    match state
+        .db
+        .change_own_password(
+            &resolved.caller,
+            &body.current_password,
+            &body.new_password,
+            keep.as_deref(),
+        )
+        .await?
+    {
+        PasswordChange::Changed(done) => Ok(Json(json!({
+            "changed": true,
+            "tokens_revoked": done.tokens_revoked,
+            "other_sessions_ended": done.sessions_ended,
+            "session_kept": keep.is_some(),
+        }))
+        .into_response()),
+        PasswordChange::WrongCurrent => Err(ApiError::invalid_field(
+            "current_password",
+            WRONG_CURRENT_PASSWORD,
+        )),
+        PasswordChange::Locked { minutes } => {
+            let outcome = LoginOutcome::Locked { minutes };
+            Ok(with_retry_after(
+                login_refusal(&outcome).into_response(),
+                &outcome,
+            ))
         }
     }
 }
@@ -226,6 +290,13 @@ pub fn openapi(doc: &mut Value) {
                           "properties": { "username": { "type": "string" }, "password": { "type": "string" } } } } } },
                       "responses": { "200": { "description": "已登录" }, "401": error, "403": error, "429": error } },
             "delete": { "summary": "退出登录", "responses": { "204": { "description": "已退出" } } }
+        },
+        "/api/v1/session/password": {
+            "put": { "summary": "修改本人密码：{\"current_password\", \"new_password\"}。新密码至少 10 个字符，不能含用户名，不能是常见密码；当前密码输错计入连续错误次数（5 次锁定 15 分钟）。成功后吊销本人全部访问令牌、结束其他会话（以会话 Cookie 调用时保留当前会话）；记入审计日志",
+                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["current_password", "new_password"],
+                         "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string" } } } } } },
+                     "responses": { "200": { "description": "已修改 {changed, tokens_revoked, other_sessions_ended, session_kept}" },
+                                    "400": error, "401": error, "403": error, "422": error, "429": error, "503": error } }
         },
         "/api/v1/audit": {
             "get": { "summary": "审计日志（仅市级管理员、审计人员），新的在前",

@@ -8,7 +8,8 @@
 //!    - CSRF: unless it carries a bearer token, a request whose `Origin` (or, without one,
 //!      `Sec-Fetch-Site`) names another site is refused (403);
 //!    - the public gets 401 (JSON under /api/, a redirect to /login for pages), a read-only
-//!      caller (auditor) 403. The login and logout endpoints are exempt from this step only.
+//!      caller (auditor) 403. The login and logout endpoints are exempt from this step only;
+//!      changing one's own password is exempt from the read-only refusal only.
 //! 3. The resolved `Caller` goes into the request extensions, where the `CurrentCaller`
 //!    extractor (crate::scope) finds it, and into a task-local for the page header.
 //!
@@ -174,6 +175,18 @@ fn exempt_from_login(method: &Method, path: &str) -> bool {
         ("POST", "/login") | ("POST", "/logout") | ("POST" | "DELETE", "/api/v1/session")
     )
 }
+
+/// A read-only account (an auditor) still changes its own password: the one write that is
+/// about the account itself, not about the records.
+fn exempt_from_read_only(method: &Method, path: &str) -> bool {
+    matches!(
+        (method.as_str(), path),
+        ("PUT", PASSWORD_API) | ("POST", PASSWORD_PAGE)
+    )
+}
+
+pub const PASSWORD_API: &str = "/api/v1/session/password";
+pub const PASSWORD_PAGE: &str = "/account/password";
 
 pub fn is_https(headers: &HeaderMap) -> bool {
     config().secure_cookies
@@ -387,7 +400,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 }
                 return login_redirect(&path);
             }
-            if let Some(why) = resolved.caller.write_refusal() {
+            if let Some(why) = resolved
+                .caller
+                .write_refusal()
+                .filter(|_| !exempt_from_read_only(&method, &path))
+            {
                 return refuse(&path, StatusCode::FORBIDDEN, "read_only", why);
             }
         }

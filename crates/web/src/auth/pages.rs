@@ -1,25 +1,31 @@
-//! The login page (`/login`), logout (`POST /logout`) and the audit log page (`/audit`).
+//! The login page (`/login`), logout (`POST /logout`), the caller's own account (`/account`,
+//! with the change of password) and the audit log page (`/audit`).
 
-use super::api::{AuditQuery, audit_filter, login_refusal};
-use super::{clear_session_cookie, login_redirect, session_cookie, session_token};
+use super::api::{
+    AuditQuery, WRONG_CURRENT_PASSWORD, audit_filter, login_refusal, own_session, with_retry_after,
+};
+use super::{Resolved, clear_session_cookie, login_redirect, session_cookie, session_token};
 use crate::AppState;
 use crate::api::Paging;
 use crate::error::{ApiError, PageError};
 use crate::scope::CurrentCaller;
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use domain::{Caller, Scope};
 use serde::Deserialize;
 use store::audit::AuditEntry;
-use store::auth::LoginOutcome;
+use store::auth::{LoginOutcome, PasswordChange};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route(super::PASSWORD_PAGE, post(change_password))
         .route("/audit", get(audit_page))
 }
 
@@ -147,6 +153,140 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     response
 }
 
+#[derive(Template, Default)]
+#[template(path = "account.html")]
+struct AccountPage {
+    username: String,
+    role: &'static str,
+    scope: String,
+    can_reveal: bool,
+    success: Option<String>,
+    error: Option<String>,
+    current_errors: Vec<String>,
+    new_errors: Vec<String>,
+    again_errors: Vec<String>,
+}
+
+/// The caller's scope in words: which regions or which organisation its data is limited to.
+async fn scope_words(state: &AppState, caller: &Caller) -> Result<String, PageError> {
+    Ok(match &caller.scope {
+        Scope::Everything => "全部区划和机构".to_string(),
+        Scope::Regions(codes) if codes.is_empty() => "无".to_string(),
+        Scope::Regions(codes) => {
+            let mut names = Vec::with_capacity(codes.len());
+            for code in codes {
+                let name = state
+                    .db
+                    .get_region(*code)
+                    .await?
+                    .map(|r| r.name)
+                    .unwrap_or_default();
+                names.push(format!("{name}（{code}）"));
+            }
+            names.join("、")
+        }
+        Scope::Organisation(id) => {
+            let name = state
+                .db
+                .get_organisation(*id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            format!("本机构：{name}（机构 {id}）")
+        }
+    })
+}
+
+async fn account_page(state: &AppState, caller: &Caller) -> Result<AccountPage, PageError> {
+    Ok(AccountPage {
+        username: caller.username.clone(),
+        role: caller.role.name_zh(),
+        scope: scope_words(state, caller).await?,
+        can_reveal: caller.can_reveal,
+        ..AccountPage::default()
+    })
+}
+
+async fn account(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller) -> Response {
+    if !caller.is_authenticated() {
+        return login_redirect("/account");
+    }
+    match account_page(&state, &caller).await {
+        Ok(page) => render(page, StatusCode::OK),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+/// `POST /account/password`: the same change as `PUT /api/v1/session/password`; this page's
+/// session stays logged in.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Extension(resolved): Extension<Resolved>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let caller = &resolved.caller;
+    let mut page = match account_page(&state, caller).await {
+        Ok(page) => page,
+        Err(e) => return e.into_response(),
+    };
+    // A typing slip in the repeated password is caught here, before the current password is
+    // checked (and counted).
+    if form.new_password != form.new_password_again {
+        page.again_errors.push("两次输入的新密码不一致".into());
+        return render(page, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let keep = own_session(&resolved, &headers);
+    match state
+        .db
+        .change_own_password(
+            caller,
+            &form.current_password,
+            &form.new_password,
+            keep.as_deref(),
+        )
+        .await
+    {
+        Ok(PasswordChange::Changed(done)) => {
+            page.success = Some(format!(
+                "密码已修改。已吊销访问令牌 {} 个，其他登录 {} 个已退出。",
+                done.tokens_revoked, done.sessions_ended
+            ));
+            render(page, StatusCode::OK)
+        }
+        Ok(PasswordChange::WrongCurrent) => {
+            page.current_errors.push(WRONG_CURRENT_PASSWORD.into());
+            render(page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Ok(PasswordChange::Locked { minutes }) => {
+            let outcome = LoginOutcome::Locked { minutes };
+            let refusal = login_refusal(&outcome);
+            page.error = Some(refusal.message);
+            with_retry_after(render(page, refusal.status), &outcome)
+        }
+        Err(store::StoreError::Invalid { details, .. }) => {
+            for d in details {
+                match d.field.as_str() {
+                    "current_password" => page.current_errors.push(d.message),
+                    _ => page.new_errors.push(d.message),
+                }
+            }
+            render(page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
 /// An audit entry as the page shows it.
 struct AuditRow {
     id: i64,
@@ -177,7 +317,8 @@ pub fn action_name(action: &str) -> &'static str {
         "logout" => "退出登录",
         "disable" => "停用",
         "enable" => "启用",
-        "set_password" => "重设密码",
+        "set_password" => "修改密码",
+        "event" => "动态调整",
         "revoke" => "吊销",
         _ => "",
     }
@@ -190,8 +331,8 @@ pub fn entity_name(entity: &str) -> &'static str {
         "organisation" => "机构",
         "pairing" => "对口关系",
         "region" => "区划",
-        "household" => "户",
-        "member" => "家庭成员",
+        "household" | "households" => "户",
+        "member" | "members" => "家庭成员",
         "project" => "项目",
         "transaction" => "资金往来",
         _ => "",

@@ -1481,18 +1481,6 @@ async fn reveal(
         ))));
     };
     let reason = value_of(&pairs, "reason");
-    if reason.is_empty() {
-        let e = (member_id, "查看完整号码须填写事由".to_string());
-        return show_household(
-            &state,
-            &caller,
-            id,
-            None,
-            Some(e),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     match state.db.reveal_member(&caller, member_id, &reason).await {
         Ok((id_number, phone)) => {
             let mut r = render(RevealPage {
@@ -1516,6 +1504,18 @@ async fn reveal(
                 None,
                 Some((member_id, m)),
                 StatusCode::FORBIDDEN,
+            )
+            .await
+        }
+        // A missing or too short reason: shown next to the member's reveal form.
+        Err(store::StoreError::Invalid { message, .. }) => {
+            show_household(
+                &state,
+                &caller,
+                id,
+                None,
+                Some((member_id, message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
