@@ -74,6 +74,16 @@ pub struct Rules {
     pub elimination_months: i64,
     #[serde(default)]
     pub extra_criteria: Vec<ExtraCriterion>,
+    /// Identity clashes outside a user's scope (an ID number or 户编号 already registered
+    /// elsewhere) allowed per user and day; beyond it the user may not import or write
+    /// households until an administrator clears the block. Bounds what a cadre can learn
+    /// about other regions' people by trying numbers. Stored versions without it read 20.
+    #[serde(default = "default_identity_clash_daily_limit")]
+    pub identity_clash_daily_limit: i64,
+}
+
+fn default_identity_clash_daily_limit() -> i64 {
+    20
 }
 
 impl Default for Rules {
@@ -119,6 +129,7 @@ impl Default for Rules {
             sharp_drop_percent: 30,
             elimination_months: 6,
             extra_criteria: Vec::new(),
+            identity_clash_daily_limit: default_identity_clash_daily_limit(),
         }
     }
 }
@@ -263,6 +274,9 @@ impl Rules {
         }
         if !(1..=24).contains(&self.elimination_months) {
             push("elimination_months".into(), "风险消除的走访间隔应为 1–24 个月".into());
+        }
+        if !(1..=10_000).contains(&self.identity_clash_daily_limit) {
+            push("identity_clash_daily_limit".into(), "每人每日身份冲突上限应为 1–10000".into());
         }
         for (i, e) in self.extra_criteria.iter().enumerate() {
             if !(11..=82).contains(&e.province) {

@@ -279,6 +279,7 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
+        self.require_not_blocked(caller).await?;
         let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
         let cols = Columns::new(&table.headers, &PROJECT_COLUMNS);
         for m in cols.missing(&PROJECT_REQUIRED) {
@@ -354,6 +355,13 @@ impl Db {
                 ..Default::default()
             };
             let existing = if code.is_empty() { None } else { self.project_id_by_code(&code).await? };
+            if let Some(id) = existing
+                && !self.project_writable(caller, id).await?
+            {
+                // Someone else's project: refused without a word about it.
+                out.problem(line, "项目编号", &code, crate::projects::project_out_of_scope(&code));
+                continue;
+            }
             match self.check_project_row(caller, &input, existing).await? {
                 Ok(p) if out.problem_count == before => checked.push(p),
                 Ok(_) => {}
@@ -393,6 +401,7 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
+        self.require_not_blocked(caller).await?;
         let mut out = LedgerImportOutcome { dry_run, ..Default::default() };
         let cols = Columns::new(&table.headers, &TRANSACTION_COLUMNS);
         for m in cols.missing(&TRANSACTION_REQUIRED) {
@@ -419,7 +428,7 @@ impl Db {
             let voucher = domain::text::normalize(&c("凭证号"));
             let reversal_of = domain::text::normalize(&c("冲销凭证号"));
             let (posting, link) = if !reversal_of.is_empty() {
-                let target = self.resolve_voucher(&reversal_of, None, &file_vouchers, &postings).await?;
+                let target = self.resolve_voucher(caller, &reversal_of, None, &file_vouchers, &postings).await?;
                 let value_date = domain::project::parse_date(&c("记账日期"));
                 if let Err(e) = &value_date {
                     out.problem(line, "记账日期", &c("记账日期"), format!("记账日期：{e}"));
@@ -469,19 +478,26 @@ impl Db {
                         if id.is_none() {
                             id = code.strip_prefix('#').unwrap_or(&code).parse::<i64>().ok();
                         }
+                        // Money goes only to projects the caller may change; any other is
+                        // answered like one that does not exist.
+                        if let Some(i) = id
+                            && !self.project_writable(caller, i).await?
+                        {
+                            id = None;
+                        }
                         project_ids.insert(code.clone(), id);
                         id
                     }
                 };
                 if project_id.is_none() {
-                    out.problem(line, "项目编号", &code, format!("没有项目编号为“{code}”的项目"));
+                    out.problem(line, "项目编号", &code, crate::projects::project_out_of_scope(&code));
                 }
                 let passes = domain::text::normalize(&c("转拨凭证号"));
                 let (passes_on, link) = if passes.is_empty() {
                     (None, None)
                 } else {
                     let kinds = [TxType::Disbursement, TxType::IncomingFunds];
-                    match self.resolve_voucher(&passes, Some(&kinds), &file_vouchers, &postings).await? {
+                    match self.resolve_voucher(caller, &passes, Some(&kinds), &file_vouchers, &postings).await? {
                         Ok((id, link)) => (Some(id), link),
                         Err(e) => {
                             out.problem(line, "转拨凭证号", &passes, e);
@@ -564,15 +580,20 @@ impl Db {
 
     /// A voucher number → the one entry it names: in the ledger (an id) or earlier in this file
     /// (a link to that posting). `kinds` limits the types that qualify.
+    /// Entries of projects the caller does not see are not there for it.
     async fn resolve_voucher(
         &self,
+        caller: &Caller,
         voucher: &str,
         kinds: Option<&[TxType]>,
         file_vouchers: &HashMap<String, Vec<usize>>,
         postings: &[Posting],
     ) -> StoreResult<Result<(i64, Option<usize>), String>> {
-        let in_ledger: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(
-            "SELECT id, tx_type FROM ledger_entries WHERE voucher_no = $1 AND reverses IS NULL").bind(voucher).fetch_all(p).await)?;
+        let sql = format!(
+            "SELECT e.id, e.tx_type FROM ledger_entries e JOIN projects p ON p.id = e.project_id WHERE e.voucher_no = $1 AND e.reverses IS NULL{}",
+            crate::projects::project_scope_clause(&crate::projects::project_scope(caller))
+        );
+        let in_ledger: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(voucher).fetch_all(p).await)?;
         let ok_kind = |t: &str| kinds.is_none_or(|ks| ks.iter().any(|k| k.as_str() == t));
         let ledger: Vec<i64> = in_ledger.iter().filter(|(_, t)| ok_kind(t)).map(|(id, _)| *id).collect();
         let file: Vec<usize> = file_vouchers

@@ -635,6 +635,7 @@ impl Db {
     /// problem named by row and column.
     pub async fn import_visits(&self, caller: &Caller, table: Table, file_name: &str) -> StoreResult<VisitImportOutcome> {
         require_field_work(caller)?;
+        self.require_not_blocked(caller).await?;
         let Table { headers, rows, sha256, .. } = table;
         let columns = VisitColumns::find(&headers);
         let mut problems: Vec<RowProblem> = Vec::new();
@@ -650,7 +651,8 @@ impl Db {
             let row = row.map_err(|e| StoreError::ImportRejected(vec![header_problem(e.to_string())]))?;
             count += 1;
             let cell = |i: Option<usize>| i.and_then(|i| row.cells.get(i)).map(|s| s.trim().to_string()).unwrap_or_default();
-            let no = cell(columns.household_no);
+            // As the registry stores it (NFKC): a full-width number names the same household.
+            let no = domain::text::normalize(&cell(columns.household_no));
             let raw_date = cell(columns.visit_date);
             let date = parse_loose_date(&raw_date).map(format_date).unwrap_or(raw_date.clone());
             let input = VisitInput {
@@ -700,7 +702,7 @@ impl Db {
                         row: *line,
                         column: columns.header(&headers, columns.household_no),
                         value: no.clone(),
-                        message: format!("户编号 {no} 不在建档立卡名单中（或不在您的管辖范围内）"),
+                        message: crate::registry_import::household_out_of_scope(no),
                     }),
                     None => {}
                     Some(id) => values.push(vec![

@@ -17,7 +17,11 @@ use store::audit::AuditEntry;
 use store::auth::LoginOutcome;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/login", get(login_form).post(login)).route("/logout", post(logout)).route("/audit", get(audit_page))
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/audit", get(audit_page))
+        .route("/audit/identity-clashes/{username}/clear", post(clear_identity_clashes))
 }
 
 /// A local path to return to after login: no other host, no scheme, no backslash tricks.
@@ -150,6 +154,8 @@ pub fn action_name(action: &str) -> &'static str {
         "enable" => "启用",
         "set_password" => "重设密码",
         "revoke" => "吊销",
+        store::audit::CLASH_ACTION => "管辖范围外身份冲突",
+        store::audit::CLASH_CLEAR_ACTION => "解除身份冲突暂停",
         _ => "",
     }
 }
@@ -165,6 +171,7 @@ pub fn entity_name(entity: &str) -> &'static str {
         "member" => "家庭成员",
         "project" => "项目",
         "transaction" => "资金往来",
+        "identity_clash" => "身份冲突",
         _ => "",
     }
 }
@@ -199,7 +206,16 @@ struct AuditPage {
     error: Option<String>,
     items: Vec<AuditRow>,
     next_link: Option<String>,
+    /// Users refused imports and household writes for their identity clashes.
+    blocked: Vec<store::audit::BlockedUser>,
+    /// The newest identity clashes.
+    clashes: Vec<AuditRow>,
+    /// Administrators clear blocks; auditors only see them.
+    can_clear: bool,
 }
+
+/// Identity clashes listed above the log.
+const CLASHES_SHOWN: i64 = 20;
 
 const AUDIT_PAGE_SIZE: i64 = 100;
 
@@ -235,7 +251,17 @@ async fn audit_page(
         error: None,
         items: Vec::new(),
         next_link: None,
+        blocked: Vec::new(),
+        clashes: Vec::new(),
+        can_clear: caller.is_admin(),
     };
+    match (state.db.blocked_users(&caller).await, state.db.identity_clashes(&caller, None, CLASHES_SHOWN).await) {
+        (Ok(blocked), Ok(clashes)) => {
+            page.blocked = blocked;
+            page.clashes = clashes.into_iter().map(AuditRow::from).collect();
+        }
+        (Err(e), _) | (_, Err(e)) => return PageError::from(e).into_response(),
+    }
     let filter = match audit_filter(&q) {
         Ok(f) => f,
         Err(e) => {
@@ -255,6 +281,18 @@ async fn audit_page(
     page.next_link = listed.next_cursor.map(|c| format!("/audit?{query_string}&cursor={c}"));
     page.items = listed.items.into_iter().map(AuditRow::from).collect();
     render(page, StatusCode::OK)
+}
+
+/// The administrator's "解除" on the audit page: lifts a user's identity-clash block.
+async fn clear_identity_clashes(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Response {
+    match state.db.clear_identity_clashes(&caller, &username).await {
+        Ok(()) => Redirect::to("/audit").into_response(),
+        Err(e) => PageError::from(e).into_response(),
+    }
 }
 
 #[cfg(test)]
