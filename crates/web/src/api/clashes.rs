@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit/identity-clashes", get(list))
-        .route("/api/v1/audit/identity-clashes/{username}/clear", post(clear))
+        .route(
+            "/api/v1/audit/identity-clashes/{username}/clear",
+            post(clear),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -25,7 +28,11 @@ pub struct ClashQuery {
 }
 
 /// `{"blocked": [{username, day, clashes, limit}], "items": [audit entries, newest first]}`.
-async fn list(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiQuery(q): ApiQuery<ClashQuery>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiQuery(q): ApiQuery<ClashQuery>,
+) -> Result<Json<Value>, ApiError> {
     require_audit_reader(&caller)?;
     let limit = super::Paging::parse(q.limit.as_deref(), None)?.limit;
     let user = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
@@ -35,7 +42,11 @@ async fn list(State(state): State<AppState>, CurrentCaller(caller): CurrentCalle
 }
 
 /// Lifts the block on a user (administrators; recorded in the audit log).
-async fn clear(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, ApiPath(username): ApiPath<String>) -> Result<Json<Value>, ApiError> {
+async fn clear(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
     state.db.clear_identity_clashes(&caller, &username).await?;
     Ok(Json(json!({ "username": username, "cleared": true })))
 }
@@ -56,7 +67,10 @@ pub fn openapi(doc: &mut Value) {
                       "responses": { "200": { "description": "已解除" }, "401": error, "403": error, "404": error } }
         }
     });
-    if let (Some(target), Some(add)) = (doc.get_mut("paths").and_then(Value::as_object_mut), paths.as_object()) {
+    if let (Some(target), Some(add)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        paths.as_object(),
+    ) {
         for (k, v) in add {
             target.insert(k.clone(), v.clone());
         }
