@@ -1400,6 +1400,16 @@ mod tests {
         assert_eq!(back, r, "rules round-trip through JSON (year keys as strings)");
     }
 
+    #[test]
+    fn the_identity_clash_limit_defaults_to_twenty_for_stored_rules_and_must_be_positive() {
+        let mut stored = serde_json::to_value(Rules::default()).unwrap();
+        stored.as_object_mut().unwrap().remove("identity_clash_daily_limit");
+        let read: Rules = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.identity_clash_daily_limit, 20, "versions saved before the item existed");
+        let off = Rules { identity_clash_daily_limit: 0, ..Rules::default() };
+        assert_eq!(off.validate().iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["identity_clash_daily_limit"]);
+    }
+
     fn step(s: ExitStep, d: Ymd) -> StepRecord {
         StepRecord { step: s, date: d }
     }

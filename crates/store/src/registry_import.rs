@@ -1220,3 +1220,19 @@ impl From<TabularError> for StoreError {
         StoreError::invalid_field("file", e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_household_is_in_scope_by_its_village() {
+        let key = |c: &str| RegionCode::parse(c).unwrap().key();
+        let county = Scope::Regions(vec![RegionCode::parse("441621").unwrap()]);
+        assert!(village_key_in_scope(&county, key("441621103212")));
+        assert!(!village_key_in_scope(&county, key("360730100001")));
+        assert!(!village_key_in_scope(&Scope::Organisation(3), key("441621103212")), "organisations keep no registry");
+        assert!(village_key_in_scope(&Scope::Everything, key("360730100001")));
+        assert!(!village_key_in_scope(&county, -1), "an unreadable key is in no scope");
+    }
+}

@@ -875,3 +875,57 @@ async fn the_clash_limit_is_rule_data_and_the_api_clears_a_block() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_county_cannot_move_its_own_household_out_of_its_scope() {
+    let app = TestApp::spawn().await;
+    let own = format!("{HEADER}\n{}\n", family("A-1", OWN_VILLAGE, 1).join("\n"));
+    let (status, _) = upload(
+        &app,
+        &app.client,
+        "/api/v1/imports/households",
+        "a.csv",
+        &own,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = household_id(&app, "A-1").await.unwrap();
+    let county = county_user(&app).await;
+    // Through the API: the household's own data (its head by full ID number) in another
+    // county's village.
+    let body = json!({"village_code": OTHER_VILLAGE, "attribute": "一般贫困户", "identification_standard": "国家标准",
+        "main_cause": "因病", "identified_year": 2014, "status": "已脱贫", "exit_year": 2018,
+        "members": [{"name": "王大山", "sex": "男", "id_number": id_number(OWN_COUNTY, "19700305", 1, true), "relation": "户主",
+                     "ethnicity": "汉族", "education": "初中", "schooling": "非在校生", "health": "健康", "labour": "普通劳动力"}]});
+    let (status, refused) = app
+        .send(
+            &county.client,
+            Method::PUT,
+            &format!("/api/v1/households/{id}"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        crate::harness::error_fields(&refused),
+        ["village_code"],
+        "{refused}"
+    );
+    // Through a file.
+    let away = format!("{HEADER}\n{}\n", family("A-1", OTHER_VILLAGE, 1).join("\n"));
+    let (status, refused) = upload(
+        &app,
+        &county.client,
+        "/api/v1/imports/households",
+        "away.csv",
+        &away,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        problems(&refused).iter().all(|p| p.1 == "行政区划代码"),
+        "{refused}"
+    );
+    let (_, detail) = app.get(&format!("/api/v1/households/{id}")).await;
+    assert_eq!(detail["village_code"], OWN_VILLAGE);
+}
