@@ -72,6 +72,7 @@ async fn every_documented_read_answers() {
         let concrete = path
             .replace("{code}", "653131")
             .replace("{year}", "2020")
+            .replace("{username}", crate::harness::ADMIN_USER)
             .replace("{id}", &if path.contains("pairings") {
                 pairing["id"].to_string()
             } else if path.contains("/projects/") {
