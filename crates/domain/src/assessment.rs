@@ -74,6 +74,16 @@ pub struct Rules {
     pub elimination_months: i64,
     #[serde(default)]
     pub extra_criteria: Vec<ExtraCriterion>,
+    /// Identity clashes outside a user's scope (an ID number or 户编号 already registered
+    /// elsewhere) allowed per user and day; beyond it the user may not import or write
+    /// households until an administrator clears the block. Bounds what a cadre can learn
+    /// about other regions' people by trying numbers. Stored versions without it read 20.
+    #[serde(default = "default_identity_clash_daily_limit")]
+    pub identity_clash_daily_limit: i64,
+}
+
+fn default_identity_clash_daily_limit() -> i64 {
+    20
 }
 
 impl Default for Rules {
@@ -137,6 +147,7 @@ impl Default for Rules {
             sharp_drop_percent: 30,
             elimination_months: 6,
             extra_criteria: Vec::new(),
+            identity_clash_daily_limit: default_identity_clash_daily_limit(),
         }
     }
 }
@@ -324,6 +335,12 @@ impl Rules {
             push(
                 "elimination_months".into(),
                 "风险消除的走访间隔应为 1–24 个月".into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.identity_clash_daily_limit) {
+            push(
+                "identity_clash_daily_limit".into(),
+                "每人每日身份冲突上限应为 1–10000".into(),
             );
         }
         for (i, e) in self.extra_criteria.iter().enumerate() {
@@ -1932,6 +1949,31 @@ mod tests {
         assert_eq!(
             back, r,
             "rules round-trip through JSON (year keys as strings)"
+        );
+    }
+
+    #[test]
+    fn the_identity_clash_limit_defaults_to_twenty_for_stored_rules_and_must_be_positive() {
+        let mut stored = serde_json::to_value(Rules::default()).unwrap();
+        stored
+            .as_object_mut()
+            .unwrap()
+            .remove("identity_clash_daily_limit");
+        let read: Rules = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            read.identity_clash_daily_limit, 20,
+            "versions saved before the item existed"
+        );
+        let off = Rules {
+            identity_clash_daily_limit: 0,
+            ..Rules::default()
+        };
+        assert_eq!(
+            off.validate()
+                .iter()
+                .map(|e| e.field.as_str())
+                .collect::<Vec<_>>(),
+            ["identity_clash_daily_limit"]
         );
     }
 

@@ -3,7 +3,9 @@
 //! writer; PostgreSQL: a transaction-scoped advisory lock taken before reading the head), and
 //! replays the whole ledger for `verify`. The table refuses UPDATE, DELETE and TRUNCATE itself.
 
-use crate::projects::{ProjectMoney, parse_status, project_scope, project_scope_clause};
+use crate::projects::{
+    ProjectMoney, parse_status, project_scope, project_scope_clause, project_write_clause,
+};
 use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Backend, Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
@@ -502,6 +504,7 @@ pub(crate) async fn append_all<T: Tx>(
     postings: &[Posting],
     links: &[Option<usize>],
     scope_sql: &str,
+    own_org: Option<i64>,
     recorded_by: &str,
 ) -> StoreResult<Vec<Result<Entry, Vec<FieldError>>>> {
     lock(tx).await?;
@@ -549,7 +552,16 @@ pub(crate) async fn append_all<T: Tx>(
                 ensure_org(tx, &mut ledger, d.receiver_id).await?;
                 ensure_project(tx, &mut ledger, d.project_id, scope_sql).await?;
                 ensure_chain(tx, &mut ledger, d.passes_on).await?;
-                let problems = ledger.check(d);
+                let mut problems = ledger.check(d);
+                if let Some(own) = own_org
+                    && d.provider_id != own
+                    && d.receiver_id != own
+                {
+                    problems.push(FieldError::new(
+                        "provider_id",
+                        "机构用户只能登记本机构付出或收到的资金（付款方或收款方须为本机构）",
+                    ));
+                }
                 if problems.is_empty() {
                     Ok(ledger.entry_from_draft(d, head_id + 1, &now, recorded_by, &head_hash))
                 } else {
@@ -689,11 +701,16 @@ impl Db {
         batch_detail: Option<String>,
     ) -> StoreResult<Vec<Result<i64, Vec<FieldError>>>> {
         crate::projects::require_project_writer(caller)?;
-        let scope_sql = project_scope_clause(&caller.scope);
+        // Money is recorded only on projects the caller may change.
+        let scope_sql = project_write_clause(&caller.scope);
         let begin = self.begin_sql();
         on_db!(self, p => {
             let mut tx = p.begin_with(begin).await?;
-            let results = append_all(&mut tx, postings, links, &scope_sql, &caller.username).await?;
+            let own_org = match caller.scope {
+                domain::scope::Scope::Organisation(own) => Some(own),
+                _ => None,
+            };
+            let results = append_all(&mut tx, postings, links, &scope_sql, own_org, &caller.username).await?;
             if !commit || results.iter().any(|r| r.is_err()) {
                 tx.rollback().await?;
             } else {

@@ -407,6 +407,7 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
+        self.require_not_blocked(caller).await?;
         let mut out = LedgerImportOutcome {
             dry_run,
             ..Default::default()
@@ -494,6 +495,18 @@ impl Db {
             } else {
                 self.project_id_by_code(&code).await?
             };
+            if let Some(id) = existing
+                && !self.project_writable(caller, id).await?
+            {
+                // Someone else's project: refused without a word about it.
+                out.problem(
+                    line,
+                    "项目编号",
+                    &code,
+                    crate::projects::project_out_of_scope(&code),
+                );
+                continue;
+            }
             match self.check_project_row(caller, &input, existing).await? {
                 Ok(p) if out.problem_count == before => checked.push(p),
                 Ok(_) => {}
@@ -544,6 +557,7 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<LedgerImportOutcome> {
         crate::projects::require_project_writer(caller)?;
+        self.require_not_blocked(caller).await?;
         let mut out = LedgerImportOutcome {
             dry_run,
             ..Default::default()
@@ -574,7 +588,7 @@ impl Db {
             let reversal_of = domain::text::normalize(&c("冲销凭证号"));
             let (posting, link) = if !reversal_of.is_empty() {
                 let target = self
-                    .resolve_voucher(&reversal_of, None, &file_vouchers, &postings)
+                    .resolve_voucher(caller, &reversal_of, None, &file_vouchers, &postings)
                     .await?;
                 let value_date = domain::project::parse_date(&c("记账日期"));
                 if let Err(e) = &value_date {
@@ -625,6 +639,13 @@ impl Db {
                         if id.is_none() {
                             id = code.strip_prefix('#').unwrap_or(&code).parse::<i64>().ok();
                         }
+                        // Money goes only to projects the caller may change; any other is
+                        // answered like one that does not exist.
+                        if let Some(i) = id
+                            && !self.project_writable(caller, i).await?
+                        {
+                            id = None;
+                        }
                         project_ids.insert(code.clone(), id);
                         id
                     }
@@ -634,7 +655,7 @@ impl Db {
                         line,
                         "项目编号",
                         &code,
-                        format!("没有项目编号为“{code}”的项目"),
+                        crate::projects::project_out_of_scope(&code),
                     );
                 }
                 let passes = domain::text::normalize(&c("转拨凭证号"));
@@ -643,7 +664,7 @@ impl Db {
                 } else {
                     let kinds = [TxType::Disbursement, TxType::IncomingFunds];
                     match self
-                        .resolve_voucher(&passes, Some(&kinds), &file_vouchers, &postings)
+                        .resolve_voucher(caller, &passes, Some(&kinds), &file_vouchers, &postings)
                         .await?
                     {
                         Ok((id, link)) => (Some(id), link),
@@ -738,15 +759,21 @@ impl Db {
 
     /// A voucher number → the one entry it names: in the ledger (an id) or earlier in this file
     /// (a link to that posting). `kinds` limits the types that qualify.
+    /// Entries of projects the caller does not see are not there for it.
     async fn resolve_voucher(
         &self,
+        caller: &Caller,
         voucher: &str,
         kinds: Option<&[TxType]>,
         file_vouchers: &HashMap<String, Vec<usize>>,
         postings: &[Posting],
     ) -> StoreResult<Result<(i64, Option<usize>), String>> {
-        let in_ledger: Vec<(i64, String)> = on_db!(self, p => sqlx::query_as(
-            "SELECT id, tx_type FROM ledger_entries WHERE voucher_no = $1 AND reverses IS NULL").bind(voucher).fetch_all(p).await)?;
+        let sql = format!(
+            "SELECT e.id, e.tx_type FROM ledger_entries e JOIN projects p ON p.id = e.project_id WHERE e.voucher_no = $1 AND e.reverses IS NULL{}",
+            crate::projects::project_scope_clause(&crate::projects::project_scope(caller))
+        );
+        let in_ledger: Vec<(i64, String)> =
+            on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).bind(voucher).fetch_all(p).await)?;
         let ok_kind = |t: &str| kinds.is_none_or(|ks| ks.iter().any(|k| k.as_str() == t));
         let ledger: Vec<i64> = in_ledger
             .iter()

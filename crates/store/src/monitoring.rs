@@ -800,6 +800,7 @@ impl Db {
         file_name: &str,
     ) -> StoreResult<VisitImportOutcome> {
         require_field_work(caller)?;
+        self.require_not_blocked(caller).await?;
         let Table {
             headers,
             rows,
@@ -833,7 +834,8 @@ impl Db {
                     .map(|s| s.trim().to_string())
                     .unwrap_or_default()
             };
-            let no = cell(columns.household_no);
+            // As the registry stores it (NFKC): a full-width number names the same household.
+            let no = domain::text::normalize(&cell(columns.household_no));
             let raw_date = cell(columns.visit_date);
             let date = parse_loose_date(&raw_date)
                 .map(format_date)
@@ -899,7 +901,7 @@ impl Db {
                         row: *line,
                         column: columns.header(&headers, columns.household_no),
                         value: no.clone(),
-                        message: format!("户编号 {no} 不在建档立卡名单中（或不在您的管辖范围内）"),
+                        message: crate::registry_import::household_out_of_scope(no),
                     }),
                     None => {}
                     Some(id) => values.push(vec![

@@ -505,10 +505,12 @@ impl Db {
             .await?;
         let results = check_results(&input.results, &mut problems);
         let beneficiaries = self
-            .check_beneficiaries(&input.beneficiaries, &mut problems)
+            .check_beneficiaries(caller, &input.beneficiaries, &mut problems)
             .await?;
         let indicators = check_indicators(&input.indicators, &mut problems);
-        let loans = self.check_loans(&input.loans, &mut problems).await?;
+        let loans = self
+            .check_loans(caller, &input.loans, &mut problems)
+            .await?;
 
         problems.into_result().map_err(StoreError::invalid)?;
         Ok(ValidProject {
@@ -623,8 +625,25 @@ impl Db {
         Ok(out)
     }
 
+    /// A registry household's village, if the caller may link it: it exists and lies in the
+    /// caller's scope (organisation users, who do not read the registry, may link none).
+    async fn linkable_household(
+        &self,
+        caller: &Caller,
+        household_id: i64,
+    ) -> StoreResult<Option<(i64, i64)>> {
+        if !caller.can_read_registry() {
+            return Ok(None);
+        }
+        let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT village_key, member_count FROM households WHERE id = $1").bind(household_id).fetch_optional(p).await)?;
+        Ok(row.filter(|(village, _)| {
+            crate::registry_import::village_key_in_scope(&caller.scope, *village)
+        }))
+    }
+
     async fn check_beneficiaries(
         &self,
+        caller: &Caller,
         input: &[BeneficiaryInput],
         problems: &mut Problems,
     ) -> StoreResult<Vec<ValidBeneficiary>> {
@@ -647,11 +666,9 @@ impl Db {
             match (b.household_id, b.member_id) {
                 (Some(_), Some(_)) => problems.push(f("member_id"), "一行只能关联一户或一人"),
                 (Some(hid), None) => {
-                    let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT village_key, member_count FROM households WHERE id = $1").bind(hid).fetch_optional(p).await)?;
-                    match row {
-                        None => {
-                            problems.push(f("household_id"), format!("建档立卡户 {hid} 不存在"))
-                        }
+                    // Outside the scope is answered as "not there", the same text either way.
+                    match self.linkable_household(caller, hid).await? {
+                        None => problems.push(f("household_id"), unknown_household(hid)),
                         Some(_) if !seen_households.insert(hid) => {
                             problems.push(f("household_id"), format!("建档立卡户 {hid} 重复"))
                         }
@@ -666,9 +683,19 @@ impl Db {
                     }
                 }
                 (None, Some(mid)) => {
-                    let row: Option<(i64, i64)> = on_db!(self, p => sqlx::query_as("SELECT m.household_id, h.village_key FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1").bind(mid).fetch_optional(p).await)?;
+                    let row: Option<(i64, i64)> = if caller.can_read_registry() {
+                        on_db!(self, p => sqlx::query_as("SELECT m.household_id, h.village_key FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1").bind(mid).fetch_optional(p).await)?
+                    } else {
+                        None
+                    };
+                    let row = row.filter(|(_, village)| {
+                        crate::registry_import::village_key_in_scope(&caller.scope, *village)
+                    });
                     match row {
-                        None => problems.push(f("member_id"), format!("建档立卡人员 {mid} 不存在")),
+                        None => problems.push(
+                            f("member_id"),
+                            format!("建档立卡人员 {mid} 不在您的管辖范围内或不存在"),
+                        ),
                         Some(_) if !seen_members.insert(mid) => {
                             problems.push(f("member_id"), format!("建档立卡人员 {mid} 重复"))
                         }
@@ -722,6 +749,7 @@ impl Db {
 
     async fn check_loans(
         &self,
+        caller: &Caller,
         input: &[LoanInput],
         problems: &mut Problems,
     ) -> StoreResult<Vec<ValidLoan>> {
@@ -736,11 +764,10 @@ impl Db {
                 100,
                 "借款人",
             );
-            if let Some(hid) = l.household_id {
-                let found: Option<i64> = on_db!(self, p => sqlx::query_scalar("SELECT id FROM households WHERE id = $1").bind(hid).fetch_optional(p).await)?;
-                if found.is_none() {
-                    problems.push(f("household_id"), format!("建档立卡户 {hid} 不存在"));
-                }
+            if let Some(hid) = l.household_id
+                && self.linkable_household(caller, hid).await?.is_none()
+            {
+                problems.push(f("household_id"), unknown_household(hid));
             }
             let amount = l.amount.unwrap_or(0);
             if amount <= 0 {
@@ -962,7 +989,7 @@ impl Db {
         input: &ProjectInput,
     ) -> StoreResult<Project> {
         require_project_writer(caller)?;
-        let before = self.require_project(caller, id).await?;
+        let before = self.require_writable_project(caller, id).await?;
         let mut input = input.clone();
         input.status = None;
         input.status_date = None;
@@ -997,7 +1024,7 @@ impl Db {
         input: &StatusChangeInput,
     ) -> StoreResult<Project> {
         require_project_writer(caller)?;
-        let project = self.require_project(caller, id).await?;
+        let project = self.require_writable_project(caller, id).await?;
         let mut problems = Problems::default();
         let next = ProjectStatus::parse(&input.status);
         match next {
@@ -1090,6 +1117,12 @@ pub(crate) fn parse_status(s: &str) -> ProjectStatus {
     ProjectStatus::parse(s).unwrap_or(ProjectStatus::Approved)
 }
 
+/// A registry household a project may not link: missing or outside the caller's scope, in the
+/// same words.
+fn unknown_household(id: i64) -> String {
+    format!("建档立卡户 {id} 不在您的管辖范围内或不存在")
+}
+
 /// SQL restriction of projects `p` to a scope; numbers only.
 pub(crate) fn project_scope_clause(scope: &Scope) -> String {
     match scope {
@@ -1114,6 +1147,36 @@ pub(crate) fn project_scope_clause(scope: &Scope) -> String {
             )
         }
     }
+}
+
+/// SQL restriction of projects `p` to those a caller of this scope may change: an organisation
+/// its own organisation's projects; a district office those lying wholly in its regions (one
+/// location outside them is another office's business, and an update replaces all locations).
+pub(crate) fn project_write_clause(scope: &Scope) -> String {
+    let visible = project_scope_clause(scope);
+    match scope {
+        Scope::Regions(_) => {
+            let ranges = scope.region_ranges().unwrap_or_default();
+            if ranges.is_empty() {
+                return visible;
+            }
+            let parts: Vec<String> = ranges
+                .iter()
+                .map(|(lo, hi)| format!("(wl.region_key >= {lo} AND wl.region_key < {hi})"))
+                .collect();
+            format!(
+                "{visible} AND NOT EXISTS (SELECT 1 FROM project_locations wl WHERE wl.project_id = p.id AND NOT ({}))",
+                parts.join(" OR ")
+            )
+        }
+        _ => visible,
+    }
+}
+
+/// The answer for a 项目编号 the caller may not change: the same whether it names another
+/// organisation's or region's project or none at all.
+pub(crate) fn project_out_of_scope(code: &str) -> String {
+    format!("项目编号 {code} 不在您的管辖范围内或不存在")
 }
 
 /// A project as shown to callers who may not read the registry (the public, organisation
@@ -1495,6 +1558,31 @@ impl Db {
         Ok(
             on_db!(self, p => sqlx::query_scalar("SELECT id FROM projects WHERE code = $1").bind(code).fetch_optional(p).await)?,
         )
+    }
+
+    /// May this caller change the project (see `project_write_clause`)?
+    pub async fn project_writable(&self, caller: &Caller, id: i64) -> StoreResult<bool> {
+        if !caller.can_write_projects() {
+            return Ok(false);
+        }
+        let sql = format!(
+            "SELECT p.id FROM projects p WHERE p.id = $1{}",
+            project_write_clause(&caller.scope)
+        );
+        let found: Option<i64> = on_db!(self, p => sqlx::query_scalar(AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
+        Ok(found.is_some())
+    }
+
+    /// Refuses a change to a project the caller sees but may not change (404 when it does not
+    /// see it, as for reading).
+    async fn require_writable_project(&self, caller: &Caller, id: i64) -> StoreResult<Project> {
+        let project = self.require_project(caller, id).await?;
+        if !self.project_writable(caller, id).await? {
+            return Err(StoreError::Forbidden(
+                "此项目有地点不在您的管辖范围内，您不能修改".into(),
+            ));
+        }
+        Ok(project)
     }
 }
 

@@ -641,6 +641,46 @@ impl Db {
         }))
     }
 
+    /// Refuses a 户编号 for a new household when it is taken. Inside the caller's scope this is
+    /// the usual conflict; outside it the answer says only that the number is taken (not where)
+    /// and the attempt is recorded as an identity clash (see `audit`), which may block the user.
+    pub async fn require_household_no_free(
+        &self,
+        caller: &Caller,
+        household_no: &str,
+        source: &str,
+    ) -> StoreResult<()> {
+        require_write(caller)?;
+        self.require_not_blocked(caller).await?;
+        let no = domain::text::normalize(household_no);
+        if no.is_empty() {
+            return Ok(());
+        }
+        let village: Option<i64> = on_db!(self, p => sqlx::query_scalar("SELECT village_key FROM households WHERE household_no = $1").bind(&no).fetch_optional(p).await)?;
+        match village {
+            None => Ok(()),
+            Some(v) if crate::registry_import::village_key_in_scope(&caller.scope, v) => Err(
+                StoreError::Conflict(format!("户编号 {no} 已存在，请修改该户而不是新建")),
+            ),
+            Some(_) => {
+                let clash = crate::audit::IdentityClash {
+                    kind: "household_no",
+                    value: no.clone(),
+                    row: None,
+                };
+                let source = crate::audit::ClashSource {
+                    file_name: source.to_string(),
+                    sha256: None,
+                };
+                self.record_identity_clashes(caller, &source, &[clash])
+                    .await?;
+                Err(StoreError::Conflict(
+                    crate::registry_import::household_no_taken(&no),
+                ))
+            }
+        }
+    }
+
     /// Returns the full ID and phone numbers of a member; every reveal is recorded.
     pub async fn reveal_member(
         &self,

@@ -11,6 +11,7 @@
 //! - any problem anywhere means the transaction is rolled back: all or nothing. A dry run is
 //!   the same run, always rolled back. A killed process leaves the database as it was.
 
+use crate::audit::{ClashSource, IdentityClash};
 use crate::regions::Progress;
 use crate::sqlrt::{Cell, Tx, Ty, Val, insert_many, placeholders_for};
 use crate::tabular::{Table, TabularError};
@@ -22,6 +23,7 @@ use domain::registry::{
     MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_household_group, check_income_row,
     check_member_row, household_differences, per_capita,
 };
+use domain::scope::Scope;
 use domain::{RegionCode, RegionLevel};
 use serde::Serialize;
 // Fx-hashed maps: every row of a file goes through several of them, keyed by its own data.
@@ -94,6 +96,29 @@ enum Chunk {
     Groups(Vec<Group>, Vec<RowProblem>, u64),
     Incomes(Vec<(u64, IncomeRow)>, Vec<RowProblem>, u64),
     Fatal(String),
+}
+
+/// The answer for a household the caller may not touch, the same whether it exists elsewhere
+/// or not at all, so that it says nothing about other regions' registries.
+pub fn household_out_of_scope(household_no: &str) -> String {
+    format!("户编号 {household_no} 不在您的管辖范围内或不存在")
+}
+
+/// The answer for a person who is an active member of a household outside the caller's scope:
+/// the writer must learn that the person is taken, but not where.
+pub const PERSON_REGISTERED_ELSEWHERE: &str = "此人已在其他地区登记为在册成员，请联系上级核实";
+
+/// The answer for a 户编号 taken by a household outside the caller's scope.
+pub fn household_no_taken(household_no: &str) -> String {
+    format!("户编号 {household_no} 已被使用，请换用其他户编号或联系上级核实")
+}
+
+/// Is a stored household (by its village key) inside this scope?
+pub(crate) fn village_key_in_scope(scope: &Scope, village_key: i64) -> bool {
+    match scope {
+        Scope::Everything => true,
+        _ => RegionCode::from_key(village_key).is_some_and(|v| scope.allows_region(v)),
+    }
 }
 
 fn problem(line: u64, p: CellProblem) -> RowProblem {
@@ -246,6 +271,10 @@ pub(crate) struct RunState {
     counties: HashMap<i64, i64>,
     /// Households that existed before this run and were changed: (id, first row) to recheck.
     touched: Vec<(i64, u64)>,
+    /// The caller's scope: every household written, before and after, must lie inside it.
+    scope: Scope,
+    /// Clashes with records outside the scope, recorded after the run (see `audit`).
+    pub(crate) clashes: Vec<IdentityClash>,
 }
 
 impl RunState {
@@ -293,8 +322,10 @@ impl Db {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
         }
+        self.require_not_blocked(caller).await?;
         let tables = self.code_tables().await?;
         let sha = table.sha256.clone();
+        let mut clashes = Vec::new();
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(2);
         let (done_sender, done) = std::sync::mpsc::channel::<Vec<Group>>();
         let reader = tokio::task::spawn_blocking(move || match kind {
@@ -311,7 +342,7 @@ impl Db {
         );
         let result = on_db!(self, p => {
             let mut tx = p.begin().await?;
-            let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, &done_sender, progress).await;
+            let r = import_in_tx(&mut tx, caller, options, kind, &mut receiver, &done_sender, progress, &mut clashes).await;
             match r {
                 Ok(mut outcome) => {
                     let _ = reader.await;
@@ -344,6 +375,12 @@ impl Db {
             }
         });
         progress.finish();
+        let source = ClashSource {
+            file_name: options.file_name.clone(),
+            sha256: result.as_ref().ok().map(|o| o.sha256.clone()),
+        };
+        self.record_identity_clashes(caller, &source, &clashes)
+            .await?;
         result
     }
 
@@ -371,6 +408,7 @@ impl Db {
         if !caller.can_write_registry() {
             return Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()));
         }
+        self.require_not_blocked(caller).await?;
         let groups = vec![Group {
             rows: rows
                 .into_iter()
@@ -390,11 +428,13 @@ impl Db {
             .first()
             .map(|r| r.row.household.household_no.clone())
             .unwrap_or_default();
-        on_db!(self, p => {
+        let mut clashes = Vec::new();
+        let result = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let before = household_snapshot(&mut tx, &household_no).await?;
-            let mut state = begin_batch(&mut tx, caller.username.clone(), &options, "members").await?;
+            let mut state = begin_batch(&mut tx, caller, &options, "members").await?;
             apply_groups(&mut tx, caller.username.clone(), &mut state, &groups).await?;
+            clashes.append(&mut state.clashes);
             finish_members(&mut tx, &mut state).await?;
             // A member added by an event has that event's entry (below); any other create or
             // edit of a household gets one here, whichever door it came through.
@@ -422,11 +462,22 @@ impl Db {
             }
             if state.outcome.problem_count > 0 {
                 tx.rollback().await?;
-                return Err(StoreError::ImportRejected(state.outcome.problems));
+                Err(StoreError::ImportRejected(state.outcome.problems))
+            } else {
+                tx.commit().await?;
+                Ok(state.outcome)
             }
-            tx.commit().await?;
-            Ok(state.outcome)
-        })
+        });
+        self.record_identity_clashes(
+            caller,
+            &ClashSource {
+                file_name: file_name.into(),
+                sha256: None,
+            },
+            &clashes,
+        )
+        .await?;
+        result
     }
 }
 
@@ -640,10 +691,11 @@ pub struct MemberAdded {
 
 async fn begin_batch<T: Tx>(
     tx: &mut T,
-    username: String,
+    caller: &Caller,
     options: &ImportOptions,
     kind: &str,
 ) -> StoreResult<RunState> {
+    let username = caller.username.clone();
     let ids = insert_many(
         tx,
         "import_batches",
@@ -669,9 +721,12 @@ async fn begin_batch<T: Tx>(
         invalid_villages: HashSet::default(),
         counties: HashMap::default(),
         touched: Vec::new(),
+        scope: caller.scope.clone(),
+        clashes: Vec::new(),
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn import_in_tx<T: Tx>(
     tx: &mut T,
     caller: &Caller,
@@ -680,8 +735,24 @@ async fn import_in_tx<T: Tx>(
     receiver: &mut tokio::sync::mpsc::Receiver<Chunk>,
     done: &std::sync::mpsc::Sender<Vec<Group>>,
     progress: &dyn Progress,
+    clashes: &mut Vec<IdentityClash>,
 ) -> StoreResult<ImportOutcome> {
-    let mut state = begin_batch(tx, caller.username.clone(), options, kind).await?;
+    let mut state = begin_batch(tx, caller, options, kind).await?;
+    let outcome = import_chunks(tx, caller, kind, receiver, done, progress, &mut state).await;
+    // Found before any failure; recorded whatever becomes of the run.
+    clashes.append(&mut state.clashes);
+    outcome
+}
+
+async fn import_chunks<T: Tx>(
+    tx: &mut T,
+    caller: &Caller,
+    kind: &str,
+    receiver: &mut tokio::sync::mpsc::Receiver<Chunk>,
+    done: &std::sync::mpsc::Sender<Vec<Group>>,
+    progress: &dyn Progress,
+    state: &mut RunState,
+) -> StoreResult<ImportOutcome> {
     while let Some(chunk) = receiver.recv().await {
         match chunk {
             Chunk::Fatal(message) => {
@@ -696,7 +767,7 @@ async fn import_in_tx<T: Tx>(
             Chunk::Groups(groups, problems, seen) => {
                 problems.into_iter().for_each(|p| state.push(p));
                 state.outcome.rows += seen;
-                apply_groups(tx, caller.username.clone(), &mut state, &groups).await?;
+                apply_groups(tx, caller.username.clone(), state, &groups).await?;
                 // Freed by the reader (if it has finished, here).
                 let _ = done.send(groups);
                 progress.advance(seen);
@@ -704,13 +775,13 @@ async fn import_in_tx<T: Tx>(
             Chunk::Incomes(rows, problems, seen) => {
                 problems.into_iter().for_each(|p| state.push(p));
                 state.outcome.rows += seen;
-                apply_incomes(tx, &mut state, rows).await?;
+                apply_incomes(tx, state, rows).await?;
                 progress.advance(seen);
             }
         }
     }
     if kind == "members" {
-        finish_members(tx, &mut state).await?;
+        finish_members(tx, state).await?;
     }
     let o = &state.outcome;
     tx.exec(
@@ -720,7 +791,7 @@ async fn import_in_tx<T: Tx>(
     )
     .await?;
     state.outcome.problems.sort_by_key(|p| p.row);
-    Ok(state.outcome)
+    Ok(std::mem::take(&mut state.outcome))
 }
 
 /// Existing household as far as an import needs it.
@@ -741,6 +812,9 @@ struct ExistingMember {
     id: i64,
     household_id: i64,
     household_no: String,
+    /// The village of the member's household: outside the caller's scope, messages name no
+    /// household.
+    village_key: i64,
     member_no: Option<String>,
     id_number: Option<String>,
     active: bool,
@@ -935,12 +1009,21 @@ pub(crate) async fn apply_groups<T: Tx>(
                 .filter_map(|r| r.row.member.id_number().map(|n| n.as_str().to_string()))
         })
         .collect();
-    let member_select = "SELECT m.id, m.household_id, h.household_no, m.member_no, m.id_number, m.active FROM members m JOIN households h ON h.id = m.household_id WHERE";
-    let tys = [Ty::I64, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Bool];
+    let member_select = "SELECT m.id, m.household_id, h.household_no, m.member_no, m.id_number, m.active, h.village_key FROM members m JOIN households h ON h.id = m.household_id WHERE";
+    let tys = [
+        Ty::I64,
+        Ty::I64,
+        Ty::Str,
+        Ty::Str,
+        Ty::Str,
+        Ty::Bool,
+        Ty::I64,
+    ];
     let to_member = |r: Vec<Val>| ExistingMember {
         id: r[0].i64().unwrap_or_default(),
         household_id: r[1].i64().unwrap_or_default(),
         household_no: r[2].string(),
+        village_key: r[6].i64().unwrap_or_default(),
         member_no: r[3].str().map(String::from),
         id_number: r[4].str().map(String::from),
         active: r[5].bool().unwrap_or(false),
@@ -1001,6 +1084,35 @@ pub(crate) async fn apply_groups<T: Tx>(
         }
         let prior = existing.get(&h.household_no);
         let repeat_in_run = prior.is_some_and(|e| e.last_batch_id == Some(state.batch_id));
+        // Scope, from the parsed village and the stored one: no writing outside it, and no
+        // moving a household into or out of it. A village outside the scope is refused before
+        // anything is said about the 户编号, so nothing here tells whether it exists.
+        if !state.scope.allows_region(h.village) {
+            state.push(RowProblem {
+                row: first.line,
+                column: "行政区划代码".into(),
+                value: h.village.to_string(),
+                message: format!("村 {} 不在您的管辖范围内", h.village),
+            });
+            continue;
+        }
+        if let Some(e) = prior
+            && !village_key_in_scope(&state.scope, e.village_key)
+        {
+            // Taken elsewhere: the writer must hear it, bounded and audited (see `audit`).
+            state.push(RowProblem {
+                row: first.line,
+                column: "户编号".into(),
+                value: h.household_no.clone(),
+                message: household_no_taken(&h.household_no),
+            });
+            state.clashes.push(IdentityClash {
+                kind: "household_no",
+                value: h.household_no.clone(),
+                row: Some(first.line),
+            });
+            continue;
+        }
         if let Some(e) = prior.filter(|_| repeat_in_run) {
             // Rows of this household appeared earlier in the same file: they must agree.
             let stored = stored_fields(e, h);
@@ -1040,14 +1152,19 @@ pub(crate) async fn apply_groups<T: Tx>(
             if let Some(e) = matched
                 && Some(e.household_id) != household_id
             {
+                let message = if village_key_in_scope(&state.scope, e.village_key) {
+                    format!(
+                        "人编号属于户编号 {} 的成员，不能用于户编号 {}",
+                        e.household_no, h.household_no
+                    )
+                } else {
+                    MEMBER_NO_TAKEN.to_string()
+                };
                 state.push(RowProblem {
                     row: r.line,
                     column: "人编号".into(),
                     value: m.member_no.clone().unwrap_or_default(),
-                    message: format!(
-                        "人编号属于户编号 {} 的成员，不能用于户编号 {}",
-                        e.household_no, h.household_no
-                    ),
+                    message,
                 });
                 bad = true;
                 continue;
@@ -1058,14 +1175,19 @@ pub(crate) async fn apply_groups<T: Tx>(
                     .filter(|e| e.active && Some(e.id) != matched.map(|x| x.id))
                     && other.household_no != h.household_no
                 {
+                    let message = person_taken(
+                        state,
+                        n,
+                        r.line,
+                        &other.household_no,
+                        other.village_key,
+                        &h.household_no,
+                    );
                     state.push(RowProblem {
                         row: r.line,
                         column: "证件号码".into(),
                         value: n.masked(),
-                        message: format!(
-                            "此人已是户编号 {} 的在册成员，不能同时属于户编号 {}",
-                            other.household_no, h.household_no
-                        ),
+                        message,
                     });
                     bad = true;
                 }
@@ -1350,26 +1472,28 @@ pub(crate) async fn apply_groups<T: Tx>(
                 Some(n) => {
                     let other = tx
                         .rows(
-                            "SELECT h.household_no FROM members m JOIN households h ON h.id = m.household_id WHERE m.active AND m.id_number = $1",
+                            "SELECT h.household_no, h.village_key FROM members m JOIN households h ON h.id = m.household_id WHERE m.active AND m.id_number = $1",
                             &[n.as_str().into()],
-                            &[Ty::Str],
+                            &[Ty::Str, Ty::I64],
                         )
                         .await?;
-                    let other = other.first().map(|r| r[0].string()).unwrap_or_default();
+                    let (other, village_key) = other
+                        .first()
+                        .map(|r| (r[0].string(), r[1].i64().unwrap_or_default()))
+                        .unwrap_or_default();
+                    let message = person_taken(state, n, r.line, &other, village_key, no);
                     state.push(RowProblem {
                         row: r.line,
                         column: "证件号码".into(),
                         value: n.masked(),
-                        message: format!(
-                            "此人已是户编号 {other} 的在册成员，不能同时属于户编号 {no}"
-                        ),
+                        message,
                     });
                 }
                 None => state.push(RowProblem {
                     row: r.line,
                     column: "人编号".into(),
                     value: m.member_no.clone().unwrap_or_default(),
-                    message: "人编号已被其他成员使用，人编号不能重复".into(),
+                    message: MEMBER_NO_TAKEN.into(),
                 }),
             }
         }
@@ -1431,6 +1555,30 @@ pub(crate) async fn apply_groups<T: Tx>(
         }
     }
     Ok(())
+}
+
+const MEMBER_NO_TAKEN: &str = "人编号已被其他成员使用，人编号不能重复";
+
+/// The message for a person already an active member of another household: inside the scope it
+/// names both 户编号; outside it names none and the clash is recorded (see `audit`).
+fn person_taken(
+    state: &mut RunState,
+    n: &domain::id_number::IdNumber,
+    line: u64,
+    other_no: &str,
+    other_village: i64,
+    no: &str,
+) -> String {
+    if village_key_in_scope(&state.scope, other_village) {
+        format!("此人已是户编号 {other_no} 的在册成员，不能同时属于户编号 {no}")
+    } else {
+        state.clashes.push(IdentityClash {
+            kind: "id_number",
+            value: n.masked(),
+            row: Some(line),
+        });
+        PERSON_REGISTERED_ELSEWHERE.into()
+    }
 }
 
 /// The columns a re-import sets on a known household, from the values `v.column2…` of
@@ -1615,13 +1763,15 @@ async fn apply_incomes<T: Tx>(
         .collect();
     let found = lookup_in(
         tx,
-        "SELECT id, household_no, member_count, removed_year FROM households WHERE household_no IN",
+        "SELECT id, household_no, member_count, village_key FROM households WHERE household_no IN",
         &nos,
         &[Ty::I64, Ty::Str, Ty::I64, Ty::I64],
     )
     .await?;
+    // Households outside the scope are as unknown as those that do not exist.
     let households: HashMap<String, (i64, i64)> = found
         .into_iter()
+        .filter(|r| village_key_in_scope(&state.scope, r[3].i64().unwrap_or_default()))
         .map(|r| {
             (
                 r[1].string(),
@@ -1640,7 +1790,7 @@ async fn apply_incomes<T: Tx>(
                 row: *line,
                 column: "户编号".into(),
                 value: r.household_no.clone(),
-                message: format!("户编号 {} 不在建档立卡名单中", r.household_no),
+                message: household_out_of_scope(&r.household_no),
             });
             continue;
         };
@@ -1750,4 +1900,29 @@ pub(crate) async fn assign_member_numbers<T: Tx>(
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_household_is_in_scope_by_its_village() {
+        let key = |c: &str| RegionCode::parse(c).unwrap().key();
+        let county = Scope::Regions(vec![RegionCode::parse("441621").unwrap()]);
+        assert!(village_key_in_scope(&county, key("441621103212")));
+        assert!(!village_key_in_scope(&county, key("360730100001")));
+        assert!(
+            !village_key_in_scope(&Scope::Organisation(3), key("441621103212")),
+            "organisations keep no registry"
+        );
+        assert!(village_key_in_scope(
+            &Scope::Everything,
+            key("360730100001")
+        ));
+        assert!(
+            !village_key_in_scope(&county, -1),
+            "an unreadable key is in no scope"
+        );
+    }
 }

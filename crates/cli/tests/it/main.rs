@@ -20,4 +20,5 @@ mod regions;
 mod registry;
 mod registry_pages;
 mod schema;
+mod scope_abuse;
 mod stats;

@@ -93,6 +93,7 @@ async fn every_documented_read_answers() {
         let concrete = path
             .replace("{code}", "653131")
             .replace("{year}", "2020")
+            .replace("{username}", crate::harness::ADMIN_USER)
             .replace(
                 "{id}",
                 &if path.contains("pairings") {

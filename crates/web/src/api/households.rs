@@ -397,39 +397,15 @@ async fn create(
         return Err(ApiError::forbidden("您没有修改建档立卡数据的权限"));
     }
     let no = body.get("household_no").map(cell).unwrap_or_default();
-    if !no.trim().is_empty()
-        && state
-            .db
-            .household_id_by_no(&Caller::system(), no.trim())
-            .await?
-            .is_some()
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("户编号 {} 已存在，请用 PUT 修改", no.trim()),
-        ));
-    }
-    scope_check(&caller, &body)?;
+    state
+        .db
+        .require_household_no_free(&caller, &no, "API")
+        .await?;
     let id = write_household(&state, &caller, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(require_household(&state, &caller, id).await?),
     ))
-}
-
-/// A village outside the caller's scope is refused before anything else.
-fn scope_check(caller: &Caller, body: &Map<String, Value>) -> Result<(), ApiError> {
-    let village = body.get("village_code").map(cell).unwrap_or_default();
-    if let Ok(code) = domain::RegionCode::parse(&village)
-        && !caller.scope.allows_region(code)
-    {
-        return Err(ApiError::invalid_field(
-            "village_code",
-            format!("村 {code} 不在您的管辖范围内"),
-        ));
-    }
-    Ok(())
 }
 
 async fn update(
@@ -456,7 +432,6 @@ async fn update(
             json!(domain::registry::HOUSEHOLD_TYPE_NOT_REGISTERED),
         );
     }
-    scope_check(&caller, &body)?;
     write_household(&state, &caller, &body).await?;
     Ok(Json(require_household(&state, &caller, id).await?))
 }

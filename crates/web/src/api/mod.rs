@@ -3,6 +3,7 @@
 //! `{"error": {"code", "message", "details"}}` with the matching status.
 
 pub mod assessment;
+mod clashes;
 pub mod exports;
 pub mod households;
 pub mod ledger;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(assessment::routes())
         .merge(exports::routes())
         .merge(stats::routes())
+        .merge(clashes::routes())
         .fallback(not_found)
 }
 

@@ -123,5 +123,6 @@ pub async fn document() -> Json<Value> {
     super::households::openapi(&mut doc);
     super::stats::openapi(&mut doc);
     super::assessment::openapi(&mut doc);
+    super::clashes::openapi(&mut doc);
     Json(doc)
 }

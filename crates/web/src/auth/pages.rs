@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account))
         .route(super::PASSWORD_PAGE, post(change_password))
         .route("/audit", get(audit_page))
+        .route(
+            "/audit/identity-clashes/{username}/clear",
+            post(clear_identity_clashes),
+        )
 }
 
 /// A local path to return to after login: no other host, no scheme, no backslash tricks.
@@ -320,6 +324,8 @@ pub fn action_name(action: &str) -> &'static str {
         "set_password" => "修改密码",
         "event" => "动态调整",
         "revoke" => "吊销",
+        store::audit::CLASH_ACTION => "管辖范围外身份冲突",
+        store::audit::CLASH_CLEAR_ACTION => "解除身份冲突暂停",
         _ => "",
     }
 }
@@ -335,6 +341,7 @@ pub fn entity_name(entity: &str) -> &'static str {
         "member" | "members" => "家庭成员",
         "project" => "项目",
         "transaction" => "资金往来",
+        "identity_clash" => "身份冲突",
         _ => "",
     }
 }
@@ -369,7 +376,16 @@ struct AuditPage {
     error: Option<String>,
     items: Vec<AuditRow>,
     next_link: Option<String>,
+    /// Users refused imports and household writes for their identity clashes.
+    blocked: Vec<store::audit::BlockedUser>,
+    /// The newest identity clashes.
+    clashes: Vec<AuditRow>,
+    /// Administrators clear blocks; auditors only see them.
+    can_clear: bool,
 }
+
+/// Identity clashes listed above the log.
+const CLASHES_SHOWN: i64 = 20;
 
 const AUDIT_PAGE_SIZE: i64 = 100;
 
@@ -421,7 +437,23 @@ async fn audit_page(
         error: None,
         items: Vec::new(),
         next_link: None,
+        blocked: Vec::new(),
+        clashes: Vec::new(),
+        can_clear: caller.is_admin(),
     };
+    match (
+        state.db.blocked_users(&caller).await,
+        state
+            .db
+            .identity_clashes(&caller, None, CLASHES_SHOWN)
+            .await,
+    ) {
+        (Ok(blocked), Ok(clashes)) => {
+            page.blocked = blocked;
+            page.clashes = clashes.into_iter().map(AuditRow::from).collect();
+        }
+        (Err(e), _) | (_, Err(e)) => return PageError::from(e).into_response(),
+    }
     let filter = match audit_filter(&q) {
         Ok(f) => f,
         Err(e) => {
@@ -453,6 +485,18 @@ async fn audit_page(
         .map(|c| format!("/audit?{query_string}&cursor={c}"));
     page.items = listed.items.into_iter().map(AuditRow::from).collect();
     render(page, StatusCode::OK)
+}
+
+/// The administrator's "解除" on the audit page: lifts a user's identity-clash block.
+async fn clear_identity_clashes(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Response {
+    match state.db.clear_identity_clashes(&caller, &username).await {
+        Ok(()) => Redirect::to("/audit").into_response(),
+        Err(e) => PageError::from(e).into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -1751,26 +1751,16 @@ async fn create(
     let rows = filled_rows(&st);
     let no = st.get("household_no");
     let result: Result<i64, ApiError> = async {
-        if !no.is_empty()
-            && state
-                .db
-                .household_id_by_no(&Caller::system(), &no)
-                .await?
-                .is_some()
-        {
-            return Err(ApiError::invalid_field(
-                "household_no",
-                format!("户编号 {no} 已存在，请到该户页面修改"),
-            ));
-        }
-        if let Ok(code) = RegionCode::parse(&st.get("village_code"))
-            && !caller.scope.allows_region(code)
-        {
-            return Err(ApiError::invalid_field(
-                "village_code",
-                format!("村 {code} 不在您的管辖范围内"),
-            ));
-        }
+        state
+            .db
+            .require_household_no_free(&caller, &no, "页面")
+            .await
+            .map_err(|e| match e {
+                store::StoreError::Conflict(message) => {
+                    ApiError::invalid_field("household_no", message)
+                }
+                other => other.into(),
+            })?;
         write_household(&state, &caller, &household_body(&st, &rows, false)).await
     }
     .await;
@@ -1934,14 +1924,6 @@ async fn update(
         }
     }
     let result: Result<i64, ApiError> = async {
-        if let Ok(code) = RegionCode::parse(&st.get("village_code"))
-            && !caller.scope.allows_region(code)
-        {
-            return Err(ApiError::invalid_field(
-                "village_code",
-                format!("村 {code} 不在您的管辖范围内"),
-            ));
-        }
         let mut body = household_body(&st, &rows, true);
         // Masked numbers mean "unchanged", which needs each member's 人编号. Check the form first
         // with stand-in numbers so a refused form writes nothing; then give members without a
