@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod demo;
+mod exit_status;
 mod fuzz_queries;
 mod ledger;
 mod organisations;
