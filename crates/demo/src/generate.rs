@@ -185,7 +185,8 @@ table!(
         "year",
         "note",
         "recorded_at",
-        "recorded_by"
+        "recorded_by",
+        "source"
     ]
 );
 table!(
@@ -872,6 +873,8 @@ impl Generator<'_> {
                             note.into(),
                             at.as_str().into(),
                             RECORDED_BY.into(),
+                            // Historical statuses from before the system existed.
+                            domain::poverty_status::SOURCE_IMPORT.into(),
                         ],
                     )?;
                 }
@@ -883,7 +886,22 @@ impl Generator<'_> {
                 // monitoring threshold (1.5 × the line) and none drops sharply without cause:
                 // the monitoring screen then finds a few percent, as DOMAIN.md §7 expects.
                 let level = self.rng.random_range(1.2..2.2);
-                for year in identified..=LAST_YEAR {
+                // From the year before the first one assessed (2013): an exit in 2014 needs
+                // the income of the year before it (stable_years), and `assess --year 2014` …
+                // `--year 2020` must find every year it asks for. The years before
+                // identification are drawn from the household's own stream (cloning the
+                // generator does not advance it), so every other figure of the demo stays as
+                // it was.
+                let mut before = {
+                    use rand::SeedableRng;
+                    StdRng::seed_from_u64(self.rng.clone().random::<u64>() ^ id as u64)
+                };
+                for year in (FIRST_REGISTRY_YEAR - 1)..=LAST_YEAR {
+                    let rng: &mut StdRng = if year < identified {
+                        &mut before
+                    } else {
+                        &mut self.rng
+                    };
                     let poor_in_year = match (exit_year, relapse_year) {
                         (_, Some(r)) if year >= r => true,
                         (Some(e), _) => year < e - 1,
@@ -891,19 +909,19 @@ impl Generator<'_> {
                     };
                     let l = line(year);
                     let per_capita_target = if poor_in_year {
-                        (l as f64 * self.rng.random_range(0.55..0.95)) as i64
+                        (l as f64 * rng.random_range(0.55..0.95)) as i64
                     } else {
                         let since = exit_year.map_or(0, |e| (year - e + 1).max(0));
                         (l as f64
                             * level
-                            * self.rng.random_range(0.92..1.08)
+                            * rng.random_range(0.92..1.08)
                             * (1.0 + 0.07 * since as f64)) as i64
                     };
                     let net = per_capita_target * size;
-                    let transfer = (net as f64 * self.rng.random_range(0.12..0.35)) as i64;
-                    let property = (net as f64 * self.rng.random_range(0.0..0.03)) as i64;
-                    let cost = (net as f64 * self.rng.random_range(0.02..0.08)) as i64;
-                    let business = (net as f64 * self.rng.random_range(0.08..0.3)) as i64 + cost;
+                    let transfer = (net as f64 * rng.random_range(0.12..0.35)) as i64;
+                    let property = (net as f64 * rng.random_range(0.0..0.03)) as i64;
+                    let cost = (net as f64 * rng.random_range(0.02..0.08)) as i64;
+                    let business = (net as f64 * rng.random_range(0.08..0.3)) as i64 + cost;
                     let wage = net - transfer - property - (business - cost);
                     let per = per_capita(Fen(net), size).map(|f| f.0).unwrap_or(0);
                     let at = format!("{year}-12-31T08:00:00Z");

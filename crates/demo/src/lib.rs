@@ -87,6 +87,16 @@ async fn next_id(db: &Db, table: &str) -> Result<i64, DemoError> {
     Ok(n + 1)
 }
 
+/// A village committee (村民委员会) in the NBS scheme: the 12-digit code's last three digits
+/// 200–399 (001–199 are urban residents' committees, 居委会, where no registered poor live).
+fn is_village_committee(code: &str) -> bool {
+    code.len() == 12
+        && code
+            .get(9..)
+            .and_then(|s| s.parse::<u32>().ok())
+            .is_some_and(|n| (200..=399).contains(&n))
+}
+
 async fn county_places(db: &Db, s: &Scenario) -> Result<Vec<CountyPlaces>, DemoError> {
     let mut out = Vec::new();
     for c in &s.counties {
@@ -95,15 +105,19 @@ async fn county_places(db: &Db, s: &Scenario) -> Result<Vec<CountyPlaces>, DemoE
             "SELECT v.key, v.code, v.name, t.name FROM regions v JOIN regions t ON t.key = v.parent_key
              WHERE v.level = 5 AND v.key >= $1 AND v.key < $2 AND v.retired_year IS NULL ORDER BY v.key")
             .bind(lo).bind(hi).fetch_all(p).await)?;
-        if rows.is_empty() {
+        if !rows
+            .iter()
+            .any(|(_, code, _, _)| is_village_committee(code))
+        {
             return Err(DemoError::Scenario(format!(
-                "{}（{}）在区划表中没有村级单位",
+                "{}（{}）在区划表中没有村民委员会",
                 c.name, c.code
             )));
         }
         out.push(CountyPlaces {
             villages: rows
                 .into_iter()
+                .filter(|(_, code, _, _)| is_village_committee(code))
                 .map(|(key, code, name, town_name)| Village {
                     key,
                     code,

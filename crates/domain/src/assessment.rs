@@ -4,7 +4,7 @@
 //! force), so changing a rule never rewrites a past decision or its explanation.
 
 use crate::money::Fen;
-use crate::region::WESTERN_PROVINCES;
+use crate::region::{RegionCode, WESTERN_PROVINCES};
 use crate::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,9 +59,12 @@ pub struct Rules {
     /// Poverty incidence threshold in basis points (200 = 2%), and the western provinces' (300).
     pub incidence_bp: i64,
     pub incidence_bp_west: i64,
-    /// Province overrides of the incidence threshold, basis points.
-    #[serde(default)]
-    pub incidence_bp_by_province: BTreeMap<i64, i64>,
+    /// Overrides of the incidence threshold, basis points, keyed by a region code prefix (a
+    /// province "45", a prefecture "4510", a county "451024"): the longest prefix of a village or
+    /// county wins. Stored versions before this named it `incidence_bp_by_province` (province
+    /// keys only, which are prefixes too).
+    #[serde(default, alias = "incidence_bp_by_province")]
+    pub incidence_bp_by_region: BTreeMap<String, i64>,
     /// County exit: wrongful-exit and missed-poor rates below, approval at least (basis points).
     pub wrongful_exit_bp: i64,
     pub missed_poor_bp: i64,
@@ -80,10 +83,34 @@ pub struct Rules {
     /// about other regions' people by trying numbers. Stored versions without it read 20.
     #[serde(default = "default_identity_clash_daily_limit")]
     pub identity_clash_daily_limit: i64,
+    /// The last year a status may change to 返贫 (from the next year a new difficulty is a
+    /// monitoring case).
+    #[serde(default = "default_returned_status_last_year")]
+    pub returned_status_last_year: i64,
+    /// 扶贫小额信贷: longest term in months and largest amount per household in yuan.
+    #[serde(default = "default_microloan_max_months")]
+    pub microloan_max_months: i64,
+    #[serde(default = "default_microloan_max_yuan")]
+    pub microloan_max_yuan: i64,
 }
 
 fn default_identity_clash_daily_limit() -> i64 {
     20
+}
+
+/// 2020: from 2021 the monitoring guidance applies (DOMAIN.md §7).
+fn default_returned_status_last_year() -> i64 {
+    2020
+}
+
+/// 扶贫小额信贷 (2014 guidance): at most 3 years …
+fn default_microloan_max_months() -> i64 {
+    36
+}
+
+/// … and at most 5万元 per household.
+fn default_microloan_max_yuan() -> i64 {
+    50_000
 }
 
 impl Default for Rules {
@@ -139,7 +166,7 @@ impl Default for Rules {
             ],
             incidence_bp: 200,
             incidence_bp_west: 300,
-            incidence_bp_by_province: BTreeMap::new(),
+            incidence_bp_by_region: BTreeMap::new(),
             wrongful_exit_bp: 200,
             missed_poor_bp: 200,
             approval_bp: 9000,
@@ -148,6 +175,9 @@ impl Default for Rules {
             elimination_months: 6,
             extra_criteria: Vec::new(),
             identity_clash_daily_limit: default_identity_clash_daily_limit(),
+            returned_status_last_year: default_returned_status_last_year(),
+            microloan_max_months: default_microloan_max_months(),
+            microloan_max_yuan: default_microloan_max_yuan(),
         }
     }
 }
@@ -198,25 +228,30 @@ impl Rules {
         Some((Fen(fen), source))
     }
 
-    pub fn incidence_threshold_bp(&self, province: i64) -> i64 {
-        if let Some(bp) = self.incidence_bp_by_province.get(&province) {
-            return *bp;
-        }
-        if WESTERN_PROVINCES.contains(&province) {
-            self.incidence_bp_west
-        } else {
-            self.incidence_bp
-        }
+    /// The most specific override whose prefix contains the region: (prefix, basis points).
+    fn incidence_override(&self, region: RegionCode) -> Option<(&str, i64)> {
+        let code = region.to_string();
+        self.incidence_bp_by_region
+            .iter()
+            .filter(|(prefix, _)| code.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(prefix, bp)| (prefix.as_str(), *bp))
     }
 
-    fn incidence_bp_threshold_detail(&self, province: i64) -> (i64, String) {
-        let bp = self.incidence_threshold_bp(province);
-        let why = if self.incidence_bp_by_province.contains_key(&province) {
-            "本省标准"
+    /// The incidence threshold of a village or county: its most specific override, else the
+    /// western or the central-and-eastern default.
+    pub fn incidence_threshold_bp(&self, region: RegionCode) -> i64 {
+        self.incidence_bp_threshold_detail(region).0
+    }
+
+    fn incidence_bp_threshold_detail(&self, region: RegionCode) -> (i64, String) {
+        let province = region.province_prefix();
+        let (bp, why) = if let Some((prefix, bp)) = self.incidence_override(region) {
+            (bp, format!("本地标准（区划 {prefix}）"))
         } else if WESTERN_PROVINCES.contains(&province) {
-            "西部省份标准"
+            (self.incidence_bp_west, "西部省份标准".to_string())
         } else {
-            "中东部省份标准"
+            (self.incidence_bp, "中东部省份标准".to_string())
         };
         (bp, format!("{why} {}", bp_percent(bp)))
     }
@@ -308,19 +343,39 @@ impl Rules {
                 );
             }
         }
-        for (p, bp) in &self.incidence_bp_by_province {
-            if !(11..=82).contains(p) {
+        for (p, bp) in &self.incidence_bp_by_region {
+            let province = RegionCode::parse(p).map(|c| c.province_prefix());
+            if !province.is_ok_and(|v| (11..=82).contains(&v)) {
                 push(
-                    format!("incidence_bp_by_province.{p}"),
-                    "省级代码应为两位数字".into(),
+                    format!("incidence_bp_by_region.{p}"),
+                    "区划代码前缀应为 2 位（省）、4 位（市）、6 位（县）、9 位（乡）或 12 位（村）数字"
+                        .into(),
                 );
             }
             if !(0..=10_000).contains(bp) {
                 push(
-                    format!("incidence_bp_by_province.{p}"),
+                    format!("incidence_bp_by_region.{p}"),
                     "比例以万分之一计，应在 0–10000 之间".into(),
                 );
             }
+        }
+        if !(2000..=2100).contains(&self.returned_status_last_year) {
+            push(
+                "returned_status_last_year".into(),
+                "登记返贫的最后年份应在 2000–2100 之间".into(),
+            );
+        }
+        if !(1..=120).contains(&self.microloan_max_months) {
+            push(
+                "microloan_max_months".into(),
+                "扶贫小额信贷最长期限应为 1–120 个月".into(),
+            );
+        }
+        if !(1..=10_000_000).contains(&self.microloan_max_yuan) {
+            push(
+                "microloan_max_yuan".into(),
+                "扶贫小额信贷每户最高额度应为 1–10000000 元".into(),
+            );
         }
         if !(1..=30).contains(&self.publicity_days) {
             push("publicity_days".into(), "公示天数应为 1–30".into());
@@ -616,11 +671,11 @@ pub fn incidence_bp(remaining_poor: i64, rural_population: i64) -> Option<i64> {
 /// is exact (remaining × 10000 < threshold × population), not on a rounded percentage.
 pub fn incidence_criterion(
     rules: &Rules,
-    province: i64,
+    region: RegionCode,
     remaining_poor: i64,
     rural_population: i64,
 ) -> Criterion {
-    let threshold = rules.incidence_bp_threshold_detail(province);
+    let threshold = rules.incidence_bp_threshold_detail(region);
     let name = format!("贫困发生率低于{}", bp_percent(threshold.0));
     match rural_population {
         p if p <= 0 => Criterion::new(
@@ -759,37 +814,58 @@ pub fn county_review_criteria(rules: &Rules, r: &CountyReview) -> Vec<Criterion>
 }
 
 // ---------------------------------------------------------------------------------------------
-// The exit procedure (拟退出 → 民主评议 → 公示 → 公告 → 销号; 异议 stops it).
+// The exit procedure (2016 opinion): 拟退出 → 民主评议 → 村两委和驻村工作队核实 → 贫困户认可 → 公示
+// → 公告 → 销号. A household that does not agree (不认可) stops it like an objection in 公示 (异议).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitStep {
     Proposed,
     Review,
+    Verification,
+    Consent,
     Publicity,
     Announcement,
     Removed,
     Objection,
+    Refusal,
 }
 
 impl ExitStep {
-    pub const ALL: [ExitStep; 6] = [
+    pub const ALL: [ExitStep; 9] = [
         ExitStep::Proposed,
         ExitStep::Review,
+        ExitStep::Verification,
+        ExitStep::Consent,
         ExitStep::Publicity,
         ExitStep::Announcement,
         ExitStep::Removed,
         ExitStep::Objection,
+        ExitStep::Refusal,
+    ];
+
+    /// The steps of a procedure that runs to its end, in order (no stops).
+    pub const CHAIN: [ExitStep; 7] = [
+        ExitStep::Proposed,
+        ExitStep::Review,
+        ExitStep::Verification,
+        ExitStep::Consent,
+        ExitStep::Publicity,
+        ExitStep::Announcement,
+        ExitStep::Removed,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ExitStep::Proposed => "proposed",
             ExitStep::Review => "review",
+            ExitStep::Verification => "verification",
+            ExitStep::Consent => "consent",
             ExitStep::Publicity => "publicity",
             ExitStep::Announcement => "announcement",
             ExitStep::Removed => "removed",
             ExitStep::Objection => "objection",
+            ExitStep::Refusal => "refusal",
         }
     }
 
@@ -797,31 +873,66 @@ impl ExitStep {
         match self {
             ExitStep::Proposed => "拟退出",
             ExitStep::Review => "民主评议",
+            ExitStep::Verification => "村两委和驻村工作队核实",
+            ExitStep::Consent => "贫困户认可",
             ExitStep::Publicity => "公示",
             ExitStep::Announcement => "公告",
             ExitStep::Removed => "销号",
             ExitStep::Objection => "异议（程序中止）",
+            ExitStep::Refusal => "贫困户不认可（程序中止）",
         }
     }
 
-    /// Accepts the English key or the Chinese name ("异议" without the suffix too).
+    /// Whether the step ends the procedure without an exit (it may start again with 拟退出).
+    pub fn stops(self) -> bool {
+        matches!(self, ExitStep::Objection | ExitStep::Refusal)
+    }
+
+    /// Accepts the English key or the Chinese name (the stops without their suffix too:
+    /// "异议", "不认可", "贫困户不认可"; "核实" for the verification).
     pub fn parse(s: &str) -> Option<ExitStep> {
         let t = s.trim();
-        ExitStep::ALL.into_iter().find(|e| {
-            e.as_str() == t || e.name_zh() == t || (t == "异议" && *e == ExitStep::Objection)
+        let short = match t {
+            "异议" => Some(ExitStep::Objection),
+            "不认可" | "贫困户不认可" => Some(ExitStep::Refusal),
+            "核实" => Some(ExitStep::Verification),
+            "认可" => Some(ExitStep::Consent),
+            _ => None,
+        };
+        short.or_else(|| {
+            ExitStep::ALL
+                .into_iter()
+                .find(|e| e.as_str() == t || e.name_zh() == t)
         })
     }
 
     /// The steps that may follow this one (None = nothing recorded yet).
     pub fn next_steps(current: Option<ExitStep>) -> &'static [ExitStep] {
         match current {
-            None | Some(ExitStep::Objection) => &[ExitStep::Proposed],
+            None | Some(ExitStep::Objection) | Some(ExitStep::Refusal) => &[ExitStep::Proposed],
             Some(ExitStep::Proposed) => &[ExitStep::Review],
-            Some(ExitStep::Review) => &[ExitStep::Publicity],
+            Some(ExitStep::Review) => &[ExitStep::Verification],
+            Some(ExitStep::Verification) => &[ExitStep::Consent, ExitStep::Refusal],
+            Some(ExitStep::Consent) => &[ExitStep::Publicity],
             Some(ExitStep::Publicity) => &[ExitStep::Announcement, ExitStep::Objection],
             Some(ExitStep::Announcement) => &[ExitStep::Removed],
             Some(ExitStep::Removed) => &[],
         }
+    }
+
+    /// The whole procedure in words, for pages and API descriptions.
+    pub fn chain_zh(publicity_days: i64) -> String {
+        let chain: Vec<String> = ExitStep::CHAIN
+            .iter()
+            .map(|s| match s {
+                ExitStep::Publicity => format!("公示（不少于 {publicity_days} 天）"),
+                s => s.name_zh().to_string(),
+            })
+            .collect();
+        format!(
+            "{}；贫困户不认可或公示期内有异议则程序中止（须写明理由），可重新拟退出。",
+            chain.join(" → ")
+        )
     }
 }
 
@@ -914,7 +1025,8 @@ pub struct StepRecord {
 /// Checks the next step of an exit procedure against the steps recorded so far (oldest
 /// first): the order, dates that never go back, a 公示 of at least `publicity_days` days before
 /// the 公告 (公示 from day D lasts D … D+days−1; the 公告 may be dated D+days at the earliest),
-/// an objection only during the 公示 and with its reason, a responsible person for every step.
+/// an objection only during the 公示 window (D … D+days−1) and, like the household's refusal,
+/// with its reason; a responsible person for every step.
 pub fn check_exit_step(
     rules: &Rules,
     history: &[StepRecord],
@@ -932,6 +1044,8 @@ pub fn check_exit_step(
             format!("退出程序已销号结束，不能再登记“{}”", next.name_zh())
         } else if next == ExitStep::Objection {
             format!("只有在公示期间才能登记异议（当前：{now}）")
+        } else if next == ExitStep::Refusal {
+            format!("贫困户认可与否在村两委和驻村工作队核实之后登记（当前：{now}）")
         } else {
             format!(
                 "当前步骤为“{now}”，下一步只能是：{}",
@@ -950,6 +1064,9 @@ pub fn check_exit_step(
     if next == ExitStep::Objection && note.trim().is_empty() {
         out.push(FieldError::new("note", "登记异议须写明理由"));
     }
+    if next == ExitStep::Refusal && note.trim().is_empty() {
+        out.push(FieldError::new("note", "贫困户不认可须写明理由"));
+    }
     match parse_date(date) {
         None => out.push(FieldError::new("date", "日期应为 YYYY-MM-DD")),
         Some(d) => {
@@ -964,6 +1081,22 @@ pub fn check_exit_step(
                         format_date(c.date)
                     ),
                 ));
+            }
+            if next == ExitStep::Objection
+                && let Some(p) = current.filter(|c| c.step == ExitStep::Publicity)
+            {
+                let end = publicity_end(p.date, rules.publicity_days);
+                if days_from_civil(d) > days_from_civil(end) {
+                    out.push(FieldError::new(
+                        "date",
+                        format!(
+                            "公示期为 {} 至 {}（{} 天），异议须在公示期内提出",
+                            format_date(p.date),
+                            format_date(end),
+                            rules.publicity_days
+                        ),
+                    ));
+                }
             }
             if next == ExitStep::Announcement
                 && let Some(p) = history.iter().rev().find(|s| s.step == ExitStep::Publicity)
@@ -1661,36 +1794,93 @@ mod tests {
         assert!(d.criteria[0].detail.contains("没有 2022 年的贫困线"));
     }
 
+    fn c(code: &str) -> RegionCode {
+        RegionCode::parse(code).unwrap()
+    }
+
+    #[test]
+    fn incidence_overrides_are_keyed_by_any_region_prefix_the_longest_winning() {
+        let mut r = Rules::default();
+        assert!(r.incidence_bp_by_region.is_empty(), "none by default");
+        // 百色市 (4510) in 广西 sets 2.5%; 广西 as a whole stays at the western 3%.
+        r.incidence_bp_by_region.insert("4510".into(), 250);
+        assert_eq!(r.incidence_threshold_bp(c("451024")), 250);
+        assert_eq!(r.incidence_threshold_bp(c("451024103212")), 250);
+        assert_eq!(r.incidence_threshold_bp(c("450102")), 300);
+        r.incidence_bp_by_region.insert("45".into(), 200);
+        assert_eq!(r.incidence_threshold_bp(c("450102")), 200);
+        assert_eq!(
+            r.incidence_threshold_bp(c("451024")),
+            250,
+            "the prefecture beats its province"
+        );
+        let crit = incidence_criterion(&r, c("451024"), 24, 1000);
+        assert!(
+            crit.passed && crit.detail.contains("区划 4510"),
+            "{}",
+            crit.detail
+        );
+        assert!(!incidence_criterion(&r, c("451024"), 25, 1000).passed);
+        // Stored versions named the map by province; they still load.
+        let mut old = serde_json::to_value(Rules::default()).unwrap();
+        let o = old.as_object_mut().unwrap();
+        o.remove("incidence_bp_by_region");
+        o.remove("returned_status_last_year");
+        o.remove("microloan_max_months");
+        o.remove("microloan_max_yuan");
+        o.insert(
+            "incidence_bp_by_province".into(),
+            serde_json::json!({"44": 300}),
+        );
+        let back: Rules = serde_json::from_value(old).unwrap();
+        assert_eq!(back.incidence_threshold_bp(c("441621")), 300);
+        assert_eq!(
+            (
+                back.returned_status_last_year,
+                back.microloan_max_months,
+                back.microloan_max_yuan
+            ),
+            (2020, 36, 50_000)
+        );
+        r.incidence_bp_by_region.insert("4x".into(), 200);
+        r.incidence_bp_by_region.insert("441".into(), 200);
+        let fields: Vec<String> = r.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            ["incidence_bp_by_region.441", "incidence_bp_by_region.4x"]
+        );
+    }
+
     #[test]
     fn west_and_east_differ_at_two_and_a_half_percent() {
         let r = Rules::default();
         // 25 of 1000 = 2.5%.
         assert!(
-            incidence_criterion(&r, 45, 25, 1000).passed,
+            incidence_criterion(&r, c("451024"), 25, 1000).passed,
             "广西 is western: 2.5% < 3%"
         );
         assert!(
-            !incidence_criterion(&r, 44, 25, 1000).passed,
+            !incidence_criterion(&r, c("441621"), 25, 1000).passed,
             "广东: 2.5% ≥ 2%"
         );
         assert!(
-            !incidence_criterion(&r, 44, 20, 1000).passed,
+            !incidence_criterion(&r, c("441621"), 20, 1000).passed,
             "exactly 2% is not below 2%"
         );
-        assert!(incidence_criterion(&r, 44, 19, 1000).passed);
+        assert!(incidence_criterion(&r, c("441621"), 19, 1000).passed);
         assert!(
-            !incidence_criterion(&r, 44, 0, 0).passed,
+            !incidence_criterion(&r, c("441621"), 0, 0).passed,
             "no population, no verdict"
         );
         assert_eq!(incidence_bp(25, 1000), Some(250));
         assert_eq!(incidence_bp(1, 3), Some(3333));
         let mut own = r.clone();
-        own.incidence_bp_by_province.insert(44, 300);
-        assert!(incidence_criterion(&own, 44, 25, 1000).passed);
+        own.incidence_bp_by_region.insert("44".into(), 300);
+        assert!(incidence_criterion(&own, c("44"), 25, 1000).passed);
         assert!(
-            incidence_criterion(&own, 44, 25, 1000)
+            incidence_criterion(&own, c("441621"), 25, 1000)
                 .detail
-                .contains("本省标准")
+                .contains("本地标准（区划 44）")
         );
     }
 
@@ -2059,6 +2249,140 @@ mod tests {
         );
         assert_eq!(ExitStep::parse("公示"), Some(ExitStep::Publicity));
         assert_eq!(ExitStep::parse("异议"), Some(ExitStep::Objection));
+    }
+
+    fn fields(e: &[FieldError]) -> Vec<&str> {
+        e.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn verification_and_the_households_consent_come_between_review_and_publicity() {
+        let r = Rules::default();
+        let reviewed = vec![
+            step(ExitStep::Proposed, (2019, 10, 1)),
+            step(ExitStep::Review, (2019, 10, 8)),
+        ];
+        let skipped = check_exit_step(
+            &r,
+            &reviewed,
+            ExitStep::Publicity,
+            "2019-10-10",
+            "张书记",
+            "",
+        );
+        assert_eq!(fields(&skipped), ["state"]);
+        assert!(
+            skipped[0]
+                .message
+                .contains("下一步只能是：村两委和驻村工作队核实"),
+            "{}",
+            skipped[0].message
+        );
+        let ok =
+            |h: &[StepRecord], s: ExitStep, d: &str| check_exit_step(&r, h, s, d, "张书记", "");
+        assert!(ok(&reviewed, ExitStep::Verification, "2019-10-10").is_empty());
+        let mut verified = reviewed.clone();
+        verified.push(step(ExitStep::Verification, (2019, 10, 10)));
+        assert_eq!(
+            fields(&ok(&verified, ExitStep::Publicity, "2019-10-12")),
+            ["state"]
+        );
+        assert!(ok(&verified, ExitStep::Consent, "2019-10-12").is_empty());
+        // A refusal needs its reason and stops the procedure like an objection.
+        assert_eq!(
+            fields(&ok(&verified, ExitStep::Refusal, "2019-10-12")),
+            ["note"]
+        );
+        assert!(
+            check_exit_step(
+                &r,
+                &verified,
+                ExitStep::Refusal,
+                "2019-10-12",
+                "张书记",
+                "家中新增病人，认为收入不稳"
+            )
+            .is_empty()
+        );
+        let mut refused = verified.clone();
+        refused.push(step(ExitStep::Refusal, (2019, 10, 12)));
+        assert_eq!(
+            fields(&ok(&refused, ExitStep::Consent, "2019-10-13")),
+            ["state"]
+        );
+        assert_eq!(
+            fields(&ok(&refused, ExitStep::Publicity, "2019-10-13")),
+            ["state"]
+        );
+        assert!(
+            ok(&refused, ExitStep::Proposed, "2019-11-01").is_empty(),
+            "may start again"
+        );
+        assert_eq!(
+            fields(&ok(&reviewed, ExitStep::Refusal, "2019-10-12")),
+            ["state", "note"]
+        );
+        let mut consented = verified.clone();
+        consented.push(step(ExitStep::Consent, (2019, 10, 12)));
+        assert!(ok(&consented, ExitStep::Publicity, "2019-10-15").is_empty());
+        assert_eq!(ExitStep::parse("贫困户认可"), Some(ExitStep::Consent));
+        assert_eq!(ExitStep::parse("不认可"), Some(ExitStep::Refusal));
+        assert_eq!(
+            ExitStep::parse("村两委和驻村工作队核实"),
+            Some(ExitStep::Verification)
+        );
+        assert!(ExitStep::chain_zh(7).starts_with(
+            "拟退出 → 民主评议 → 村两委和驻村工作队核实 → 贫困户认可 → 公示（不少于 7 天） → 公告 → 销号"
+        ));
+    }
+
+    #[test]
+    fn an_objection_after_the_publicity_window_closed_is_refused() {
+        let r = Rules::default();
+        let h = vec![
+            step(ExitStep::Proposed, (2019, 10, 1)),
+            step(ExitStep::Review, (2019, 10, 8)),
+            step(ExitStep::Verification, (2019, 10, 9)),
+            step(ExitStep::Consent, (2019, 10, 10)),
+            step(ExitStep::Publicity, (2019, 11, 1)),
+        ];
+        let object =
+            |d: &str| check_exit_step(&r, &h, ExitStep::Objection, d, "张书记", "收入核算有误");
+        // 公示 from 11-01 for 7 days: the last day is 11-07.
+        assert!(object("2019-11-07").is_empty(), "on the last day");
+        let late = object("2019-11-08");
+        assert_eq!(fields(&late), ["date"]);
+        assert!(
+            late[0].message.contains("2019-11-01 至 2019-11-07"),
+            "{}",
+            late[0].message
+        );
+        let longer = Rules {
+            publicity_days: 10,
+            ..r.clone()
+        };
+        assert!(
+            check_exit_step(
+                &longer,
+                &h,
+                ExitStep::Objection,
+                "2019-11-10",
+                "张书记",
+                "有误"
+            )
+            .is_empty()
+        );
+        assert!(
+            !check_exit_step(
+                &longer,
+                &h,
+                ExitStep::Objection,
+                "2019-11-11",
+                "张书记",
+                "有误"
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -380,6 +380,18 @@ impl Ledger {
                                     ),
                                 );
                             }
+                            // Fiscal money stays fiscal (and social money social) down the chain.
+                            if s.fund_source != d.fund_source.as_str() {
+                                push(
+                                    "fund_source",
+                                    format!(
+                                        "转拨不能改变资金来源：交易 {src_id} 的资金来源是“{}”",
+                                        FundSource::parse(&s.fund_source)
+                                            .map(|f| f.name_zh())
+                                            .unwrap_or(s.fund_source.as_str())
+                                    ),
+                                );
+                            }
                             if s.project_id != d.project_id {
                                 push(
                                     "project_id",
@@ -1013,6 +1025,15 @@ mod tests {
             "{}",
             p[0].message
         );
+        // Fiscal money stays fiscal down the chain.
+        let laundered = Draft {
+            passes_on: Some(hop1.id),
+            fund_source: FundSource::Donation,
+            ..draft(TxType::Disbursement, 10, DISTRICT, COUNTY)
+        };
+        let p = l.check(&laundered);
+        assert_eq!(fields(&p), ["fund_source"]);
+        assert!(p[0].message.contains("财政资金"), "{}", p[0].message);
         let wrong_provider = Draft {
             passes_on: Some(hop1.id),
             ..draft(TxType::Disbursement, 10, CITY, COUNTY)

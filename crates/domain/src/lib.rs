@@ -12,6 +12,7 @@ pub mod id_number;
 pub mod kinds;
 pub mod ledger;
 pub mod money;
+pub mod poverty_status;
 pub mod project;
 pub mod region;
 pub mod registry;

@@ -160,8 +160,44 @@ impl Indicator {
     }
 }
 
-/// Microloans (扶贫小额信贷) are at most three years; a longer term is a typing error.
-pub const MAX_LOAN_TERM_MONTHS: i64 = 120;
+/// Checks one 扶贫小额信贷 loan against the rule items (`Rules::microloan_max_months`,
+/// `Rules::microloan_max_yuan`, versioned data): its term, and its amount together with the
+/// household's other loans of the same project (`household_total_fen`, this loan included).
+/// Returns (field, message) pairs: "term_months" or "amount".
+pub fn check_microloan(
+    term_months: i64,
+    amount_fen: i64,
+    household_total_fen: i64,
+    max_months: i64,
+    max_yuan: i64,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if !(1..=max_months).contains(&term_months) {
+        out.push((
+            "term_months",
+            format!("扶贫小额信贷期限应为 1–{max_months} 个月（规则项 microloan_max_months）"),
+        ));
+    }
+    let max_fen = max_yuan.saturating_mul(100);
+    if amount_fen > max_fen {
+        out.push((
+            "amount",
+            format!(
+                "扶贫小额信贷每户不超过 {max_yuan} 元（规则项 microloan_max_yuan），本笔 {} 元",
+                crate::money::Fen(amount_fen).yuan_string()
+            ),
+        ));
+    } else if household_total_fen > max_fen {
+        out.push((
+            "amount",
+            format!(
+                "扶贫小额信贷每户不超过 {max_yuan} 元（规则项 microloan_max_yuan），本项目中该户合计 {} 元",
+                crate::money::Fen(household_total_fen).yuan_string()
+            ),
+        ));
+    }
+    out
+}
 
 /// The first and last year a project date may fall in.
 pub const FIRST_YEAR: i32 = 1978;
@@ -532,6 +568,35 @@ mod tests {
         assert!(
             !EightyEighty::default().county_ok(),
             "nothing invested passes nothing"
+        );
+    }
+
+    #[test]
+    fn microloans_are_at_most_three_years_and_fifty_thousand_yuan_per_household() {
+        let ok = |term, amount, total| check_microloan(term, amount, total, 36, 50_000);
+        assert!(
+            ok(36, 5_000_000, 5_000_000).is_empty(),
+            "exactly 3 years and 5万"
+        );
+        assert_eq!(ok(37, 5_000_000, 5_000_000)[0].0, "term_months");
+        assert_eq!(
+            ok(120, 100, 100)[0].0,
+            "term_months",
+            "ten years is not a microloan"
+        );
+        assert_eq!(ok(0, 100, 100)[0].0, "term_months");
+        let over = ok(36, 5_000_001, 5_000_001);
+        assert_eq!(over[0].0, "amount");
+        assert!(over[0].1.contains("50000 元"), "{}", over[0].1);
+        let total = ok(36, 3_000_000, 6_000_000);
+        assert!(
+            total[0].1.contains("该户合计 60000.00 元"),
+            "{}",
+            total[0].1
+        );
+        assert!(
+            check_microloan(60, 8_000_000, 8_000_000, 60, 80_000).is_empty(),
+            "rules are data"
         );
     }
 }

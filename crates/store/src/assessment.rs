@@ -23,11 +23,11 @@ use domain::{Caller, RegionCode, RegionLevel, Role, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use domain::poverty_status::{SOURCE_EXIT_PROCEDURE, StatusDoor, check_status_change};
 /// 脱贫状态 codes: still poor (未脱贫, 返贫) and exited (享受政策 / 不再享受政策).
-pub const STATUS_NOT_OUT: &str = "0";
-pub const STATUS_RETURNED: &str = "3";
-pub const STATUS_EXITED: &str = "1";
-pub const STATUS_EXITED_NO_POLICY: &str = "4";
+pub use domain::poverty_status::{
+    STATUS_EXITED, STATUS_EXITED_NO_POLICY, STATUS_NOT_OUT, STATUS_RETURNED,
+};
 /// 一般农户 kept for monitoring only (never registered as poor).
 pub use domain::registry::STATUS_NOT_REGISTERED;
 
@@ -976,11 +976,11 @@ async fn run_in_tx<T: Tx>(
     let mut results = Vec::new();
     for a in &village_rows {
         let counts = villages.get(&a.key).copied().unwrap_or_default();
-        let province = RegionCode::from_key(a.key)
-            .map(|c| c.province_prefix())
-            .unwrap_or_default();
+        let code = RegionCode::from_key(a.key)
+            .ok_or_else(|| StoreError::Unavailable(format!("区划键 {} 无效", a.key)))?;
+        let province = code.province_prefix();
         let mut criteria = vec![population_note(
-            incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)),
+            incidence_criterion(rules, code, a.remaining, a.population.unwrap_or(0)),
             a.population_year,
             year,
         )];
@@ -997,7 +997,7 @@ async fn run_in_tx<T: Tx>(
             run.id,
             a,
             counts,
-            rules.incidence_threshold_bp(province),
+            rules.incidence_threshold_bp(code),
             passed,
             &criteria,
             None,
@@ -1010,11 +1010,11 @@ async fn run_in_tx<T: Tx>(
         let mut results = Vec::new();
         for a in &county_rows {
             let counts = counties.get(&a.key).copied().unwrap_or_default();
-            let province = RegionCode::from_key(a.key)
-                .map(|c| c.province_prefix())
-                .unwrap_or_default();
+            let code = RegionCode::from_key(a.key)
+                .ok_or_else(|| StoreError::Unavailable(format!("区划键 {} 无效", a.key)))?;
+            let province = code.province_prefix();
             let mut criteria = vec![population_note(
-                incidence_criterion(rules, province, a.remaining, a.population.unwrap_or(0)),
+                incidence_criterion(rules, code, a.remaining, a.population.unwrap_or(0)),
                 a.population_year,
                 year,
             )];
@@ -1034,7 +1034,7 @@ async fn run_in_tx<T: Tx>(
                 run.id,
                 a,
                 counts,
-                rules.incidence_threshold_bp(province),
+                rules.incidence_threshold_bp(code),
                 passed,
                 &criteria,
                 Some(ready),
@@ -1280,11 +1280,11 @@ pub(crate) async fn visible_household<T: Tx>(
     id: i64,
 ) -> StoreResult<HouseholdRef> {
     let sql = format!(
-        "SELECT h.id, h.county_key, h.status FROM households h WHERE h.id = $1{}",
+        "SELECT h.id, h.county_key, h.status, h.exit_year FROM households h WHERE h.id = $1{}",
         household_scope_sql(&caller.scope, "h")
     );
     let rows = tx
-        .rows(&sql, &[id.into()], &[Ty::I64, Ty::I64, Ty::Str])
+        .rows(&sql, &[id.into()], &[Ty::I64, Ty::I64, Ty::Str, Ty::I64])
         .await?;
     let r = rows
         .first()
@@ -1293,6 +1293,7 @@ pub(crate) async fn visible_household<T: Tx>(
         id,
         county_key: r[1].i64().unwrap_or_default(),
         status: r[2].string(),
+        exit_year: r[3].i64(),
     })
 }
 
@@ -1301,6 +1302,7 @@ pub(crate) struct HouseholdRef {
     pub id: i64,
     pub county_key: i64,
     pub status: String,
+    pub exit_year: Option<i64>,
 }
 
 async fn decisions_in<T: Tx>(
@@ -1613,6 +1615,8 @@ pub struct ExitProcedure {
     /// During 公示: its last day under the rules in force.
     pub publicity_until: Option<String>,
     pub publicity_days: i64,
+    /// The whole procedure in words (with the rules' 公示 days).
+    pub chain: String,
 }
 
 async fn steps_in<T: Tx>(
@@ -1669,6 +1673,7 @@ fn procedure_from(
             .collect(),
         publicity_until,
         publicity_days: rules.publicity_days,
+        chain: ExitStep::chain_zh(rules.publicity_days),
         steps,
     }
 }
@@ -1732,6 +1737,18 @@ impl Db {
             let steps = steps_in(&mut tx, household_id, year).await?;
             let history: Vec<StepRecord> = steps.iter().filter_map(|s| Some(StepRecord { step: ExitStep::parse(&s.state)?, date: parse_date(&s.date)? })).collect();
             let mut problems = check_exit_step(&rules, &history, next, step.date.trim(), &step.responsible, &step.note);
+            // 销号 is the one way out of poverty (domain::poverty_status): 0 or 3 → 1, exit_year = the year.
+            let exit = if next == ExitStep::Removed {
+                match check_status_change(&h.status, STATUS_EXITED, year, StatusDoor::ExitProcedure, h.exit_year, rules.returned_status_last_year) {
+                    Ok(e) => e,
+                    Err(m) => {
+                        problems.push(domain::validation::FieldError::new("state", m));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
             if next == ExitStep::Proposed && problems.iter().all(|p| p.field != "state") {
                 if h.status == STATUS_NOT_REGISTERED {
                     problems.push(domain::validation::FieldError::new("state", "该户为一般农户（未建档立卡），不参加贫困退出"));
@@ -1762,11 +1779,12 @@ impl Db {
             ).await?;
             if next == ExitStep::Removed {
                 tx.exec(
-                    "INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[household_id.into(), STATUS_EXITED.into(), year.into(), format!("退出程序销号（{}）", step.date.trim()).into(), now.clone().into(), caller.username.clone().into()],
+                    "INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by, source) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[household_id.into(), STATUS_EXITED.into(), year.into(), format!("退出程序销号（{}）", step.date.trim()).into(), now.clone().into(),
+                      caller.username.clone().into(), SOURCE_EXIT_PROCEDURE.into()],
                 ).await?;
                 tx.exec("UPDATE households SET status = $1, exit_year = $2, updated_at = $3 WHERE id = $4",
-                    &[STATUS_EXITED.into(), year.into(), now.clone().into(), household_id.into()]).await?;
+                    &[STATUS_EXITED.into(), exit.into(), now.clone().into(), household_id.into()]).await?;
             }
             audit!(&mut *tx, caller, "exit_step", "households", Some(household_id.to_string()), None,
                 Some(serde_json::json!({"state": history.last().map(|s| s.step.as_str())})),

@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_household_summaries_per_statement"),
     migration!(10, "0010_rural_households"),
     migration!(11, "0011_member_numbers"),
+    migration!(12, "0012_status_history_source"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

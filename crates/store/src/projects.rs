@@ -754,6 +754,7 @@ impl Db {
         problems: &mut Problems,
     ) -> StoreResult<Vec<ValidLoan>> {
         let mut out = Vec::new();
+        let rules = self.current_rules().await?.rules;
         for (i, l) in input.iter().enumerate() {
             let f = |n: &str| format!("loans[{i}].{n}");
             let before = problems.0.len();
@@ -774,11 +775,20 @@ impl Db {
                 problems.push(f("amount"), "贷款金额应大于零（单位：分）");
             }
             let term = l.term_months.unwrap_or(0);
-            if !(1..=project::MAX_LOAN_TERM_MONTHS).contains(&term) {
-                problems.push(
-                    f("term_months"),
-                    format!("贷款期限应为 1–{} 个月", project::MAX_LOAN_TERM_MONTHS),
-                );
+            let household_total: i64 = input
+                .iter()
+                .filter(|o| l.household_id.is_some() && o.household_id == l.household_id)
+                .map(|o| o.amount.unwrap_or(0).max(0))
+                .sum::<i64>()
+                .max(amount);
+            for (field, message) in project::check_microloan(
+                term,
+                amount,
+                household_total,
+                rules.microloan_max_months,
+                rules.microloan_max_yuan,
+            ) {
+                problems.push(f(field), message);
             }
             let issued_on = date_field(problems, &f("issued_on"), &l.issued_on, "放款日期");
             let outstanding = l.outstanding.unwrap_or(0);

@@ -86,6 +86,8 @@ pub struct StatusChange {
     pub status: Coded,
     pub year: i64,
     pub note: String,
+    /// 导入, 状态变更 or 退出程序 (see domain::poverty_status).
+    pub source: String,
     pub recorded_at: String,
     pub recorded_by: String,
 }
@@ -579,11 +581,11 @@ impl Db {
                     net_fen: v(6), household_size: v(7), per_capita_fen: v(8), per_capita_yuan: Fen(v(8)).yuan_string() }
             }).collect();
             let history = tx.rows(
-                "SELECT status, year, note, recorded_at, recorded_by FROM household_status_history WHERE household_id = $1 ORDER BY year, id",
-                &[id.into()], &[Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str]).await?;
+                "SELECT status, year, note, recorded_at, recorded_by, source FROM household_status_history WHERE household_id = $1 ORDER BY year, id",
+                &[id.into()], &[Ty::Str, Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str]).await?;
             let status_history = history.iter().map(|r| StatusChange {
                 status: coded(&tables, "poverty_status", r[0].str().unwrap_or_default()), year: r[1].i64().unwrap_or_default(),
-                note: r[2].string(), recorded_at: r[3].string(), recorded_by: r[4].string() }).collect();
+                note: r[2].string(), source: r[5].string(), recorded_at: r[3].string(), recorded_by: r[4].string() }).collect();
             let cadres = tx.rows(
                 "SELECT name, unit, unit_level, phone, start_date FROM household_cadres WHERE household_id = $1 ORDER BY start_date, id",
                 &[id.into()], &[Ty::Str; 5]).await?;
@@ -774,7 +776,9 @@ impl Db {
         })
     }
 
-    /// Appends a status change (and keeps the current status on the household for lists).
+    /// Appends a status change (and keeps the current status on the household for lists): only
+    /// the transitions of `domain::poverty_status` that go through this door; a change out of
+    /// poverty is the exit procedure's 销号 (`record_exit_step`).
     pub async fn change_household_status(
         &self,
         caller: &Caller,
@@ -812,13 +816,23 @@ impl Db {
             ));
         }
         let code = entry.code.clone();
-        let exit_year = (code != domain::registry::STATUS_NOT_OUT && code != "3").then_some(year);
+        let rules = self.current_rules().await?.rules;
+        let exit_year = domain::poverty_status::check_status_change(
+            &detail.summary.status.code,
+            &code,
+            year,
+            domain::poverty_status::StatusDoor::Change,
+            detail.summary.exit_year,
+            rules.returned_status_last_year,
+        )
+        .map_err(|m| StoreError::invalid_field("status", m))?;
         let now = now_rfc3339();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query("INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(household_id).bind(&code).bind(year).bind(note).bind(&now).bind(&caller.username).execute(&mut *tx).await?;
-            sqlx::query("UPDATE households SET status = $1, exit_year = COALESCE($2, exit_year), updated_at = $3 WHERE id = $4")
+            sqlx::query("INSERT INTO household_status_history (household_id, status, year, note, recorded_at, recorded_by, source) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(household_id).bind(&code).bind(year).bind(note).bind(&now).bind(&caller.username)
+                .bind(domain::poverty_status::SOURCE_CHANGE).execute(&mut *tx).await?;
+            sqlx::query("UPDATE households SET status = $1, exit_year = $2, updated_at = $3 WHERE id = $4")
                 .bind(&code).bind(exit_year).bind(&now).bind(household_id).execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "status", "households", Some(household_id.to_string()),
                 None, Some(serde_json::json!({"status": detail.summary.status.code})), Some(serde_json::json!({"status": code, "year": year})), note.to_string());

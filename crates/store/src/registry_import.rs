@@ -18,6 +18,7 @@ use crate::tabular::{Table, TabularError};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::codes::CodeTables;
+use domain::poverty_status::SOURCE_IMPORT;
 use domain::registry::{
     CellProblem, CheckContext, ColumnMap, HOUSEHOLD_TYPE_NOT_REGISTERED, IdCell, IncomeRow,
     MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_household_group, check_income_row,
@@ -35,13 +36,15 @@ const CHUNK_ROWS: usize = 4_000;
 /// Known households or members updated by one PostgreSQL statement (at most 21 values each:
 /// well within its limit on bound values); see `update_by_id`.
 const UPDATE_BATCH: usize = 500;
-const STATUS_HISTORY_COLUMNS: [&str; 6] = [
+/// Imported statuses are history carried in from the file (source 导入), not transitions.
+const STATUS_HISTORY_COLUMNS: [&str; 7] = [
     "household_id",
     "status",
     "year",
     "note",
     "recorded_at",
     "recorded_by",
+    "source",
 ];
 /// Problems kept for the report; beyond that only counted.
 const MAX_PROBLEMS: usize = 100_000;
@@ -1350,6 +1353,7 @@ pub(crate) async fn apply_groups<T: Tx>(
                 Cell::Str("识别"),
                 Cell::Str(&now),
                 Cell::Str(&username),
+                Cell::Str(SOURCE_IMPORT),
             ]);
             if h.status != STATUS_NOT_OUT {
                 history.extend([
@@ -1359,6 +1363,7 @@ pub(crate) async fn apply_groups<T: Tx>(
                     Cell::Str(""),
                     Cell::Str(&now),
                     Cell::Str(&username),
+                    Cell::Str(SOURCE_IMPORT),
                 ]);
             }
         }
@@ -1424,6 +1429,7 @@ pub(crate) async fn apply_groups<T: Tx>(
                 Cell::Str("导入更新"),
                 Cell::Str(&now),
                 Cell::Str(&username),
+                Cell::Str(SOURCE_IMPORT),
             ]);
         }
     }

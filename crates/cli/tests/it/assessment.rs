@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const WEST_VILLAGE: &str = "451024100200"; // 广西 德保县
-const EAST_VILLAGE: &str = "441621103212"; // 广东 紫金县
+pub(crate) const EAST_VILLAGE: &str = "441621103212"; // 广东 紫金县
 const FLAG_COLUMNS: &str =
     ",是否安全饮水,不愁吃,不愁穿,义务教育有保障,基本医疗有保障,住房安全有保障";
 const ALL_SECURE: &str = "是,是,是,是,是,是";
@@ -18,17 +18,17 @@ const INCOME_HEADER: &str =
     "户编号,年度,工资性收入,生产经营性收入,财产性收入,转移性收入,生产经营性支出";
 
 /// A one-person household (so that per-capita income is the household's income).
-struct Hh {
-    no: String,
-    village: &'static str,
-    seq: u32,
-    status: &'static str,
-    exit_year: &'static str,
-    flags: String,
-    labour: &'static str,
+pub(crate) struct Hh {
+    pub(crate) no: String,
+    pub(crate) village: &'static str,
+    pub(crate) seq: u32,
+    pub(crate) status: &'static str,
+    pub(crate) exit_year: &'static str,
+    pub(crate) flags: String,
+    pub(crate) labour: &'static str,
 }
 
-fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
+pub(crate) fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
     Hh {
         no: no.into(),
         village,
@@ -40,7 +40,7 @@ fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
     }
 }
 
-fn exited(no: &str, village: &'static str, seq: u32) -> Hh {
+pub(crate) fn exited(no: &str, village: &'static str, seq: u32) -> Hh {
     Hh {
         status: "已脱贫",
         exit_year: "2018",
@@ -62,7 +62,11 @@ fn member_line(h: &Hh) -> String {
 }
 
 /// Posts an HTML form as the test administrator; returns the status and the redirect target.
-async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -95,7 +99,7 @@ async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (Statu
     (r.status(), location)
 }
 
-fn run_ok(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn run_ok(app: &TestApp, args: &[&str]) -> String {
     let out = app.bangfu(args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -107,7 +111,7 @@ fn run_ok(app: &TestApp, args: &[&str]) -> String {
 }
 
 /// Imports the households and their incomes ((household_no, year, yuan) rows) through the binary.
-fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
+pub(crate) fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let mut lines = vec![format!("{HEADER}{FLAG_COLUMNS}")];
     lines.extend(households.iter().map(member_line));
@@ -125,7 +129,7 @@ fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
     }
 }
 
-async fn household_id(app: &TestApp, no: &str) -> i64 {
+pub(crate) async fn household_id(app: &TestApp, no: &str) -> i64 {
     let items = app
         .get_all(&format!("/api/v1/households?q={no}&include_removed=true"))
         .await;
@@ -432,7 +436,7 @@ async fn a_western_county_passes_and_an_eastern_one_fails_at_two_and_a_half_perc
     let (status, _) = app
         .put(
             "/api/v1/rules",
-            &json!({"incidence_bp_by_province": {"44": 300}}),
+            &json!({"incidence_bp_by_region": {"44": 300}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -905,6 +909,8 @@ async fn publicity_must_last_its_days_and_an_objection_stops_the_procedure() {
         for (state, date) in [
             ("拟退出", "2019-11-01"),
             ("民主评议", "2019-11-05"),
+            ("村两委和驻村工作队核实", "2019-11-06"),
+            ("贫困户认可", "2019-11-07"),
             ("公示", "2019-11-10"),
         ] {
             let (status, body) = step(&app, id, state, date, "").await;
@@ -1013,9 +1019,19 @@ async fn publicity_must_last_its_days_and_an_objection_stops_the_procedure() {
         .iter()
         .map(|s| s["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["proposed", "review", "publicity", "objection"]);
     assert_eq!(
-        procedure["steps"][3]["note"],
+        states,
+        [
+            "proposed",
+            "review",
+            "verification",
+            "consent",
+            "publicity",
+            "objection"
+        ]
+    );
+    assert_eq!(
+        procedure["steps"][5]["note"],
         "村民反映家中新增大病支出，收入核算有误"
     );
     let (_, h) = app.get(&format!("/api/v1/households/{obj}")).await;
@@ -1425,7 +1441,7 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
 // ---------------------------------------------------------------------------------------------
 // 一般农户 (never registered as poor) kept for monitoring: 边缘易致贫户 candidates.
 
-const TASHKURGAN_VILLAGE: &str = "653131100001"; // paired in the stats scenario
+pub(crate) const TASHKURGAN_VILLAGE: &str = "653131100001"; // paired in the stats scenario
 const RURAL_ONLY_VILLAGE: &str = "653131100003"; // no registered household: no village result
 
 fn rural_line(

@@ -2222,10 +2222,11 @@ fn matrix() -> Vec<Row> {
             .body(r#"{"event_type": "death", "member_id": {own_spouse}, "date": "2021-05-06"}"#),
         row("households",    "POST", "/api/v1/households/{other_household}/events", ["201", "403", "404", "403", "403", "403", "401"])
             .body(r#"{"event_type": "death", "member_id": {other_spouse}, "date": "2021-05-06"}"#),
-        row("households",    "POST", "/api/v1/households/{own_household}/status", ["200", "403", "200", "403", "403", "403", "401"])
-            .body(r#"{"status": "已脱贫", "year": 2018}"#),
+        // 已脱贫 → 不再享受政策 once; a second writer reaches the transition check (422: no 4 → 4).
+        row("households",    "POST", "/api/v1/households/{own_household}/status", ["200", "403", "422", "403", "403", "403", "401"])
+            .body(r#"{"status": "已脱贫（不再享受政策）", "year": 2019}"#),
         row("households",    "POST", "/api/v1/households/{other_household}/status", ["200", "403", "404", "403", "403", "403", "401"])
-            .body(r#"{"status": "已脱贫", "year": 2018}"#),
+            .body(r#"{"status": "已脱贫（不再享受政策）", "year": 2019}"#),
         row("households",    "PUT", "/api/v1/households/{own_household}/incomes/2019", ["200", "403", "200", "200", "403", "403", "401"])
             .body(r#"{"wage": "9000", "transfer": "500"}"#),
         row("households",    "PUT", "/api/v1/households/{county_household}/incomes/2019", ["200", "403", "200", "404", "403", "403", "401"])

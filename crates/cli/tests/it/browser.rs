@@ -39,7 +39,13 @@ async fn the_dashboard_renders_in_chromium_and_drills_down_to_masked_households(
         String::from_utf8_lossy(&out.stderr)
     );
     let viewer = app.user_as("admin", None, None).await;
-    run_script(&app, "dashboard.mjs", &[&viewer.username, &viewer.password]).await;
+    run_script(
+        &app,
+        "dashboard.mjs",
+        &[&viewer.username, &viewer.password],
+        &[],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -51,13 +57,14 @@ async fn the_account_page_changes_the_password_in_chromium() {
         &app,
         "account.mjs",
         &[&user.username, &user.password, "Zijin-browser-2024-new"],
+        &[],
     )
     .await;
 }
 
-/// Runs `node SCRIPT BASE_URL ARGS… SCREENSHOTS` against the app's server; fails the test with
-/// the script's output unless every check passed.
-async fn run_script(app: &TestApp, script: &str, args: &[&str]) {
+/// Runs a script of crates/cli/tests/browser against the test's server: `node SCRIPT BASE
+/// CREDENTIALS… SCREENSHOTS EXTRA…`; fails the test with the script's output when a check fails.
+async fn run_script(app: &TestApp, script: &str, credentials: &[&str], extra: &[&str]) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
@@ -82,16 +89,16 @@ async fn run_script(app: &TestApp, script: &str, args: &[&str]) {
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace().join("target/screenshots"))
         .join(backend);
-    let mut command = Command::new("node");
-    command
-        .arg(dir.join(script))
-        .arg(&app.base)
-        .args(args)
-        .arg(&shots);
+    let mut args: Vec<String> = vec![dir.join(script).display().to_string(), app.base.clone()];
+    args.extend(credentials.iter().map(|s| s.to_string()));
+    args.push(shots.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
     // The server runs on this test's runtime: wait for the browser on a blocking thread.
-    let out = tokio::task::spawn_blocking(move || command.output().expect("run node"))
-        .await
-        .expect("browser thread");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node").args(&args).output().expect("run node")
+    })
+    .await
+    .expect("browser thread");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
@@ -99,4 +106,39 @@ async fn run_script(app: &TestApp, script: &str, args: &[&str]) {
         out.status.success(),
         "browser checks of {script} failed:\n{stdout}\n{stderr}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium (/usr/bin/chromium) and Node.js; run by .ci/run"]
+async fn the_exit_procedure_page_offers_only_the_next_steps_in_chromium() {
+    use crate::assessment::{EAST_VILLAGE, household_id, import, poor, run_ok};
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &[poor("B-EXIT", EAST_VILLAGE, 1)],
+        &[("B-EXIT", 2018, "3500"), ("B-EXIT", 2019, "4200")],
+    );
+    run_ok(&app, &["assess", "--year", "2019"]);
+    let id = household_id(&app, "B-EXIT").await;
+    for (state, date) in [
+        ("proposed", "2019-11-01"),
+        ("review", "2019-11-05"),
+        ("verification", "2019-11-06"),
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/households/{id}/exit-procedure"),
+                &serde_json::json!({"year": 2019, "state": state, "date": date, "responsible": "驻村第一书记 张明"}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let admin = app.user_as("admin", None, None).await;
+    run_script(
+        &app,
+        "exit_procedure.mjs",
+        &[&admin.username, &admin.password],
+        &[&id.to_string()],
+    )
+    .await;
 }

@@ -460,6 +460,11 @@ async fn passing_on_more_than_was_received_is_refused() {
     assert_eq!(done["invested"], true);
     hop2["amount"] = json!(300_01);
     assert_refused(&app, &hop2, "amount", "尚未转拨的余额 300.00 元").await;
+    // Fiscal money stays fiscal: a pass-on may not change its fund source.
+    let mut laundered = hop2.clone();
+    laundered["amount"] = json!(10_00);
+    laundered["fund_source"] = json!("donation");
+    assert_refused(&app, &laundered, "fund_source", "转拨不能改变资金来源").await;
     // Only the receiver may pass money on.
     let mut stranger = tx(
         "disbursement",

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod demo;
+mod exit_status;
 mod exports;
 mod fuzz_queries;
 mod ledger;

@@ -565,3 +565,41 @@ async fn a_bad_projects_file_names_every_row_and_column_and_writes_nothing() {
     let (ok, _, stderr) = run(&app, &["import", "projects", &missing]);
     assert!(!ok && stderr.contains("缺少“项目编号”列"), "{stderr}");
 }
+
+#[tokio::test]
+async fn microloans_follow_the_versioned_term_and_amount_rules() {
+    let app = TestApp::spawn().await;
+    let id = create_project(
+        &app,
+        &project_body("金融扶贫小额信贷", "finance", &[("441621", 1)], true),
+    )
+    .await;
+    let mut body = project_body("金融扶贫小额信贷", "finance", &[("441621", 1)], true);
+    let loan = |amount: i64, term: i64| json!({"borrower": "某农户", "amount": amount, "term_months": term, "issued_on": "2019-05-01", "outstanding": 0, "overdue": 0});
+    // Three years and 5万元 exactly are fine; one month or one fen more is not a microloan.
+    body["loans"] = json!([loan(50_000_00, 36)]);
+    let (status, p) = app.put(&format!("/api/v1/projects/{id}"), &body).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    body["loans"] = json!([loan(50_000_01, 36), loan(10_000_00, 37)]);
+    let (status, err) = app.put(&format!("/api/v1/projects/{id}"), &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(
+        error_fields(&err),
+        ["loans[0].amount", "loans[1].term_months"]
+    );
+    assert!(err.to_string().contains("每户不超过 50000 元"), "{err}");
+    assert!(err.to_string().contains("1–36 个月"), "{err}");
+    // The limits are rule items: a longer term once the rules say so.
+    let (status, _) = app
+        .put("/api/v1/rules", &json!({"microloan_max_months": 60}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    body["loans"] = json!([loan(10_000_00, 37)]);
+    let (status, p) = app.put(&format!("/api/v1/projects/{id}"), &body).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let (_, page) = app.get_text("/assessment/rules").await;
+    assert!(
+        page.contains("期限不超过 60 个月"),
+        "the rules page shows it"
+    );
+}

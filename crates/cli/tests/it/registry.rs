@@ -594,16 +594,19 @@ async fn the_api_records_a_household_and_its_changes_over_time() {
             .any(|m| m["name"] == "陈二" && m["active"] == false)
     );
 
-    // Status history is appended.
-    let (status, exited) = app
+    // Status history is appended only by allowed changes: out of poverty only by the exit
+    // procedure's 销号 (see exit_status.rs), so a direct change is refused and nothing is added.
+    let (status, refused) = app
         .post(
             &format!("/api/v1/households/{id}/status"),
             &json!({"status": "已脱贫", "year": 2019}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{exited}");
-    assert_eq!(exited["status"]["code"], "1");
-    assert_eq!(exited["status_history"].as_array().unwrap().len(), 2);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (_, unchanged) = app.get(&format!("/api/v1/households/{id}")).await;
+    assert_eq!(unchanged["status"]["code"], "0");
+    assert_eq!(unchanged["status_history"].as_array().unwrap().len(), 1);
+    assert_eq!(unchanged["status_history"][0]["source"], "导入");
 
     // Income with computed figures; cadres and a relocation measure.
     let (status, income) = app

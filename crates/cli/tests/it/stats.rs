@@ -231,7 +231,7 @@ pub(crate) async fn scenario(app: &TestApp) -> Scenario {
     }
 }
 
-async fn overview(app: &TestApp, query: &str) -> Value {
+pub(crate) async fn overview(app: &TestApp, query: &str) -> Value {
     // Public: no login.
     let resp = app
         .anonymous_client()

@@ -983,8 +983,8 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/households/{id}/assessment": { "get": { "summary": "一户的退出评估结论（每项条件、是否达到、依据数字、规则版本；新→旧）",
             "parameters": [id.clone(), p("year", "query", "只看某年")], "responses": ok("{latest, decisions}") } },
         "/api/v1/households/{id}/exit-procedure": {
-            "get": { "summary": "一户某年的退出程序（拟退出→民主评议→公示→公告→销号；异议中止）；村公示名单：/api/v1/publicity?village=&year=", "parameters": [id.clone(), p("year", "query", "年度")], "responses": ok("程序") },
-            "post": { "summary": "登记下一步（日期、责任人；公示不少于规则天数；异议须写理由）", "parameters": [id.clone()], "requestBody": body("{year, state, date, responsible, note?}"), "responses": created("程序") } },
+            "get": { "summary": "一户某年的退出程序（拟退出 proposed → 民主评议 review → 村两委和驻村工作队核实 verification → 贫困户认可 consent → 公示 publicity → 公告 announcement → 销号 removed；贫困户不认可 refusal 或公示期内异议 objection 中止，可重新拟退出）；村公示名单：/api/v1/publicity?village=&year=", "parameters": [id.clone(), p("year", "query", "年度")], "responses": ok("程序") },
+            "post": { "summary": "登记下一步（日期、责任人；公示不少于规则天数；异议须在公示期内提出并写明理由；贫困户不认可须写明理由；销号把未脱贫或返贫户记为已脱贫（享受政策），脱贫年度为该年度，首次脱贫保留在状态历史中）", "parameters": [id.clone()], "requestBody": body("{year, state, date, responsible, note?}"), "responses": created("程序") } },
         "/api/v1/households/{id}/monitoring": { "get": { "summary": "一户的走访、刚性支出、突发变故和监测案例", "parameters": [id.clone()], "responses": ok("记录") } },
         "/api/v1/households/{id}/visits": { "post": { "summary": "记录入户走访（近12个月人均纯收入估算，元）", "parameters": [id.clone()], "requestBody": body("{visit_date, visitor, findings?, income_12m?, risks?}"), "responses": created("走访") } },
         "/api/v1/households/{id}/expenses": { "post": { "summary": "记录刚性支出（medical/schooling/disaster，金额与报销，元）；标记解决：POST /api/v1/expenses/{id}/resolve", "parameters": [id.clone()], "requestBody": body("{expense_date, kind, amount, reimbursed?, resolved?, note?}"), "responses": created("支出") } },

@@ -907,7 +907,7 @@ pub fn openapi(doc: &mut Value) {
             "put": {"summary": "修改一户（按人编号或证件号码匹配成员，新成员追加）", "parameters": [id], "requestBody": obj, "responses": ok("一户一档")}},
         "/api/v1/households/{id}/members": {"post": {"summary": "新增成员（出生、婚入、回流）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
         "/api/v1/households/{id}/events": {"post": {"summary": "减少成员（死亡、婚出、迁出、分户）或识别不准清退", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
-        "/api/v1/households/{id}/status": {"post": {"summary": "脱贫状态变更（追加历史）", "parameters": [id], "requestBody": obj, "responses": ok("一户一档")}},
+        "/api/v1/households/{id}/status": {"post": {"summary": "脱贫状态变更（追加历史）：只允许 已脱贫（享受政策）→ 已脱贫（不再享受政策）（脱贫年度不变）和 已脱贫 → 返贫（限规则 returned_status_last_year 及以前）；未脱贫或返贫 → 已脱贫 只能经退出程序销号（/api/v1/households/{id}/exit-procedure）；其他变更返回 422", "parameters": [id], "requestBody": obj, "responses": ok("一户一档")}},
         "/api/v1/households/{id}/incomes/{year}": {"put": {"summary": "某年收入（自动计算家庭纯收入与人均纯收入）", "parameters": [id, {"name": "year", "in": "path", "required": true, "schema": {"type": "integer"}}], "requestBody": obj, "responses": ok("该年收入")}},
         "/api/v1/households/{id}/cadres": {"post": {"summary": "帮扶责任人（追加）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},
         "/api/v1/households/{id}/measures": {"post": {"summary": "帮扶措施（易地扶贫搬迁须填迁出、迁入村）", "parameters": [id], "requestBody": obj, "responses": created("一户一档")}},

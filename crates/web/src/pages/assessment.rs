@@ -704,6 +704,9 @@ struct RulesPage {
     json: String,
     is_admin: bool,
     west: String,
+    /// The allowed status transitions under the rules in force.
+    status_ways: String,
+    exit_chain: String,
 }
 
 async fn rules_page(
@@ -725,6 +728,8 @@ async fn rules_page(
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join("、"),
+        status_ways: domain::poverty_status::allowed_ways(current.rules.returned_status_last_year),
+        exit_chain: domain::assessment::ExitStep::chain_zh(current.rules.publicity_days),
         current,
     })
 }

@@ -1010,6 +1010,7 @@ fn household_forms(
         vec![
             FieldView::new("status", "脱贫状态")
                 .choices(code_options(&tables.poverty_status))
+                .hint("此处只登记“已脱贫（享受政策）→ 已脱贫（不再享受政策）”和规则允许年份内的返贫；脱贫（含返贫后再次脱贫）须经退出程序销号")
                 .required(),
             FieldView::new("year", "年份")
                 .kind("number")
