@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_dashboard"),
     migration!(9, "0009_household_summaries_per_statement"),
     migration!(10, "0010_rural_households"),
+    migration!(11, "0011_elimination_procedure"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
