@@ -9,8 +9,8 @@ use crate::registry::{HEADER, Person, id_number, row, write_file};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const WEST_VILLAGE: &str = "451024100200"; // 广西 德保县
-const EAST_VILLAGE: &str = "441621103212"; // 广东 紫金县
+pub(crate) const WEST_VILLAGE: &str = "451024100200"; // 广西 德保县
+pub(crate) const EAST_VILLAGE: &str = "441621103212"; // 广东 紫金县
 const FLAG_COLUMNS: &str =
     ",是否安全饮水,不愁吃,不愁穿,义务教育有保障,基本医疗有保障,住房安全有保障";
 const ALL_SECURE: &str = "是,是,是,是,是,是";
@@ -18,17 +18,17 @@ const INCOME_HEADER: &str =
     "户编号,年度,工资性收入,生产经营性收入,财产性收入,转移性收入,生产经营性支出";
 
 /// A one-person household (so that per-capita income is the household's income).
-struct Hh {
-    no: String,
-    village: &'static str,
-    seq: u32,
-    status: &'static str,
-    exit_year: &'static str,
-    flags: String,
-    labour: &'static str,
+pub(crate) struct Hh {
+    pub no: String,
+    pub village: &'static str,
+    pub seq: u32,
+    pub status: &'static str,
+    pub exit_year: &'static str,
+    pub flags: String,
+    pub labour: &'static str,
 }
 
-fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
+pub(crate) fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
     Hh {
         no: no.into(),
         village,
@@ -40,7 +40,7 @@ fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
     }
 }
 
-fn exited(no: &str, village: &'static str, seq: u32) -> Hh {
+pub(crate) fn exited(no: &str, village: &'static str, seq: u32) -> Hh {
     Hh {
         status: "已脱贫",
         exit_year: "2018",
@@ -95,7 +95,7 @@ async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (Statu
     (r.status(), location)
 }
 
-fn run_ok(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn run_ok(app: &TestApp, args: &[&str]) -> String {
     let out = app.bangfu(args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -106,13 +106,16 @@ fn run_ok(app: &TestApp, args: &[&str]) -> String {
     stdout
 }
 
-/// Imports the households and their incomes ((household_no, year, yuan) rows) through the binary.
-fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
+/// Imports the households (if any) and their incomes ((household_no, year, yuan) rows) through
+/// the binary.
+pub(crate) fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = vec![format!("{HEADER}{FLAG_COLUMNS}")];
-    lines.extend(households.iter().map(member_line));
-    let members = write_file(&dir, "members.csv", (lines.join("\n") + "\n").as_bytes());
-    run_ok(app, &["import", "households", &members]);
+    if !households.is_empty() {
+        let mut lines = vec![format!("{HEADER}{FLAG_COLUMNS}")];
+        lines.extend(households.iter().map(member_line));
+        let members = write_file(&dir, "members.csv", (lines.join("\n") + "\n").as_bytes());
+        run_ok(app, &["import", "households", &members]);
+    }
     if !incomes.is_empty() {
         let mut lines = vec![INCOME_HEADER.to_string()];
         lines.extend(
@@ -125,7 +128,7 @@ fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
     }
 }
 
-async fn household_id(app: &TestApp, no: &str) -> i64 {
+pub(crate) async fn household_id(app: &TestApp, no: &str) -> i64 {
     let items = app
         .get_all(&format!("/api/v1/households?q={no}&include_removed=true"))
         .await;

@@ -11,6 +11,7 @@ mod dashboard;
 mod demo;
 mod fuzz_queries;
 mod ledger;
+mod monitoring_rules;
 mod organisations;
 mod pages;
 mod pairings;
