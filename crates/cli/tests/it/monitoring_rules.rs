@@ -570,3 +570,41 @@ async fn a_past_years_incidence_counts_the_households_poor_in_that_year() {
     let village = rows.iter().find(|r| r["code"] == EAST_VILLAGE).unwrap();
     assert_eq!(village["remaining"], 0, "{village}");
 }
+
+#[tokio::test]
+async fn the_new_rule_items_are_shown_edited_and_checked() {
+    let app = TestApp::spawn().await;
+    let (status, page) = app.get_text("/assessment/rules").await;
+    assert_eq!(status, StatusCode::OK);
+    for expected in [
+        "防返贫监测自 2020 年起",
+        "突发严重困难户自 2021 年起单列",
+        "建档立卡识别截至 2020 年",
+        "1200‰（risk_multiple_permille）",
+        "县级审批公告",
+    ] {
+        assert!(page.contains(expected), "{expected} in the rules page");
+    }
+    let (status, refused) = app
+        .put(
+            "/api/v1/rules",
+            &json!({"risk_multiple_permille": 900, "sudden_hardship_from_year": 2019, "note": "试"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        error_fields(&refused),
+        ["risk_multiple_permille", "sudden_hardship_from_year"]
+    );
+    let (status, saved) = app
+        .put(
+            "/api/v1/rules",
+            &json!({"risk_multiple_permille": 1300, "note": "风险线调整为 1.3 倍"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["rules"]["risk_multiple_permille"], 1300);
+    let (_, page) = app.get_text("/assessment/rules").await;
+    assert!(page.contains("1300‰（risk_multiple_permille）"));
+}

@@ -1016,7 +1016,7 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/households/{id}/expenses": { "post": { "summary": "记录刚性支出（medical/schooling/disaster，金额与报销，元）；标记解决：POST /api/v1/expenses/{id}/resolve", "parameters": [id.clone()], "requestBody": body("{expense_date, kind, amount, reimbursed?, resolved?, note?}"), "responses": created("支出") } },
         "/api/v1/households/{id}/shocks": { "post": { "summary": "记录突发变故（illness/disaster/accident/job_loss）", "parameters": [id.clone()], "requestBody": body("{shock_date, kind, note?}"), "responses": created("变故") } },
         "/api/v1/households/{id}/monitoring-cases": { "post": { "summary": "纳入防返贫监测（declaration 农户申报 / visit 干部走访排查 / screening 部门筛查预警）", "parameters": [id.clone()], "requestBody": body("{channel, category?, identified_at?, note?}"), "responses": created("案例") } },
-        "/api/v1/monitoring-cases": { "get": { "summary": "监测工作清单（按风险分从高到低）；单个案例：/api/v1/monitoring-cases/{id}，消除条件：…/{id}/elimination，风险消除：POST …/{id}/eliminate",
+        "/api/v1/monitoring-cases": { "get": { "summary": "监测工作清单（按风险分从高到低）；单个案例：/api/v1/monitoring-cases/{id}，消除条件：…/{id}/elimination，风险消除程序：…/{id}/elimination-procedure",
             "parameters": [p("region", "query", "县或村代码"), p("status", "query", "monitoring（默认）、eliminated、all"), p("category", "query", "1、2、3"), p("limit", "query", "每页条数"), p("cursor", "query", "上一页的 next_cursor")], "responses": ok("列表") } },
         "/api/v1/monitoring-cases/{id}/measures": { "post": { "summary": "为监测案例落实帮扶措施", "parameters": [p("id", "path", "案例编号")], "requestBody": body("{measure_type, responsible, date, amount?, note?}"), "responses": created("案例") } },
         "/api/v1/monitoring-cases/{id}/elimination-procedure": {
