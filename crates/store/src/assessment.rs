@@ -1187,9 +1187,9 @@ async fn area_rows<T: Tx>(
     range_sql: &str,
     year: i64,
 ) -> StoreResult<Vec<AreaRow>> {
-    let as_of = format!(
-        "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= $1 ORDER BY s.year DESC, s.id DESC LIMIT 1),
-                  CASE WHEN h.identified_year <= $1 AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
+    let as_of = concat!(
+        "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= $1 ORDER BY s.year DESC, s.id DESC LIMIT 1), ",
+        "CASE WHEN h.identified_year <= $1 AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
     );
     let sql = format!(
         "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
