@@ -73,6 +73,20 @@ pub struct Rules {
     pub publicity_days: i64,
     /// A year-on-year fall of per-capita income of at least this many per cent is a risk.
     pub sharp_drop_percent: i64,
+    /// A sharp fall makes a household 脱贫不稳定户 or 边缘易致贫户 when it leaves the income below
+    /// this multiple of the monitoring threshold, in per mille (1200 = 1.2×).
+    #[serde(default = "default_risk_multiple_permille")]
+    pub risk_multiple_permille: i64,
+    /// The first year of monitoring cases (防返贫监测 began in 2020).
+    #[serde(default = "default_monitoring_from_year")]
+    pub monitoring_from_year: i64,
+    /// The first year of the third category, 突发严重困难户 (2020 had two categories).
+    #[serde(default = "default_sudden_hardship_from_year")]
+    pub sudden_hardship_from_year: i64,
+    /// The last year of 建档立卡 identification: the registry was closed after it, and later
+    /// hardship is a monitoring case.
+    #[serde(default = "default_registry_closed_after_year")]
+    pub registry_closed_after_year: i64,
     /// Visits showing income above the threshold must be at least this many months apart.
     pub elimination_months: i64,
     #[serde(default)]
@@ -111,6 +125,22 @@ fn default_microloan_max_months() -> i64 {
 /// … and at most 5万元 per household.
 fn default_microloan_max_yuan() -> i64 {
     50_000
+}
+
+fn default_risk_multiple_permille() -> i64 {
+    1200
+}
+
+fn default_monitoring_from_year() -> i64 {
+    2020
+}
+
+fn default_sudden_hardship_from_year() -> i64 {
+    2021
+}
+
+fn default_registry_closed_after_year() -> i64 {
+    2020
 }
 
 impl Default for Rules {
@@ -172,6 +202,10 @@ impl Default for Rules {
             approval_bp: 9000,
             publicity_days: 7,
             sharp_drop_percent: 30,
+            risk_multiple_permille: default_risk_multiple_permille(),
+            monitoring_from_year: default_monitoring_from_year(),
+            sudden_hardship_from_year: default_sudden_hardship_from_year(),
+            registry_closed_after_year: default_registry_closed_after_year(),
             elimination_months: 6,
             extra_criteria: Vec::new(),
             identity_clash_daily_limit: default_identity_clash_daily_limit(),
@@ -189,29 +223,35 @@ impl Rules {
             .map(|s| Fen::from_yuan(s.value))
     }
 
-    /// The monitoring threshold for a county in a year: the county's own, else its province's,
-    /// else the multiple of that year's poverty line (or, after the last year with a line, of
-    /// the latest line, said so in the source). Returns the figure and where it came from.
+    /// The monitoring threshold for a county in year Y. Among the thresholds of the county and
+    /// of its province dated Y or earlier, the latest year applies (a threshold stays in force
+    /// until a newer one is set); on the same year the county's own beats its province's. With
+    /// none, the multiple of year Y's poverty line (or, after the last year with a line, of the
+    /// latest line, said so in the source). Returns the figure and where it came from.
     pub fn monitoring_threshold(&self, county: i64, year: i64) -> Option<(Fen, String)> {
         let province = county / 10_000;
-        let own = |t: &&MonitoringThreshold| t.year == year && t.county == Some(county);
-        let prov = |t: &&MonitoringThreshold| {
-            t.year == year && t.county.is_none() && t.province == province
-        };
         if let Some(t) = self
             .monitoring_thresholds
             .iter()
-            .find(own)
-            .or_else(|| self.monitoring_thresholds.iter().find(prov))
+            .filter(|t| {
+                t.year <= year
+                    && (t.county == Some(county) || (t.county.is_none() && t.province == province))
+            })
+            .max_by_key(|t| (t.year, t.county.is_some()))
         {
-            let source = if t.source.is_empty() {
-                format!("{year}年本地监测标准")
+            let own = if t.source.is_empty() {
+                format!("{}年本地监测标准", t.year)
             } else {
                 t.source.clone()
             };
+            let source = if t.year == year {
+                own
+            } else {
+                format!("沿用{}（{year}年未另定）", own)
+            };
             return Some((Fen::from_yuan(t.yuan), source));
         }
-        let multiple = format!("{:.1}", self.monitoring_multiple_permille as f64 / 1000.0);
+        let multiple = permille_multiple(self.monitoring_multiple_permille);
         let (line_year, line) = match self.poverty_line(year) {
             Some(l) => (year, l),
             None => {
@@ -384,6 +424,30 @@ impl Rules {
             push(
                 "sharp_drop_percent".into(),
                 "收入骤减幅度应为 1–100（%）".into(),
+            );
+        }
+        if !(1000..=3000).contains(&self.risk_multiple_permille) {
+            push(
+                "risk_multiple_permille".into(),
+                "骤减后的风险线倍数应在 1000–3000‰（1–3 倍监测标准）之间".into(),
+            );
+        }
+        for (field, year) in [
+            ("monitoring_from_year", self.monitoring_from_year),
+            ("sudden_hardship_from_year", self.sudden_hardship_from_year),
+            (
+                "registry_closed_after_year",
+                self.registry_closed_after_year,
+            ),
+        ] {
+            if !(2000..=2100).contains(&year) {
+                push(field.into(), "年份应在 2000–2100 之间".into());
+            }
+        }
+        if self.sudden_hardship_from_year < self.monitoring_from_year {
+            push(
+                "sudden_hardship_from_year".into(),
+                "突发严重困难户单列的年份不能早于防返贫监测开始的年份".into(),
             );
         }
         if !(1..=24).contains(&self.elimination_months) {
@@ -698,6 +762,12 @@ pub fn incidence_criterion(
             )
         }
     }
+}
+
+/// A multiple in per mille as people write it: 1500 → "1.5", 1200 → "1.2", 1250 → "1.25".
+pub fn permille_multiple(permille: i64) -> String {
+    let text = format!("{}.{:03}", permille / 1000, permille % 1000);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 pub fn bp_percent(bp: i64) -> String {
@@ -1100,20 +1170,9 @@ pub fn check_exit_step(
             }
             if next == ExitStep::Announcement
                 && let Some(p) = history.iter().rev().find(|s| s.step == ExitStep::Publicity)
+                && let Some(problem) = publicity_shortfall(rules, p.date, d, "公告")
             {
-                let days = days_from_civil(d) - days_from_civil(p.date);
-                if days < rules.publicity_days {
-                    let earliest = civil_from_days(days_from_civil(p.date) + rules.publicity_days);
-                    out.push(FieldError::new(
-                        "date",
-                        format!(
-                            "公示不少于 {} 天：公示自 {} 起，至今仅 {days} 天，最早可于 {} 公告",
-                            rules.publicity_days,
-                            format_date(p.date),
-                            format_date(earliest)
-                        ),
-                    ));
-                }
+                out.push(FieldError::new("date", problem));
             }
         }
     }
@@ -1371,59 +1430,107 @@ pub struct MonitoringCandidate {
     pub risk_score: i64,
 }
 
-/// Finds why a household should be monitored, and in which category. None = no risk seen, or
-/// a registered household not yet out of poverty (it is in the poverty work, not monitoring).
-/// A shock without any income signal makes a 突发严重困难户 whatever the income; otherwise an
-/// exited household is 脱贫不稳定户 and a never-registered one 边缘易致贫户.
+/// Finds why a household should be monitored in `year`, and in which category (DOMAIN.md §7).
+/// None = no risk by the rules, a year before monitoring began, or a registered household not
+/// yet out of poverty (it is in the poverty work, not monitoring).
+///
+/// - 脱贫不稳定户 (registered, exited) / 边缘易致贫户 (never registered): per-capita income below
+///   the threshold, or a fall of at least `sharp_drop_percent` that leaves it below
+///   `risk_multiple_permille` × the threshold.
+/// - 突发严重困难户 (from `sudden_hardship_from_year`): neither of these, and rigid expenses of the
+///   year (not reimbursed) above the household's net income, or a fall of at least
+///   `sharp_drop_percent` with a shock recorded in the year. Before that year (2020 had two
+///   categories) such a household is monitored in its income-based category.
+/// - Income-based and a shock: the income-based category, the shock recorded as its cause.
+///
+/// Declarations and risks noted at visits add to the risk score; they decide no category.
 pub fn monitoring_candidate(
     threshold: Fen,
     rules: &Rules,
     f: &RiskFacts,
+    year: i64,
 ) -> Option<MonitoringCandidate> {
     if f.registered && !f.exited {
         return None;
     }
+    if year < rules.monitoring_from_year {
+        return None;
+    }
+    let t = threshold.yuan_string();
     let mut signals = Vec::new();
+    let low = f.per_capita_this_year.is_some_and(|pc| pc < threshold.0);
     if let Some(pc) = f.per_capita_this_year
-        && pc < threshold.0
+        && low
     {
         signals.push(RiskSignal {
             key: "low_income".into(),
-            detail: format!(
-                "人均纯收入 {} 元低于监测标准 {} 元",
-                Fen(pc).yuan_string(),
-                threshold.yuan_string()
-            ),
+            detail: format!("人均纯收入 {} 元低于监测标准 {t} 元", Fen(pc).yuan_string()),
             weight: 40 + ((threshold.0 - pc) * 40 / threshold.0.max(1)).min(40),
         });
     }
-    if let (Some(now), Some(before)) = (f.per_capita_this_year, f.per_capita_last_year)
-        && before > 0
-        && (before - now) as i128 * 100 >= before as i128 * rules.sharp_drop_percent as i128
-    {
+    // A fall of at least sharp_drop_percent, with its figures.
+    let drop = match (f.per_capita_this_year, f.per_capita_last_year) {
+        (Some(now), Some(before))
+            if before > 0
+                && (before - now) as i128 * 100
+                    >= before as i128 * rules.sharp_drop_percent as i128 =>
+        {
+            Some((before, now, (before - now) as i128 * 100 / before as i128))
+        }
+        _ => None,
+    };
+    let at_risk_line = (threshold.0 as i128 * rules.risk_multiple_permille as i128 / 1000) as i64;
+    let multiple = permille_multiple(rules.risk_multiple_permille);
+    let fall = |(before, now, pct): (i64, i64, i128)| {
+        format!(
+            "人均纯收入由 {} 元降至 {} 元，降幅 {pct}%（不低于 {}%）",
+            Fen(before).yuan_string(),
+            Fen(now).yuan_string(),
+            rules.sharp_drop_percent
+        )
+    };
+    let drop_at_risk = drop.filter(|d| d.1 < at_risk_line);
+    if let Some(d) = drop_at_risk {
         signals.push(RiskSignal {
             key: "sharp_drop".into(),
             detail: format!(
-                "人均纯收入由 {} 元降至 {} 元，降幅 {}%",
-                Fen(before).yuan_string(),
-                Fen(now).yuan_string(),
-                (before - now) as i128 * 100 / before as i128
+                "{}，低于监测标准 {t} 元的 {multiple} 倍（{} 元）",
+                fall(d),
+                Fen(at_risk_line).yuan_string()
             ),
             weight: 30,
         });
     }
-    if let Some(net) = f.net_income
-        && f.rigid_expenses_net > net.max(0)
-    {
-        signals.push(RiskSignal {
-            key: "rigid_expenses".into(),
-            detail: format!(
-                "刚性支出（扣除报销后）{} 元超过家庭纯收入 {} 元",
-                Fen(f.rigid_expenses_net).yuan_string(),
-                Fen(net).yuan_string()
-            ),
-            weight: 35,
-        });
+    let income_based = low || drop_at_risk.is_some();
+    let mut hardship = false;
+    if !income_based {
+        if let Some(net) = f.net_income
+            && f.rigid_expenses_net > net.max(0)
+        {
+            hardship = true;
+            signals.push(RiskSignal {
+                key: "rigid_expenses".into(),
+                detail: format!(
+                    "人均纯收入不低于监测标准 {t} 元；刚性支出（扣除报销后）{} 元超过家庭纯收入 {} 元",
+                    Fen(f.rigid_expenses_net).yuan_string(),
+                    Fen(net).yuan_string()
+                ),
+                weight: 35,
+            });
+        }
+        if let Some(d) = drop
+            && !f.shocks.is_empty()
+        {
+            hardship = true;
+            signals.push(RiskSignal {
+                key: "shock_drop".into(),
+                detail: format!("{}，因突发变故：{}", fall(d), f.shocks.join("、")),
+                weight: 30,
+            });
+        }
+    }
+    if !income_based && !hardship {
+        return None;
     }
     for s in &f.shocks {
         signals.push(RiskSignal {
@@ -1446,21 +1553,26 @@ pub fn monitoring_candidate(
             weight: 25,
         });
     }
-    if signals.is_empty() {
-        return None;
-    }
-    let income_risk = signals.iter().any(|s| {
-        matches!(
-            s.key.as_str(),
-            "low_income" | "sharp_drop" | "rigid_expenses"
-        )
-    });
-    let category = if !f.shocks.is_empty() && !income_risk {
-        MONITOR_SUDDEN
-    } else if f.exited {
+    let by_registration = if f.exited {
         MONITOR_UNSTABLE
     } else {
         MONITOR_EDGE
+    };
+    let category = if income_based {
+        by_registration
+    } else if year >= rules.sudden_hardship_from_year {
+        MONITOR_SUDDEN
+    } else {
+        signals.push(RiskSignal {
+            key: "category_year".into(),
+            detail: format!(
+                "{year}年尚未单列突发严重困难户（自{}年起），按{}监测",
+                rules.sudden_hardship_from_year,
+                monitoring_category_name(by_registration)
+            ),
+            weight: 0,
+        });
+        by_registration
     };
     let risk_score = signals.iter().map(|s| s.weight).sum();
     Some(MonitoringCandidate {
@@ -1468,6 +1580,71 @@ pub fn monitoring_candidate(
         signals,
         risk_score,
     })
+}
+
+/// The categories a household may be filed under by registration in `year`: an exited
+/// household 脱贫不稳定户, a never-registered one 边缘易致贫户, either 突发严重困难户 from
+/// `sudden_hardship_from_year`; none for a registered household not yet out of poverty or a
+/// year before monitoring began. Err is the reason, in Chinese, naming the right category.
+pub fn check_case_category(
+    rules: &Rules,
+    registered: bool,
+    exited: bool,
+    category: &str,
+    year: i64,
+) -> Result<(), FieldError> {
+    if year < rules.monitoring_from_year {
+        return Err(FieldError::new(
+            "identified_at",
+            format!(
+                "防返贫监测自{}年起实施，不能登记{year}年识别的监测对象",
+                rules.monitoring_from_year
+            ),
+        ));
+    }
+    if registered && !exited {
+        return Err(FieldError::new(
+            "household",
+            "该户尚未脱贫（或已返贫），在帮扶中，不纳入防返贫监测",
+        ));
+    }
+    let by_registration = if exited {
+        MONITOR_UNSTABLE
+    } else {
+        MONITOR_EDGE
+    };
+    match category {
+        MONITOR_SUDDEN if year < rules.sudden_hardship_from_year => Err(FieldError::new(
+            "category",
+            format!(
+                "突发严重困难户自{}年起单列，{year}年应登记为{}",
+                rules.sudden_hardship_from_year,
+                monitoring_category_name(by_registration)
+            ),
+        )),
+        MONITOR_SUDDEN => Ok(()),
+        c if c == by_registration => Ok(()),
+        c => {
+            let why = if exited {
+                "该户为已脱贫的建档立卡户"
+            } else {
+                "该户为未建档立卡的一般农户"
+            };
+            Err(FieldError::new(
+                "category",
+                format!(
+                    "{why}，不能登记为{}，应为{}{}",
+                    monitoring_category_name(c),
+                    monitoring_category_name(by_registration),
+                    if year >= rules.sudden_hardship_from_year {
+                        "或突发严重困难户"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+    }
 }
 
 /// A visit's income estimate, for risk elimination.
@@ -1487,15 +1664,53 @@ pub struct EliminationFacts {
     pub unresolved_expenses: i64,
     /// New risks seen since identification (shocks, risks noted at the latest visit).
     pub new_risks: Vec<String>,
-    /// At least one active member with labour capacity.
-    pub has_labour: bool,
+    /// Labour capacity of the active members (`labour_capacity`): Some(false) when all are
+    /// 丧失劳动力 or 无劳动力, None when not every member's capacity is recorded.
+    pub has_labour: Option<bool>,
     /// 三保障 and safe water all secured (None = not all reported).
     pub guarantees_secured: Option<bool>,
 }
 
-fn months_between(a: Ymd, b: Ymd) -> i64 {
+/// The date `months` calendar months after `d`, on the last day of the month when the month
+/// is shorter (2021-08-31 + 6 = 2022-02-28).
+pub fn add_months(d: Ymd, months: i64) -> Ymd {
+    let index = d.0 as i64 * 12 + (d.1 as i64 - 1) + months;
+    let (y, m) = (index.div_euclid(12) as i32, index.rem_euclid(12) as u32 + 1);
+    let mut day = d.2;
+    while !crate::id_number::is_valid_date(y, m, day) {
+        day -= 1;
+    }
+    (y, m, day)
+}
+
+/// Whole calendar months from `a` to `b`: the largest n with `add_months(a, n)` on or before
+/// `b` (2021-08-31 → 2022-02-28 is six months, 2021-01-10 → 2021-07-09 five).
+pub fn months_between(a: Ymd, b: Ymd) -> i64 {
     let m = (b.0 - a.0) as i64 * 12 + b.1 as i64 - a.1 as i64;
-    if b.2 < a.2 { m - 1 } else { m }
+    if days_from_civil(add_months(a, m)) > days_from_civil(b) {
+        m - 1
+    } else {
+        m
+    }
+}
+
+/// 劳动技能 codes (labour.csv) that count as labour capacity: 普通, 技能 and 弱劳动力或半劳动力.
+/// 丧失劳动力 (4) and 无劳动力 (5) do not.
+pub const LABOUR_CAPACITY_CODES: [&str; 3] = ["1", "2", "3"];
+
+/// A household's labour capacity from its active members' 劳动技能 codes: Some(true) when one
+/// member has capacity, Some(false) when every member is 丧失劳动力 or 无劳动力 (such a household
+/// stays monitored), None when some member's capacity is not recorded.
+pub fn labour_capacity<'a>(codes: impl IntoIterator<Item = &'a str>) -> Option<bool> {
+    let mut unknown = false;
+    for c in codes {
+        match c.trim() {
+            c if LABOUR_CAPACITY_CODES.contains(&c) => return Some(true),
+            "4" | "5" => {}
+            _ => unknown = true,
+        }
+    }
+    if unknown { None } else { Some(false) }
 }
 
 /// 风险消除 (DOMAIN.md §7): income above the threshold at every visit of the latest unbroken
@@ -1588,11 +1803,11 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
         Criterion::new(
             "labour",
             "家庭有劳动能力",
-            f.has_labour,
-            if f.has_labour {
-                "有劳动力"
-            } else {
-                "家庭成员均丧失劳动力或无劳动力：持续监测，不作风险消除"
+            f.has_labour == Some(true),
+            match f.has_labour {
+                Some(true) => "有劳动力（含弱劳动力或半劳动力）",
+                Some(false) => "家庭成员均丧失劳动力或无劳动力：持续监测，不作风险消除",
+                None => "有成员的劳动技能未填报，无法确认劳动能力",
             },
         ),
     ];
@@ -1602,6 +1817,171 @@ pub fn risk_elimination(rules: &Rules, threshold: Fen, f: &EliminationFacts) -> 
         may_exit: criteria.iter().all(|c| c.passed),
         criteria,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The risk elimination procedure (入户核实 → 村级评议公示 → 县级审批公告).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EliminationStep {
+    /// 入户核实: a cadre verifies at the household that the criteria hold.
+    Verification,
+    /// 村级评议公示: the village reviews and posts the notice (lasts `publicity_days`).
+    VillageReview,
+    /// 县级审批公告: the county approves and announces; the risk is eliminated on its date.
+    CountyApproval,
+}
+
+impl EliminationStep {
+    pub const ALL: [EliminationStep; 3] = [
+        EliminationStep::Verification,
+        EliminationStep::VillageReview,
+        EliminationStep::CountyApproval,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EliminationStep::Verification => "verification",
+            EliminationStep::VillageReview => "village_review",
+            EliminationStep::CountyApproval => "county_approval",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            EliminationStep::Verification => "入户核实",
+            EliminationStep::VillageReview => "村级评议公示",
+            EliminationStep::CountyApproval => "县级审批公告",
+        }
+    }
+
+    /// Accepts the English key or the Chinese name (and the usual short forms).
+    pub fn parse(s: &str) -> Option<EliminationStep> {
+        let t = s.trim();
+        EliminationStep::ALL.into_iter().find(|e| {
+            e.as_str() == t
+                || e.name_zh() == t
+                || matches!(
+                    (e, t),
+                    (EliminationStep::Verification, "核实")
+                        | (
+                            EliminationStep::VillageReview,
+                            "评议公示" | "村级评议" | "公示"
+                        )
+                        | (
+                            EliminationStep::CountyApproval,
+                            "审批公告" | "县级审批" | "公告"
+                        )
+                )
+        })
+    }
+
+    /// The step that follows (None = nothing recorded yet); None after the last step.
+    pub fn next(current: Option<EliminationStep>) -> Option<EliminationStep> {
+        match current {
+            None => Some(EliminationStep::Verification),
+            Some(EliminationStep::Verification) => Some(EliminationStep::VillageReview),
+            Some(EliminationStep::VillageReview) => Some(EliminationStep::CountyApproval),
+            Some(EliminationStep::CountyApproval) => None,
+        }
+    }
+}
+
+/// The 公示 rule of both procedures: a notice posted on day D lasts D … D+days−1, so the step
+/// after it may be dated D+days at the earliest. The problem, if `next` is too early.
+pub fn publicity_shortfall(
+    rules: &Rules,
+    posted: Ymd,
+    next: Ymd,
+    next_name: &str,
+) -> Option<String> {
+    let days = days_from_civil(next) - days_from_civil(posted);
+    (days < rules.publicity_days).then(|| {
+        let earliest = civil_from_days(days_from_civil(posted) + rules.publicity_days);
+        format!(
+            "公示不少于 {} 天：公示自 {} 起，至今仅 {days} 天，最早可于 {} {next_name}",
+            rules.publicity_days,
+            format_date(posted),
+            format_date(earliest)
+        )
+    })
+}
+
+/// Checks the next step of a risk elimination procedure against the steps recorded so far
+/// (oldest first): the order, a date not before the case was identified nor before the
+/// previous step nor after `today`, a responsible person, and a village 公示 of at least
+/// `publicity_days` days before the county's approval.
+pub fn check_elimination_step(
+    rules: &Rules,
+    identified: Ymd,
+    history: &[(EliminationStep, Ymd)],
+    next: EliminationStep,
+    date: &str,
+    responsible: &str,
+    today: Ymd,
+) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    let current = history.last();
+    let expected = EliminationStep::next(current.map(|c| c.0));
+    if expected != Some(next) {
+        out.push(FieldError::new(
+            "step",
+            match (current, expected) {
+                (_, None) => format!(
+                    "风险消除程序已于县级审批公告结束，不能再登记“{}”",
+                    next.name_zh()
+                ),
+                (None, Some(e)) => format!("尚未开始风险消除程序，第一步应为“{}”", e.name_zh()),
+                (Some(c), Some(e)) => {
+                    format!("当前步骤为“{}”，下一步应为“{}”", c.0.name_zh(), e.name_zh())
+                }
+            },
+        ));
+    }
+    if responsible.trim().is_empty() {
+        out.push(FieldError::new(
+            "responsible",
+            "请填写责任人（经办人或审批单位）",
+        ));
+    }
+    match parse_date(date.trim()) {
+        None => out.push(FieldError::new("date", "日期应为 YYYY-MM-DD")),
+        Some(d) => {
+            let day = days_from_civil(d);
+            if day > days_from_civil(today) {
+                out.push(FieldError::new("date", "日期不能晚于今天"));
+            } else if day < days_from_civil(identified) {
+                out.push(FieldError::new(
+                    "date",
+                    format!(
+                        "日期不能早于识别为监测对象的日期 {}",
+                        format_date(identified)
+                    ),
+                ));
+            } else if let Some(c) = current
+                && day < days_from_civil(c.1)
+            {
+                out.push(FieldError::new(
+                    "date",
+                    format!(
+                        "日期不能早于上一步“{}”的日期 {}",
+                        c.0.name_zh(),
+                        format_date(c.1)
+                    ),
+                ));
+            } else if next == EliminationStep::CountyApproval
+                && let Some(p) = history
+                    .iter()
+                    .rev()
+                    .find(|s| s.0 == EliminationStep::VillageReview)
+                && let Some(problem) = publicity_shortfall(rules, p.1, d, "审批公告")
+            {
+                out.push(FieldError::new("date", problem));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1922,70 +2302,53 @@ mod tests {
         );
     }
 
+    fn exited_with(pc: i64) -> RiskFacts {
+        RiskFacts {
+            exited: true,
+            registered: true,
+            per_capita_this_year: Some(pc),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn monitoring_categories() {
         let r = Rules::default();
         let t = Fen::from_yuan(4827);
-        let exited_low = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(4000_00),
-            ..Default::default()
-        };
+        let category =
+            |f: &RiskFacts, year: i64| monitoring_candidate(t, &r, f, year).map(|c| c.category);
         assert_eq!(
-            monitoring_candidate(t, &r, &exited_low).unwrap().category,
-            MONITOR_UNSTABLE
+            category(&exited_with(4000_00), 2021).as_deref(),
+            Some(MONITOR_UNSTABLE)
         );
         let edge = RiskFacts {
             registered: false,
             per_capita_this_year: Some(4500_00),
             ..Default::default()
         };
+        assert_eq!(category(&edge, 2021).as_deref(), Some(MONITOR_EDGE));
+        // At the threshold is not below it; one fen below is.
+        assert_eq!(category(&exited_with(4827_00), 2021), None);
         assert_eq!(
-            monitoring_candidate(t, &r, &edge).unwrap().category,
-            MONITOR_EDGE
+            category(&exited_with(4826_99), 2021).as_deref(),
+            Some(MONITOR_UNSTABLE)
         );
-        let sudden = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(9000_00),
-            shocks: vec!["重病".into()],
-            ..Default::default()
+        // A shock alone, with neither expenses above income nor a fall, is no category.
+        let shock_only = RiskFacts {
+            shocks: vec!["重大疾病（2021-03-01）".into()],
+            ..exited_with(9000_00)
         };
+        assert_eq!(category(&shock_only, 2021), None);
+        // Income-based and a shock: the income-based category, the shock as its cause.
+        let low_and_shock = RiskFacts {
+            shocks: vec!["自然灾害（2021-07-01）".into()],
+            ..exited_with(4000_00)
+        };
+        let c = monitoring_candidate(t, &r, &low_and_shock, 2021).unwrap();
+        assert_eq!(c.category, MONITOR_UNSTABLE);
         assert_eq!(
-            monitoring_candidate(t, &r, &sudden).unwrap().category,
-            MONITOR_SUDDEN
-        );
-        let fine = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(9000_00),
-            per_capita_last_year: Some(9100_00),
-            ..Default::default()
-        };
-        assert!(monitoring_candidate(t, &r, &fine).is_none());
-        let drop = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(6000_00),
-            per_capita_last_year: Some(9000_00),
-            ..Default::default()
-        };
-        assert_eq!(
-            monitoring_candidate(t, &r, &drop).unwrap().signals[0].key,
-            "sharp_drop"
-        );
-        let expenses = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(9000_00),
-            net_income: Some(20000_00),
-            rigid_expenses_net: 30000_00,
-            ..Default::default()
-        };
-        assert_eq!(
-            monitoring_candidate(t, &r, &expenses).unwrap().signals[0].key,
-            "rigid_expenses"
+            c.signals.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            ["low_income", "shock"]
         );
         let still_poor = RiskFacts {
             exited: false,
@@ -1995,22 +2358,229 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            monitoring_candidate(t, &r, &still_poor).is_none(),
+            monitoring_candidate(t, &r, &still_poor, 2021).is_none(),
             "not yet out: poverty work, not monitoring"
-        );
-        let exactly = RiskFacts {
-            exited: true,
-            registered: true,
-            per_capita_this_year: Some(4827_00),
-            ..Default::default()
-        };
-        assert!(
-            monitoring_candidate(t, &r, &exactly).is_none(),
-            "at the threshold is not below it"
         );
     }
 
-    fn elimination(visits: &[(Ymd, i64)], has_labour: bool) -> EliminationFacts {
+    #[test]
+    fn the_issues_example_is_a_sudden_hardship_not_an_edge_household() {
+        // A 一般农户 in 2021, threshold 6,000, per capita 8,000 (three people: net 24,000),
+        // illness with 30,000 of medical costs not reimbursed.
+        let r = Rules::default();
+        let f = RiskFacts {
+            registered: false,
+            exited: false,
+            per_capita_this_year: Some(8000_00),
+            per_capita_last_year: Some(8000_00),
+            net_income: Some(24000_00),
+            rigid_expenses_net: 30000_00,
+            shocks: vec!["重大疾病（2021-04-02）".into()],
+            ..Default::default()
+        };
+        let c = monitoring_candidate(Fen::from_yuan(6000), &r, &f, 2021).unwrap();
+        assert_eq!(c.category, MONITOR_SUDDEN);
+        assert_eq!(c.signals[0].key, "rigid_expenses");
+        assert!(
+            c.signals[0].detail.contains("30000.00") && c.signals[0].detail.contains("24000.00"),
+            "{}",
+            c.signals[0].detail
+        );
+        // Expenses equal to the income are not above it.
+        let equal = RiskFacts {
+            rigid_expenses_net: 24000_00,
+            ..f.clone()
+        };
+        assert!(monitoring_candidate(Fen::from_yuan(6000), &r, &equal, 2021).is_none());
+        // A registered, exited household in the same situation is a 突发严重困难户 too.
+        let exited = RiskFacts {
+            registered: true,
+            exited: true,
+            ..f
+        };
+        assert_eq!(
+            monitoring_candidate(Fen::from_yuan(6000), &r, &exited, 2021)
+                .unwrap()
+                .category,
+            MONITOR_SUDDEN
+        );
+    }
+
+    #[test]
+    fn a_sharp_drop_counts_only_below_the_risk_multiple_or_with_a_shock() {
+        let r = Rules::default();
+        let t = Fen::from_yuan(6000);
+        let fall = |before: i64, now: i64| RiskFacts {
+            per_capita_last_year: Some(before),
+            ..exited_with(now)
+        };
+        // 30,000 → 20,000 per person: a third less, far above the threshold: not a risk.
+        assert!(monitoring_candidate(t, &r, &fall(30000_00, 20000_00), 2021).is_none());
+        // 10,000 → 7,000: 30%, below 1.2 × 6,000 = 7,200: 脱贫不稳定户.
+        let c = monitoring_candidate(t, &r, &fall(10000_00, 7000_00), 2021).unwrap();
+        assert_eq!(
+            (c.category.as_str(), c.signals[0].key.as_str()),
+            (MONITOR_UNSTABLE, "sharp_drop")
+        );
+        assert!(
+            c.signals[0].detail.contains("7200.00"),
+            "{}",
+            c.signals[0].detail
+        );
+        // Exactly at 1.2 × the threshold is not below it; 29% is not a sharp drop.
+        assert!(monitoring_candidate(t, &r, &fall(10285_72, 7200_00), 2021).is_none());
+        assert!(monitoring_candidate(t, &r, &fall(10000_00, 7100_00), 2021).is_none());
+        // A sharp drop caused by a recorded shock, above the risk line: 突发严重困难户.
+        let shocked = RiskFacts {
+            shocks: vec!["意外事故（2021-05-01）".into()],
+            ..fall(30000_00, 20000_00)
+        };
+        let c = monitoring_candidate(t, &r, &shocked, 2021).unwrap();
+        assert_eq!(
+            (c.category.as_str(), c.signals[0].key.as_str()),
+            (MONITOR_SUDDEN, "shock_drop")
+        );
+        // The multiple is a rule.
+        let wider = Rules {
+            risk_multiple_permille: 1500,
+            ..r.clone()
+        };
+        assert!(monitoring_candidate(t, &wider, &fall(12000_00, 8400_00), 2021).is_some());
+        assert!(monitoring_candidate(t, &r, &fall(12000_00, 8400_00), 2021).is_none());
+    }
+
+    #[test]
+    fn monitoring_begins_in_2020_and_the_third_category_in_2021() {
+        let r = Rules::default();
+        let t = Fen::from_yuan(4827);
+        assert!(monitoring_candidate(t, &r, &exited_with(1000_00), 2019).is_none());
+        assert!(monitoring_candidate(t, &r, &exited_with(1000_00), 2020).is_some());
+        let hardship = RiskFacts {
+            net_income: Some(9000_00),
+            rigid_expenses_net: 20000_00,
+            ..exited_with(9000_00)
+        };
+        // 2020 had two categories: the hardship is monitored under the household's kind.
+        let c2020 = monitoring_candidate(t, &r, &hardship, 2020).unwrap();
+        assert_eq!(c2020.category, MONITOR_UNSTABLE);
+        assert!(c2020.signals.iter().any(|s| s.key == "category_year"));
+        let edge2020 = RiskFacts {
+            registered: false,
+            exited: false,
+            ..hardship.clone()
+        };
+        assert_eq!(
+            monitoring_candidate(t, &r, &edge2020, 2020)
+                .unwrap()
+                .category,
+            MONITOR_EDGE
+        );
+        assert_eq!(
+            monitoring_candidate(t, &r, &hardship, 2021)
+                .unwrap()
+                .category,
+            MONITOR_SUDDEN
+        );
+        let later = Rules {
+            monitoring_from_year: 2021,
+            sudden_hardship_from_year: 2022,
+            ..r.clone()
+        };
+        assert!(monitoring_candidate(t, &later, &hardship, 2020).is_none());
+        assert_eq!(
+            monitoring_candidate(t, &later, &hardship, 2021)
+                .unwrap()
+                .category,
+            MONITOR_UNSTABLE
+        );
+
+        // Manual cases: the same years, and the category must fit the household.
+        let field = |r: Result<(), FieldError>| r.unwrap_err().field;
+        assert_eq!(
+            field(check_case_category(&r, true, true, MONITOR_UNSTABLE, 2019)),
+            "identified_at"
+        );
+        assert!(check_case_category(&r, true, true, MONITOR_UNSTABLE, 2020).is_ok());
+        let e = check_case_category(&r, true, true, MONITOR_SUDDEN, 2020).unwrap_err();
+        assert!(
+            e.message.contains("2021") && e.message.contains("脱贫不稳定户"),
+            "{}",
+            e.message
+        );
+        assert!(check_case_category(&r, true, true, MONITOR_SUDDEN, 2021).is_ok());
+        assert!(check_case_category(&r, false, false, MONITOR_SUDDEN, 2021).is_ok());
+        let e = check_case_category(&r, false, false, MONITOR_UNSTABLE, 2021).unwrap_err();
+        assert_eq!(e.field, "category");
+        assert!(
+            e.message.contains("一般农户") && e.message.contains("应为边缘易致贫户"),
+            "{}",
+            e.message
+        );
+        let e = check_case_category(&r, true, true, MONITOR_EDGE, 2021).unwrap_err();
+        assert!(
+            e.message.contains("已脱贫") && e.message.contains("应为脱贫不稳定户"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            field(check_case_category(&r, true, false, MONITOR_UNSTABLE, 2021)),
+            "household"
+        );
+    }
+
+    #[test]
+    fn thresholds_carry_forward_and_a_county_beats_its_province_on_the_same_year() {
+        let mut r = Rules::default();
+        let (t, why) = r.monitoring_threshold(530102, 2024).unwrap();
+        assert_eq!(t, Fen::from_yuan(8050), "云南 2023 stays in force in 2024");
+        assert!(why.contains("沿用") && why.contains("2023"), "{why}");
+        assert_eq!(
+            r.monitoring_threshold(530102, 2025).unwrap().0,
+            Fen::from_yuan(8700)
+        );
+        assert_eq!(
+            r.monitoring_threshold(530102, 2030).unwrap().0,
+            Fen::from_yuan(8700)
+        );
+        assert_eq!(
+            r.monitoring_threshold(530102, 2022).unwrap().0,
+            Fen(6000_00),
+            "before 云南's first: 1.5 × the latest line"
+        );
+        r.monitoring_thresholds.push(MonitoringThreshold {
+            province: 35,
+            county: None,
+            year: 2023,
+            yuan: 9000,
+            source: String::new(),
+        });
+        assert_eq!(
+            r.monitoring_threshold(350121, 2023).unwrap().0,
+            Fen::from_yuan(10560)
+        );
+        assert_eq!(
+            r.monitoring_threshold(350121, 2024).unwrap().0,
+            Fen::from_yuan(10560)
+        );
+        assert_eq!(
+            r.monitoring_threshold(350122, 2024).unwrap().0,
+            Fen::from_yuan(9000)
+        );
+        r.monitoring_thresholds.push(MonitoringThreshold {
+            province: 35,
+            county: None,
+            year: 2024,
+            yuan: 11000,
+            source: String::new(),
+        });
+        assert_eq!(
+            r.monitoring_threshold(350121, 2024).unwrap().0,
+            Fen::from_yuan(11000),
+            "a newer provincial threshold beats an older county one"
+        );
+    }
+
+    fn elimination(visits: &[(Ymd, i64)], has_labour: Option<bool>) -> EliminationFacts {
         EliminationFacts {
             visits: visits
                 .iter()
@@ -2031,8 +2601,8 @@ mod tests {
         let r = Rules::default();
         let t = Fen::from_yuan(4827);
         let visits = [((2021, 1, 10), 6000_00), ((2021, 7, 10), 6500_00)];
-        assert!(risk_elimination(&r, t, &elimination(&visits, true)).may_exit);
-        let d = risk_elimination(&r, t, &elimination(&visits, false));
+        assert!(risk_elimination(&r, t, &elimination(&visits, Some(true))).may_exit);
+        let d = risk_elimination(&r, t, &elimination(&visits, Some(false)));
         assert!(!d.may_exit);
         assert_eq!(
             d.failing().map(|c| c.key.as_str()).collect::<Vec<_>>(),
@@ -2040,8 +2610,32 @@ mod tests {
         );
         let short = [((2021, 1, 10), 6000_00), ((2021, 7, 9), 6500_00)];
         assert!(
-            !risk_elimination(&r, t, &elimination(&short, true)).may_exit,
+            !risk_elimination(&r, t, &elimination(&short, Some(true))).may_exit,
             "one day short of six months"
+        );
+        let unknown = risk_elimination(&r, t, &elimination(&visits, None));
+        assert!(!unknown.may_exit && unknown.criteria[4].detail.contains("未填报"));
+        // Labour capacity from the members' codes: 弱劳动力 (3) counts.
+        assert_eq!(labour_capacity(["3", "4"]), Some(true));
+        assert_eq!(labour_capacity(["4", "5", "5"]), Some(false));
+        assert_eq!(labour_capacity(["4", ""]), None);
+        assert_eq!(labour_capacity(["", "1"]), Some(true));
+    }
+
+    #[test]
+    fn six_months_are_calendar_months() {
+        assert_eq!(months_between((2021, 8, 31), (2022, 2, 28)), 6);
+        assert_eq!(months_between((2021, 8, 31), (2022, 2, 27)), 5);
+        assert_eq!(months_between((2021, 1, 10), (2021, 7, 10)), 6);
+        assert_eq!(months_between((2021, 1, 10), (2021, 7, 9)), 5);
+        assert_eq!(months_between((2019, 8, 29), (2020, 2, 29)), 6);
+        assert_eq!(add_months((2021, 8, 31), 6), (2022, 2, 28));
+        assert_eq!(add_months((2021, 12, 15), 1), (2022, 1, 15));
+        let r = Rules::default();
+        let visits = [((2021, 8, 31), 7000_00), ((2022, 2, 28), 7000_00)];
+        assert!(
+            risk_elimination(&r, Fen::from_yuan(6000), &elimination(&visits, Some(true))).may_exit,
+            "2021-08-31 → 2022-02-28 is six months"
         );
     }
 
@@ -2054,14 +2648,17 @@ mod tests {
             ((2021, 4, 10), 4000_00),
             ((2021, 8, 10), 6500_00),
         ];
-        let d = risk_elimination(&r, t, &elimination(&dip, true));
+        let d = risk_elimination(&r, t, &elimination(&dip, Some(true)));
         assert!(!d.may_exit);
         assert!(
             d.criteria[0].detail.contains("仅 1 次"),
             "{}",
             d.criteria[0].detail
         );
-        let mut f = elimination(&[((2021, 1, 10), 6000_00), ((2021, 8, 10), 6500_00)], true);
+        let mut f = elimination(
+            &[((2021, 1, 10), 6000_00), ((2021, 8, 10), 6500_00)],
+            Some(true),
+        );
         f.unresolved_expenses = 1;
         f.new_risks = vec!["2021-05-02 遭遇灾害".into()];
         f.guarantees_secured = None;
@@ -2383,6 +2980,174 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn the_elimination_procedure_goes_in_order_and_its_publicity_lasts_its_days() {
+        use EliminationStep::*;
+        let r = Rules::default();
+        let today = (2022, 6, 30);
+        let identified = (2021, 3, 1);
+        let fields = |e: Vec<FieldError>| e.into_iter().map(|e| e.field).collect::<Vec<_>>();
+        assert!(
+            check_elimination_step(
+                &r,
+                identified,
+                &[],
+                Verification,
+                "2021-10-08",
+                "李干部",
+                today
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            fields(check_elimination_step(
+                &r,
+                identified,
+                &[],
+                CountyApproval,
+                "2021-10-08",
+                "",
+                today
+            )),
+            ["step", "responsible"]
+        );
+        assert_eq!(
+            fields(check_elimination_step(
+                &r,
+                identified,
+                &[],
+                Verification,
+                "2021-02-28",
+                "李干部",
+                today
+            )),
+            ["date"],
+            "before the case was identified"
+        );
+        assert_eq!(
+            fields(check_elimination_step(
+                &r,
+                identified,
+                &[],
+                Verification,
+                "2022-07-01",
+                "李干部",
+                today
+            )),
+            ["date"],
+            "after today"
+        );
+        let h = [
+            (Verification, (2021, 10, 8)),
+            (VillageReview, (2021, 10, 10)),
+        ];
+        let short = check_elimination_step(
+            &r,
+            identified,
+            &h,
+            CountyApproval,
+            "2021-10-16",
+            "县乡村振兴局",
+            today,
+        );
+        assert_eq!(short.len(), 1);
+        assert!(
+            short[0].message.contains("最早可于 2021-10-17"),
+            "{}",
+            short[0].message
+        );
+        assert!(
+            check_elimination_step(
+                &r,
+                identified,
+                &h,
+                CountyApproval,
+                "2021-10-17",
+                "县乡村振兴局",
+                today
+            )
+            .is_empty()
+        );
+        let e = check_elimination_step(
+            &r,
+            identified,
+            &h[..1],
+            CountyApproval,
+            "2021-12-01",
+            "县乡村振兴局",
+            today,
+        );
+        assert!(
+            e[0].message.contains("下一步应为“村级评议公示”"),
+            "{}",
+            e[0].message
+        );
+        let done = [h[0], h[1], (CountyApproval, (2021, 10, 20))];
+        assert!(
+            check_elimination_step(
+                &r,
+                identified,
+                &done,
+                Verification,
+                "2021-12-01",
+                "x",
+                today
+            )[0]
+            .message
+            .contains("已于县级审批公告结束")
+        );
+        assert_eq!(EliminationStep::parse("入户核实"), Some(Verification));
+        assert_eq!(
+            EliminationStep::parse("county_approval"),
+            Some(CountyApproval)
+        );
+        assert_eq!(
+            EliminationStep::next(Some(VillageReview)),
+            Some(CountyApproval)
+        );
+    }
+
+    #[test]
+    fn stored_rules_without_the_new_items_load_with_their_defaults() {
+        let mut json = serde_json::to_value(Rules::default()).unwrap();
+        let object = json.as_object_mut().unwrap();
+        for key in [
+            "risk_multiple_permille",
+            "monitoring_from_year",
+            "sudden_hardship_from_year",
+            "registry_closed_after_year",
+        ] {
+            assert!(object.remove(key).is_some(), "{key}");
+        }
+        let old: Rules = serde_json::from_value(json).unwrap();
+        assert_eq!(old, Rules::default());
+        assert_eq!(
+            (
+                old.risk_multiple_permille,
+                old.monitoring_from_year,
+                old.sudden_hardship_from_year,
+                old.registry_closed_after_year
+            ),
+            (1200, 2020, 2021, 2020)
+        );
+        let bad = Rules {
+            risk_multiple_permille: 900,
+            sudden_hardship_from_year: 2019,
+            ..Rules::default()
+        };
+        assert_eq!(
+            bad.validate()
+                .into_iter()
+                .map(|e| e.field)
+                .collect::<Vec<_>>(),
+            ["risk_multiple_permille", "sudden_hardship_from_year"]
+        );
+        assert_eq!(permille_multiple(1200), "1.2");
+        assert_eq!(permille_multiple(1500), "1.5");
+        assert_eq!(permille_multiple(1000), "1");
+        assert_eq!(permille_multiple(1250), "1.25");
     }
 
     #[test]

@@ -293,6 +293,8 @@ pub struct MemberRow {
 pub struct CheckContext<'a> {
     pub tables: &'a CodeTables,
     pub today: (i32, u32, u32),
+    /// The last year of 建档立卡 identification (rule `registry_closed_after_year`).
+    pub registry_closed_after_year: i64,
 }
 
 struct RowChecker<'a> {
@@ -404,6 +406,7 @@ fn registered_fields(
     c: &mut RowChecker,
     t: &CodeTables,
     this_year: i64,
+    closed_after: i64,
 ) -> (
     Option<i64>,
     Option<String>,
@@ -416,7 +419,16 @@ fn registered_fields(
     let map = c.map;
     let row = c.row;
     let first_problem = c.problems.len();
-    let identified_year = c.year("识别年度", true, (FIRST_IDENTIFICATION_YEAR, this_year));
+    let mut identified_year = c.year("识别年度", true, (FIRST_IDENTIFICATION_YEAR, this_year));
+    if let Some(y) = identified_year
+        && y > closed_after
+    {
+        c.fail(
+            "识别年度",
+            format!("建档立卡识别截至{closed_after}年，{y}年不再新识别贫困户；之后出现的困难户请纳入防返贫监测（户类型填“{HOUSEHOLD_TYPE_NOT_REGISTERED}”后登记监测对象）"),
+        );
+        identified_year = None;
+    }
     let attribute = c.code("贫困户属性", &t.household_attribute, None);
     let standard = c.code("识别标准", &t.identification_standard, None);
     let main_cause = c.code("主要致贫原因", &t.cause, identified_year);
@@ -539,7 +551,7 @@ pub fn check_member_row(
             other_causes,
             status,
             exit_year,
-        ) = registered_fields(&mut c, t, this_year);
+        ) = registered_fields(&mut c, t, this_year, ctx.registry_closed_after_year);
     } else {
         for column in [
             "识别年度",
@@ -974,7 +986,43 @@ mod tests {
         CheckContext {
             tables,
             today: (2026, 11, 26),
+            registry_closed_after_year: 2020,
         }
+    }
+
+    #[test]
+    fn no_new_identification_after_the_registry_closed() {
+        let tables = CodeTables::builtin();
+        let map = ColumnMap::members(&headers());
+        let closed = check_member_row(&map, &row(&[("识别年度", "2021")]), &ctx(&tables))
+            .expect_err("2021 is after the registry closed");
+        let p = closed.iter().find(|p| p.column == "识别年度").unwrap();
+        assert!(
+            p.message.contains("截至2020年") && p.message.contains("防返贫监测"),
+            "{}",
+            p.message
+        );
+        assert!(
+            check_member_row(
+                &map,
+                &row(&[("识别年度", "2020"), ("脱贫年度", "2020")]),
+                &ctx(&tables)
+            )
+            .is_ok()
+        );
+        let later = CheckContext {
+            registry_closed_after_year: 2021,
+            ..ctx(&tables)
+        };
+        assert!(
+            check_member_row(
+                &map,
+                &row(&[("识别年度", "2021"), ("脱贫年度", "2021")]),
+                &later
+            )
+            .is_ok(),
+            "the year is a rule"
+        );
     }
 
     fn typed(overrides: &[(&str, &str)], household_type: &str) -> (ColumnMap, Vec<String>) {

@@ -823,7 +823,9 @@ async fn run_in_tx<T: Tx>(
                     declared: false,
                     visit_risks: visit_risks.get(&id).cloned().unwrap_or_default(),
                 };
-                if let Some(c) = monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &risk) {
+                if let Some(c) =
+                    monitoring_candidate(threshold.unwrap_or(Fen(0)), rules, &risk, year)
+                {
                     candidate_found(
                         &mut candidates,
                         &open,
@@ -1167,20 +1169,30 @@ struct AreaRow {
     population: Option<i64>,
 }
 
-/// Households grouped by village or county, joined with the rural population of the year (or
-/// the latest earlier year on record).
+/// Households grouped by village or county as they stood at the end of `year`, joined with the
+/// rural population of the year (or the latest earlier year on record). A household's status
+/// then is the last row of its status history dated `year` or earlier (a household without any
+/// history row, identified by then, counts with its current status); households identified
+/// later, or removed by then, are left out. So the incidence of a past year counts the people
+/// who were still poor in that year, not those still poor today.
 async fn area_rows<T: Tx>(
     tx: &mut T,
     column: &'static str,
     range_sql: &str,
     year: i64,
 ) -> StoreResult<Vec<AreaRow>> {
+    let as_of = concat!(
+        "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= $1 ORDER BY s.year DESC, s.id DESC LIMIT 1), ",
+        "CASE WHEN h.identified_year <= $1 AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
+    );
     let sql = format!(
         "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
-         FROM (SELECT h.{column} AS area, COUNT(*) AS households,
-                      CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
-                      CAST(SUM(CASE WHEN h.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN h.member_count ELSE 0 END) AS BIGINT) AS remaining
-               FROM households h WHERE h.removed_year IS NULL AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql} GROUP BY h.{column}) g
+         FROM (SELECT x.area, COUNT(*) AS households,
+                      CAST(SUM(CASE WHEN x.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
+                      CAST(SUM(CASE WHEN x.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN x.members ELSE 0 END) AS BIGINT) AS remaining
+               FROM (SELECT h.{column} AS area, h.member_count AS members, {as_of} AS status
+                     FROM households h WHERE (h.removed_year IS NULL OR h.removed_year > $1) AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql}) x
+               WHERE x.status IS NOT NULL GROUP BY x.area) g
          LEFT JOIN region_population rp ON rp.region_key = g.area
               AND rp.year = (SELECT MAX(p2.year) FROM region_population p2 WHERE p2.region_key = g.area AND p2.year <= $1)
          ORDER BY g.area"

@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_rural_households"),
     migration!(11, "0011_member_numbers"),
     migration!(12, "0012_status_history_source"),
+    migration!(13, "0013_elimination_procedure"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

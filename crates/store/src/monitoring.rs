@@ -14,14 +14,16 @@ use crate::sqlrt::{Tx, Ty, Val, insert_many};
 use crate::tabular::Table;
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::assessment::{
-    Channel, CheckedVisit, EliminationFacts, ExitDecision, ExpenseKind, RiskFacts, RiskSignal,
-    Rules, ShockKind, VisitIncome, VisitInput, check_visit, days_from_civil, format_date,
-    monitoring_candidate, monitoring_category_name, parse_date, parse_loose_date, risk_elimination,
+    Channel, CheckedVisit, EliminationFacts, EliminationStep, ExitDecision, ExpenseKind, RiskFacts,
+    RiskSignal, Rules, ShockKind, VisitIncome, VisitInput, check_case_category,
+    check_elimination_step, check_visit, days_from_civil, format_date, labour_capacity,
+    monitoring_candidate, monitoring_category_name, parse_date, parse_loose_date, publicity_end,
+    risk_elimination,
 };
 use domain::money::Fen;
 use domain::validation::{FieldError, Problems};
 use domain::{Caller, RegionCode, RegionLevel};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,12 +126,27 @@ pub struct MonitoringCase {
     pub status_name: &'static str,
     pub eliminated_at: Option<String>,
     /// The elimination criteria as computed when the risk was eliminated.
-    pub elimination: Option<ExitDecision>,
+    pub elimination: Option<StoredElimination>,
     pub rule_version: i64,
     pub run_id: Option<i64>,
     pub note: String,
     pub opened_by: String,
     pub measures: Vec<CaseMeasure>,
+}
+
+/// The elimination decision as stored with an eliminated case: the criteria, and the rule
+/// version and monitoring threshold they were decided with (absent on cases eliminated before
+/// these were kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredElimination {
+    #[serde(flatten)]
+    pub decision: ExitDecision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_yuan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -456,11 +473,10 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
             &[Ty::Str, Ty::Str],
         )
         .await?;
-    let exited = h.status == crate::assessment::STATUS_EXITED
-        || h.status == crate::assessment::STATUS_EXITED_NO_POLICY;
+    let (registered, exited) = registration(h);
     Ok(RiskFacts {
         exited,
-        registered: h.status != crate::assessment::STATUS_NOT_REGISTERED,
+        registered,
         per_capita_this_year: income(year, 1),
         per_capita_last_year: income(year - 1, 1),
         rigid_expenses_net: expenses.first().and_then(|r| r[0].i64()).unwrap_or(0),
@@ -483,6 +499,15 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
             .map(|r| format!("{}（{}）", r[0].string(), r[1].string()))
             .collect(),
     })
+}
+
+/// (registered as poor at all, registered and exited) for the monitoring rules.
+fn registration(h: &HouseholdRef) -> (bool, bool) {
+    (
+        h.status != crate::assessment::STATUS_NOT_REGISTERED,
+        h.status == crate::assessment::STATUS_EXITED
+            || h.status == crate::assessment::STATUS_EXITED_NO_POLICY,
+    )
 }
 
 fn threshold_for(rules: &Rules, county_key: i64, year: i64) -> (Fen, String) {
@@ -541,12 +566,14 @@ async fn elimination_in<T: Tx>(
             last[2].string()
         ));
     }
-    let has_labour = tx
-        .rows("SELECT COUNT(*) FROM members WHERE household_id = $1 AND active AND labour IN ('1', '2', '3')", &[h.id.into()], &[Ty::I64])
-        .await?[0][0]
-        .i64()
-        .unwrap_or_default()
-        > 0;
+    let labour = tx
+        .rows(
+            "SELECT labour FROM members WHERE household_id = $1 AND active",
+            &[h.id.into()],
+            &[Ty::Str],
+        )
+        .await?;
+    let has_labour = labour_capacity(labour.iter().map(|r| r[0].str().unwrap_or_default()));
     let flags = tx
         .rows(
             "SELECT food_secure, clothing_secure, education_secure, medical_secure, housing_secure, safe_water FROM households WHERE id = $1",
@@ -979,6 +1006,111 @@ impl VisitColumns {
     }
 }
 
+/// One recorded step of a case's elimination procedure.
+#[derive(Debug, Clone, Serialize)]
+pub struct EliminationStepRecord {
+    pub id: i64,
+    pub step: String,
+    pub step_name: &'static str,
+    pub date: String,
+    pub responsible: String,
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}
+
+/// A case's risk elimination procedure (入户核实 → 村级评议公示 → 县级审批公告).
+#[derive(Debug, Clone, Serialize)]
+pub struct EliminationProcedure {
+    pub case_id: i64,
+    /// monitoring | eliminated
+    pub case_status: String,
+    pub eliminated_at: Option<String>,
+    pub steps: Vec<EliminationStepRecord>,
+    pub current: Option<String>,
+    pub current_name: Option<&'static str>,
+    /// (key, name) of the step that may follow; None when the procedure is complete.
+    pub next: Option<(String, String)>,
+    /// During the village 公示: its last day, and the first day the county may approve.
+    pub publicity_until: Option<String>,
+    pub approval_from: Option<String>,
+    pub publicity_days: i64,
+    /// The elimination criteria as they stand (while the case is monitored).
+    pub check: Option<EliminationCheck>,
+}
+
+/// A step as entered.
+#[derive(Debug, Clone, Default)]
+pub struct NewEliminationStep {
+    /// Key or Chinese name of the step.
+    pub step: String,
+    pub date: String,
+    pub responsible: String,
+    pub note: String,
+}
+
+async fn elimination_steps_in<T: Tx>(
+    tx: &mut T,
+    case_id: i64,
+) -> StoreResult<Vec<EliminationStepRecord>> {
+    let rows = tx
+        .rows(
+            "SELECT id, step, step_date, responsible, note, recorded_by, recorded_at FROM elimination_steps WHERE case_id = $1 ORDER BY id",
+            &[case_id.into()],
+            &[Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let step = r[1].string();
+            EliminationStepRecord {
+                id: r[0].i64().unwrap_or_default(),
+                step_name: EliminationStep::parse(&step)
+                    .map(|s| s.name_zh())
+                    .unwrap_or(""),
+                step,
+                date: r[2].string(),
+                responsible: r[3].string(),
+                note: r[4].string(),
+                recorded_by: r[5].string(),
+                recorded_at: r[6].string(),
+            }
+        })
+        .collect())
+}
+
+fn procedure_of(
+    case: &MonitoringCase,
+    steps: Vec<EliminationStepRecord>,
+    check: Option<EliminationCheck>,
+    rules: &Rules,
+) -> EliminationProcedure {
+    let current = steps.last().and_then(|s| EliminationStep::parse(&s.step));
+    let posted = match (current, steps.last().and_then(|s| parse_date(&s.date))) {
+        (Some(EliminationStep::VillageReview), Some(d)) => Some(d),
+        _ => None,
+    };
+    EliminationProcedure {
+        case_id: case.id,
+        case_status: case.status.clone(),
+        eliminated_at: case.eliminated_at.clone(),
+        current: current.map(|c| c.as_str().to_string()),
+        current_name: current.map(|c| c.name_zh()),
+        next: EliminationStep::next(current)
+            .map(|s| (s.as_str().to_string(), s.name_zh().to_string())),
+        publicity_until: posted.map(|d| format_date(publicity_end(d, rules.publicity_days))),
+        approval_from: posted.map(|d| {
+            format_date(domain::assessment::civil_from_days(
+                days_from_civil(d) + rules.publicity_days,
+            ))
+        }),
+        publicity_days: rules.publicity_days,
+        steps,
+        check,
+    }
+}
+
 impl Db {
     /// Opens a case by declaration (农户申报), visit (干部走访排查) or screening (部门筛查预警). The
     /// category comes from the data when not given; a household already monitored is refused.
@@ -1023,32 +1155,44 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let h = household_for_write(&mut tx, caller, household_id).await?;
-            if crate::assessment::STATUS_NOT_OUT == h.status || crate::assessment::STATUS_RETURNED == h.status {
-                return Err(StoreError::invalid_field("household", "该户尚未脱贫（或已返贫），在帮扶中，不纳入防返贫监测"));
-            }
+            let version = current_rules_in(&mut tx).await?;
+            let year: i64 = identified_at[..4].parse().unwrap_or_else(|_| crate::current_year());
+            let (registered, exited) = registration(&h);
+            // The year and the household's kind first, with the category if one is given.
+            let kind = if exited { domain::assessment::MONITOR_UNSTABLE } else { domain::assessment::MONITOR_EDGE };
+            check_case_category(&version.rules, registered, exited, category.as_deref().unwrap_or(kind), year).map_err(|e| StoreError::invalid(vec![e]))?;
             let open = tx.rows("SELECT id FROM monitoring_cases WHERE household_id = $1 AND status = 'monitoring'", &[household_id.into()], &[Ty::I64]).await?;
             if let Some(o) = open.first() {
                 return Err(StoreError::Conflict(format!("该户已在监测中（案例 {}），请在该案例中补充信息", o[0].i64().unwrap_or_default())));
             }
-            let version = current_rules_in(&mut tx).await?;
-            let year: i64 = identified_at[..4].parse().unwrap_or_else(|_| crate::current_year());
             let mut facts = risk_facts_for(&mut tx, &h, year).await?;
             facts.declared = channel == Channel::Declaration;
             if channel == Channel::Visit && !c.note.trim().is_empty() {
                 facts.visit_risks.push(c.note.trim().to_string());
             }
             let (threshold, _) = threshold_for(&version.rules, h.county_key, year);
-            let candidate = monitoring_candidate(threshold, &version.rules, &facts);
+            let candidate = monitoring_candidate(threshold, &version.rules, &facts, year);
             let mut signals = candidate.as_ref().map(|c| c.signals.clone()).unwrap_or_default();
             if channel == Channel::Screening {
                 signals.push(RiskSignal { key: "screening".into(), detail: format!("部门筛查预警：{}", c.note.trim()), weight: 25 });
             }
-            let category = match category.or_else(|| candidate.as_ref().map(|c| c.category.clone())) {
+            // Without a category: the rules' on the data; else a household's own declaration or
+            // a risk seen at a visit puts it in its kind's income-based category (the cadre
+            // names 突发严重困难户 when that is what it is).
+            let person_found = facts.declared || !facts.visit_risks.is_empty();
+            let category = match category
+                .or_else(|| candidate.as_ref().map(|c| c.category.clone()))
+                .or_else(|| person_found.then(|| kind.to_string()))
+            {
                 Some(c) => c,
                 None => {
                     return Err(StoreError::invalid_field("category", "数据中未发现风险，请指定监测类别"));
                 }
             };
+            if candidate.is_none() {
+                signals.extend(facts.declared.then(|| RiskSignal { key: "declared".into(), detail: "农户申报".into(), weight: 20 }));
+                signals.extend(facts.visit_risks.iter().map(|r| RiskSignal { key: "visit".into(), detail: format!("走访发现：{r}"), weight: 25 }));
+            }
             let score: i64 = signals.iter().map(|s| s.weight).sum();
             let rows = tx.rows(
                 "INSERT INTO monitoring_cases (household_id, category, channel, identified_at, risk_score, signals_json, status, rule_version_id, note, opened_by, recorded_at)
@@ -1242,25 +1386,87 @@ impl Db {
         })
     }
 
-    /// 风险消除: refused (422, one detail per unmet criterion) unless every criterion holds;
-    /// otherwise the case closes with the criteria as computed now, and the household leaves
-    /// the monitoring lists. The case and its history stay.
+    /// `POST …/eliminate`: the risk is eliminated only by the last step of the elimination
+    /// procedure (县级审批公告), so this is refused, naming the step that is missing (422), or
+    /// saying when the risk was eliminated (409).
     pub async fn eliminate_case(
         &self,
         caller: &Caller,
         case_id: i64,
-        date: &str,
-        note: &str,
     ) -> StoreResult<MonitoringCase> {
         require_write(caller)?;
-        let mut problems = Problems::default();
-        let date = if date.trim().is_empty() {
-            today()
-        } else {
-            date.trim().to_string()
+        let procedure = self.elimination_procedure(caller, case_id).await?;
+        if let Some(at) = &procedure.eliminated_at {
+            return Err(StoreError::Conflict(format!(
+                "监测案例 {case_id} 的风险已于 {at} 消除"
+            )));
+        }
+        let missing = procedure
+            .next
+            .as_ref()
+            .map(|n| n.1.as_str())
+            .unwrap_or("县级审批公告");
+        Err(StoreError::invalid_field(
+            "step",
+            format!(
+                "风险消除须经 入户核实 → 村级评议公示 → 县级审批公告，由县级审批公告生效；尚缺“{missing}”，请在风险消除程序中登记（POST /api/v1/monitoring-cases/{case_id}/elimination-procedure）"
+            ),
+        ))
+    }
+
+    /// The elimination procedure of a case: the steps recorded, the next one, the 公示 window,
+    /// and (while monitored) the elimination criteria as they stand.
+    pub async fn elimination_procedure(
+        &self,
+        caller: &Caller,
+        case_id: i64,
+    ) -> StoreResult<EliminationProcedure> {
+        require_read(caller)?;
+        on_db!(self, p => {
+            let mut tx = p.begin().await?;
+            let case = case_in(&mut tx, caller, case_id).await?.ok_or_else(|| StoreError::NotFound(format!("监测案例 {case_id} 不存在")))?;
+            let h = visible_household(&mut tx, caller, case.household_id).await?;
+            let rules = current_rules_in(&mut tx).await?.rules;
+            let steps = elimination_steps_in(&mut tx, case_id).await?;
+            let check = if case.status == "monitoring" { Some(elimination_in(&mut tx, &case, &h, &rules).await?) } else { None };
+            tx.commit().await?;
+            Ok(procedure_of(&case, steps, check, &rules))
+        })
+    }
+
+    /// Records the next step of a case's elimination procedure, dated and attributed. 入户核实
+    /// and 县级审批公告 need every elimination criterion to hold (422, one detail per unmet
+    /// criterion); 县级审批公告 needs the village 公示 to have lasted `publicity_days`, and
+    /// eliminates the risk on its date, keeping the criteria with the rule version and threshold.
+    pub async fn record_elimination_step(
+        &self,
+        caller: &Caller,
+        case_id: i64,
+        step: &NewEliminationStep,
+    ) -> StoreResult<EliminationProcedure> {
+        let Some(next) = EliminationStep::parse(&step.step) else {
+            require_field_work(caller)?;
+            return Err(StoreError::invalid_field(
+                "step",
+                format!(
+                    "步骤应为：{}",
+                    EliminationStep::ALL
+                        .iter()
+                        .map(|s| format!("{}（{}）", s.as_str(), s.name_zh()))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                ),
+            ));
         };
-        date_not_future(&date, "date", &mut problems);
-        problems.into_result().map_err(StoreError::invalid)?;
+        // The county's approval is the elimination itself: registry writers only; the steps
+        // before it are field work (first secretaries too).
+        if next == EliminationStep::CountyApproval {
+            require_write(caller)?;
+        } else {
+            require_field_work(caller)?;
+        }
+        let now = now_rfc3339();
+        let date = step.date.trim().to_string();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let case = case_in(&mut tx, caller, case_id).await?.ok_or_else(|| StoreError::NotFound(format!("监测案例 {case_id} 不存在")))?;
@@ -1268,32 +1474,47 @@ impl Db {
             if case.status != "monitoring" {
                 return Err(StoreError::Conflict(format!("监测案例 {case_id} 的风险已于 {} 消除", case.eliminated_at.clone().unwrap_or_default())));
             }
-            if date < case.identified_at {
-                return Err(StoreError::invalid_field("date", format!("消除日期不能早于识别日期 {}", case.identified_at)));
-            }
             let version = current_rules_in(&mut tx).await?;
+            let steps = elimination_steps_in(&mut tx, case_id).await?;
+            let history: Vec<(EliminationStep, domain::assessment::Ymd)> = steps.iter().filter_map(|s| Some((EliminationStep::parse(&s.step)?, parse_date(&s.date)?))).collect();
+            let identified = parse_date(&case.identified_at).unwrap_or((2000, 1, 1));
+            let mut problems = check_elimination_step(&version.rules, identified, &history, next, &date, &step.responsible, today_ymd());
             let check = elimination_in(&mut tx, &case, &h, &version.rules).await?;
-            if !check.may_eliminate {
-                let details: Vec<FieldError> = check
-                    .criteria
-                    .iter()
-                    .filter(|c| !c.passed && !c.manual)
-                    .map(|c| FieldError::new(c.key.clone(), format!("{}：{}", c.name, c.detail)))
-                    .collect();
+            if problems.is_empty() && next != EliminationStep::VillageReview && !check.may_eliminate {
+                problems.extend(check.criteria.iter().filter(|c| !c.passed && !c.manual).map(|c| FieldError::new(c.key.clone(), format!("{}：{}", c.name, c.detail))));
                 tx.rollback().await?;
-                return Err(StoreError::Invalid { message: format!("不满足风险消除条件（{} 项未达到）", details.len()), details });
+                return Err(StoreError::Invalid { message: format!("不满足风险消除条件（{} 项未达到），不能登记“{}”", problems.len(), next.name_zh()), details: problems });
             }
-            let decision = ExitDecision { year: date[..4].parse().unwrap_or_default(), may_exit: true, criteria: check.criteria.clone() };
-            let elimination = serde_json::json!({"rule_version": version.version, "threshold_fen": check.threshold_fen,
-                "threshold_source": check.threshold_source, "decision": decision});
-            tx.exec("UPDATE monitoring_cases SET status = 'eliminated', eliminated_at = $1, elimination_json = $2, note = CASE WHEN $3 = '' THEN note ELSE $3 END WHERE id = $4",
-                &[date.clone().into(), serde_json::to_string(&decision).expect("decision serialises").into(), note.trim().into(), case_id.into()]).await?;
-            tx.exec("UPDATE households SET monitoring_type = NULL WHERE id = $1", &[case.household_id.into()]).await?;
-            audit!(&mut *tx, caller, "monitoring_eliminate", "monitoring_cases", Some(case_id.to_string()), None,
-                Some(serde_json::json!({"status": "monitoring"})), Some(elimination), note.trim().to_string());
+            if !problems.is_empty() {
+                tx.rollback().await?;
+                return Err(StoreError::invalid(problems));
+            }
+            tx.exec(
+                "INSERT INTO elimination_steps (case_id, step, step_date, responsible, note, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[case_id.into(), next.as_str().into(), date.clone().into(), step.responsible.trim().into(), step.note.trim().into(), caller.username.clone().into(), now.into()],
+            ).await?;
+            audit!(&mut *tx, caller, "elimination_step", "monitoring_cases", Some(case_id.to_string()), None,
+                Some(serde_json::json!({"step": history.last().map(|s| s.0.as_str())})),
+                Some(serde_json::json!({"step": next.as_str(), "date": date, "responsible": step.responsible.trim()})),
+                step.note.trim().to_string());
+            if next == EliminationStep::CountyApproval {
+                let stored = StoredElimination {
+                    decision: ExitDecision { year: date[..4].parse().unwrap_or_default(), may_exit: true, criteria: check.criteria.clone() },
+                    rule_version: Some(version.version),
+                    threshold_yuan: Some(check.threshold_yuan.clone()),
+                    threshold_source: Some(check.threshold_source.clone()),
+                };
+                tx.exec("UPDATE monitoring_cases SET status = 'eliminated', eliminated_at = $1, elimination_json = $2 WHERE id = $3",
+                    &[date.clone().into(), serde_json::to_string(&stored).expect("elimination serialises").into(), case_id.into()]).await?;
+                tx.exec("UPDATE households SET monitoring_type = NULL WHERE id = $1", &[case.household_id.into()]).await?;
+                audit!(&mut *tx, caller, "monitoring_eliminate", "monitoring_cases", Some(case_id.to_string()), None,
+                    Some(serde_json::json!({"status": "monitoring"})), Some(serde_json::to_value(&stored).unwrap_or_default()), step.note.trim().to_string());
+            }
             let case = case_in(&mut tx, caller, case_id).await?.expect("exists");
+            let steps = elimination_steps_in(&mut tx, case_id).await?;
+            let check = if case.status == "monitoring" { Some(elimination_in(&mut tx, &case, &h, &version.rules).await?) } else { None };
             tx.commit().await?;
-            Ok(case)
+            Ok(procedure_of(&case, steps, check, &version.rules))
         })
     }
 }

@@ -148,6 +148,7 @@ fn today() -> (i32, u32, u32) {
 fn read_member_chunks(
     table: Table,
     tables: CodeTables,
+    registry_closed_after_year: i64,
     tx: tokio::sync::mpsc::Sender<Chunk>,
     done: std::sync::mpsc::Receiver<Vec<Group>>,
 ) {
@@ -163,6 +164,7 @@ fn read_member_chunks(
     let ctx = CheckContext {
         tables: &tables,
         today: today(),
+        registry_closed_after_year,
     };
     let mut groups: Vec<Group> = Vec::new();
     let mut problems = Vec::new();
@@ -327,12 +329,13 @@ impl Db {
         }
         self.require_not_blocked(caller).await?;
         let tables = self.code_tables().await?;
+        let closed_after = self.current_rules().await?.rules.registry_closed_after_year;
         let sha = table.sha256.clone();
         let mut clashes = Vec::new();
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(2);
         let (done_sender, done) = std::sync::mpsc::channel::<Vec<Group>>();
         let reader = tokio::task::spawn_blocking(move || match kind {
-            "members" => read_member_chunks(table, tables, sender, done),
+            "members" => read_member_chunks(table, tables, closed_after, sender, done),
             _ => read_income_chunks(table, sender),
         });
         progress.start(

@@ -9,7 +9,7 @@ use crate::registry::{HEADER, Person, id_number, row, write_file};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const WEST_VILLAGE: &str = "451024100200"; // 广西 德保县
+pub(crate) const WEST_VILLAGE: &str = "451024100200"; // 广西 德保县
 pub(crate) const EAST_VILLAGE: &str = "441621103212"; // 广东 紫金县
 const FLAG_COLUMNS: &str =
     ",是否安全饮水,不愁吃,不愁穿,义务教育有保障,基本医疗有保障,住房安全有保障";
@@ -19,13 +19,13 @@ const INCOME_HEADER: &str =
 
 /// A one-person household (so that per-capita income is the household's income).
 pub(crate) struct Hh {
-    pub(crate) no: String,
-    pub(crate) village: &'static str,
-    pub(crate) seq: u32,
-    pub(crate) status: &'static str,
-    pub(crate) exit_year: &'static str,
-    pub(crate) flags: String,
-    pub(crate) labour: &'static str,
+    pub no: String,
+    pub village: &'static str,
+    pub seq: u32,
+    pub status: &'static str,
+    pub exit_year: &'static str,
+    pub flags: String,
+    pub labour: &'static str,
 }
 
 pub(crate) fn poor(no: &str, village: &'static str, seq: u32) -> Hh {
@@ -110,13 +110,16 @@ pub(crate) fn run_ok(app: &TestApp, args: &[&str]) -> String {
     stdout
 }
 
-/// Imports the households and their incomes ((household_no, year, yuan) rows) through the binary.
+/// Imports the households (if any) and their incomes ((household_no, year, yuan) rows) through
+/// the binary.
 pub(crate) fn import(app: &TestApp, households: &[Hh], incomes: &[(&str, i64, &str)]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = vec![format!("{HEADER}{FLAG_COLUMNS}")];
-    lines.extend(households.iter().map(member_line));
-    let members = write_file(&dir, "members.csv", (lines.join("\n") + "\n").as_bytes());
-    run_ok(app, &["import", "households", &members]);
+    if !households.is_empty() {
+        let mut lines = vec![format!("{HEADER}{FLAG_COLUMNS}")];
+        lines.extend(households.iter().map(member_line));
+        let members = write_file(&dir, "members.csv", (lines.join("\n") + "\n").as_bytes());
+        run_ok(app, &["import", "households", &members]);
+    }
     if !incomes.is_empty() {
         let mut lines = vec![INCOME_HEADER.to_string()];
         lines.extend(
@@ -534,14 +537,14 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
             exited("M-GX", WEST_VILLAGE, 1),
         ],
         &[
-            ("M-GD", 2018, "5200"),
-            ("M-GD", 2019, "5000"),
-            ("M-GX", 2018, "5200"),
-            ("M-GX", 2019, "5000"),
+            ("M-GD", 2019, "6700"),
+            ("M-GD", 2020, "6500"),
+            ("M-GX", 2019, "6700"),
+            ("M-GX", 2020, "6500"),
         ],
     );
-    // Default: 1.5 × 3218 = 4827.00; 5000 is above it.
-    run_ok(&app, &["assess", "--year", "2019"]);
+    // Default: 1.5 × 4000 = 6000.00; 6500 is above it.
+    run_ok(&app, &["assess", "--year", "2020"]);
     assert!(app.get_all("/api/v1/monitoring-cases").await.is_empty());
 
     let (_, current) = app.get("/api/v1/rules").await;
@@ -550,7 +553,7 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
         .unwrap()
         .clone();
     thresholds.push(
-        json!({"province": 44, "year": 2019, "yuan": 6000, "source": "广东省2019年监测标准"}),
+        json!({"province": 44, "year": 2020, "yuan": 7000, "source": "广东省2020年监测标准"}),
     );
     let (status, body) = app
         .put(
@@ -560,7 +563,7 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 2);
-    let summary = run_ok(&app, &["assess", "--year", "2019"]);
+    let summary = run_ok(&app, &["assess", "--year", "2020"]);
     assert!(
         summary.contains("脱贫不稳定户") && summary.contains("新纳入监测"),
         "{summary}"
@@ -573,7 +576,7 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
     assert_eq!(cases[0]["channel"], "screening");
     assert_eq!(
         cases[0]["signals"][0]["detail"],
-        "人均纯收入 5000.00 元低于监测标准 6000.00 元"
+        "人均纯收入 6500.00 元低于监测标准 7000.00 元"
     );
     let monitored = app.get_all("/api/v1/households?monitoring_type=1").await;
     assert_eq!(
@@ -585,7 +588,7 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
     );
 
     // Running again finds it again but opens no second case.
-    run_ok(&app, &["assess", "--year", "2019"]);
+    run_ok(&app, &["assess", "--year", "2020"]);
     assert_eq!(
         app.get_all("/api/v1/monitoring-cases?status=all")
             .await
@@ -595,12 +598,12 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
 
     // A county's own threshold overrides its province's.
     let mut more = thresholds.clone();
-    more.push(json!({"province": 45, "county": 451024, "year": 2019, "yuan": 5100}));
+    more.push(json!({"province": 45, "county": 451024, "year": 2020, "yuan": 6600}));
     let (status, _) = app
         .put("/api/v1/rules", &json!({"monitoring_thresholds": more}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    run_ok(&app, &["assess", "--year", "2019"]);
+    run_ok(&app, &["assess", "--year", "2020"]);
     let cases = app.get_all("/api/v1/monitoring-cases").await;
     assert_eq!(cases.len(), 2);
     assert!(cases.iter().any(|c| {
@@ -608,7 +611,7 @@ async fn a_provinces_own_monitoring_threshold_overrides_the_default() {
             && c["signals"][0]["detail"]
                 .as_str()
                 .unwrap()
-                .contains("5100.00")
+                .contains("6600.00")
     }));
 }
 
@@ -679,29 +682,46 @@ async fn a_household_without_labour_capacity_stays_monitored() {
         .collect();
     assert_eq!(unmet, ["labour"], "everything else holds: {check}");
 
+    // The procedure cannot even start for the household without labour capacity.
     let (status, refused) = app
         .post(
-            &format!("/api/v1/monitoring-cases/{}/eliminate", case_ids[1]),
-            &json!({"date": "2021-07-20"}),
+            &format!(
+                "/api/v1/monitoring-cases/{}/elimination-procedure",
+                case_ids[1]
+            ),
+            &json!({"step": "verification", "date": "2021-07-20", "responsible": "驻村第一书记"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(error_fields(&refused), ["labour"]);
     let (_, still) = app
         .get(&format!("/api/v1/monitoring-cases/{}", case_ids[1]))
         .await;
     assert_eq!(still["status"], "monitoring");
 
-    let (status, done) = app
-        .post(
-            &format!("/api/v1/monitoring-cases/{}/eliminate", case_ids[0]),
-            &json!({"date": "2021-07-20", "note": "村民代表评议通过"}),
-        )
+    let path = format!(
+        "/api/v1/monitoring-cases/{}/elimination-procedure",
+        case_ids[0]
+    );
+    for (step, date) in [
+        ("verification", "2021-07-20"),
+        ("village_review", "2021-07-22"),
+        ("county_approval", "2021-07-29"),
+    ] {
+        let (status, procedure) = app
+            .post(
+                &path,
+                &json!({"step": step, "date": date, "responsible": "县乡村振兴局", "note": "村民代表评议通过"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{step}: {procedure}");
+    }
+    let (_, done) = app
+        .get(&format!("/api/v1/monitoring-cases/{}", case_ids[0]))
         .await;
-    assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(
         (done["status"].as_str(), done["eliminated_at"].as_str()),
-        (Some("eliminated"), Some("2021-07-20"))
+        (Some("eliminated"), Some("2021-07-29"))
     );
     assert_eq!(
         done["elimination"]["criteria"].as_array().unwrap().len(),
@@ -1058,12 +1078,12 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
             exited("S-FINE", EAST_VILLAGE, 3),
         ],
         &[
-            ("S-SHOCK", 2018, "9000"),
-            ("S-SHOCK", 2019, "9000"),
-            ("S-EXP", 2018, "9000"),
-            ("S-EXP", 2019, "9000"),
-            ("S-FINE", 2018, "9000"),
-            ("S-FINE", 2019, "9000"),
+            ("S-SHOCK", 2020, "20000"),
+            ("S-SHOCK", 2021, "13000"),
+            ("S-EXP", 2020, "9000"),
+            ("S-EXP", 2021, "9000"),
+            ("S-FINE", 2020, "9000"),
+            ("S-FINE", 2021, "9000"),
         ],
     );
     let (shock, exp) = (
@@ -1081,7 +1101,7 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     let (status, s) = app
         .post(
             &format!("/api/v1/households/{shock}/shocks"),
-            &json!({"shock_date": "2019-05-01", "kind": "重病", "note": "户主突发脑梗"}),
+            &json!({"shock_date": "2021-05-01", "kind": "重病", "note": "户主突发脑梗"}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
@@ -1092,7 +1112,7 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&bad), ["reimbursed"]);
     let (status, e) = app
-        .post(&format!("/api/v1/households/{exp}/expenses"), &json!({"expense_date": "2019-06-01", "kind": "medical", "amount": "15,000.50", "reimbursed": 4000}))
+        .post(&format!("/api/v1/households/{exp}/expenses"), &json!({"expense_date": "2021-06-01", "kind": "medical", "amount": "15,000.50", "reimbursed": 4000}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{e}");
     assert_eq!(
@@ -1108,14 +1128,14 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&bad), ["visit_date", "visitor", "income_12m"]);
 
-    let summary = run_ok(&app, &["assess", "--year", "2019"]);
+    let summary = run_ok(&app, &["assess", "--year", "2021"]);
     assert!(summary.contains("突发严重困难户"), "{summary}");
     let cases = app.get_all("/api/v1/monitoring-cases").await;
     let by_no = |no: &str| cases.iter().find(|c| c["household_no"] == no).cloned();
     let sudden = by_no("S-SHOCK").expect("shock case");
     assert_eq!(
         sudden["category"], "3",
-        "a shock without an income signal: 突发严重困难户"
+        "a fall of 35% caused by a shock, still above 1.2 × the threshold: 突发严重困难户"
     );
     assert!(
         sudden["signals"][0]["detail"]
@@ -1124,7 +1144,10 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
             .contains("重大疾病")
     );
     let expenses = by_no("S-EXP").expect("expense case");
-    assert_eq!(expenses["category"], "1");
+    assert_eq!(
+        expenses["category"], "3",
+        "income above the threshold, expenses above income: 突发严重困难户"
+    );
     assert_eq!(
         expenses["signals"][0]["key"], "rigid_expenses",
         "11000.50 not reimbursed > 9000.00 income"
@@ -1135,7 +1158,7 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
         "ordered by risk"
     );
     assert_eq!(
-        cases[0]["identified_at"], "2019-12-31",
+        cases[0]["identified_at"], "2021-12-31",
         "a past year's finding is dated at its end"
     );
 
@@ -1144,20 +1167,20 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     let (status, bad) = app
         .post(
             &format!("/api/v1/monitoring-cases/{case_id}/measures"),
-            &json!({"measure_type": "发钱", "date": "2020-01-05"}),
+            &json!({"measure_type": "发钱", "date": "2022-01-05"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&bad), ["measure_type", "responsible"]);
     let (status, with_measure) = app
-        .post(&format!("/api/v1/monitoring-cases/{case_id}/measures"), &json!({"measure_type": "医疗", "responsible": "镇卫生院", "date": "2020-01-05", "amount": "3000"}))
+        .post(&format!("/api/v1/monitoring-cases/{case_id}/measures"), &json!({"measure_type": "医疗", "responsible": "镇卫生院", "date": "2022-01-05", "amount": "3000"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{with_measure}");
     assert_eq!(with_measure["measures"][0]["amount_fen"], 300_000);
     let (status, resolved) = app
         .post(
             &format!("/api/v1/expenses/{}/resolve", e["id"]),
-            &json!({"date": "2020-02-01", "reimbursed": "9000"}),
+            &json!({"date": "2022-02-01", "reimbursed": "9000"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{resolved}");
@@ -1171,7 +1194,7 @@ async fn visits_expenses_and_shocks_are_recorded_and_screened() {
     let (status, _) = app
         .post(
             &format!("/api/v1/expenses/{}/resolve", e["id"]),
-            &json!({"date": "2020-02-02"}),
+            &json!({"date": "2022-02-02"}),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -1283,9 +1306,9 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
         &app,
         &[poor("B1", EAST_VILLAGE, 1), exited("B2", EAST_VILLAGE, 2)],
         &[
-            ("B1", 2018, "4000"),
-            ("B1", 2019, "4000"),
-            ("B2", 2019, "1000"),
+            ("B1", 2019, "4100"),
+            ("B1", 2020, "4100"),
+            ("B2", 2020, "1000"),
         ],
     );
     let (status, page) = app.get_text("/assessment").await;
@@ -1294,7 +1317,7 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     let (status, location) = post_form(
         &app,
         "/assessment/runs",
-        &[("year", "2019"), ("region", "")],
+        &[("year", "2020"), ("region", "")],
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -1334,7 +1357,7 @@ async fn the_run_page_starts_a_background_run_and_shows_its_progress() {
     let (status, run) = app
         .post(
             "/api/v1/assessment-runs?wait=true",
-            &json!({"year": 2019, "region": "441621"}),
+            &json!({"year": 2020, "region": "441621"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{run}");
@@ -1648,15 +1671,16 @@ async fn a_rural_household_under_the_threshold_is_an_edge_candidate_and_in_no_po
     let incomes = write_file(
         &dir,
         "incomes.csv",
-        format!("{INCOME_HEADER}\nR-LOW,2018,3100,0,0,0,0\nR-LOW,2019,3000,0,0,0,0\nR-HIGH,2018,9000,0,0,0,0\nR-HIGH,2019,9000,0,0,0,0\n").as_bytes(),
+        format!("{INCOME_HEADER}\nR-LOW,2019,3100,0,0,0,0\nR-LOW,2020,3000,0,0,0,0\nR-HIGH,2019,9000,0,0,0,0\nR-HIGH,2020,9000,0,0,0,0\n").as_bytes(),
     );
     run_ok(&app, &["import", "incomes", &incomes]);
 
     // No poverty figure moved: overview, dashboard (people out of poverty, remaining poor).
     assert_eq!(poverty_figures(&app).await, figures_before);
 
-    // The batch: 1.5 × 3218 = 4827.00 is the 2019 threshold; R-LOW (3000) is a 边缘易致贫户, R-HIGH is not.
-    let summary = run_ok(&app, &["assess", "--year", "2019"]);
+    // The batch: 1.5 × 4000 = 6000.00 is the 2020 threshold; R-LOW (3000) is a 边缘易致贫户, R-HIGH is not.
+    run_ok(&app, &["assess", "--year", "2019"]);
+    let summary = run_ok(&app, &["assess", "--year", "2020"]);
     assert!(
         summary.contains("筛查一般农户（未建档立卡，不参加退出评估）"),
         "{summary}"
@@ -1677,7 +1701,7 @@ async fn a_rural_household_under_the_threshold_is_an_edge_candidate_and_in_no_po
     assert_eq!(rural[0]["category_name"], "边缘易致贫户");
     assert_eq!(
         rural[0]["signals"][0]["detail"],
-        "人均纯收入 3000.00 元低于监测标准 4827.00 元"
+        "人均纯收入 3000.00 元低于监测标准 6000.00 元"
     );
     let monitored = app.get_all("/api/v1/households?monitoring_type=2").await;
     assert_eq!(

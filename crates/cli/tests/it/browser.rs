@@ -142,3 +142,43 @@ async fn the_exit_procedure_page_offers_only_the_next_steps_in_chromium() {
     )
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium (/usr/bin/chromium) and Node.js; run by .ci/run"]
+async fn the_elimination_procedure_is_recorded_on_a_phone_in_chromium() {
+    use crate::assessment::{EAST_VILLAGE, Hh, exited, household_id, import};
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &[Hh {
+            labour: "弱劳动力",
+            ..exited("PHONE-1", EAST_VILLAGE, 71)
+        }],
+        &[("PHONE-1", 2021, "3000")],
+    );
+    let id = household_id(&app, "PHONE-1").await;
+    let (status, case) = app
+        .post(
+            &format!("/api/v1/households/{id}/monitoring-cases"),
+            &serde_json::json!({"channel": "declaration", "identified_at": "2021-08-01", "note": "因病申报"}),
+        )
+        .await;
+    assert!(status.is_success(), "{case}");
+    for date in ["2021-08-31", "2022-02-28"] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/households/{id}/visits"),
+                &serde_json::json!({"visit_date": date, "visitor": "驻村第一书记", "income_12m": "7000"}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let admin = app.user_as("admin", None, None).await;
+    run_script(
+        &app,
+        "monitoring.mjs",
+        &[&admin.username, &admin.password],
+        &[&case["id"].to_string()],
+    )
+    .await;
+}

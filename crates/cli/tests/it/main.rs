@@ -13,6 +13,7 @@ mod exit_status;
 mod exports;
 mod fuzz_queries;
 mod ledger;
+mod monitoring_rules;
 mod organisations;
 mod pages;
 mod pairings;

@@ -77,6 +77,20 @@ async fn every_documented_read_answers() {
         .await;
     let household = crate::registry::create_household(&app, "DOC-1").await;
     let member = household["members"][0]["id"].to_string();
+    // A monitoring case (of a 一般农户) for the case paths.
+    let (status, rural) = app
+        .post("/api/v1/households", &json!({"household_no": "DOC-R", "village_code": "441621103212", "household_type": "一般农户",
+            "members": [{"name": "文档农户", "sex": "女", "id_number": crate::registry::id_number("441621", "19820304", 804, false), "relation": "户主",
+                "ethnicity": "汉", "education": "初中", "schooling": "非在校生", "health": "健康", "labour": "普通劳动力"}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rural}");
+    let (status, case) = app
+        .post(
+            &format!("/api/v1/households/{}/monitoring-cases", rural["id"]),
+            &json!({"channel": "declaration", "category": "2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
     let published = app.bangfu(&["stats", "publish", "--as-of", "2020-09-19"]);
     assert!(
         published.status.success(),
@@ -106,6 +120,8 @@ async fn every_documented_read_answers() {
                     household["id"].to_string()
                 } else if path.contains("/members/") {
                     member.clone()
+                } else if path.contains("/monitoring-cases/") {
+                    case["id"].to_string()
                 } else if path.contains("/stats/published/") {
                     "1".to_string()
                 } else {

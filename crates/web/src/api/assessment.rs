@@ -26,8 +26,8 @@ use store::assessment::{
     StoredReview,
 };
 use store::monitoring::{
-    CaseFilter, EliminationCheck, Expense, MonitoringCase, MonitoringRecords, NewCase,
-    NewCaseMeasure, NewExpense, NewShock, Shock, Visit,
+    CaseFilter, EliminationCheck, EliminationProcedure, Expense, MonitoringCase, MonitoringRecords,
+    NewCase, NewCaseMeasure, NewEliminationStep, NewExpense, NewShock, Shock, Visit,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -66,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/monitoring-cases/{id}/elimination",
             get(elimination_check),
+        )
+        .route(
+            "/api/v1/monitoring-cases/{id}/elimination-procedure",
+            get(get_elimination_procedure).post(post_elimination_step),
         )
         .route("/api/v1/monitoring-cases/{id}/eliminate", post(eliminate))
 }
@@ -923,30 +927,52 @@ async fn elimination_check(
     Ok(Json(state.db.elimination_check(&caller, id).await?))
 }
 
+async fn get_elimination_procedure(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<EliminationProcedure>, ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    Ok(Json(state.db.elimination_procedure(&caller, id).await?))
+}
+
 #[derive(Deserialize, Default)]
-pub struct EliminateBody {
+pub struct EliminationStepBody {
+    step: Option<String>,
+    /// The exit procedure's name for the same field, accepted too.
+    state: Option<String>,
     date: Option<String>,
+    responsible: Option<String>,
     note: Option<String>,
 }
 
+async fn post_elimination_step(
+    State(state): State<AppState>,
+    CurrentCaller(caller): CurrentCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<EliminationStepBody>,
+) -> Result<(StatusCode, Json<EliminationProcedure>), ApiError> {
+    let id = parse_id(&id, "监测案例")?;
+    let step = NewEliminationStep {
+        step: b.step.or(b.state).unwrap_or_default(),
+        date: b.date.unwrap_or_default(),
+        responsible: b.responsible.unwrap_or_default(),
+        note: b.note.unwrap_or_default(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.record_elimination_step(&caller, id, &step).await?),
+    ))
+}
+
+/// Refused: the risk is eliminated by the procedure's last step (县级审批公告).
 async fn eliminate(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     ApiPath(id): ApiPath<String>,
-    ApiJson(b): ApiJson<EliminateBody>,
 ) -> Result<Json<MonitoringCase>, ApiError> {
     let id = parse_id(&id, "监测案例")?;
-    Ok(Json(
-        state
-            .db
-            .eliminate_case(
-                &caller,
-                id,
-                b.date.as_deref().unwrap_or(""),
-                b.note.as_deref().unwrap_or(""),
-            )
-            .await?,
-    ))
+    Ok(Json(state.db.eliminate_case(&caller, id).await?))
 }
 
 #[allow(dead_code)]
@@ -958,7 +984,7 @@ fn assert_send(state: AppState, caller: Caller) {
 
 /// The OpenAPI description of these paths, merged into the document by `openapi::document`.
 /// Reads that need an existing run, case or review (`/assessment-runs/{id}`, its `/villages`
-/// and `/counties`, `/monitoring-cases/{id}`, its `/elimination` and `/eliminate`,
+/// and `/counties`, `/monitoring-cases/{id}` and its `/elimination`,
 /// `/county-reviews/{code}/{year}` GET, `/expenses/{id}/resolve`, `/publicity?village=&year=`)
 /// are described in the text of their collections.
 pub fn openapi(doc: &mut Value) {
@@ -990,9 +1016,22 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/households/{id}/expenses": { "post": { "summary": "记录刚性支出（medical/schooling/disaster，金额与报销，元）；标记解决：POST /api/v1/expenses/{id}/resolve", "parameters": [id.clone()], "requestBody": body("{expense_date, kind, amount, reimbursed?, resolved?, note?}"), "responses": created("支出") } },
         "/api/v1/households/{id}/shocks": { "post": { "summary": "记录突发变故（illness/disaster/accident/job_loss）", "parameters": [id.clone()], "requestBody": body("{shock_date, kind, note?}"), "responses": created("变故") } },
         "/api/v1/households/{id}/monitoring-cases": { "post": { "summary": "纳入防返贫监测（declaration 农户申报 / visit 干部走访排查 / screening 部门筛查预警）", "parameters": [id.clone()], "requestBody": body("{channel, category?, identified_at?, note?}"), "responses": created("案例") } },
-        "/api/v1/monitoring-cases": { "get": { "summary": "监测工作清单（按风险分从高到低）；单个案例：/api/v1/monitoring-cases/{id}，消除条件：…/{id}/elimination，风险消除：POST …/{id}/eliminate",
+        "/api/v1/monitoring-cases": { "get": { "summary": "监测工作清单（按风险分从高到低）；单个案例：/api/v1/monitoring-cases/{id}，消除条件：…/{id}/elimination，风险消除程序：…/{id}/elimination-procedure",
             "parameters": [p("region", "query", "县或村代码"), p("status", "query", "monitoring（默认）、eliminated、all"), p("category", "query", "1、2、3"), p("limit", "query", "每页条数"), p("cursor", "query", "上一页的 next_cursor")], "responses": ok("列表") } },
         "/api/v1/monitoring-cases/{id}/measures": { "post": { "summary": "为监测案例落实帮扶措施", "parameters": [p("id", "path", "案例编号")], "requestBody": body("{measure_type, responsible, date, amount?, note?}"), "responses": created("案例") } },
+        "/api/v1/monitoring-cases/{id}/elimination-procedure": {
+            "get": { "summary": "监测案例的风险消除程序（入户核实→村级评议公示→县级审批公告）：已登记的步骤、下一步、公示期、当前的消除条件",
+                     "parameters": [p("id", "path", "案例编号")],
+                     "responses": { "200": { "description": "程序" }, "401": { "$ref": "#/components/responses/Error" }, "403": { "$ref": "#/components/responses/Error" }, "404": { "$ref": "#/components/responses/Error" } } },
+            "post": { "summary": "登记下一步（日期、责任人）。入户核实和县级审批公告须满足全部风险消除条件；县级审批公告须在村级评议公示满规则天数之后，登记即风险消除（POST …/{id}/eliminate 不再单独消除）",
+                      "parameters": [p("id", "path", "案例编号")], "requestBody": body("{step: verification|village_review|county_approval（或中文名）, date, responsible, note?}"),
+                      "responses": { "201": { "description": "程序（县级审批公告后案例为已消除）" }, "401": { "$ref": "#/components/responses/Error" }, "403": { "$ref": "#/components/responses/Error" },
+                                     "404": { "$ref": "#/components/responses/Error" }, "409": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } } } },
+        "/api/v1/monitoring-cases/{id}/eliminate": {
+            "post": { "summary": "风险消除只由风险消除程序的县级审批公告生效：此处总是拒绝，并说明尚缺的步骤（422），或风险已于何日消除（409）",
+                      "parameters": [p("id", "path", "案例编号")],
+                      "responses": { "401": { "$ref": "#/components/responses/Error" }, "403": { "$ref": "#/components/responses/Error" }, "404": { "$ref": "#/components/responses/Error" },
+                                     "409": { "$ref": "#/components/responses/Error" }, "422": { "$ref": "#/components/responses/Error" } } } },
         "/api/v1/imports/visits": { "post": { "summary": "导入走访记录（CSV/XLSX，表单字段 file；全部或全不）", "responses": ok("{rows, written}") } }
     });
     if let (Some(target), Some(add)) = (

@@ -302,11 +302,13 @@ pub(crate) fn checked_rows(
     headers: &[String],
     rows: &[Vec<String>],
     tables: &CodeTables,
+    registry_closed_after_year: i64,
 ) -> Result<Vec<MemberRow>, ApiError> {
     let map = ColumnMap::members(headers);
     let ctx = CheckContext {
         tables,
         today: today(),
+        registry_closed_after_year,
     };
     let mut details = Vec::new();
     let mut out = Vec::new();
@@ -372,7 +374,13 @@ async fn write_household_with_event(
 ) -> Result<i64, ApiError> {
     let tables = state.db.code_tables().await?;
     let (headers, rows) = rows_from_json(body)?;
-    let rows = checked_rows(&headers, &rows, &tables)?;
+    let closed_after = state
+        .db
+        .current_rules()
+        .await?
+        .rules
+        .registry_closed_after_year;
+    let rows = checked_rows(&headers, &rows, &tables, closed_after)?;
     let no = rows[0].household.household_no.clone();
     state
         .db

@@ -39,8 +39,8 @@ use store::assessment::{
     StoredDecision, StoredReview,
 };
 use store::monitoring::{
-    EliminationCheck, MonitoringCase, MonitoringRecords, NewCase, NewCaseMeasure, NewExpense,
-    NewShock,
+    EliminationProcedure, MonitoringCase, MonitoringRecords, NewCase, NewCaseMeasure,
+    NewEliminationStep, NewExpense, NewShock,
 };
 use store::registry::MEASURE_TYPES;
 
@@ -71,7 +71,10 @@ pub fn routes() -> Router<AppState> {
         .route("/monitoring", get(monitoring_page))
         .route("/monitoring/{id}", get(case_page))
         .route("/monitoring/{id}/measures", post(measure_form))
-        .route("/monitoring/{id}/eliminate", post(eliminate_form))
+        .route(
+            "/monitoring/{id}/elimination-procedure",
+            post(elimination_step_form),
+        )
 }
 
 type PageResult = Result<Response, PageError>;
@@ -1245,8 +1248,8 @@ async fn monitoring_page(
 #[template(path = "monitoring_case.html")]
 struct CasePage {
     c: MonitoringCase,
-    check: Option<EliminationCheck>,
-    /// Eliminates the risk.
+    procedure: EliminationProcedure,
+    /// Records the county's approval (which eliminates the risk).
     can_write: bool,
     /// Adds measures (first secretaries too).
     can_record: bool,
@@ -1269,14 +1272,10 @@ async fn case_page(
         .monitoring_case(&caller, id)
         .await?
         .ok_or_else(|| PageError(ApiError::not_found(format!("监测案例 {id} 不存在"))))?;
-    let check = if c.status == "monitoring" {
-        Some(state.db.elimination_check(&caller, id).await?)
-    } else {
-        None
-    };
+    let procedure = state.db.elimination_procedure(&caller, id).await?;
     render(CasePage {
         c,
-        check,
+        procedure,
         can_write: caller.can_write_registry(),
         can_record: caller.can_record_field_work(),
         today: today(),
@@ -1312,26 +1311,26 @@ async fn measure_form(
 }
 
 #[derive(Deserialize)]
-struct EliminateForm {
-    date: Option<String>,
+struct EliminationStepForm {
+    step: String,
+    date: String,
+    responsible: String,
     note: Option<String>,
 }
 
-async fn eliminate_form(
+async fn elimination_step_form(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     Path(id): Path<String>,
-    Form(f): Form<EliminateForm>,
+    Form(f): Form<EliminationStepForm>,
 ) -> PageResult {
     let id = page_id(&id, "监测案例")?;
-    state
-        .db
-        .eliminate_case(
-            &caller,
-            id,
-            f.date.as_deref().unwrap_or(""),
-            f.note.as_deref().unwrap_or(""),
-        )
-        .await?;
+    let step = NewEliminationStep {
+        step: f.step,
+        date: f.date,
+        responsible: f.responsible,
+        note: f.note.unwrap_or_default(),
+    };
+    state.db.record_elimination_step(&caller, id, &step).await?;
     see_other(&format!("/monitoring/{id}"))
 }

@@ -1950,7 +1950,13 @@ async fn update(
                 .unwrap_or_else(|| format!("M{mid}"))
         });
         let (headers, cells) = rows_from_json(&body)?;
-        checked_rows(&headers, &cells, &tables)?;
+        let closed_after = state
+            .db
+            .current_rules()
+            .await?
+            .rules
+            .registry_closed_after_year;
+        checked_rows(&headers, &cells, &tables, closed_after)?;
         if stored.len() < active.len() {
             let numbers = state.db.ensure_member_numbers(&caller, &[id]).await?;
             set_numbers(&mut body, &|mid| {
