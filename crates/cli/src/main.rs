@@ -156,6 +156,7 @@ async fn open(database: &str) -> Result<Db> {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { addr, demo } => {
+            let limits = store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?;
             let db = open(&cli.database).await?;
             // The README's first command: the demo goes only into a database without records.
             if demo && !demo::has_records(&db).await.map_err(|e| anyhow::anyhow!("{e}"))? {
@@ -166,7 +167,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("无法监听地址 {addr}"))?;
             let local = listener.local_addr()?;
             eprintln!("帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）", describe_db(&cli.database));
-            web::serve(listener, web::AppState { db: db.clone() }).await?;
+            web::serve(listener, web::AppState::new(db.clone(), limits)).await?;
             db.close().await;
         }
         Command::Demo { scale, seed } => {

@@ -19,3 +19,4 @@ mod registry;
 mod registry_pages;
 mod schema;
 mod stats;
+mod uploads;

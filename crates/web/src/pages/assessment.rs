@@ -22,9 +22,10 @@ use crate::AppState;
 use crate::api::assessment::{case_filter, merged_rules, review_from, run_progress, start_background};
 use crate::error::{ApiError, PageError, escape};
 use crate::scope::CurrentCaller;
+use crate::upload::{self, UploadKind};
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
+use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -46,7 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assessment/reviews", post(review_form))
         .route("/assessment/publicity", get(publicity_page))
         .route("/assessment/rules", get(rules_page).post(rules_save))
-        .route("/assessment/visits-import", get(import_page).post(import_upload).layer(DefaultBodyLimit::max(64 * 1024 * 1024)))
+        .route("/assessment/visits-import", get(import_page).post(import_upload).layer(upload::body_limit()))
         .route("/households/{id}/assessment", get(household_page))
         .route("/households/{id}/exit-procedure", post(step_form))
         .route("/households/{id}/monitoring", get(records_page))
@@ -543,9 +544,11 @@ async fn import_page(CurrentCaller(caller): CurrentCaller, uri: Uri) -> PageResu
     render(ImportPage { written: None, problems: Vec::new() })
 }
 
-async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, multipart: Multipart) -> PageResult {
-    let (name, bytes) = crate::api::households::uploaded_file(multipart).await?;
-    let table = store::tabular::open_bytes(&name, bytes).map_err(|e| PageError(ApiError::invalid_field("file", e.to_string())))?;
+async fn import_upload(State(state): State<AppState>, CurrentCaller(caller): CurrentCaller, req: Request) -> PageResult {
+    let file = upload::receive(&state, &caller, UploadKind::FieldWork, req).await?.require_file()?;
+    let name = file.name.clone();
+    // The visits import reads rows on the request's thread: the file is checked through first.
+    let table = file.open(true).await?;
     match state.db.import_visits(&caller, table, &name).await {
         Ok(o) => render(ImportPage { written: Some((o.file_name, o.rows, o.written)), problems: Vec::new() }),
         Err(store::StoreError::ImportRejected(problems)) => {
