@@ -86,7 +86,8 @@ dry_s=$(echo "$(date +%s.%N) - $start" | bc)
 dry_peak=$(kb "$server" VmHWM)
 dry_rows=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("rows"), d.get("problem_count"))' "$work/dry.json" 2>/dev/null || head -c 300 "$work/dry.json")
 
-# Phase 2: HOSTILE uploads at once, round robin over the hostile files.
+# Phase 2: HOSTILE uploads at once, round robin over the hostile files, to the projects import
+# (it reads a file through before the import starts, so every byte of each file is parsed).
 echo 5 >"/proc/$server/clear_refs"
 before=$(kb "$server" VmRSS)
 files=(unique-count.xlsx last-cell.xlsx unzip-bomb.xlsx strings-bomb.xlsx rows-bomb.xlsx truncated.xlsx garbage.xlsx empty.csv wide.csv old.xls)
@@ -96,7 +97,7 @@ start=$(date +%s.%N)
 for i in $(seq 0 $((HOSTILE - 1))); do
   f=${files[$((i % ${#files[@]}))]}
   (curl -s -o /dev/null -w "%{http_code} $f\n" -H "Authorization: Bearer $token" -F "file=@$work/$f" \
-    "http://127.0.0.1:$PORT/api/v1/imports/households?dry_run=true" >>"$work/codes") &
+    "http://127.0.0.1:$PORT/api/v1/imports/projects?dry_run=true" >>"$work/codes") &
 done
 peak_live=0
 while [ "$(jobs -r | wc -l)" -gt 0 ]; do
