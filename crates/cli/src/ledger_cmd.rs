@@ -64,8 +64,11 @@ pub enum ImportKind {
 /// `bangfu import projects|transactions FILE [--dry-run]`: all or nothing, every problem by row
 /// and column.
 pub async fn import(db: &Db, kind: ImportKind, path: &Path, dry_run: bool) -> Result<()> {
-    let table =
-        store::tabular::open_path(path).map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
+    let table = store::tabular::open_path_with(
+        path,
+        &store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -175,6 +175,7 @@ async fn open(database: &str) -> Result<Db> {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { addr, demo } => {
+            let limits = store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?;
             let db = open(&cli.database).await?;
             // The README's first command: the demo goes only into a database without records.
             if demo
@@ -192,7 +193,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "帮扶 Bangfu 已启动：http://{local}/  （数据库：{}）",
                 describe_db(&cli.database)
             );
-            web::serve(listener, web::AppState { db: db.clone() }).await?;
+            web::serve(listener, web::AppState::new(db.clone(), limits)).await?;
             db.close().await;
         }
         Command::Demo { scale, seed } => {

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod pages;
 mod scope;
+pub mod upload;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -19,6 +20,17 @@ pub use error::{ApiError, PageError};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Upload limits and parse permits (crate::upload).
+    pub uploads: upload::Uploads,
+}
+
+impl AppState {
+    pub fn new(db: Db, limits: store::tabular::ReadLimits) -> AppState {
+        AppState {
+            db,
+            uploads: upload::Uploads::new(limits),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -234,6 +234,11 @@ pub fn http_client(token: Option<&str>) -> reqwest::Client {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with_limits(store::tabular::ReadLimits::default()).await
+    }
+
+    /// A server with these upload limits (the server's configuration, not the environment).
+    pub async fn spawn_with_limits(limits: store::tabular::ReadLimits) -> TestApp {
         let test_db = TestDb::new();
         let db = Db::open(&test_db.target, &NoProgress)
             .await
@@ -242,7 +247,7 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = web::AppState { db: db.clone() };
+        let state = web::AppState::new(db.clone(), limits);
         tokio::spawn(async move {
             web::serve(listener, state).await.expect("server");
         });

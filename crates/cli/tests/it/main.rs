@@ -24,3 +24,4 @@ mod registry_pages;
 mod schema;
 mod scope_abuse;
 mod stats;
+mod uploads;

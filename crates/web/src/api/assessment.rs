@@ -9,7 +9,8 @@ use super::{ApiJson, ApiPath, ApiQuery, Page, parse_region_param};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::scope::CurrentCaller;
-use axum::extract::{Multipart, State};
+use crate::upload::{self, UploadKind};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -59,7 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/households/{id}/shocks", post(add_shock))
         .route("/api/v1/households/{id}/monitoring-cases", post(open_case))
         .route("/api/v1/expenses/{id}/resolve", post(resolve_expense))
-        .route("/api/v1/imports/visits", post(import_visits))
+        .route(
+            "/api/v1/imports/visits",
+            post(import_visits).layer(upload::body_limit()),
+        )
         .route("/api/v1/monitoring-cases", get(list_cases))
         .route("/api/v1/monitoring-cases/{id}", get(get_case))
         .route("/api/v1/monitoring-cases/{id}/measures", post(add_measure))
@@ -743,11 +747,14 @@ async fn add_shock(
 async fn import_visits(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
-    multipart: Multipart,
+    req: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let (name, bytes) = super::households::uploaded_file(multipart).await?;
-    let table = store::tabular::open_bytes(&name, bytes)
-        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let file = upload::receive(&state, &caller, UploadKind::FieldWork, req)
+        .await?
+        .require_file()?;
+    let name = file.name.clone();
+    // The visits import reads rows on the request's thread: the file is checked through first.
+    let table = file.open(true).await?;
     let outcome = state.db.import_visits(&caller, table, &name).await?;
     Ok(Json(
         serde_json::to_value(outcome).expect("outcome serialises"),

@@ -8,7 +8,8 @@ use super::{
 use crate::AppState;
 use crate::error::ApiError;
 use crate::scope::CurrentCaller;
-use axum::extract::{Multipart, State};
+use crate::upload::{self, UploadKind};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -42,17 +43,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/members/{id}/reveal", post(reveal))
         .route(
             "/api/v1/imports/households",
-            post(import_households).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(import_households).layer(upload::body_limit()),
         )
         .route(
             "/api/v1/imports/incomes",
-            post(import_incomes).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(import_incomes).layer(upload::body_limit()),
         )
         .route("/api/v1/codes", get(codes))
 }
-
-/// County files run to a few hundred MB (a million rows of CSV is about 200 MB).
-const UPLOAD_LIMIT: usize = 512 * 1024 * 1024;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -782,28 +780,6 @@ async fn reveal(
     ))
 }
 
-/// Reads the uploaded file of a multipart form (field `file`).
-pub async fn uploaded_file(mut multipart: Multipart) -> Result<(String, Vec<u8>), ApiError> {
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("上传内容无法读取：{e}")))?
-    {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload.csv").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::bad_request(format!("上传文件无法读取：{e}")))?;
-            return Ok((name, bytes.to_vec()));
-        }
-    }
-    Err(ApiError::invalid_field(
-        "file",
-        "请上传文件（表单字段 file）",
-    ))
-}
-
 #[derive(Deserialize, Default)]
 pub struct ImportQuery {
     dry_run: Option<String>,
@@ -813,13 +789,16 @@ async fn run_upload(
     state: &AppState,
     caller: &Caller,
     q: &ImportQuery,
-    multipart: Multipart,
+    req: Request,
     incomes: bool,
 ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    let (name, bytes) = uploaded_file(multipart).await?;
     let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
-    let table = store::tabular::open_bytes(&name, bytes)
-        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let file = upload::receive(state, caller, UploadKind::Registry, req)
+        .await?
+        .require_file()?;
+    let name = file.name.clone();
+    // The registry import reads rows on a blocking thread of its own.
+    let table = file.open(false).await?;
     let options = ImportOptions {
         dry_run,
         file_name: name,
@@ -847,18 +826,18 @@ async fn import_households(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    multipart: Multipart,
+    req: Request,
 ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    run_upload(&state, &caller, &q, multipart, false).await
+    run_upload(&state, &caller, &q, req, false).await
 }
 
 async fn import_incomes(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    multipart: Multipart,
+    req: Request,
 ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    run_upload(&state, &caller, &q, multipart, true).await
+    run_upload(&state, &caller, &q, req, true).await
 }
 
 async fn codes(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

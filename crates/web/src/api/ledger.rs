@@ -28,7 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/transactions/{id}/reverse", post(reverse))
         .route("/api/v1/transactions/export.csv", get(export_csv))
         .route("/api/v1/transactions/export.xlsx", get(export_xlsx))
-        .route("/api/v1/imports/transactions", post(import))
+        .route(
+            "/api/v1/imports/transactions",
+            post(import).layer(crate::upload::body_limit()),
+        )
         .route("/api/v1/ledger/head", get(head))
         .route("/api/v1/ledger/verify", get(verify))
         .route("/api/v1/reports/invested", get(invested))
@@ -339,13 +342,16 @@ pub async fn run_import(
     state: &AppState,
     caller: &domain::Caller,
     q: &ImportQuery,
-    multipart: axum::extract::Multipart,
+    req: axum::extract::Request,
     projects: bool,
 ) -> Result<(StatusCode, Json<LedgerImportOutcome>), ApiError> {
-    let (name, bytes) = super::households::uploaded_file(multipart).await?;
     let dry_run = parse_bool_param("dry_run", q.dry_run.as_deref())?.unwrap_or(false);
-    let table = store::tabular::open_bytes(&name, bytes)
-        .map_err(|e| ApiError::invalid_field("file", e.to_string()))?;
+    let file = crate::upload::receive(state, caller, crate::upload::UploadKind::Projects, req)
+        .await?
+        .require_file()?;
+    let name = file.name.clone();
+    // These imports read rows on the request's thread: the file is checked through first.
+    let table = file.open(true).await?;
     let outcome = if projects {
         state
             .db
@@ -369,7 +375,7 @@ async fn import(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    multipart: axum::extract::Multipart,
+    req: axum::extract::Request,
 ) -> Result<(StatusCode, Json<LedgerImportOutcome>), ApiError> {
-    run_import(&state, &caller, &q, multipart, false).await
+    run_import(&state, &caller, &q, req, false).await
 }

@@ -25,7 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/projects", get(list).post(create))
         .route("/api/v1/projects/export.csv", get(export_csv))
         .route("/api/v1/projects/export.xlsx", get(export_xlsx))
-        .route("/api/v1/imports/projects", post(import))
+        .route(
+            "/api/v1/imports/projects",
+            post(import).layer(crate::upload::body_limit()),
+        )
         .route("/api/v1/projects/{id}", get(detail).put(update))
         .route("/api/v1/projects/{id}/status", post(change_status))
         .route("/api/v1/projects/{id}/results", get(results))
@@ -211,7 +214,7 @@ async fn import(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
     ApiQuery(q): ApiQuery<super::ledger::ImportQuery>,
-    multipart: axum::extract::Multipart,
+    req: axum::extract::Request,
 ) -> Result<(StatusCode, Json<store::ledger_io::LedgerImportOutcome>), ApiError> {
-    super::ledger::run_import(&state, &caller, &q, multipart, true).await
+    super::ledger::run_import(&state, &caller, &q, req, true).await
 }

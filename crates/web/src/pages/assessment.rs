@@ -24,9 +24,10 @@ use crate::api::assessment::{
 };
 use crate::error::{ApiError, PageError, escape};
 use crate::scope::CurrentCaller;
+use crate::upload::{self, UploadKind};
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
+use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -58,7 +59,7 @@ pub fn routes() -> Router<AppState> {
             "/assessment/visits-import",
             get(import_page)
                 .post(import_upload)
-                .layer(DefaultBodyLimit::max(64 * 1024 * 1024)),
+                .layer(upload::body_limit()),
         )
         .route("/households/{id}/assessment", get(household_page))
         .route("/households/{id}/exit-procedure", post(step_form))
@@ -791,11 +792,14 @@ async fn import_page(CurrentCaller(caller): CurrentCaller, uri: Uri) -> PageResu
 async fn import_upload(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
-    multipart: Multipart,
+    req: Request,
 ) -> PageResult {
-    let (name, bytes) = crate::api::households::uploaded_file(multipart).await?;
-    let table = store::tabular::open_bytes(&name, bytes)
-        .map_err(|e| PageError(ApiError::invalid_field("file", e.to_string())))?;
+    let file = upload::receive(&state, &caller, UploadKind::FieldWork, req)
+        .await?
+        .require_file()?;
+    let name = file.name.clone();
+    // The visits import reads rows on the request's thread: the file is checked through first.
+    let table = file.open(true).await?;
     match state.db.import_visits(&caller, table, &name).await {
         Ok(o) => render(ImportPage {
             written: Some((o.file_name, o.rows, o.written)),

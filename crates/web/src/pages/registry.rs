@@ -21,10 +21,11 @@ use crate::api::households::{
 };
 use crate::error::{ApiError, PageError};
 use crate::scope::CurrentCaller;
+use crate::upload::{self, UploadKind};
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
+use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -64,15 +65,13 @@ pub fn routes() -> Router<AppState> {
             "/imports",
             get(import_form)
                 .post(import_upload)
-                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+                .layer(upload::body_limit()),
         )
         .route("/imports/reports/{file}", get(report_download))
         .route("/imports/template/members.xlsx", get(members_template))
         .route("/imports/template/incomes.xlsx", get(incomes_template))
 }
 
-/// Largest upload the import page takes (the file is streamed to disk, not held in memory).
-const UPLOAD_LIMIT: usize = 512 * 1024 * 1024;
 const LIST_LIMIT: i64 = 50;
 /// Rows of blank member fields on the new-household form.
 const NEW_MEMBER_ROWS: usize = 6;
@@ -2039,104 +2038,38 @@ async fn import_form(CurrentCaller(caller): CurrentCaller, uri: Uri) -> PageResu
     })
 }
 
-/// Removes the uploaded copy whatever happens.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 async fn import_upload(
     State(state): State<AppState>,
     CurrentCaller(caller): CurrentCaller,
-    mut multipart: Multipart,
+    req: Request,
 ) -> PageResult {
+    let form = upload::receive(&state, &caller, UploadKind::Registry, req).await?;
     let mut page = ImportPage {
-        kind: "members".into(),
-        dry_run: false,
+        kind: if form.field("kind") == Some("incomes") {
+            "incomes".into()
+        } else {
+            "members".into()
+        },
+        dry_run: form.field("dry_run").is_some_and(|v| !v.is_empty()),
         error: None,
         outcome: None,
         file_name: String::new(),
         shown: Vec::new(),
         report: None,
     };
-    let mut upload: Option<TempFile> = None;
-    let bad = |m: String| PageError(ApiError::bad_request(m));
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad(format!("上传内容无法读取：{e}")))?
-    {
-        match field.name().unwrap_or("") {
-            "kind" => page.kind = field.text().await.unwrap_or_default(),
-            "dry_run" => page.dry_run = !field.text().await.unwrap_or_default().is_empty(),
-            "file" => {
-                let name = field.file_name().unwrap_or("").to_string();
-                let ext = std::path::Path::new(&name)
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .unwrap_or("csv")
-                    .to_ascii_lowercase();
-                let ext: String = ext
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric())
-                    .take(5)
-                    .collect();
-                let path = std::env::temp_dir().join(format!(
-                    "bangfu-upload-{}-{:016x}.{ext}",
-                    std::process::id(),
-                    rand::random::<u64>()
-                ));
-                let tmp = TempFile(path);
-                // Streamed to disk: memory does not grow with the file.
-                let mut out = tokio::fs::File::create(&tmp.0)
-                    .await
-                    .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
-                let mut size = 0u64;
-                while let Some(chunk) = field
-                    .chunk()
-                    .await
-                    .map_err(|e| bad(format!("上传文件无法读取：{e}")))?
-                {
-                    size += chunk.len() as u64;
-                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                        .await
-                        .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
-                }
-                tokio::io::AsyncWriteExt::flush(&mut out)
-                    .await
-                    .map_err(|e| bad(format!("无法保存上传文件：{e}")))?;
-                page.file_name = name;
-                if size > 0 {
-                    upload = Some(tmp);
-                }
-            }
-            _ => {}
-        }
-    }
-    if page.kind != "incomes" {
-        page.kind = "members".into();
-    }
-    let Some(tmp) = upload else {
+    let Some(file) = form.file.filter(|f| f.size > 0) else {
         page.error = Some("请选择要导入的文件（CSV 或 XLSX）".into());
         return render_status(page, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let path = tmp.0.clone();
-    let table = match tokio::task::spawn_blocking(move || store::tabular::open_path(&path)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
-            page.error = Some(e.to_string());
-            return render_status(page, StatusCode::UNPROCESSABLE_ENTITY);
+    page.file_name = file.name.clone();
+    // The registry import reads rows on a blocking thread of its own.
+    let table = match file.open(false).await {
+        Ok(t) => t,
+        Err(e) if e.status.is_client_error() => {
+            page.error = Some(e.message);
+            return render_status(page, e.status);
         }
-        Err(_) => {
-            return Err(PageError(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "读取文件失败",
-            )));
-        }
+        Err(e) => return Err(PageError(e)),
     };
     let options = ImportOptions {
         dry_run: page.dry_run,
@@ -2154,7 +2087,6 @@ async fn import_upload(
             .import_members(&caller, table, &options, &progress)
             .await
     };
-    drop(tmp);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
