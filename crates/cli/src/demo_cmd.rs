@@ -55,9 +55,9 @@ pub async fn run(db: &Db, scale: &str, seed: u64) -> Result<()> {
 
 /// A read-only demo account (auditor: sees everything, masked, changes nothing).
 async fn print_demo_login(db: &Db) -> Result<()> {
-    let password = store::auth::generate_password("demo");
+    let password = store::auth::generate_password(store::auth::DEMO_USER);
     let input = NewUser {
-        username: "demo".into(),
+        username: store::auth::DEMO_USER.into(),
         role: "auditor".into(),
         region: None,
         organisation_id: None,

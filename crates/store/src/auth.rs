@@ -156,6 +156,9 @@ impl UserRow {
 }
 
 /// The SHA-256 of a token, as stored.
+/// The read-only login `bangfu demo` creates for visitors of a demo database.
+pub const DEMO_USER: &str = "demo";
+
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -617,6 +620,12 @@ impl Db {
         let Some(row) = self.user_row_by_id(user_id).await? else {
             return Err(StoreError::NotFound(format!("用户 {user_id} 不存在")));
         };
+        // Every visitor of a demo shares its login: one of them must not lock the others out.
+        if row.username == DEMO_USER && self.is_demo().await? {
+            return Err(StoreError::Forbidden(
+                "演示账户由所有访客共用，不能修改密码".into(),
+            ));
+        }
         let mut problems = Problems::default();
         if current.is_empty() {
             problems.push("current_password", "请填写当前密码");

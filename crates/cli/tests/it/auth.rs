@@ -2292,10 +2292,13 @@ fn matrix() -> Vec<Row> {
             .form(FORM_NEW_OTHER),
         row("household forms", "POST", "/households/{other_household}/edit",   ["400", "404", "404", "404", "403", "403", "303"])
             .form(&[("village_code", "441621103212")]),
-        row("household forms", "POST", "/households/{own_household}/status",   ["303", "403", "303", "403", "403", "403", "303"])
-            .form(&[("status", "已脱贫"), ("year", "2018")]),
-        row("household forms", "POST", "/households/{other_household}/status", ["303", "404", "404", "404", "403", "403", "303"])
-            .form(&[("status", "已脱贫"), ("year", "2018")]),
+        // The API rows above already moved both households to 已脱贫（不再享受政策）: the form's
+        // writers reach the transition check (422: no 4 → 4), which shows they got past the
+        // permission and scope checks; the others are refused before it.
+        row("household forms", "POST", "/households/{own_household}/status",   ["422", "403", "422", "403", "403", "403", "303"])
+            .form(&[("status", "已脱贫（不再享受政策）"), ("year", "2019")]),
+        row("household forms", "POST", "/households/{other_household}/status", ["422", "404", "404", "404", "403", "403", "303"])
+            .form(&[("status", "已脱贫（不再享受政策）"), ("year", "2019")]),
         row("household forms", "POST", "/households/{own_household}/income",   ["303", "403", "303", "303", "403", "403", "303"])
             .form(&[("year", "2019"), ("wage", "9000"), ("transfer", "500")]),
         row("household forms", "POST", "/households/{other_household}/income", ["303", "404", "404", "404", "403", "403", "303"])
@@ -2338,8 +2341,10 @@ fn matrix() -> Vec<Row> {
             .form(&[("measure_type", "产业"), ("responsible", "王书记"), ("date", "2020-01-06")]),
         row("monitoring forms", "POST", "/monitoring/{other_case}/measures",   ["303", "403", "404", "404", "403", "403", "303"])
             .form(&[("measure_type", "产业"), ("responsible", "王书记"), ("date", "2020-01-06")]),
-        row("monitoring forms", "POST", "/monitoring/{other_case}/eliminate",  ["422", "403", "404", "403", "403", "403", "303"])
-            .form(&[("date", "2020-02-01"), ("note", "收入稳定")]),
+        // The county's approval eliminates a case: registry writers only, and (422) not before
+        // the home visit and the village's review.
+        row("monitoring forms", "POST", "/monitoring/{other_case}/elimination-procedure", ["422", "403", "404", "403", "403", "403", "303"])
+            .form(&[("step", "county_approval"), ("date", "2020-02-01"), ("responsible", "县扶贫办 李主任")]),
         // (Only the refused run: a county's own run started while the administrator's of the
         // same row is still writing fails on SQLite with "database is locked", see the report.)
         row("assessment forms", "POST", "/assessment/runs",                    ["303", "403", "403", "403", "403", "403", "303"])
@@ -2957,5 +2962,72 @@ async fn authorization_matrix() {
             .filter(|a| *a == "reveal")
             .count(),
         1
+    );
+}
+
+#[tokio::test]
+async fn the_shared_demo_login_cannot_change_its_password_on_a_demo_database() {
+    let app = TestApp::spawn().await;
+    let password = "Demo-visitors-2024";
+    let demo = store::auth::NewUser {
+        username: store::auth::DEMO_USER.into(),
+        role: "auditor".into(),
+        ..Default::default()
+    };
+    app.db
+        .create_user(&domain::Caller::system(), &demo, password)
+        .await
+        .unwrap();
+    let (token, _) = app
+        .db
+        .create_api_token(
+            &domain::Caller::system(),
+            store::auth::DEMO_USER,
+            "tests",
+            None,
+        )
+        .await
+        .unwrap();
+    let client = http_client(Some(&token));
+    let change = json!({"current_password": password, "new_password": "Someone-else-2024"});
+    app.db.set_demo(true).await.unwrap();
+    let r = client
+        .put(app.url("/api/v1/session/password"))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("演示账户"),
+        "{body}"
+    );
+    let login = app
+        .anonymous_client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": store::auth::DEMO_USER, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        StatusCode::OK,
+        "the visitors' password still works"
+    );
+    app.db.set_demo(false).await.unwrap();
+    let r = client
+        .put(app.url("/api/v1/session/password"))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "outside a demo it is an ordinary account"
     );
 }
