@@ -113,6 +113,6 @@ Median of $RUNS runs each, interleaved in the same run.
 | measure | seconds |
 |---|---|
 | \`curl\` GET /api/v1/projects/export.csv (anonymous, streamed) | $ours_med |
-| $([ "$ENGINE" = postgres ] && echo '`psql \\copy (SELECT …) TO file`' || echo '`sqlite3 -csv` of the same query') | $raw_med |
+| $([ "$ENGINE" = postgres ] && echo '`psql \copy (SELECT …) TO file`' || echo '`sqlite3 -csv` of the same query') | $raw_med |
 | ratio | ${ratio}× |
 EOF

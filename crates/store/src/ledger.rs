@@ -851,7 +851,17 @@ impl Db {
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let sql = money_sums_sql(&format!("e.project_id IN ({list})"));
+        self.projects_money_where(&format!("e.project_id IN ({list})"))
+            .await
+    }
+
+    /// [`Db::project_money`] of the projects whose entries `condition` selects (on
+    /// `ledger_entries e`), in one query.
+    pub(crate) async fn projects_money_where(
+        &self,
+        condition: &str,
+    ) -> StoreResult<HashMap<i64, ProjectMoney>> {
+        let sql = money_sums_sql(condition);
         let rows: Vec<MoneySumsRow> =
             on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await)?;
         Ok(MoneySums::by_project(rows)
