@@ -2968,7 +2968,7 @@ async fn authorization_matrix() {
 #[tokio::test]
 async fn the_shared_demo_login_cannot_change_its_password_on_a_demo_database() {
     let app = TestApp::spawn().await;
-    let password = "Demo-visitors-2024";
+    let password = "Visitors-shared-2024";
     let demo = store::auth::NewUser {
         username: store::auth::DEMO_USER.into(),
         role: "auditor".into(),
