@@ -43,3 +43,12 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// PostgreSQL's "invalid byte sequence" (22021) and "untranslatable character" (22P05): what
+    /// a NUL character in a text or JSON value gives (SQLite stores it).
+    pub fn is_nul_in_text(&self) -> bool {
+        matches!(self, StoreError::Database(e)
+            if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "22021" || c == "22P05"))
+    }
+}

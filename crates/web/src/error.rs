@@ -87,6 +87,13 @@ impl From<StoreError> for ApiError {
                     details,
                 }
             }
+            // PostgreSQL refuses NUL in text (SQLite keeps it): a value typed or sent with one
+            // is the writer's mistake, whatever door it came through.
+            e if e.is_nul_in_text() => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "文本不能包含空字符（\\u0000 或 %00）",
+            ),
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::new(

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         // Resolves the caller and refuses anonymous, read-only and cross-site writes (crate::auth).
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(refuse_nul_in_query))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -61,6 +62,29 @@ pub fn router(state: AppState) -> Router {
             ),
         ))
         .with_state(state)
+}
+
+/// A NUL character (`%00`) in a query parameter is no text anyone types, and PostgreSQL refuses
+/// it in text values: it is turned away here, at one door for every route, with a 400.
+async fn refuse_nul_in_query(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let has_nul = req.uri().query().is_some_and(|q| {
+        q.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    });
+    if !has_nul {
+        return next.run(req).await;
+    }
+    let error = ApiError::bad_request("查询参数不能包含空字符（%00）");
+    if req.uri().path().starts_with("/api/") {
+        error.into_response()
+    } else {
+        PageError(error).into_response()
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.

@@ -244,3 +244,34 @@ async fn hostile_query_strings_never_crash_any_get_route() {
         failures.join("\n")
     );
 }
+
+/// Found by the test above on PostgreSQL (seed 20261202): a NUL in a text filter reached the
+/// database, which refuses NUL in text, and the page answered 500.
+#[tokio::test]
+async fn a_nul_character_in_a_query_is_refused_with_a_chinese_400_at_every_door() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/regions?q=%00",
+        "/api/v1/regions?q=a%00b",
+        "/households?q=%00",
+        "/api/v1/projects?q=%00",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(r.text().await.unwrap().contains("空字符"), "{path}");
+    }
+    let (status, _) = app.get("/api/v1/regions?q=%E7%B4%AB%E9%87%91").await;
+    assert_eq!(status, StatusCode::OK, "ordinary text still passes");
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_json_body_is_refused_not_a_server_error() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .post(
+            "/api/v1/organisations",
+            &serde_json::json!({"name": "深圳\u{0}某公司", "kind": "企业"}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+}
