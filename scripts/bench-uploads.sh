@@ -3,7 +3,7 @@
 # resident memory idle, after a dry run of a large members CSV (the largest a county sends:
 # just under the row limit), and while 100 hostile files are uploaded at once (spreadsheet bombs,
 # garbage, truncated and empty files), read from /proc/PID/status (VmRSS, VmHWM; the peak is
-# reset between the two phases through /proc/PID/clear_refs). Every upload is also checked to
+# a fresh server for each phase). Every upload is also checked to
 # get its expected status, and /healthz to answer throughout.
 #
 #   scripts/bench-uploads.sh            # ROWS=1040000 by default
@@ -71,11 +71,16 @@ PY
 "$bin" --database "$work/bench.db" migrate >/dev/null 2>&1
 "$bin" --database "$work/bench.db" user add bench-admin --role admin >/dev/null 2>&1
 token=$("$bin" --database "$work/bench.db" token create --user bench-admin 2>/dev/null | tail -1)
-BANGFU_LOG=warn "$bin" --database "$work/bench.db" serve --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-sleep 2
 kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+# A fresh server per phase, so each peak is measured from the same idle state.
+start_server() {
+  if [ -n "$server" ]; then kill "$server"; wait "$server" 2>/dev/null || true; fi
+  BANGFU_LOG=warn "$bin" --database "$work/bench.db" serve --addr "127.0.0.1:$PORT" >>"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+  sleep 2
+}
+start_server
 idle=$(kb "$server" VmRSS)
 
 # Phase 1: the large members file, dry run (every check, nothing written).
@@ -88,24 +93,27 @@ dry_rows=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.
 
 # Phase 2: HOSTILE uploads at once, round robin over the hostile files, to the projects import
 # (it reads a file through before the import starts, so every byte of each file is parsed).
-echo 5 >"/proc/$server/clear_refs"
+start_server
 before=$(kb "$server" VmRSS)
 files=(unique-count.xlsx last-cell.xlsx unzip-bomb.xlsx strings-bomb.xlsx rows-bomb.xlsx truncated.xlsx garbage.xlsx empty.csv wide.csv old.xls)
 : >"$work/codes"
 probe_fail=0
+uploads=()
 start=$(date +%s.%N)
 for i in $(seq 0 $((HOSTILE - 1))); do
   f=${files[$((i % ${#files[@]}))]}
   (curl -s -o /dev/null -w "%{http_code} $f\n" -H "Authorization: Bearer $token" -F "file=@$work/$f" \
     "http://127.0.0.1:$PORT/api/v1/imports/projects?dry_run=true" >>"$work/codes") &
+  uploads+=($!)
 done
 peak_live=0
-while [ "$(jobs -r | wc -l)" -gt 0 ]; do
+running() { for p in "${uploads[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while running; do
   curl -sf -m 5 "http://127.0.0.1:$PORT/healthz" >/dev/null || probe_fail=$((probe_fail + 1))
   r=$(kb "$server" VmRSS); [ "$r" -gt "$peak_live" ] && peak_live=$r
   sleep 0.5
 done
-wait
+wait "${uploads[@]}"
 hostile_s=$(echo "$(date +%s.%N) - $start" | bc)
 hostile_peak=$(kb "$server" VmHWM)
 after=$(kb "$server" VmRSS)
@@ -122,11 +130,11 @@ cat <<MD
 |---|---:|
 | idle RSS | $(mb "$idle") |
 | peak RSS during the dry run of $ROWS member rows ($(du -m "$work/members.csv" | cut -f1) MB CSV; $dry_s s; HTTP $code; rows, problems: $dry_rows) | $(mb "$dry_peak") |
-| RSS before the hostile uploads | $(mb "$before") |
+| idle RSS of a fresh server before the hostile uploads | $(mb "$before") |
 | peak RSS during $HOSTILE hostile uploads at once ($hostile_s s) | $(mb "$hostile_peak") |
 | RSS after them | $(mb "$after") |
 
-- Peak over idle: dry run +$(mb $((dry_peak - idle))) MB; hostile uploads +$(mb $((hostile_peak - idle))) MB
+- Peak over idle: dry run +$(mb $((dry_peak - idle))) MB; hostile uploads +$(mb $((hostile_peak - before))) MB (highest VmRSS sampled every 0.5 s: $(mb "$peak_live") MB)
 - Hostile files (sizes): $(cd "$work" && for f in "${files[@]}"; do printf '%s %s KB; ' "$f" $(( $(stat -c %s "$f") / 1024 )); done)
 - Statuses: $(sort "$work/codes" | uniq -c | awk '{printf "%s× %s %s; ", $1, $2, $3}')
 - /healthz probes that failed during the hostile uploads: $probe_fail; server alive after: $alive
