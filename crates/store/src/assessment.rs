@@ -42,15 +42,7 @@ fn is_exited(status: &str) -> bool {
 /// Household ids per chunk of the batch.
 const CHUNK: i64 = 20_000;
 
-pub(crate) use crate::registry::require_read;
-
-pub(crate) fn require_write(caller: &Caller) -> StoreResult<()> {
-    if caller.can_write_registry() {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden("您没有修改建档立卡数据的权限".into()))
-    }
-}
+pub(crate) use crate::registry::{require_read, require_write};
 
 /// SQL restriction of any region-key column to a scope; numbers only.
 pub(crate) fn key_scope_sql(scope: &Scope, column: &str) -> String {

@@ -1226,7 +1226,7 @@ fn without_persons(
 
 /// Refuses callers who may not register or change projects and transactions (county and
 /// village cadres, auditors, the public; see `Caller::can_write_projects`).
-pub(crate) fn require_project_writer(caller: &Caller) -> StoreResult<()> {
+pub fn require_project_writer(caller: &Caller) -> StoreResult<()> {
     if caller.can_write_projects() {
         Ok(())
     } else {

@@ -268,7 +268,8 @@ pub(crate) fn require_read(caller: &Caller) -> StoreResult<()> {
     }
 }
 
-fn require_write(caller: &Caller) -> StoreResult<()> {
+/// Refuses callers who may not change the registry (see `Caller::can_write_registry`).
+pub fn require_write(caller: &Caller) -> StoreResult<()> {
     if caller.can_write_registry() {
         Ok(())
     } else {
@@ -277,7 +278,7 @@ fn require_write(caller: &Caller) -> StoreResult<()> {
 }
 
 /// Incomes and measures: field work, which village first secretaries record too.
-pub(crate) fn require_field_work(caller: &Caller) -> StoreResult<()> {
+pub fn require_field_work(caller: &Caller) -> StoreResult<()> {
     if caller.can_record_field_work() {
         Ok(())
     } else {

@@ -60,21 +60,15 @@ pub enum UploadKind {
 }
 
 impl UploadKind {
-    fn allows(self, caller: &Caller) -> bool {
+    /// The store's own check of this kind of write, asked before the body is read (the store
+    /// asks again when it imports).
+    fn permitted(self, caller: &Caller) -> Result<(), ApiError> {
         match self {
-            UploadKind::Registry => caller.can_write_registry(),
-            UploadKind::FieldWork => caller.can_record_field_work(),
-            UploadKind::Projects => caller.can_write_projects(),
+            UploadKind::Registry => store::registry::require_write(caller),
+            UploadKind::FieldWork => store::registry::require_field_work(caller),
+            UploadKind::Projects => store::projects::require_project_writer(caller),
         }
-    }
-
-    /// The same words the store uses when it refuses the import itself.
-    fn refusal(self) -> &'static str {
-        match self {
-            UploadKind::Registry => "您没有修改建档立卡数据的权限",
-            UploadKind::FieldWork => "您没有录入走访、收入和帮扶措施的权限",
-            UploadKind::Projects => "您没有登记或修改项目和资金的权限",
-        }
+        .map_err(ApiError::from)
     }
 }
 
@@ -122,9 +116,7 @@ pub async fn receive(
             "请先登录（或使用访问令牌）再上传文件",
         ));
     }
-    if !kind.allows(caller) {
-        return Err(ApiError::forbidden(kind.refusal()));
-    }
+    kind.permitted(caller)?;
     let uploads = state.uploads.clone();
     let max = uploads.limits.upload_bytes;
     let declared = req
