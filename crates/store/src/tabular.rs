@@ -868,19 +868,117 @@ mod xlsx {
         Ok((sheet, strings))
     }
 
-    /// The shared-string table: all text in one buffer, each string's end in `ends`. Its size
-    /// comes from what is read, never from the declared `count`/`uniqueCount`.
+    /// The shared-string table, stored in fixed-size chunks so that it never doubles a buffer
+    /// (and never holds an old and a new copy at once) while a file is read: its memory stays
+    /// close to what `shared_strings_bytes` counts even when several files are read together.
+    /// Its size comes from what is read, never from the declared `count`/`uniqueCount`.
     #[derive(Default)]
     pub(super) struct SharedStrings {
-        text: String,
-        ends: Vec<u32>,
+        /// Text chunks of `TEXT_CHUNK` bytes' capacity; a string never spans two chunks and a
+        /// chunk is never filled to the brim, so a position `chunk * TEXT_CHUNK + offset` names
+        /// one chunk.
+        text: Vec<String>,
+        /// Each string's end as such a position, in chunks of `ENDS_CHUNK` entries.
+        ends: Vec<Vec<u32>>,
+        /// Where the string being read starts.
+        start: u32,
+        count: usize,
+        text_bytes: u64,
     }
+
+    const TEXT_CHUNK: usize = 4 << 20;
+    const ENDS_CHUNK: usize = 1 << 20;
 
     impl SharedStrings {
         fn get(&self, i: usize) -> Option<&str> {
-            let end = *self.ends.get(i)? as usize;
-            let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-            self.text.get(start..end)
+            if i >= self.count {
+                return None;
+            }
+            let end = self.end(i) as usize;
+            let chunk = end / TEXT_CHUNK;
+            let start = match i.checked_sub(1).map(|p| self.end(p) as usize) {
+                Some(prev) if prev / TEXT_CHUNK == chunk => prev,
+                _ => chunk * TEXT_CHUNK,
+            };
+            self.text
+                .get(chunk)?
+                .get(start - chunk * TEXT_CHUNK..end - chunk * TEXT_CHUNK)
+        }
+
+        fn end(&self, i: usize) -> u32 {
+            self.ends[i / ENDS_CHUNK][i % ENDS_CHUNK]
+        }
+
+        fn len(&self) -> usize {
+            self.count
+        }
+
+        /// Bytes counted against the limit: the text plus 4 bytes per string.
+        fn counted_bytes(&self) -> u64 {
+            self.text_bytes + 4 * self.count as u64
+        }
+
+        /// Bytes of the string being read so far.
+        fn current_len(&self) -> usize {
+            match self.text.last() {
+                Some(last) => {
+                    self.text.len() * TEXT_CHUNK - TEXT_CHUNK + last.len() - self.start as usize
+                }
+                None => 0,
+            }
+        }
+
+        fn begin(&mut self) {
+            self.start = match self.text.last() {
+                Some(last) => ((self.text.len() - 1) * TEXT_CHUNK + last.len()) as u32,
+                None => 0,
+            };
+        }
+
+        /// Appends to the string being read; `piece` is at most a record's bytes (1 MiB by
+        /// default, always under a chunk), so the string moves to a fresh chunk when the current
+        /// one cannot hold it.
+        fn push(&mut self, piece: &str) {
+            let so_far = self.current_len();
+            let fits = self
+                .text
+                .last()
+                .is_some_and(|last| last.len() + piece.len() < TEXT_CHUNK);
+            if !fits {
+                let mut chunk = String::with_capacity(TEXT_CHUNK.max(so_far + piece.len() + 1));
+                if let Some(last) = self.text.last_mut() {
+                    let from = last.len() - so_far;
+                    chunk.push_str(&last[from..]);
+                    last.truncate(from);
+                }
+                self.text.push(chunk);
+                self.start = ((self.text.len() - 1) * TEXT_CHUNK) as u32;
+            }
+            self.text
+                .last_mut()
+                .expect("a chunk was just made")
+                .push_str(piece);
+            self.text_bytes += piece.len() as u64;
+        }
+
+        /// Ends the string being read (an empty `<si/>` is a string too).
+        fn finish(&mut self) {
+            let end = self.start as usize + self.current_len();
+            if self.count.is_multiple_of(ENDS_CHUNK) {
+                self.ends.push(Vec::with_capacity(ENDS_CHUNK));
+            }
+            self.ends
+                .last_mut()
+                .expect("a chunk was just made")
+                .push(end as u32);
+            self.count += 1;
+            self.begin();
+        }
+
+        fn shrink(&mut self) {
+            if let Some(last) = self.ends.last_mut() {
+                last.shrink_to_fit();
+            }
         }
     }
 
@@ -894,8 +992,12 @@ mod xlsx {
         let mut out = SharedStrings::default();
         let max_count = limits.rows.saturating_mul(limits.columns as u64);
         let max_bytes = limits.shared_strings_bytes.min(u32::MAX as u64);
+        // One string must fit in a chunk of the table.
+        let max_string = limits.record_bytes.min(TEXT_CHUNK as u64 - 1);
+        let too_long = |n: usize| {
+            TabularError::SharedStrings(format!("第 {n} 个字符串超过 {}", size_text(max_string)))
+        };
         let (mut in_si, mut in_t, mut phonetic) = (false, false, 0u32);
-        let mut start = 0usize;
         let mut piece = String::new();
         loop {
             let event =
@@ -904,62 +1006,56 @@ mod xlsx {
                 Event::Start(e) => match e.local_name().as_ref() {
                     "si" => {
                         in_si = true;
-                        start = out.text.len();
+                        out.begin();
                     }
                     "t" if in_si && phonetic == 0 => in_t = true,
                     "rPh" => phonetic += 1,
                     _ => {}
                 },
                 Event::Empty(e) if e.local_name().as_ref() == "si" => {
-                    out.ends.push(out.text.len() as u32);
+                    out.begin();
+                    out.finish();
                 }
                 Event::End(e) => match e.local_name().as_ref() {
                     "si" if in_si => {
                         in_si = false;
-                        if (out.text.len() - start) as u64 > limits.record_bytes {
-                            return Err(TabularError::SharedStrings(format!(
-                                "第 {} 个字符串超过 {}",
-                                out.ends.len() + 1,
-                                size_text(limits.record_bytes)
-                            )));
-                        }
-                        out.ends.push(out.text.len() as u32);
+                        out.finish();
                     }
                     "t" => in_t = false,
                     "rPh" => phonetic = phonetic.saturating_sub(1),
                     _ => {}
                 },
                 Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) if in_t => {
-                    // Checked before the text grows, so its buffer never doubles past the bound.
+                    // Checked before the table grows.
                     piece.clear();
                     push_text(&mut piece, &event);
-                    if (out.text.len() + piece.len()) as u64 + 4 * (out.ends.len() as u64 + 1)
-                        > max_bytes
-                    {
+                    if (out.current_len() + piece.len()) as u64 > max_string {
+                        return Err(too_long(out.len() + 1));
+                    }
+                    if out.counted_bytes() + piece.len() as u64 + 4 > max_bytes {
                         return Err(TabularError::SharedStrings(format!(
                             "超过 {}",
                             size_text(max_bytes)
                         )));
                     }
-                    out.text.push_str(&piece);
+                    out.push(&piece);
                 }
                 Event::Eof => break,
                 _ => {}
             }
-            if out.ends.len() as u64 > max_count {
+            if out.len() as u64 > max_count {
                 return Err(TabularError::SharedStrings(format!(
                     "超过 {max_count} 个字符串"
                 )));
             }
-            if out.text.len() as u64 + 4 * out.ends.len() as u64 > max_bytes {
+            if out.counted_bytes() > max_bytes {
                 return Err(TabularError::SharedStrings(format!(
                     "超过 {}",
                     size_text(max_bytes)
                 )));
             }
         }
-        out.text.shrink_to_fit();
-        out.ends.shrink_to_fit();
+        out.shrink();
         Ok(out)
     }
 

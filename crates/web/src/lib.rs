@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         // Resolves the caller and refuses anonymous, read-only and cross-site writes (crate::auth).
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
-        .layer(axum::middleware::from_fn(refuse_nul_in_query))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -64,27 +64,68 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A NUL character (`%00`) in a query parameter is no text anyone types, and PostgreSQL refuses
-/// it in text values: it is turned away here, at one door for every route, with a 400.
-async fn refuse_nul_in_query(
+/// Bytes a form body (`application/x-www-form-urlencoded`) may have: axum's own default limit
+/// for `Form`, applied here because the body is read before any handler.
+const FORM_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A NUL character (`%00`) in a query parameter or a submitted form is no text anyone types, and
+/// PostgreSQL refuses it in text values while SQLite would store it: it is turned away here, at
+/// one door for every route, with a 400. (JSON bodies are checked by `ApiJson`; uploaded files
+/// are binary and go through their own readers.)
+async fn refuse_nul(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let has_nul = req.uri().query().is_some_and(|q| {
-        q.as_bytes()
-            .windows(3)
-            .any(|w| w.eq_ignore_ascii_case(b"%00"))
-    });
-    if !has_nul {
+    let has_nul = |bytes: &[u8]| {
+        bytes.contains(&0) || bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    let respond = |path: &str, error: ApiError| {
+        if path.starts_with("/api/") {
+            error.into_response()
+        } else {
+            PageError(error).into_response()
+        }
+    };
+    if req.uri().query().is_some_and(|q| has_nul(q.as_bytes())) {
+        let error = ApiError::bad_request("查询参数不能包含空字符（%00）");
+        return respond(req.uri().path(), error);
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
         return next.run(req).await;
     }
-    let error = ApiError::bad_request("查询参数不能包含空字符（%00）");
-    if req.uri().path().starts_with("/api/") {
-        error.into_response()
-    } else {
-        PageError(error).into_response()
+    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, FORM_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("提交的表单超过上限：最大 {} 字节", FORM_BODY_LIMIT),
+            );
+            return respond(&path, error);
+        }
+    };
+    if has_nul(&bytes) {
+        return respond(
+            &path,
+            ApiError::bad_request("提交的内容不能包含空字符（%00）"),
+        );
     }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.

@@ -159,6 +159,45 @@ fn shared_strings_rich_text_and_phonetic_runs() {
 }
 
 #[test]
+fn a_shared_string_table_larger_than_one_chunk_reads_every_string_back() {
+    // Over 4 MiB of text, so the table spans chunks; rich-text runs and empty strings land on
+    // the chunk boundaries too.
+    let n = 450_000usize;
+    let mut shared = String::from("<sst>");
+    for i in 0..n {
+        match i % 3 {
+            0 => shared.push_str(&format!("<si><t>第{i:08}号农户的家庭住址</t></si>")),
+            1 => shared.push_str(&format!("<si><r><t>张{i}</t></r><r><t>之家</t></r></si>")),
+            _ => shared.push_str("<si/>"),
+        }
+    }
+    shared.push_str("</sst>");
+    // Column B keeps rows whose string is empty from being skipped as blank.
+    let mut data = String::from(
+        r#"<row r="1"><c r="A1" t="inlineStr"><is><t>地址</t></is></c><c r="B1" t="inlineStr"><is><t>序号</t></is></c></row>"#,
+    );
+    for i in 0..n {
+        let r = i + 2;
+        data.push_str(&format!(
+            r#"<row r="{r}"><c r="A{r}" t="s"><v>{i}</v></c><c r="B{r}"><v>{i}</v></c></row>"#
+        ));
+    }
+    let (headers, rows) =
+        read_all("a.xlsx", workbook(&data, &shared), &ReadLimits::default()).unwrap();
+    assert_eq!(headers, ["地址", "序号"]);
+    assert_eq!(rows.len(), n);
+    for (i, row) in rows.iter().enumerate() {
+        let want = match i % 3 {
+            0 => format!("第{i:08}号农户的家庭住址"),
+            1 => format!("张{i}之家"),
+            _ => String::new(),
+        };
+        let got = row.cells.first().cloned().unwrap_or_default();
+        assert_eq!(got, want, "string {i}");
+    }
+}
+
+#[test]
 fn a_huge_declared_unique_count_allocates_nothing() {
     // The reproduced attack: calamine preallocated from uniqueCount and aborted the process.
     let shared = r#"<sst count="100000000000000000" uniqueCount="100000000000000000"><si><t>户编号</t></si></sst>"#;
