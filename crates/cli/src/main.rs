@@ -14,7 +14,7 @@ mod user_cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use progress::TerminalProgress;
 use std::path::PathBuf;
@@ -71,8 +71,12 @@ enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
-    /// Make a consistent online copy of the SQLite database.
+    /// Make a consistent online copy of the whole database (SQLite: a database file; PostgreSQL:
+    /// a pg_dump custom-format file) and print the ledger's head hash inside it.
     Backup { file: PathBuf },
+    /// Restore a backup into a database without records (the server must be stopped), verify
+    /// the restored ledger and print its head hash.
+    Restore { file: PathBuf },
     /// Exit assessment of a year (households, villages, counties) and monitoring screening.
     Assess {
         #[arg(long)]
@@ -276,13 +280,28 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Backup { file } => {
             let db = open(&cli.database).await?;
-            let dest = file.to_string_lossy().to_string();
-            let r = db.backup_to(&dest).await;
+            let r = db.backup_to(&cli.database, &file).await;
             db.close().await;
-            match r {
-                Ok(()) => println!("已备份到 {dest}"),
-                Err(e) => bail!("{e}"),
-            }
+            let head = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("已备份到 {}", file.display());
+            println!("交易条数：{}", head.count);
+            println!("链头哈希：{}", head.head_hash);
+        }
+        Command::Restore { file } => {
+            let progress = TerminalProgress::new();
+            let head = store::backup::restore(&cli.database, &file, &progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已从 {} 恢复到 {}",
+                file.display(),
+                describe_db(&cli.database)
+            );
+            println!(
+                "台账校验通过：共 {} 条交易，哈希链、金额规则与冲销关系均无误",
+                head.count
+            );
+            println!("链头哈希：{}", head.head_hash);
         }
     }
     Ok(())

@@ -65,20 +65,7 @@ pub async fn has_records(db: &Db) -> Result<bool, DemoError> {
 
 /// Business records already present: the demo refuses to mix with them.
 async fn existing_records(db: &Db) -> Result<Option<String>, DemoError> {
-    for (table, label) in [
-        ("households", "建档立卡户"),
-        ("projects", "项目"),
-        ("ledger_entries", "资金台账"),
-        ("pairings", "结对关系"),
-    ] {
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        let n: i64 =
-            on_db!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await)?;
-        if n > 0 {
-            return Ok(Some(format!("{label}（{n} 条）")));
-        }
-    }
-    Ok(None)
+    Ok(db.existing_records().await?)
 }
 
 async fn next_id(db: &Db, table: &str) -> Result<i64, DemoError> {

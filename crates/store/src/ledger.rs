@@ -679,6 +679,30 @@ pub struct LedgerHead {
     pub head_hash: String,
 }
 
+/// The last entry (id, hash) and the number of entries: the ledger's head, read by
+/// `ledger_head` and inside a backup's snapshot.
+pub(crate) const LEDGER_HEAD_SQL: &str =
+    "SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1";
+pub(crate) const LEDGER_COUNT_SQL: &str = "SELECT COUNT(*) FROM ledger_entries";
+
+impl LedgerHead {
+    /// The head from the last entry and the count; an empty ledger's head is the genesis hash.
+    pub(crate) fn of(last: Option<(i64, String)>, count: i64) -> LedgerHead {
+        match last {
+            Some((id, hash)) => LedgerHead {
+                count,
+                head_id: Some(id),
+                head_hash: hash,
+            },
+            None => LedgerHead {
+                count,
+                head_id: None,
+                head_hash: domain::ledger::GENESIS_HASH.to_string(),
+            },
+        }
+    }
+}
+
 impl Db {
     fn begin_sql(&self) -> &'static str {
         match self.backend() {
@@ -871,20 +895,11 @@ impl Db {
     }
 
     pub async fn ledger_head(&self) -> StoreResult<LedgerHead> {
-        let row: Option<(i64, String)> = on_db!(self, p => sqlx::query_as("SELECT id, hash FROM ledger_entries ORDER BY id DESC LIMIT 1").fetch_optional(p).await)?;
-        let count: i64 = on_db!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries").fetch_one(p).await)?;
-        Ok(match row {
-            Some((id, hash)) => LedgerHead {
-                count,
-                head_id: Some(id),
-                head_hash: hash,
-            },
-            None => LedgerHead {
-                count,
-                head_id: None,
-                head_hash: domain::ledger::GENESIS_HASH.to_string(),
-            },
-        })
+        let row: Option<(i64, String)> =
+            on_db!(self, p => sqlx::query_as(LEDGER_HEAD_SQL).fetch_optional(p).await)?;
+        let count: i64 =
+            on_db!(self, p => sqlx::query_scalar(LEDGER_COUNT_SQL).fetch_one(p).await)?;
+        Ok(LedgerHead::of(row, count))
     }
 
     /// Recomputes the whole chain and replays every rule, in id order; stops at the first entry

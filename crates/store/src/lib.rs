@@ -5,6 +5,7 @@
 pub mod assessment;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod dashboard;
 pub mod error;
 pub mod ledger;
@@ -126,24 +127,5 @@ impl Db {
     pub async fn ping(&self) -> StoreResult<()> {
         on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
-    }
-}
-
-impl Db {
-    /// A consistent online copy of a SQLite database (VACUUM INTO reads one snapshot while
-    /// writers carry on). PostgreSQL has its own tools for this.
-    pub async fn backup_to(&self, dest: &str) -> StoreResult<()> {
-        match self {
-            Db::Sqlite(p) => {
-                if std::path::Path::new(dest).exists() {
-                    return Err(StoreError::Conflict(format!("备份文件 {dest} 已存在，不会覆盖")));
-                }
-                sqlx::query("VACUUM INTO $1").bind(dest).execute(p).await?;
-                Ok(())
-            }
-            Db::Postgres(_) => Err(StoreError::Unavailable(
-                "PostgreSQL 数据库请使用 pg_dump 备份，例如：pg_dump -Fc -f bangfu.dump <数据库URL>".into(),
-            )),
-        }
     }
 }

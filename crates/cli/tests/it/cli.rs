@@ -123,33 +123,141 @@ async fn region_attributes_import_from_csv() {
     );
 }
 
+/// `bangfu` on another database than the test app's.
+fn bangfu_on(target: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bangfu"))
+        .arg("--database")
+        .arg(target)
+        .args(args)
+        .env("BANGFU_LOG", "warn")
+        .output()
+        .expect("run bangfu");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn head_hash(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("链头哈希："))
+        .unwrap_or_else(|| panic!("no head hash in: {stdout}"))
+        .to_string()
+}
+
+async fn overview_json(db: &store::Db, region: Option<&str>) -> serde_json::Value {
+    let filter = store::stats::OverviewFilter {
+        region: region.map(|r| domain::region::RegionCode::parse(r).unwrap()),
+        ..Default::default()
+    };
+    serde_json::to_value(db.stats_overview(&filter).await.unwrap()).unwrap()
+}
+
 #[tokio::test]
-async fn backup_copies_sqlite_and_points_postgres_to_pg_dump() {
+async fn backup_and_restore_round_trip_with_the_same_ledger_head_and_figures() {
     let app = TestApp::spawn().await;
+    let target = app.test_db.target.clone();
+    let (ok, _, err) = bangfu_on(&target, &["demo", "--scale", "0.2%", "--seed", "5"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = bangfu_on(&target, &["ledger", "head"]);
+    assert!(ok, "{err}");
+    let head = head_hash(&out);
+    assert_ne!(
+        head,
+        domain::ledger::GENESIS_HASH,
+        "the demo wrote a ledger"
+    );
+
     let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("copy.db");
-    let out = app.bangfu(&["backup", dest.to_str().unwrap()]);
-    if app.test_db.is_postgres() {
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
-    } else {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let copy = store::Db::connect(dest.to_str().unwrap()).await.unwrap();
+    let file = dir.path().join("bangfu.backup");
+    let file_arg = file.to_str().unwrap();
+    let (ok, out, err) = bangfu_on(&target, &["backup", file_arg]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        head_hash(&out),
+        head,
+        "the head inside the backup is printed"
+    );
+    let (ok, _, err) = bangfu_on(&target, &["backup", file_arg]);
+    assert!(!ok && err.contains("不会覆盖"), "{err}");
+
+    // Never over records: the source itself is refused and keeps its ledger.
+    let (ok, _, err) = bangfu_on(&target, &["restore", file_arg]);
+    assert!(
+        !ok && err.contains("已有") && err.contains("没有业务数据"),
+        "{err}"
+    );
+
+    // Into an empty database of the same engine: the same head, verified, and the same figures.
+    let fresh = crate::harness::TestDb::new();
+    let (ok, out, err) = bangfu_on(&fresh.target, &["restore", file_arg]);
+    assert!(ok, "{err}\n{out}");
+    assert!(out.contains("台账校验通过"), "{out}");
+    assert_eq!(head_hash(&out), head);
+    let (ok, out, err) = bangfu_on(&fresh.target, &["ledger", "verify"]);
+    assert!(ok, "{err}");
+    assert_eq!(head_hash(&out), head);
+    let (ok, _, err) = bangfu_on(&fresh.target, &["stats", "check"]);
+    assert!(ok, "summaries equal a recomputation after restore: {err}");
+    let restored = store::Db::connect(&fresh.target).await.unwrap();
+    for region in [None, Some("45"), Some("6531")] {
         assert_eq!(
-            copy.region_count().await.unwrap(),
-            app.db.region_count().await.unwrap()
-        );
-        copy.close().await;
-        let again = app.bangfu(&["backup", dest.to_str().unwrap()]);
-        assert!(
-            !again.status.success(),
-            "an existing backup is never overwritten"
+            overview_json(&restored, region).await,
+            overview_json(&app.db, region).await,
+            "overview of {region:?}"
         );
     }
+    restored.close().await;
+
+    // A file that is no backup, and a backup of the other engine, are refused with a reason,
+    // and the empty target stays empty.
+    let other = crate::harness::TestDb::new();
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(&junk, "户编号,姓名\n1,张三\n").unwrap();
+    let (ok, _, err) = bangfu_on(&other.target, &["restore", junk.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("不是 bangfu backup 生成的备份文件"),
+        "{err}"
+    );
+    let foreign = dir.path().join("foreign.backup");
+    let magic: &[u8] = if app.test_db.is_postgres() {
+        b"SQLite format 3\0"
+    } else {
+        b"PGDMP\x01\x0e\x00"
+    };
+    std::fs::write(&foreign, magic).unwrap();
+    let (ok, _, err) = bangfu_on(&other.target, &["restore", foreign.to_str().unwrap()]);
+    assert!(!ok && err.contains("只能恢复到"), "{err}");
+    let check = store::Db::connect(&other.target).await.unwrap();
+    assert_eq!(check.existing_records().await.unwrap(), None);
+    check.close().await;
+}
+
+/// A damaged backup is refused whole: the target is not touched.
+#[tokio::test]
+async fn a_damaged_backup_is_refused_and_the_target_is_left_as_it_was() {
+    let app = TestApp::spawn().await;
+    let target = app.test_db.target.clone();
+    let (ok, _, err) = bangfu_on(&target, &["demo", "--scale", "0.2%", "--seed", "6"]);
+    assert!(ok, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bangfu.backup");
+    let (ok, _, err) = bangfu_on(&target, &["backup", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let len = bytes.len();
+    bytes.truncate(len / 2);
+    let half = dir.path().join("half.backup");
+    std::fs::write(&half, &bytes).unwrap();
+    let fresh = crate::harness::TestDb::new();
+    let (ok, _, err) = bangfu_on(&fresh.target, &["restore", half.to_str().unwrap()]);
+    assert!(!ok, "a truncated backup must not restore");
+    assert!(!err.trim().is_empty());
+    let check = store::Db::connect(&fresh.target).await.unwrap();
+    assert_eq!(check.existing_records().await.unwrap(), None);
+    check.close().await;
 }
 
 #[tokio::test]
