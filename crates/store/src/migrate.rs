@@ -46,10 +46,24 @@ const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 
 /// Applies every migration not yet applied; returns how many ran.
 pub async fn run(db: &Db) -> StoreResult<usize> {
+    run_up_to(db, i64::MAX).await
+}
+
+/// The versions of every shipped migration, in order.
+pub fn versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// Applies the migrations not yet applied up to `last` (inclusive): a database as an older
+/// release left it, for the upgrade tests.
+pub async fn run_up_to(db: &Db, last: i64) -> StoreResult<usize> {
     on_db!(db, p => sqlx::raw_sql(BOOKKEEPING).execute(p).await.map(|_| ()))?;
     let applied: Vec<i64> = on_db!(db, p => sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(p).await)?;
     let mut ran = 0;
-    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version <= last && !applied.contains(&m.version))
+    {
         let sql = match db {
             Db::Sqlite(_) => m.sqlite,
             Db::Postgres(_) => m.postgres,

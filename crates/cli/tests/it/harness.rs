@@ -122,11 +122,22 @@ enum Cleanup {
 
 impl TestDb {
     pub fn new() -> TestDb {
+        TestDb::create(true)
+    }
+
+    /// A database without any schema (SQLite: a path not yet created), as before `migrate`.
+    pub fn empty() -> TestDb {
+        TestDb::create(false)
+    }
+
+    fn create(from_template: bool) -> TestDb {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         match template() {
             Template::Sqlite(path) => {
                 let copy = path.with_file_name(format!("t{n}.db"));
-                std::fs::copy(path, &copy).expect("copy template");
+                if from_template {
+                    std::fs::copy(path, &copy).expect("copy template");
+                }
                 TestDb {
                     target: copy.to_string_lossy().into_owned(),
                     cleanup: Some(Cleanup::File(copy)),
@@ -135,16 +146,16 @@ impl TestDb {
             Template::Postgres { admin_url, name } => {
                 let db_name = format!("{}_t{}_{n}", database_name(admin_url), std::process::id());
                 let (admin_url, template) = (admin_url.clone(), name.clone());
-                let create = db_name.clone();
+                let create = if from_template {
+                    format!("CREATE DATABASE {db_name} TEMPLATE {template}")
+                } else {
+                    format!("CREATE DATABASE {db_name}")
+                };
                 let url = admin_url.clone();
                 std::thread::spawn(move || {
                     block_on(async {
                         let admin = Db::connect(&url).await.expect("PostgreSQL reachable");
-                        admin_exec(
-                            &admin,
-                            &format!("CREATE DATABASE {create} TEMPLATE {template}"),
-                        )
-                        .await;
+                        admin_exec(&admin, &create).await;
                         admin.close().await;
                     })
                 })

@@ -29,6 +29,49 @@ async fn migrating_again_changes_nothing() {
     again.close().await;
 }
 
+/// A database left by any earlier release (every prefix of the migrations) upgrades to the
+/// same tables and columns as a new one, keeping the records it held.
+#[tokio::test]
+async fn a_database_of_every_earlier_schema_upgrades_to_the_current_one() {
+    let fresh = TestDb::empty();
+    let db = Db::connect(&fresh.target).await.unwrap();
+    store::migrate::run(&db).await.unwrap();
+    let want = store::migrate::schema_shape(&db).await.unwrap();
+    db.close().await;
+    let versions = store::migrate::versions();
+    for &last in &versions[..versions.len() - 1] {
+        let old = TestDb::empty();
+        let db = Db::connect(&old.target).await.unwrap();
+        assert_eq!(
+            store::migrate::run_up_to(&db, last).await.unwrap(),
+            versions.iter().filter(|v| **v <= last).count()
+        );
+        // A record of the oldest schema, carried through every later migration.
+        store::on_db!(&db, p => sqlx::query(
+            "INSERT INTO regions (key, code, level, name, parent_key, source_year) \
+             VALUES (4400000000001, '44', 1, '广东省', NULL, 2023)"
+        ).execute(p).await.map(|_| ()))
+        .unwrap();
+        let ran = store::migrate::run(&db).await.unwrap();
+        assert_eq!(
+            ran,
+            versions.iter().filter(|v| **v > last).count(),
+            "after {last}"
+        );
+        assert_eq!(
+            store::migrate::schema_shape(&db).await.unwrap(),
+            want,
+            "upgraded from version {last}"
+        );
+        let name: String = store::on_db!(&db, p => sqlx::query_scalar(
+            "SELECT name FROM regions WHERE code = '44'"
+        ).fetch_one(p).await)
+        .unwrap();
+        assert_eq!(name, "广东省", "kept through the upgrade from {last}");
+        db.close().await;
+    }
+}
+
 /// Needs both engines, so it runs in the PostgreSQL pass (`--include-ignored`).
 #[tokio::test]
 #[ignore = "needs PostgreSQL: runs in the PostgreSQL pass of .ci/run"]
