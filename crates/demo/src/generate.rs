@@ -14,6 +14,7 @@ use crate::sink::{Sink, Table, V};
 use domain::kinds::{OrgKind, PairingType, Theme};
 use domain::ledger::{Entry, FundSource, GENESIS_HASH, TxType};
 use domain::money::Fen;
+use domain::poverty_status::PovertyStatus;
 use domain::project::{Indicator, ProjectStatus};
 use domain::registry::per_capita;
 use rand::Rng;
@@ -775,12 +776,15 @@ impl Generator<'_> {
                         .random_range(FIRST_REGISTRY_YEAR..=latest_identification)
                 };
                 let status = match (bucket.kind, exit_year) {
-                    (PeopleKind::Relapsed, _) => "3",
-                    (PeopleKind::Remaining, _) => "0",
-                    (_, Some(e)) if e <= 2017 && self.rng.random_bool(0.25) => "4",
-                    _ => "1",
+                    (PeopleKind::Relapsed, _) => PovertyStatus::Returned,
+                    (PeopleKind::Remaining, _) => PovertyStatus::NotOut,
+                    (_, Some(e)) if e <= 2017 && self.rng.random_bool(0.25) => {
+                        PovertyStatus::ExitedNoPolicy
+                    }
+                    _ => PovertyStatus::Exited,
                 };
-                let poor_now = matches!(status, "0" | "3");
+                let poor_now = status.is_poor();
+                let status = status.code();
                 let people: Vec<Person> =
                     maker.household(&mut self.rng, county_code, size, LAST_YEAR);
                 let head = &people[0];
@@ -852,15 +856,23 @@ impl Generator<'_> {
                 self.members(sink, id, &household_no, &household_phone, &people)?;
 
                 // Status history, dated by year.
-                let mut history = vec![("0", identified, "识别为建档立卡贫困户")];
+                let mut history = vec![(
+                    PovertyStatus::NotOut.code(),
+                    identified,
+                    "识别为建档立卡贫困户",
+                )];
                 if let Some(e) = exit_year {
-                    history.push(("1", e, "脱贫退出"));
+                    history.push((PovertyStatus::Exited.code(), e, "脱贫退出"));
                 }
-                if status == "4" {
-                    history.push(("4", exit_year.unwrap_or(2017) + 3, "不再享受扶贫政策"));
+                if status == PovertyStatus::ExitedNoPolicy.code() {
+                    history.push((
+                        PovertyStatus::ExitedNoPolicy.code(),
+                        exit_year.unwrap_or(2017) + 3,
+                        "不再享受扶贫政策",
+                    ));
                 }
                 if let Some(r) = relapse_year {
-                    history.push(("3", r, "返贫，重新纳入帮扶"));
+                    history.push((PovertyStatus::Returned.code(), r, "返贫，重新纳入帮扶"));
                 }
                 for (code, year, note) in history {
                     let at = format!("{year}-12-20T08:00:00Z");

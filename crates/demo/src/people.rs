@@ -206,7 +206,7 @@ impl PeopleMaker {
                 ),
             };
             let relation = match (role, male) {
-                (Role::Head, _) => "01",
+                (Role::Head, _) => domain::registry::HEAD_RELATION,
                 (Role::Spouse, _) => "02",
                 (Role::Child, true) => "03",
                 (Role::Child, false) => "04",

@@ -3,6 +3,7 @@
 //! the figures it was computed from (a `DecisionRecord`, including the poverty line then in
 //! force), so changing a rule never rewrites a past decision or its explanation.
 
+use crate::date::Date;
 use crate::money::Fen;
 use crate::region::{RegionCode, WESTERN_PROVINCES};
 use crate::validation::FieldError;
@@ -516,7 +517,7 @@ impl Criterion {
 #[derive(Debug, Clone, Default)]
 pub struct HouseholdFacts {
     /// Per-capita net income by year, in fen.
-    pub per_capita: BTreeMap<i64, i64>,
+    pub per_capita: BTreeMap<i64, Fen>,
     pub food_secure: Option<bool>,
     pub clothing_secure: Option<bool>,
     pub education_secure: Option<bool>,
@@ -546,9 +547,11 @@ impl ExitDecision {
     }
 }
 
-/// One year of the income test as decided: (year, per-capita income, line), in fen.
+/// One year of the income test as decided: (year, per-capita income, poverty line). Stored as
+/// `[year, fen, fen]` (the money serialises as its integer fen), so decisions stored before
+/// the amounts were typed read back unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncomeCheck(pub i64, pub Option<i64>, pub Option<i64>);
+pub struct IncomeCheck(pub i64, pub Option<Fen>, pub Option<Fen>);
 
 /// What a household decision was computed from, stored compactly with the decision:
 /// `{"y":2019,"i":[[2019,500000,321800],[2018,200000,299500]],"g":"111111"}`. The lines are
@@ -603,11 +606,7 @@ impl DecisionRecord {
         let incomes = (0..rules.stable_years)
             .map(|back| {
                 let y = year - back;
-                IncomeCheck(
-                    y,
-                    facts.per_capita.get(&y).copied(),
-                    rules.poverty_line(y).map(|f| f.0),
-                )
+                IncomeCheck(y, facts.per_capita.get(&y).copied(), rules.poverty_line(y))
             })
             .collect();
         let flag = |v: Option<bool>| match v {
@@ -688,8 +687,8 @@ impl DecisionRecord {
                         pc > line,
                         format!(
                             "人均纯收入 {} 元，{relation}贫困线 {} 元",
-                            Fen(*pc).yuan_string(),
-                            Fen(*line).yuan_string()
+                            pc.yuan_string(),
+                            line.yuan_string()
                         ),
                     )
                 }
@@ -1343,11 +1342,11 @@ pub struct CheckedVisit {
 }
 
 /// Checks a visit; problems name the API fields (`visit_date`, `visitor`, `income_12m`).
-pub fn check_visit(v: &VisitInput, today: Ymd) -> Result<CheckedVisit, Vec<FieldError>> {
+pub fn check_visit(v: &VisitInput, today: Date) -> Result<CheckedVisit, Vec<FieldError>> {
     let mut out = Vec::new();
     match parse_date(v.visit_date.trim()) {
         None => out.push(FieldError::new("visit_date", "走访日期应为 YYYY-MM-DD")),
-        Some(d) if days_from_civil(d) > days_from_civil(today) => {
+        Some(d) if days_from_civil(d) > today.days_since_epoch() => {
             out.push(FieldError::new("visit_date", "走访日期不能晚于今天"))
         }
         Some(_) => {}
@@ -1919,7 +1918,7 @@ pub fn check_elimination_step(
     next: EliminationStep,
     date: &str,
     responsible: &str,
-    today: Ymd,
+    today: Date,
 ) -> Vec<FieldError> {
     let mut out = Vec::new();
     let current = history.last();
@@ -1949,7 +1948,7 @@ pub fn check_elimination_step(
         None => out.push(FieldError::new("date", "日期应为 YYYY-MM-DD")),
         Some(d) => {
             let day = days_from_civil(d);
-            if day > days_from_civil(today) {
+            if day > today.days_since_epoch() {
                 out.push(FieldError::new("date", "日期不能晚于今天"));
             } else if day < days_from_civil(identified) {
                 out.push(FieldError::new(
@@ -1988,9 +1987,21 @@ pub fn check_elimination_step(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_stored_decision_reads_back_with_typed_amounts() {
+        let stored = r#"{"y":2019,"i":[[2019,500000,321800],[2018,null,299500]],"g":"111111"}"#;
+        let d: DecisionRecord = serde_json::from_str(stored).unwrap();
+        assert_eq!(
+            d.incomes[0],
+            IncomeCheck(2019, Some(Fen(500000)), Some(Fen(321800)))
+        );
+        assert_eq!(d.incomes[1], IncomeCheck(2018, None, Some(Fen(299500))));
+        assert_eq!(serde_json::to_string(&d).unwrap(), stored);
+    }
+
     fn facts(incomes: &[(i64, i64)]) -> HouseholdFacts {
         HouseholdFacts {
-            per_capita: incomes.iter().copied().collect(),
+            per_capita: incomes.iter().map(|(y, f)| (*y, Fen(*f))).collect(),
             food_secure: Some(true),
             clothing_secure: Some(true),
             education_secure: Some(true),
@@ -2099,7 +2110,9 @@ mod tests {
             facts(&[(2018, 2995_00), (2019, 3218_00)]),
             facts(&[(2019, 9000_00)]),
             HouseholdFacts {
-                per_capita: [(2018, 1_00), (2019, 9000_00)].into_iter().collect(),
+                per_capita: [(2018, Fen(1_00)), (2019, Fen(9000_00))]
+                    .into_iter()
+                    .collect(),
                 ..Default::default()
             },
             HouseholdFacts {
@@ -2123,7 +2136,7 @@ mod tests {
 
     #[test]
     fn visits_expenses_and_shocks_parse_in_chinese_and_english() {
-        let today = (2021, 6, 30);
+        let today = Date::new(2021, 6, 30).unwrap();
         let ok = check_visit(
             &VisitInput {
                 visit_date: "2021-06-01".into(),
@@ -2986,7 +2999,7 @@ mod tests {
     fn the_elimination_procedure_goes_in_order_and_its_publicity_lasts_its_days() {
         use EliminationStep::*;
         let r = Rules::default();
-        let today = (2022, 6, 30);
+        let today = Date::new(2022, 6, 30).unwrap();
         let identified = (2021, 3, 1);
         let fields = |e: Vec<FieldError>| e.into_iter().map(|e| e.field).collect::<Vec<_>>();
         assert!(

@@ -8,6 +8,7 @@ pub mod assessment;
 pub mod auth;
 pub mod codes;
 pub mod credit_code;
+pub mod date;
 pub mod id_number;
 pub mod kinds;
 pub mod ledger;

@@ -179,6 +179,63 @@ impl Fen {
     pub fn to_wan_string(self) -> String {
         scaled_string(self.0, FEN_PER_WAN, "万")
     }
+
+    /// The amount as Chinese finance readers expect it on a page: below 1万 in 元 with
+    /// thousands separators and fen ("9,999.99元"), below 1亿 in 万元 ("2,857.49万元"), from
+    /// 1亿 in 亿元 ("421.63亿元"); the unit chosen by the absolute value. Two decimals,
+    /// truncated toward zero like [`Fen::to_yi_string`]: a figure is never shown as reached
+    /// before it is, and 99,999,999.99 元 reads 9,999.99万元, not 10,000.00万元. The one
+    /// helper every page's money goes through (with [`Fen::to_exact_string`] as its tooltip);
+    /// files and the API keep the exact raw value.
+    pub fn to_reader_string(self) -> String {
+        let (number, unit) = self.to_reader_parts();
+        format!("{number}{unit}")
+    }
+
+    /// [`Fen::to_reader_string`] as (number, unit), for layouts that set the unit apart:
+    /// ("421.63", "亿元").
+    pub fn to_reader_parts(self) -> (String, &'static str) {
+        let abs = self.0.unsigned_abs();
+        let (per_unit, unit) = if abs >= FEN_PER_YI {
+            (FEN_PER_YI, "亿元")
+        } else if abs >= FEN_PER_WAN {
+            (FEN_PER_WAN, "万元")
+        } else {
+            (100, "元")
+        };
+        let hundredths = abs / (per_unit / 100);
+        let sign = if self.0 < 0 && hundredths != 0 {
+            "-"
+        } else {
+            ""
+        };
+        let number = format!(
+            "{sign}{}.{:02}",
+            group_thousands(hundredths / 100),
+            hundredths % 100
+        );
+        (number, unit)
+    }
+
+    /// The exact amount in 元 with thousands separators: "42,163,500,000.00元".
+    pub fn to_exact_string(self) -> String {
+        let abs = self.0.unsigned_abs();
+        let sign = if self.0 < 0 { "-" } else { "" };
+        format!("{sign}{}.{:02}元", group_thousands(abs / 100), abs % 100)
+    }
+}
+
+/// "1234567" → "1,234,567".
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn scaled_string(fen: i64, fen_per_unit: u64, unit: &str) -> String {
@@ -370,6 +427,40 @@ mod tests {
         let long = format!("{}x", "1".repeat(100));
         let msg = p(&long).unwrap_err().to_string();
         assert!(msg.contains('…') && msg.chars().count() < 70, "{msg}");
+    }
+
+    #[test]
+    fn reader_strings_change_unit_at_wan_and_yi() {
+        let r = |f: i64| Fen(f).to_reader_string();
+        let e = |f: i64| Fen(f).to_exact_string();
+        assert_eq!(r(0), "0.00元");
+        assert_eq!(e(0), "0.00元");
+        assert_eq!(r(1), "0.01元");
+        assert_eq!(r(123_456), "1,234.56元");
+        assert_eq!(r(999_999), "9,999.99元", "9,999.99 元 stays in 元");
+        assert_eq!(r(1_000_000), "1.00万元", "10,000 元 is 1万");
+        assert_eq!(r(2_857_492_427), "2,857.49万元");
+        assert_eq!(
+            r(9_999_999_999),
+            "9,999.99万元",
+            "99,999,999.99 元 stays below 1亿 (truncated, never 10,000.00万元)"
+        );
+        assert_eq!(r(10_000_000_000), "1.00亿元", "1亿");
+        assert_eq!(r(4_216_350_000_000), "421.63亿元");
+        assert_eq!(e(4_216_350_000_000), "42,163,500,000.00元");
+        assert_eq!(r(i64::MAX), "922,337,203.68亿元");
+        assert_eq!(e(i64::MAX), "92,233,720,368,547,758.07元");
+        // Negative amounts: the unit by the absolute value, the sign in front.
+        assert_eq!(r(-5), "-0.05元");
+        assert_eq!(r(-999_999), "-9,999.99元");
+        assert_eq!(r(-1_000_000), "-1.00万元");
+        assert_eq!(r(-1_239_999), "-1.23万元");
+        assert_eq!(r(-10_000_000_000), "-1.00亿元");
+        assert_eq!(e(-123_456_789), "-1,234,567.89元");
+        assert_eq!(r(i64::MIN), "-922,337,203.68亿元");
+        assert_eq!(e(i64::MIN), "-92,233,720,368,547,758.08元");
+        assert_eq!(e(100_000), "1,000.00元");
+        assert_eq!(e(99_999), "999.99元");
     }
 
     #[test]

@@ -4,11 +4,89 @@
 //! the system existed; they are recorded as history with the source [`SOURCE_IMPORT`] and are not
 //! transitions.
 
-pub use crate::registry::STATUS_NOT_OUT;
+/// A registered household's 脱贫状态: the values of the poverty_status code table. The one
+/// definition of which statuses count as exited and which as still poor; every figure, rule and
+/// SQL filter asks this type (SQL lists come from [`PovertyStatus::sql_list`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PovertyStatus {
+    /// 未脱贫
+    NotOut,
+    /// 已脱贫（享受政策）
+    Exited,
+    /// 返贫
+    Returned,
+    /// 已脱贫（不再享受政策）
+    ExitedNoPolicy,
+}
 
-pub const STATUS_EXITED: &str = "1";
-pub const STATUS_RETURNED: &str = "3";
-pub const STATUS_EXITED_NO_POLICY: &str = "4";
+impl PovertyStatus {
+    pub const ALL: [PovertyStatus; 4] = [
+        PovertyStatus::NotOut,
+        PovertyStatus::Exited,
+        PovertyStatus::Returned,
+        PovertyStatus::ExitedNoPolicy,
+    ];
+
+    /// The stored code (`households.status`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            PovertyStatus::NotOut => "0",
+            PovertyStatus::Exited => "1",
+            PovertyStatus::Returned => "3",
+            PovertyStatus::ExitedNoPolicy => "4",
+        }
+    }
+
+    /// The status of a stored code; None for anything else, such as
+    /// [`crate::registry::STATUS_NOT_REGISTERED`] (一般农户, never registered as poor).
+    pub fn from_code(code: &str) -> Option<PovertyStatus> {
+        PovertyStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// Out of poverty (享受政策 or not): counted as 脱贫 by exit year.
+    pub const fn is_exited(self) -> bool {
+        matches!(self, PovertyStatus::Exited | PovertyStatus::ExitedNoPolicy)
+    }
+
+    /// Still poor (未脱贫 or 返贫): the 剩余贫困人口 and the candidates of an exit assessment.
+    pub const fn is_poor(self) -> bool {
+        !self.is_exited()
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            PovertyStatus::NotOut => "未脱贫",
+            PovertyStatus::Exited => "已脱贫（享受政策）",
+            PovertyStatus::ExitedNoPolicy => "已脱贫（不再享受政策）",
+            PovertyStatus::Returned => "返贫",
+        }
+    }
+
+    /// The quoted codes of the statuses `pred` selects, for an SQL `IN (…)`: `'1', '4'`.
+    pub fn sql_list(pred: fn(PovertyStatus) -> bool) -> String {
+        PovertyStatus::ALL
+            .into_iter()
+            .filter(|s| pred(*s))
+            .map(|s| format!("'{}'", s.code()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Whether a stored status code is an exited one (false for unknown codes and 一般农户).
+pub fn is_exited_code(code: &str) -> bool {
+    PovertyStatus::from_code(code).is_some_and(PovertyStatus::is_exited)
+}
+
+/// Whether a stored status code is a still-poor one (false for unknown codes and 一般农户).
+pub fn is_poor_code(code: &str) -> bool {
+    PovertyStatus::from_code(code).is_some_and(PovertyStatus::is_poor)
+}
+
+pub const STATUS_NOT_OUT: &str = PovertyStatus::NotOut.code();
+pub const STATUS_EXITED: &str = PovertyStatus::Exited.code();
+pub const STATUS_RETURNED: &str = PovertyStatus::Returned.code();
+pub const STATUS_EXITED_NO_POLICY: &str = PovertyStatus::ExitedNoPolicy.code();
 
 /// Sources of a status history row.
 pub const SOURCE_IMPORT: &str = "导入";
@@ -79,13 +157,7 @@ pub const STATUS_TRANSITIONS: [StatusTransition; 4] = [
 
 /// The names of the poverty_status code table, for messages.
 pub fn status_name(code: &str) -> &'static str {
-    match code {
-        STATUS_NOT_OUT => "未脱贫",
-        STATUS_EXITED => "已脱贫（享受政策）",
-        STATUS_EXITED_NO_POLICY => "已脱贫（不再享受政策）",
-        STATUS_RETURNED => "返贫",
-        _ => "未知状态",
-    }
+    PovertyStatus::from_code(code).map_or("未知状态", PovertyStatus::name)
 }
 
 impl StatusTransition {
@@ -162,6 +234,29 @@ mod tests {
     use super::*;
 
     const LAST: i64 = 2020;
+
+    #[test]
+    fn exited_and_poor_are_one_definition() {
+        let exited: Vec<&str> = PovertyStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_exited())
+            .map(PovertyStatus::code)
+            .collect();
+        assert_eq!(exited, ["1", "4"]);
+        assert_eq!(
+            PovertyStatus::sql_list(PovertyStatus::is_exited),
+            "'1', '4'"
+        );
+        assert_eq!(PovertyStatus::sql_list(PovertyStatus::is_poor), "'0', '3'");
+        assert!(is_exited_code("4") && !is_exited_code("3") && !is_exited_code("N"));
+        assert!(is_poor_code("3") && is_poor_code("0") && !is_poor_code("N"));
+        assert!(!is_exited_code("") && !is_poor_code("x"));
+        for s in PovertyStatus::ALL {
+            assert_eq!(PovertyStatus::from_code(s.code()), Some(s));
+            assert_eq!(status_name(s.code()), s.name());
+        }
+        assert_eq!(status_name("N"), "未知状态");
+    }
 
     fn change(from: &str, to: &str, year: i64, exit: Option<i64>) -> Result<Option<i64>, String> {
         check_status_change(from, to, year, StatusDoor::Change, exit, LAST)

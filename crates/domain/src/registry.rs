@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 pub const HEAD_RELATION: &str = "01";
-pub const STATUS_NOT_OUT: &str = "0";
+pub use crate::poverty_status::STATUS_NOT_OUT;
 /// 脱贫状态 of a rural household that was never registered as poor (一般农户), kept in the
 /// registry only for monitoring (边缘易致贫户). Not a value of the poverty_status code table, so it
 /// can never be chosen for a registered household, and every poverty figure (which counts the
@@ -289,10 +289,11 @@ pub struct MemberRow {
     pub member: MemberFields,
 }
 
-/// Context of a check: the code tables in force and today's date.
+/// Context of a check: the code tables in force and today's date (in Beijing, from the caller's
+/// clock: the domain never reads one).
 pub struct CheckContext<'a> {
     pub tables: &'a CodeTables,
-    pub today: (i32, u32, u32),
+    pub today: crate::date::Date,
     /// The last year of 建档立卡 identification (rule `registry_closed_after_year`).
     pub registry_closed_after_year: i64,
 }
@@ -506,7 +507,7 @@ pub fn check_member_row(
     ctx: &CheckContext,
 ) -> Result<MemberRow, Vec<CellProblem>> {
     let t = ctx.tables;
-    let this_year = ctx.today.0 as i64;
+    let this_year = ctx.today.year() as i64;
     let mut c = RowChecker {
         map,
         row,
@@ -595,7 +596,7 @@ pub fn check_member_row(
             }
             Ok(n) => {
                 let (y, m, d) = n.birth_date();
-                if (y, m, d) > ctx.today {
+                if (y, m, d) > ctx.today.ymd() {
                     c.fail("证件号码", "证件号码中的出生日期晚于今天");
                 }
                 if let Some(s) = &sex
@@ -737,6 +738,24 @@ pub fn household_differences(a: &HouseholdFields, b: &HouseholdFields) -> Vec<&'
     out
 }
 
+/// The one-户主 rule: a household has exactly one active member whose relation is
+/// [`HEAD_RELATION`]. `complete` says whether `heads` counts all the household's active members
+/// (a new household, or the household after a write); otherwise it counts only the rows given for
+/// it (a file or form that updates some members may leave the existing head out, but can never
+/// bring a second one). The refusal names the household and is the same at every door.
+pub fn check_head_count(household_no: &str, heads: usize, complete: bool) -> Result<(), String> {
+    match heads {
+        1 => Ok(()),
+        0 if !complete => Ok(()),
+        0 => Err(format!(
+            "户编号 {household_no} 没有户主，每户须有且只有一个户主"
+        )),
+        n => Err(format!(
+            "户编号 {household_no} 有 {n} 个户主，每户须有且只有一个户主"
+        )),
+    }
+}
+
 /// Checks the rows of one household taken together: exactly one 户主, household columns
 /// agreeing, no person twice. Returns (row index within the group, problem).
 pub fn check_household_group(rows: &[&MemberRow]) -> Vec<(usize, CellProblem)> {
@@ -765,18 +784,14 @@ pub fn check_household_group(rows: &[&MemberRow]) -> Vec<(usize, CellProblem)> {
         .filter(|(_, r)| r.member.is_head())
         .map(|(i, _)| i)
         .collect();
-    if heads.len() > 1 {
+    if let Err(message) = check_head_count(&first.household.household_no, heads.len(), false) {
         for &i in &heads[1..] {
             out.push((
                 i,
                 CellProblem {
                     column: "与户主关系".into(),
                     value: "户主".into(),
-                    message: format!(
-                        "户编号 {} 有 {} 个户主，每户只能有一个",
-                        first.household.household_no,
-                        heads.len()
-                    ),
+                    message: message.clone(),
                 },
             ));
         }
@@ -985,7 +1000,7 @@ mod tests {
     fn ctx(tables: &CodeTables) -> CheckContext<'_> {
         CheckContext {
             tables,
-            today: (2026, 11, 26),
+            today: crate::date::Date::new(2026, 11, 26).unwrap(),
             registry_closed_after_year: 2020,
         }
     }

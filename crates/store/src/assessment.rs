@@ -31,13 +31,7 @@ pub use domain::poverty_status::{
 /// 一般农户 kept for monitoring only (never registered as poor).
 pub use domain::registry::STATUS_NOT_REGISTERED;
 
-fn is_poor(status: &str) -> bool {
-    status == STATUS_NOT_OUT || status == STATUS_RETURNED
-}
-
-fn is_exited(status: &str) -> bool {
-    status == STATUS_EXITED || status == STATUS_EXITED_NO_POLICY
-}
+use domain::poverty_status::{PovertyStatus, is_exited_code as is_exited, is_poor_code as is_poor};
 
 /// Household ids per chunk of the batch.
 const CHUNK: i64 = 20_000;
@@ -57,14 +51,6 @@ pub(crate) fn key_scope_sql(scope: &Scope, column: &str) -> String {
             format!(" AND ({})", parts.join(" OR "))
         }
     }
-}
-
-pub(crate) fn today() -> String {
-    now_rfc3339()[..10].to_string()
-}
-
-pub(crate) fn today_ymd() -> domain::assessment::Ymd {
-    parse_date(&today()).unwrap_or((2026, 1, 1))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,7 +724,7 @@ async fn run_in_tx<T: Tx>(
     let now = now_rfc3339();
     // A case found in a past year's data is dated at that year's end, so that the visits of
     // the following months count towards its elimination.
-    let date = std::cmp::min(today(), format!("{year:04}-12-31"));
+    let date = std::cmp::min(crate::today().to_string(), format!("{year:04}-12-31"));
     tracing::debug!(since_start = ?started.elapsed(), "assessment: monitoring data read");
     let select = household_select(year, rules, &range_sql);
     let bounds = tx
@@ -779,7 +765,7 @@ async fn run_in_tx<T: Tx>(
             let mut per_capita = BTreeMap::new();
             for (k, v) in incomes.iter().enumerate() {
                 if let Some(v) = v {
-                    per_capita.insert(year - k as i64, *v);
+                    per_capita.insert(year - k as i64, Fen(*v));
                 }
             }
             let facts = HouseholdFacts {
@@ -806,9 +792,9 @@ async fn run_in_tx<T: Tx>(
                     per_capita_this_year: facts
                         .per_capita
                         .get(&year)
-                        .copied()
+                        .map(|f| f.0)
                         .filter(|_| threshold.is_some()),
-                    per_capita_last_year: facts.per_capita.get(&(year - 1)).copied(),
+                    per_capita_last_year: facts.per_capita.get(&(year - 1)).map(|f| f.0),
                     rigid_expenses_net: expenses.get(&id).copied().unwrap_or(0),
                     net_income: net,
                     shocks: shocks.get(&id).cloned().unwrap_or_default(),
@@ -1177,11 +1163,12 @@ async fn area_rows<T: Tx>(
         "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= $1 ORDER BY s.year DESC, s.id DESC LIMIT 1), ",
         "CASE WHEN h.identified_year <= $1 AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
     );
+    let poor = PovertyStatus::sql_list(PovertyStatus::is_poor);
     let sql = format!(
         "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
          FROM (SELECT x.area, COUNT(*) AS households,
-                      CAST(SUM(CASE WHEN x.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
-                      CAST(SUM(CASE WHEN x.status IN ('{STATUS_NOT_OUT}', '{STATUS_RETURNED}') THEN x.members ELSE 0 END) AS BIGINT) AS remaining
+                      CAST(SUM(CASE WHEN x.status IN ({poor}) THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
+                      CAST(SUM(CASE WHEN x.status IN ({poor}) THEN x.members ELSE 0 END) AS BIGINT) AS remaining
                FROM (SELECT h.{column} AS area, h.member_count AS members, {as_of} AS status
                      FROM households h WHERE (h.removed_year IS NULL OR h.removed_year > $1) AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql}) x
                WHERE x.status IS NOT NULL GROUP BY x.area) g

@@ -50,8 +50,7 @@ pub const DEEP_POVERTY_AREAS: &[(&str, &str)] = &[
     ("6229", "三州：甘肃临夏州"),
 ];
 
-const STATUS_EXITED: [&str; 2] = ["1", "4"];
-const STATUS_REMAINING: [&str; 2] = ["0", "3"];
+use domain::poverty_status::{is_exited_code, is_poor_code};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionRef {
@@ -505,11 +504,11 @@ impl Db {
         }
         let county = county.expect("paired implies a county");
         for (status, year, members) in rows {
-            if STATUS_EXITED.contains(&status.as_str()) {
+            if is_exited_code(&status) {
                 if in_years(year, inputs.since, inputs.until) && inputs.paired_at(county, year) {
                     *out.entry(year).or_default() += members;
                 }
-            } else if STATUS_REMAINING.contains(&status.as_str()) {
+            } else if is_poor_code(&status) {
                 remaining += members;
             }
         }
@@ -524,13 +523,13 @@ impl Db {
             let Some(years) = paired.get(county) else {
                 continue;
             };
-            if STATUS_EXITED.contains(&status.as_str()) {
+            if is_exited_code(status) {
                 if in_years(*year, inputs.since, inputs.until)
                     && years.iter().any(|(s, e)| year >= s && year <= e)
                 {
                     *out.entry(*year).or_default() += members;
                 }
-            } else if STATUS_REMAINING.contains(&status.as_str()) {
+            } else if is_poor_code(status) {
                 remaining += members;
             }
         }

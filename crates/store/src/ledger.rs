@@ -202,7 +202,7 @@ impl ReversalInput {
     pub fn to_draft(&self, reverses: i64) -> Result<ReversalDraft, Vec<FieldError>> {
         let mut p = Problems::default();
         let value_date = match self.value_date.as_deref().filter(|s| !s.trim().is_empty()) {
-            None => Some(crate::now_rfc3339()[..10].to_string()),
+            None => Some(crate::today().to_string()),
             Some(s) => match project::parse_date(s) {
                 Ok(d) => Some(d),
                 Err(e) => {

@@ -27,7 +27,7 @@ pub mod tabular;
 mod time;
 
 pub use error::{StoreError, StoreResult};
-pub use time::{current_year, now_rfc3339};
+pub use time::{current_year, now_rfc3339, today};
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -5,8 +5,7 @@
 //! criteria as computed then, and `households.monitoring_type` follows the open case.
 
 use crate::assessment::{
-    HouseholdRef, current_rules_in, require_read, require_write, today, today_ymd,
-    visible_household,
+    HouseholdRef, current_rules_in, require_read, require_write, visible_household,
 };
 use crate::registry::{MEASURE_TYPES, household_scope_sql, require_field_work};
 use crate::registry_import::RowProblem;
@@ -228,7 +227,7 @@ fn yuan(s: &str, field: &str, required: bool, problems: &mut Problems) -> Option
 fn date_not_future(s: &str, field: &str, problems: &mut Problems) {
     match parse_date(s.trim()) {
         None => problems.push(field, "日期应为 YYYY-MM-DD"),
-        Some(d) if days_from_civil(d) > days_from_civil(today_ymd()) => {
+        Some(d) if days_from_civil(d) > crate::today().days_since_epoch() => {
             problems.push(field, "日期不能晚于今天")
         }
         Some(_) => {}
@@ -505,8 +504,7 @@ async fn risk_facts_for<T: Tx>(tx: &mut T, h: &HouseholdRef, year: i64) -> Store
 fn registration(h: &HouseholdRef) -> (bool, bool) {
     (
         h.status != crate::assessment::STATUS_NOT_REGISTERED,
-        h.status == crate::assessment::STATUS_EXITED
-            || h.status == crate::assessment::STATUS_EXITED_NO_POLICY,
+        domain::poverty_status::is_exited_code(&h.status),
     )
 }
 
@@ -644,7 +642,7 @@ impl Db {
         input: &VisitInput,
     ) -> StoreResult<Visit> {
         require_field_work(caller)?;
-        let v = check_visit(input, today_ymd()).map_err(StoreError::invalid)?;
+        let v = check_visit(input, crate::today()).map_err(StoreError::invalid)?;
         let now = now_rfc3339();
         on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -849,7 +847,7 @@ impl Db {
                 missing.join("、")
             ))]));
         }
-        let today = today_ymd();
+        let today = crate::today();
         let mut parsed: Vec<(u64, String, CheckedVisit)> = Vec::new();
         let mut count = 0u64;
         for row in rows {
@@ -1144,7 +1142,7 @@ impl Db {
             },
         };
         let identified_at = if c.identified_at.trim().is_empty() {
-            today()
+            crate::today().to_string()
         } else {
             c.identified_at.trim().to_string()
         };
@@ -1478,7 +1476,7 @@ impl Db {
             let steps = elimination_steps_in(&mut tx, case_id).await?;
             let history: Vec<(EliminationStep, domain::assessment::Ymd)> = steps.iter().filter_map(|s| Some((EliminationStep::parse(&s.step)?, parse_date(&s.date)?))).collect();
             let identified = parse_date(&case.identified_at).unwrap_or((2000, 1, 1));
-            let mut problems = check_elimination_step(&version.rules, identified, &history, next, &date, &step.responsible, today_ymd());
+            let mut problems = check_elimination_step(&version.rules, identified, &history, next, &date, &step.responsible, crate::today());
             let check = elimination_in(&mut tx, &case, &h, &version.rules).await?;
             if problems.is_empty() && next != EliminationStep::VillageReview && !check.may_eliminate {
                 problems.extend(check.criteria.iter().filter(|c| !c.passed && !c.manual).map(|c| FieldError::new(c.key.clone(), format!("{}：{}", c.name, c.detail))));

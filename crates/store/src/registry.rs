@@ -739,14 +739,31 @@ impl Db {
                         format!("成员 {m} 不是本户的在册成员"),
                     ));
                 }
-                Some(x)
-                    if x.relation.code == domain::registry::HEAD_RELATION
-                        && detail.summary.member_count > 1 =>
-                {
-                    return Err(StoreError::invalid_field(
-                        "member_id",
-                        "户主不能直接减少：请先变更户主",
-                    ));
+                Some(x) if x.relation.code == domain::registry::HEAD_RELATION => {
+                    // The members left behind must still have exactly one 户主 (a household
+                    // whose last member leaves has none left to count).
+                    let left: Vec<_> = detail
+                        .members
+                        .iter()
+                        .filter(|o| o.active && o.id != m)
+                        .collect();
+                    let heads = left
+                        .iter()
+                        .filter(|o| o.relation.code == domain::registry::HEAD_RELATION)
+                        .count();
+                    if !left.is_empty()
+                        && let Err(e) = domain::registry::check_head_count(
+                            &detail.summary.household_no,
+                            heads,
+                            true,
+                        )
+                    {
+                        return Err(StoreError::invalid_field(
+                            "member_id",
+                            format!("户主不能直接减少：请先变更户主（减少后{e}）"),
+                        ));
+                    }
+                    Some(m)
                 }
                 Some(_) => Some(m),
             },

@@ -20,9 +20,9 @@ use domain::Caller;
 use domain::codes::CodeTables;
 use domain::poverty_status::SOURCE_IMPORT;
 use domain::registry::{
-    CellProblem, CheckContext, ColumnMap, HOUSEHOLD_TYPE_NOT_REGISTERED, IdCell, IncomeRow,
-    MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_household_group, check_income_row,
-    check_member_row, household_differences, per_capita,
+    CellProblem, CheckContext, ColumnMap, HEAD_RELATION, HOUSEHOLD_TYPE_NOT_REGISTERED, IdCell,
+    IncomeRow, MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_head_count,
+    check_household_group, check_income_row, check_member_row, household_differences, per_capita,
 };
 use domain::scope::Scope;
 use domain::{RegionCode, RegionLevel};
@@ -133,14 +133,6 @@ fn problem(line: u64, p: CellProblem) -> RowProblem {
     }
 }
 
-fn today() -> (i32, u32, u32) {
-    let now = now_rfc3339();
-    let y = now[0..4].parse().unwrap_or(2026);
-    let m = now[5..7].parse().unwrap_or(1);
-    let d = now[8..10].parse().unwrap_or(1);
-    (y, m, d)
-}
-
 /// Reads and checks a members table on the calling (blocking) thread, sending whole households.
 ///
 /// Chunks the writer is done with come back through `done` and are freed here: the rows were
@@ -163,7 +155,7 @@ fn read_member_chunks(
     }
     let ctx = CheckContext {
         tables: &tables,
-        today: today(),
+        today: crate::today(),
         registry_closed_after_year,
     };
     let mut groups: Vec<Group> = Vec::new();
@@ -234,7 +226,7 @@ fn read_income_chunks(table: Table, tx: tokio::sync::mpsc::Sender<Chunk>) {
         )));
         return;
     }
-    let this_year = today().0 as i64;
+    let this_year = crate::current_year();
     let (mut rows, mut problems, mut seen) = (Vec::new(), Vec::new(), 0u64);
     for r in table.rows {
         let r = match r {
@@ -1132,12 +1124,18 @@ pub(crate) async fn apply_groups<T: Tx>(
                 bad = true;
             }
         }
-        if !repeat_in_run && prior.is_none() && !g.rows.iter().any(|r| r.row.member.is_head()) {
+        // A new household's rows are all its members, so none of them being the head breaks
+        // the rule already here (a second head was reported by `check_household_group`).
+        let new_household = !repeat_in_run && prior.is_none();
+        let heads = g.rows.iter().filter(|r| r.row.member.is_head()).count();
+        if heads == 0
+            && let Err(message) = check_head_count(&h.household_no, heads, new_household)
+        {
             state.push(RowProblem {
                 row: first.line,
                 column: "与户主关系".into(),
                 value: String::new(),
-                message: format!("户编号 {} 没有户主，每户须有且只有一个户主", h.household_no),
+                message,
             });
             bad = true;
         }
@@ -1720,7 +1718,7 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
         tx.exec(
             &format!(
                 "UPDATE households SET member_count = (SELECT COUNT(*) FROM members m WHERE m.household_id = households.id AND m.active),
-                 head_name = COALESCE((SELECT MIN(m.name) FROM members m WHERE m.household_id = households.id AND m.active AND m.relation = '01'), head_name)
+                 head_name = COALESCE((SELECT MIN(m.name) FROM members m WHERE m.household_id = households.id AND m.active AND m.relation = '{HEAD_RELATION}'), head_name)
                  WHERE id IN ({list})"
             ),
             &[],
@@ -1729,7 +1727,7 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
         let heads = tx
             .rows(
                 &format!(
-                    "SELECT h.id, h.household_no, (SELECT COUNT(*) FROM members m WHERE m.household_id = h.id AND m.active AND m.relation = '01')
+                    "SELECT h.id, h.household_no, (SELECT COUNT(*) FROM members m WHERE m.household_id = h.id AND m.active AND m.relation = '{HEAD_RELATION}')
                      FROM households h WHERE h.id IN ({list})"
                 ),
                 &[],
@@ -1737,8 +1735,8 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
             )
             .await?;
         for r in heads {
-            let n = r[2].i64().unwrap_or_default();
-            if n != 1 {
+            let n = r[2].i64().unwrap_or_default().max(0) as usize;
+            if let Err(message) = check_head_count(&r[1].string(), n, true) {
                 let line = chunk
                     .iter()
                     .find(|t| Some(t.0) == r[0].i64())
@@ -1748,10 +1746,7 @@ async fn finish_members<T: Tx>(tx: &mut T, state: &mut RunState) -> StoreResult<
                     row: line,
                     column: "与户主关系".into(),
                     value: String::new(),
-                    message: format!(
-                        "户编号 {} 导入后有 {n} 个户主，每户须有且只有一个户主",
-                        r[1].string()
-                    ),
+                    message: format!("导入后：{message}"),
                 });
             }
         }

@@ -108,8 +108,7 @@ type PublishedRow = (
     String,
 );
 
-const STATUS_EXITED: [&str; 2] = ["1", "4"];
-const STATUS_REMAINING: [&str; 2] = ["0", "3"];
+use domain::poverty_status::{is_exited_code, is_poor_code};
 
 fn in_years(year: i64, since: Option<i64>, until: Option<i64>) -> bool {
     since.is_none_or(|s| year >= s) && until.is_none_or(|u| year <= u)
@@ -190,7 +189,7 @@ impl Db {
             let Some(years) = RegionCode::from_key(county_key).and_then(|c| paired.get(&c)) else {
                 continue;
             };
-            if STATUS_EXITED.contains(&status.as_str()) {
+            if is_exited_code(&status) {
                 if in_years(exit_year, since, until)
                     && years
                         .iter()
@@ -198,7 +197,7 @@ impl Db {
                 {
                     out += members;
                 }
-            } else if STATUS_REMAINING.contains(&status.as_str()) {
+            } else if is_poor_code(&status) {
                 remaining += members;
             }
         }
@@ -374,8 +373,8 @@ impl Db {
     ) -> StoreResult<PublishedFigures> {
         let as_of =
             project::parse_date(as_of).map_err(|m| StoreError::invalid_field("as_of", m))?;
-        let today = now_rfc3339();
-        if as_of.as_str() > &today[..10] {
+        let now = now_rfc3339();
+        if as_of > crate::today().to_string() {
             return Err(StoreError::invalid_field(
                 "as_of",
                 format!("截止日期 {as_of} 晚于今天，不能发布尚未发生的数字"),
@@ -397,7 +396,7 @@ impl Db {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO published_figures (as_of, region_key, since_year, published_at, published_by, figures_json)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-                .bind(&as_of).bind(region.map(|r| r.key())).bind(since).bind(&today).bind(&published_by).bind(&text)
+                .bind(&as_of).bind(region.map(|r| r.key())).bind(since).bind(&now).bind(&published_by).bind(&text)
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "publish", "published_figures", Some(id.to_string()), None, None,
                 Some(figures.clone()), format!("发布截至 {as_of} 的概览数字"));

@@ -1,14 +1,24 @@
 //! Timestamps are stored as RFC 3339 UTC text on both engines: sortable, and free of the two
 //! engines' different date types.
 
+use domain::date::Date;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+fn now_unix() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    rfc3339_from_unix(secs)
+        .unwrap_or(0)
+}
+
+pub fn now_rfc3339() -> String {
+    rfc3339_from_unix(now_unix())
+}
+
+/// Today in Beijing (Asia/Shanghai): the one clock for every "today" of the system — default
+/// dates, "not after today" checks, the current year. Timestamps stay in UTC.
+pub fn today() -> Date {
+    Date::in_beijing_at(now_unix())
 }
 
 pub fn rfc3339_from_unix(secs: i64) -> String {
@@ -23,8 +33,9 @@ pub fn rfc3339_from_unix(secs: i64) -> String {
     )
 }
 
+/// The year of [`today`].
 pub fn current_year() -> i64 {
-    now_rfc3339()[..4].parse().unwrap_or(2026)
+    today().year() as i64
 }
 
 // Howard Hinnant's days-to-civil algorithm.

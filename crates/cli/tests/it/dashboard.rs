@@ -121,13 +121,10 @@ async fn assert_summaries_match_records(app: &TestApp, context: &str) {
     }
 }
 
-/// As of today the records path counts every record of the scenario (all dated in the past).
+/// As of today (the server's one clock, in Beijing) the records path counts every record of the
+/// scenario (all dated in the past).
 fn today() -> String {
-    let out = std::process::Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .expect("date");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    store::today().to_string()
 }
 
 #[tokio::test]

@@ -1199,9 +1199,14 @@ async fn the_reports_and_ledger_pages_draw_charts_without_script() {
         "four bar charts"
     );
     assert!(!page.contains("<script"), "no script at all");
+    let total = domain::money::Fen(expected);
     assert!(
-        page.contains(&domain::money::Fen(expected).yuan_string()),
-        "the total to the fen"
+        page.contains(&format!(
+            "title=\"{}\">{}</span>",
+            total.to_exact_string(),
+            total.to_reader_string()
+        )),
+        "the total as a reader's figure, to the fen in its tooltip"
     );
     for needle in [
         "德保县",
@@ -1216,7 +1221,7 @@ async fn the_reports_and_ledger_pages_draw_charts_without_script() {
     }
     let (_, xj) = app.get_text("/reports?region=45").await;
     assert!(
-        xj.contains(&domain::money::Fen(300_001).yuan_string()),
+        xj.contains("title=\"3,000.01元\">3,000.01元</span>"),
         "filtered to Guangxi"
     );
     let (status, _) = app.get_text("/reports?year_from=abc").await;

@@ -399,8 +399,8 @@ async fn project_pages_show_money_locations_people_and_results() {
         "新疆维吾尔自治区 喀什地区 塔什库尔干塔吉克自治县",
         "安居房",
         "830",
-        "800000.00",
-        "600000.00",
+        "title=\"800,000.00元\">80.00万元</span>",
+        "title=\"600,000.00元\">60.00万元</span>",
         "75.00%",
         "出资方",
         "立项",
@@ -416,7 +416,10 @@ async fn project_pages_show_money_locations_people_and_results() {
         org_page.contains(&format!("href=\"/projects/{id}\"")) && org_page.contains("出资方"),
         "what it funded"
     );
-    assert!(org_page.contains("600000.00"), "what it disbursed");
+    assert!(
+        org_page.contains("title=\"600,000.00元\">60.00万元</span>"),
+        "what it disbursed"
+    );
     let (status, _) = app.get_text("/projects/424242").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get_text("/projects?theme=nonsense").await;
@@ -602,4 +605,41 @@ async fn microloans_follow_the_versioned_term_and_amount_rules() {
         page.contains("期限不超过 60 个月"),
         "the rules page shows it"
     );
+}
+
+/// Issue 18 item 7: pages show money the way Chinese finance readers expect (万元 / 亿元 with
+/// two decimals), the exact amount to the fen in the tooltip; the API keeps the raw fen.
+#[tokio::test]
+async fn pages_show_money_in_wan_and_yi_with_the_exact_amount_in_a_tooltip() {
+    let app = TestApp::spawn().await;
+    let mut body = project_body("预算展示项目", "rural", &[("653131", 1)], true);
+    body["budget"] = json!(28_574_924_27i64);
+    let id = create_project(&app, &body).await;
+    let mut big = project_body("大额项目", "rural", &[("653131", 1)], true);
+    big["budget"] = json!(4_216_350_000_000i64);
+    let big_id = create_project(&app, &big).await;
+
+    let (status, list) = app.get_text("/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list.contains("<span class=\"money\" title=\"28,574,924.27元\">2,857.49万元</span>"),
+        "the budget in 万元, exact in the tooltip: {list}"
+    );
+    assert!(
+        list.contains("<span class=\"money\" title=\"42,163,500,000.00元\">421.63亿元</span>"),
+        "the large budget in 亿元"
+    );
+    assert!(
+        !list.contains("28574924.27") && !list.contains("42163500000.00"),
+        "no raw figure left on the page"
+    );
+    let (_, page) = app.get_text(&format!("/projects/{id}")).await;
+    assert!(
+        page.contains("title=\"28,574,924.27元\">2,857.49万元</span>"),
+        "the project page's budget"
+    );
+    // The API keeps the exact raw value.
+    let (status, p) = app.get(&format!("/api/v1/projects/{big_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(p["budget"], 4_216_350_000_000i64, "{p}");
 }

@@ -559,7 +559,7 @@ async fn the_household_page_forms_record_changes_and_refuse_with_messages() {
     assert_eq!(d["incomes"][0]["per_capita_fen"], 530000);
     let (_, page) = app.get_text(&base).await;
     assert!(
-        page.contains("5300.00"),
+        page.contains("title=\"5,300.00元\">5,300.00元</span>"),
         "the file shows the per-capita income"
     );
     let (status, page, _) = post_form(

@@ -704,7 +704,7 @@ async fn resolve_expense(
     let date = b
         .date
         .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+        .unwrap_or_else(|| store::today().to_string());
     Ok(Json(
         state
             .db

@@ -49,7 +49,8 @@ pub fn attachment(
 }
 
 fn export_name(ext: &str) -> String {
-    let today: String = store::now_rfc3339()[..10]
+    let today: String = store::today()
+        .to_string()
         .chars()
         .filter(|c| c.is_ascii_digit())
         .collect();

@@ -305,7 +305,7 @@ pub(crate) fn checked_rows(
     let map = ColumnMap::members(headers);
     let ctx = CheckContext {
         tables,
-        today: today(),
+        today: store::today(),
         registry_closed_after_year,
     };
     let mut details = Vec::new();
@@ -326,15 +326,6 @@ pub(crate) fn checked_rows(
     } else {
         Err(store::StoreError::invalid(details).into())
     }
-}
-
-fn today() -> (i32, u32, u32) {
-    let now = store::now_rfc3339();
-    (
-        now[0..4].parse().unwrap_or(2026),
-        now[5..7].parse().unwrap_or(1),
-        now[8..10].parse().unwrap_or(1),
-    )
 }
 
 /// Converts row problems from the store into API field paths.
@@ -495,9 +486,7 @@ async fn add_member(
     let Some(member) = body.member else {
         return Err(ApiError::invalid_field("member", "请填写新成员信息"));
     };
-    let date = body
-        .date
-        .unwrap_or_else(|| store::now_rfc3339()[..10].to_string());
+    let date = body.date.unwrap_or_else(|| store::today().to_string());
     add_member_with_event(
         &state,
         &caller,
@@ -663,26 +652,29 @@ async fn income(
         "transfer",
         "business_cost",
     ];
-    let row: IncomeRow =
-        domain::registry::check_income_row(&ColumnMap::incomes(&headers), &cells, today().0 as i64)
-            .map_err(|ps| {
-                let details = ps
-                    .into_iter()
-                    .map(|p| {
-                        let i = domain::registry::INCOME_COLUMNS
-                            .iter()
-                            .position(|c| *c == p.column)
-                            .unwrap_or(0);
-                        FieldError {
-                            field: names[i].into(),
-                            row: None,
-                            value: Some(p.value),
-                            message: p.message,
-                        }
-                    })
-                    .collect();
-                ApiError::from(store::StoreError::invalid(details))
-            })?;
+    let row: IncomeRow = domain::registry::check_income_row(
+        &ColumnMap::incomes(&headers),
+        &cells,
+        store::current_year(),
+    )
+    .map_err(|ps| {
+        let details = ps
+            .into_iter()
+            .map(|p| {
+                let i = domain::registry::INCOME_COLUMNS
+                    .iter()
+                    .position(|c| *c == p.column)
+                    .unwrap_or(0);
+                FieldError {
+                    field: names[i].into(),
+                    row: None,
+                    value: Some(p.value),
+                    message: p.message,
+                }
+            })
+            .collect();
+        ApiError::from(store::StoreError::invalid(details))
+    })?;
     Ok(Json(state.db.record_income(&caller, id, &row).await?))
 }
 

@@ -23,6 +23,7 @@ use crate::api::assessment::{
     case_filter, merged_rules, review_from, run_progress, start_background,
 };
 use crate::error::{ApiError, PageError, escape};
+use crate::pages::format::ShowMoney as _;
 use crate::scope::CurrentCaller;
 use crate::upload::{self, UploadKind};
 use askama::Template;
@@ -126,10 +127,6 @@ fn parse_region(s: Option<&str>, field: &str) -> Result<Option<RegionCode>, Page
     }
 }
 
-fn today() -> String {
-    store::now_rfc3339()[..10].to_string()
-}
-
 fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -143,13 +140,8 @@ fn grouped(n: i64) -> String {
 }
 
 fn status_name(code: &str) -> &'static str {
-    match code {
-        "0" => "未脱贫",
-        "1" => "已脱贫（享受政策）",
-        "4" => "已脱贫（不再享受政策）",
-        "3" => "返贫",
-        _ => "",
-    }
+    domain::poverty_status::PovertyStatus::from_code(code)
+        .map_or("", domain::poverty_status::PovertyStatus::name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,7 +685,7 @@ async fn publicity_page(
     let list = state.db.publicity_list(&caller, village, year).await?;
     render(PublicityPage {
         list,
-        printed: today(),
+        printed: store::today().to_string(),
     })
 }
 
@@ -922,7 +914,7 @@ async fn household_page(
         earlier: of_year,
         procedure,
         can_write: caller.can_write_registry(),
-        today: today(),
+        today: store::today().to_string(),
     })
 }
 
@@ -998,7 +990,7 @@ async fn records_page(
         r,
         can_write: caller.can_write_registry(),
         can_record: caller.can_record_field_work(),
-        today: today(),
+        today: store::today().to_string(),
         expense_kinds: ExpenseKind::ALL
             .iter()
             .map(|k| (k.as_str(), k.name_zh()))
@@ -1282,7 +1274,7 @@ async fn case_page(
         procedure,
         can_write: caller.can_write_registry(),
         can_record: caller.can_record_field_work(),
-        today: today(),
+        today: store::today().to_string(),
         measure_types: MEASURE_TYPES.to_vec(),
     })
 }

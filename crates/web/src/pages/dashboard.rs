@@ -29,16 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/{code}", get(region))
 }
 
-/// 419.23 亿 / 3,456.78 万 / 123.45 (元), with the unit.
+/// 419.23 亿元 / 3,456.78 万元 / 1,123.45 元 as (number, unit): the pages' one money format
+/// ([`Fen::to_reader_string`]), split for the cards' layout.
 pub fn money(fen: Fen) -> (String, &'static str) {
-    let yuan = fen.0 as f64 / 100.0;
-    if yuan.abs() >= 1e8 {
-        (format!("{:.2}", yuan / 1e8), "亿元")
-    } else if yuan.abs() >= 1e4 {
-        (format!("{:.2}", yuan / 1e4), "万元")
-    } else {
-        (format!("{yuan:.2}"), "元")
-    }
+    fen.to_reader_parts()
 }
 
 /// 194.36 万 / 4,321, with the unit.
@@ -79,6 +73,8 @@ fn elevation(o: &Overview) -> String {
 struct Card {
     label: &'static str,
     value: String,
+    /// The exact amount, as a tooltip, for a money figure.
+    exact: Option<String>,
     unit: String,
     note: String,
     id: &'static str,
@@ -91,8 +87,8 @@ struct ChildRow {
     paired: bool,
     counties: i64,
     area: String,
-    invested: String,
-    fiscal: String,
+    invested: crate::pages::format::MoneyHtml,
+    fiscal: crate::pages::format::MoneyHtml,
     projects: String,
     out: String,
     remaining: String,
@@ -104,7 +100,7 @@ struct ThemeView {
     id: &'static str,
     name: &'static str,
     projects: String,
-    funds: String,
+    funds: crate::pages::format::MoneyHtml,
     indicators: Vec<(String, String)>,
 }
 
@@ -113,7 +109,7 @@ struct DeepRow {
     group: &'static str,
     counties: i64,
     out: String,
-    funds: String,
+    funds: crate::pages::format::MoneyHtml,
 }
 
 #[derive(Template)]
@@ -251,6 +247,7 @@ async fn page(
         Card {
             label: "对口省份",
             value: o.provinces.to_string(),
+            exact: None,
             unit: "个".into(),
             note: "结对县所在省（区、市）".into(),
             id: "provinces",
@@ -258,6 +255,7 @@ async fn page(
         Card {
             label: "对口县（市、区）",
             value: o.counties.to_string(),
+            exact: None,
             unit: "个".into(),
             note: format!("覆盖面积 {} 平方公里", grouped(o.area_km2.round() as i64)),
             id: "counties",
@@ -265,6 +263,7 @@ async fn page(
         Card {
             label: "财政帮扶资金",
             value: fiscal,
+            exact: Some(o.fiscal_funds_fen.to_exact_string()),
             unit: fiscal_unit.into(),
             note: format!("社会帮扶资金 {social} {social_unit}"),
             id: "fiscal",
@@ -272,6 +271,7 @@ async fn page(
         Card {
             label: "实施项目",
             value: grouped(o.projects),
+            exact: None,
             unit: "个".into(),
             note: "八大领域".into(),
             id: "projects",
@@ -279,6 +279,7 @@ async fn page(
         Card {
             label: "脱贫人口",
             value: out,
+            exact: None,
             unit: out_unit,
             note: "结对期间脱贫".into(),
             id: "out",
@@ -286,6 +287,7 @@ async fn page(
         Card {
             label: "剩余贫困人口",
             value: rem,
+            exact: None,
             unit: rem_unit,
             note: format!("占建档立卡人口 {}", percent(o.remaining_share)),
             id: "remaining",
@@ -332,14 +334,13 @@ async fn page(
         .areas
         .iter()
         .map(|a| {
-            let (f, u) = money(a.invested_funds_fen);
             let (p, pu) = people(a.people_out_of_poverty, "人");
             DeepRow {
                 name: a.name.clone(),
                 group: a.group,
                 counties: a.counties,
                 out: format!("{p} {pu}"),
-                funds: format!("{f} {u}"),
+                funds: crate::pages::format::money(a.invested_funds_fen),
             }
         })
         .collect();
@@ -375,27 +376,24 @@ async fn page(
     let themes = d
         .themes
         .iter()
-        .map(|t| {
-            let (f, u) = money(t.figures.funds_fen);
-            ThemeView {
-                id: t.figures.theme.as_str(),
-                name: t.figures.theme_name,
-                projects: grouped(t.figures.projects),
-                funds: format!("{f} {u}"),
-                indicators: t
-                    .indicators
-                    .iter()
-                    .map(|i| {
-                        let shown = if i.unit == "元" {
-                            let (v, u) = money(Fen(i.value));
-                            format!("{v} {u}")
-                        } else {
-                            format!("{} {}", grouped(i.value), i.unit)
-                        };
-                        (i.name.clone(), shown)
-                    })
-                    .collect(),
-            }
+        .map(|t| ThemeView {
+            id: t.figures.theme.as_str(),
+            name: t.figures.theme_name,
+            projects: grouped(t.figures.projects),
+            funds: crate::pages::format::money(t.figures.funds_fen),
+            indicators: t
+                .indicators
+                .iter()
+                .map(|i| {
+                    let shown = if i.unit == "元" {
+                        let (v, u) = money(Fen(i.value));
+                        format!("{v} {u}")
+                    } else {
+                        format!("{} {}", grouped(i.value), i.unit)
+                    };
+                    (i.name.clone(), shown)
+                })
+                .collect(),
         })
         .collect();
     let child_level = d.children_level;
@@ -404,8 +402,6 @@ async fn page(
         .iter()
         .map(|c| {
             let code = c.region_code.clone().unwrap_or_default();
-            let (inv, inv_u) = money(c.invested_funds_fen);
-            let (fis, fis_u) = money(c.fiscal_funds_fen);
             let (p, pu) = people(c.people_out_of_poverty, "人");
             let (r, ru) = people(c.people_remaining, "人");
             ChildRow {
@@ -419,8 +415,8 @@ async fn page(
                 } else {
                     "—".into()
                 },
-                invested: format!("{inv} {inv_u}"),
-                fiscal: format!("{fis} {fis_u}"),
+                invested: crate::pages::format::money(c.invested_funds_fen),
+                fiscal: crate::pages::format::money(c.fiscal_funds_fen),
                 projects: grouped(c.projects),
                 out: format!("{p} {pu}"),
                 remaining: format!("{r} {ru}"),
@@ -486,6 +482,12 @@ mod tests {
     fn figures_read_as_people_write_them() {
         assert_eq!(money(Fen(41_923_456_789_00)), ("419.23".into(), "亿元"));
         assert_eq!(money(Fen(1_234_567)), ("1.23".into(), "万元"));
+        assert_eq!(
+            money(Fen(123_456_789)),
+            ("123.45".into(), "万元"),
+            "truncated"
+        );
+        assert_eq!(money(Fen(123_456)), ("1,234.56".into(), "元"));
         assert_eq!(people(1_943_600, "人"), ("194.36".into(), "万人".into()));
         assert_eq!(people(4321, "人"), ("4,321".into(), "人".into()));
         assert_eq!(grouped(40_123), "40,123");

@@ -3,11 +3,13 @@
 
 mod assessment;
 pub(crate) mod dashboard;
+pub(crate) mod format;
 mod projects;
 mod registry;
 
 use crate::AppState;
 use crate::error::{ApiError, PageError};
+use crate::pages::format::ShowMoney as _;
 use crate::scope::CurrentCaller;
 use askama::Template;
 use axum::Router;

@@ -6,6 +6,7 @@
 use super::{PageResult, bad_filter, render, urlencode};
 use crate::AppState;
 use crate::error::{ApiError, PageError, escape};
+use crate::pages::format::{ShowMoney as _, money_text};
 use crate::scope::CurrentCaller;
 use askama::Template;
 use axum::Router;
@@ -79,8 +80,8 @@ pub fn bar_chart(
     s + "</svg>"
 }
 
-fn yuan_wan(v: i64) -> String {
-    Fen(v).to_wan_string() + "元"
+fn chart_money(v: i64) -> String {
+    money_text(Fen(v))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ async fn project(
     transactions.truncate(500);
     let m = &p.money;
     let money_chart = bar_chart(
-        "项目资金（元）",
+        "项目资金",
         &[
             ("预算".to_string(), p.budget.0),
             ("承诺".to_string(), m.committed.0),
@@ -260,7 +261,7 @@ async fn project(
             ("到位合计".to_string(), m.received.0),
             ("支出".to_string(), m.expended.0),
         ],
-        |v| Fen(v).yuan_string(),
+        chart_money,
     );
     render(ProjectPage {
         disbursement_progress: format_bp(m.disbursement_progress_bp),
@@ -286,10 +287,10 @@ struct ProgressView {
     code: String,
     name: String,
     above_county: bool,
-    committed: String,
-    disbursed: String,
-    received: String,
-    expended: String,
+    committed: Fen,
+    disbursed: Fen,
+    received: Fen,
+    expended: Fen,
     disbursement_progress: String,
     expenditure_progress: String,
 }
@@ -301,10 +302,9 @@ struct ReportsPage {
     year_to: String,
     region: String,
     query: String,
-    total_yi: String,
-    total_yuan: String,
-    fiscal_yuan: String,
-    social_yuan: String,
+    total: Fen,
+    fiscal: Fen,
+    social: Fen,
     by_year: String,
     by_province: String,
     by_theme: String,
@@ -320,10 +320,10 @@ fn progress_view(r: &store::ledger_reports::ProgressRow) -> ProgressView {
         code: r.region_code.map(|c| c.to_string()).unwrap_or_default(),
         name: r.region_name.clone().unwrap_or_else(|| "合计".into()),
         above_county: r.above_county,
-        committed: r.committed.yuan_string(),
-        disbursed: r.disbursed.yuan_string(),
-        received: r.received.yuan_string(),
-        expended: r.expended.yuan_string(),
+        committed: r.committed,
+        disbursed: r.disbursed,
+        received: r.received,
+        expended: r.expended,
         disbursement_progress: r.disbursement_progress.clone(),
         expenditure_progress: r.expenditure_progress.clone(),
     }
@@ -394,10 +394,9 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
         urlencode(&region_t)
     );
     render(ReportsPage {
-        total_yi: by_year.total_yi.clone(),
-        total_yuan: by_year.total_yuan.clone(),
-        fiscal_yuan: by_year.fiscal_total.yuan_string(),
-        social_yuan: by_year.social_total.yuan_string(),
+        total: by_year.total,
+        fiscal: by_year.fiscal_total,
+        social: by_year.social_total,
         by_year: bar_chart(
             "按年度（投入）",
             &by_year
@@ -405,9 +404,9 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
                 .iter()
                 .map(|r| (format!("{} 年", r.year.unwrap_or_default()), r.amount.0))
                 .collect::<Vec<_>>(),
-            yuan_wan,
+            chart_money,
         ),
-        by_province: bar_chart("按省份（投入）", &provinces, yuan_wan),
+        by_province: bar_chart("按省份（投入）", &provinces, chart_money),
         by_theme: bar_chart(
             "按主题（投入）",
             &by_theme
@@ -415,7 +414,7 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
                 .iter()
                 .map(|r| (r.theme_name.unwrap_or_default().to_string(), r.amount.0))
                 .collect::<Vec<_>>(),
-            yuan_wan,
+            chart_money,
         ),
         by_source: bar_chart(
             "按资金来源（投入）",
@@ -435,7 +434,7 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportsQuery>) -
                     )
                 })
                 .collect::<Vec<_>>(),
-            yuan_wan,
+            chart_money,
         ),
         counties: progress.rows.iter().map(progress_view).collect(),
         county_total: progress_view(&progress.total),

@@ -20,6 +20,7 @@ use crate::api::households::{
     ListQuery, add_member_with_event, checked_rows, parse_filter, rows_from_json, write_household,
 };
 use crate::error::{ApiError, PageError};
+use crate::pages::format::{MoneyHtml, money};
 use crate::scope::CurrentCaller;
 use crate::upload::{self, UploadKind};
 use askama::Template;
@@ -111,8 +112,8 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn yuan(fen: i64) -> String {
-    Fen(fen).yuan_string()
+fn yuan(fen: i64) -> MoneyHtml {
+    money(Fen(fen))
 }
 
 fn flag_text(b: Option<bool>) -> String {
@@ -121,10 +122,6 @@ fn flag_text(b: Option<bool>) -> String {
         Some(false) => "否".into(),
         None => String::new(),
     }
-}
-
-fn today() -> String {
-    store::now_rfc3339()[..10].to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,7 +430,7 @@ struct HouseholdRow {
     identified_year: i64,
     status: String,
     monitoring: String,
-    per_capita: String,
+    per_capita: Option<MoneyHtml>,
 }
 
 #[derive(Template)]
@@ -606,7 +603,7 @@ async fn list(
             identified_year: h.identified_year,
             status: h.status.name,
             monitoring: h.monitoring_type.map(|m| m.name).unwrap_or_default(),
-            per_capita: h.per_capita_fen.map(yuan).unwrap_or_default(),
+            per_capita: h.per_capita_fen.map(yuan),
         })
         .collect();
     page.filters = filters;
@@ -637,19 +634,19 @@ struct MemberView {
 
 struct IncomeView {
     year: i64,
-    wage: String,
-    business: String,
-    property: String,
-    transfer: String,
-    cost: String,
-    net: String,
+    wage: MoneyHtml,
+    business: MoneyHtml,
+    property: MoneyHtml,
+    transfer: MoneyHtml,
+    cost: MoneyHtml,
+    net: MoneyHtml,
     size: i64,
-    per_capita: String,
+    per_capita: MoneyHtml,
 }
 
 struct MeasureView {
     measure_type: String,
-    amount: String,
+    amount: Option<MoneyHtml>,
     date: String,
     relocation: String,
     note: String,
@@ -775,7 +772,7 @@ async fn show_household(
             cost: yuan(i.business_cost_fen),
             net: yuan(i.net_fen),
             size: i.household_size,
-            per_capita: i.per_capita_yuan.clone(),
+            per_capita: yuan(i.per_capita_fen),
         })
         .collect();
     let mut measures = Vec::new();
@@ -791,7 +788,7 @@ async fn show_household(
         };
         measures.push(MeasureView {
             measure_type: m.measure_type.clone(),
-            amount: m.amount_fen.map(yuan).unwrap_or_default(),
+            amount: m.amount_fen.map(yuan),
             date: m.measure_date.clone(),
             relocation,
             note: m.note.clone(),
@@ -905,7 +902,7 @@ async fn show_household(
         can_reveal: caller.can_reveal,
         reveal_open: reveal_error.is_some(),
         forms,
-        printed_at: format!("{}（{}）", today(), caller.username),
+        printed_at: format!("{}（{}）", store::today(), caller.username),
         d,
     };
     render_status(page, status)
@@ -1049,7 +1046,7 @@ fn household_forms(
             FieldView::new("phone", "联系电话").kind("tel"),
             FieldView::new("start_date", "开始日期")
                 .kind("date")
-                .value(today())
+                .value(store::today().to_string())
                 .required(),
         ],
     ));
@@ -1065,7 +1062,7 @@ fn household_forms(
             FieldView::new("amount", "金额（元）"),
             FieldView::new("date", "日期")
                 .kind("date")
-                .value(today())
+                .value(store::today().to_string())
                 .required(),
             FieldView::new("relocated_from", "迁出村代码").hint("易地扶贫搬迁必填，12 位"),
             FieldView::new("relocated_to", "迁入村代码").hint("易地扶贫搬迁必填，12 位"),
@@ -1086,7 +1083,7 @@ fn household_forms(
             .required(),
         FieldView::new("date", "变动日期")
             .kind("date")
-            .value(today())
+            .value(store::today().to_string())
             .required(),
         FieldView::new("note", "说明"),
     ];
@@ -1127,7 +1124,7 @@ fn household_forms(
             FieldView::new("member_id", "成员").choices(active),
             FieldView::new("date", "变动日期")
                 .kind("date")
-                .value(today())
+                .value(store::today().to_string())
                 .required(),
             FieldView::new("note", "说明").hint("识别不准清退须写明原因"),
         ],
