@@ -96,7 +96,7 @@ pub fn spec() -> Value {
                     "level_name": { "type": "string" }, "full_name": { "type": "string" }, "ancestors": { "type": "array", "items": { "$ref": "#/components/schemas/Region" } },
                     "rural_population": { "type": "array", "items": { "type": "object", "properties": { "year": { "type": "integer" }, "rural_population": { "type": "integer" } } } },
                     "changes": { "type": "array", "items": { "type": "object" } } } } ] },
-                "RegionAttributes": { "type": "object", "properties": { "area_km2": { "type": "number", "exclusiveMinimum": 0, "description": "平方公里" }, "elevation_m": { "type": "integer", "minimum": -500, "maximum": 9000 } } },
+                "RegionAttributes": { "type": "object", "description": "null 或省略：该项不设置", "properties": { "area_km2": { "type": ["number", "null"], "exclusiveMinimum": 0, "description": "平方公里" }, "elevation_m": { "type": ["integer", "null"], "minimum": -500, "maximum": 9000 } } },
                 "RuralPopulation": { "type": "object", "required": ["rural_population"], "properties": { "rural_population": { "type": "integer", "minimum": 0 } } },
                 "Organisation": { "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "kind": { "type": "string" }, "kind_name": { "type": "string" },
                     "credit_code": { "type": ["string", "null"] }, "region_code": { "type": ["string", "null"] }, "shenzhen_side": { "type": "boolean" }, "note": { "type": "string" } } },
