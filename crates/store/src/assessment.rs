@@ -75,7 +75,7 @@ pub struct RuleVersionInfo {
 
 fn parse_rules(json: &str, version: i64) -> StoreResult<Rules> {
     serde_json::from_str(json)
-        .map_err(|e| StoreError::Unavailable(format!("规则版本 {version} 无法读取：{e}")))
+        .map_err(|e| StoreError::Internal(format!("规则版本 {version} 无法读取：{e}")))
 }
 
 const RULE_TYS: [Ty; 5] = [Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str];
@@ -571,7 +571,7 @@ async fn read_chunk<T: Tx>(
             .await?;
         let json = rows.first().and_then(|r| r[0].str()).unwrap_or("[]");
         let mut out: Vec<HouseholdRow> = serde_json::from_str(json)
-            .map_err(|e| StoreError::Unavailable(format!("读取户数据失败：{e}")))?;
+            .map_err(|e| StoreError::Internal(format!("读取户数据失败：{e}")))?;
         out.sort_unstable_by_key(|h| h.0);
         return Ok(out);
     }
@@ -957,7 +957,7 @@ async fn run_in_tx<T: Tx>(
     for a in &village_rows {
         let counts = villages.get(&a.key).copied().unwrap_or_default();
         let code = RegionCode::from_key(a.key)
-            .ok_or_else(|| StoreError::Unavailable(format!("区划键 {} 无效", a.key)))?;
+            .ok_or_else(|| StoreError::Internal(format!("区划键 {} 无效", a.key)))?;
         let province = code.province_prefix();
         let mut criteria = vec![population_note(
             incidence_criterion(rules, code, a.remaining, a.population.unwrap_or(0)),
@@ -991,7 +991,7 @@ async fn run_in_tx<T: Tx>(
         for a in &county_rows {
             let counts = counties.get(&a.key).copied().unwrap_or_default();
             let code = RegionCode::from_key(a.key)
-                .ok_or_else(|| StoreError::Unavailable(format!("区划键 {} 无效", a.key)))?;
+                .ok_or_else(|| StoreError::Internal(format!("区划键 {} 无效", a.key)))?;
             let province = code.province_prefix();
             let mut criteria = vec![population_note(
                 incidence_criterion(rules, code, a.remaining, a.population.unwrap_or(0)),
@@ -1315,7 +1315,7 @@ async fn decisions_in<T: Tx>(
     let mut out = Vec::new();
     for r in rows {
         let record: DecisionRecord = serde_json::from_str(r[7].str().unwrap_or_default())
-            .map_err(|e| StoreError::Unavailable(format!("评估记录无法读取：{e}")))?;
+            .map_err(|e| StoreError::Internal(format!("评估记录无法读取：{e}")))?;
         let decision = record.decision();
         out.push(StoredDecision {
             run_id: r[0].i64().unwrap_or_default(),

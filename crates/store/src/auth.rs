@@ -187,8 +187,7 @@ pub fn generate_password(username: &str) -> String {
 }
 
 fn argon2_error(e: impl std::fmt::Display) -> StoreError {
-    tracing::error!(error = %e, "password hashing failed");
-    StoreError::Unavailable("密码处理失败，请稍后重试".into())
+    StoreError::Internal(format!("密码处理失败：{e}"))
 }
 
 /// Hashes a password with argon2id (default parameters), off the async threads.

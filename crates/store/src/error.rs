@@ -15,8 +15,16 @@ pub enum StoreError {
     /// An import or a registry write refused row by row; nothing was written.
     #[error("数据有 {} 处问题，未写入任何数据", .0.len())]
     ImportRejected(Vec<crate::registry_import::RowProblem>),
+    /// The store cannot be reached or is too busy right now (HTTP 503): trying again later may
+    /// help. Never an engine message meant for developers.
     #[error("{0}")]
     Unavailable(String),
+    /// A failure inside the server that the caller cannot fix (HTTP 500): a corrupt stored
+    /// value, a failed encoding, an engine error that is not about availability. The text is
+    /// for the log and the command line only; the web layer answers with a generic message and
+    /// an id that finds this text in the log.
+    #[error("内部错误：{0}")]
+    Internal(String),
     /// Only for logged-in callers, and the caller is the public (HTTP 401): logging in may help,
     /// where `Forbidden` says that this account may not.
     #[error("{0}")]
@@ -45,6 +53,34 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
+    /// An internal failure, described for the log (no personal data: callers pass engine or
+    /// encoder messages, not values).
+    pub fn internal(what: impl std::fmt::Display) -> StoreError {
+        StoreError::Internal(what.to_string())
+    }
+
+    /// An engine error that says the database is unreachable or too busy right now, where
+    /// retrying later may succeed: the pool timed out or closed, the connection broke, SQLite
+    /// is busy or locked (5, 6), PostgreSQL is out of resources (53…), shutting down or not
+    /// accepting connections (57P01–57P03) or lost the connection (08…).
+    pub fn is_busy(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                let c = c.as_ref();
+                matches!(
+                    c,
+                    "5" | "6" | "261" | "262" | "517" | "57P01" | "57P02" | "57P03"
+                ) || c.starts_with("53")
+                    || c.starts_with("08")
+            }),
+            _ => false,
+        }
+    }
+
     /// PostgreSQL's "invalid byte sequence" (22021) and "untranslatable character" (22P05): what
     /// a NUL character in a text or JSON value gives (SQLite stores it).
     pub fn is_nul_in_text(&self) -> bool {

@@ -721,7 +721,7 @@ pub struct Sheet {
 pub fn write_xlsx(sheets: &[Sheet]) -> StoreResult<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let err =
-        |e: rust_xlsxwriter::XlsxError| StoreError::Unavailable(format!("无法生成 XLSX 文件：{e}"));
+        |e: rust_xlsxwriter::XlsxError| StoreError::Internal(format!("无法生成 XLSX 文件：{e}"));
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");

@@ -154,15 +154,15 @@ pub struct YearValue {
 /// Decodes the shipped list. Sorted by code within each level; every parent precedes its children.
 pub fn shipped_records() -> StoreResult<Vec<RegionRecord>> {
     let text = zstd::decode_all(SHIPPED_REGIONS)
-        .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
+        .map_err(|e| StoreError::Internal(format!("内置区划数据损坏：{e}")))?;
     let text = String::from_utf8(text)
-        .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
+        .map_err(|e| StoreError::Internal(format!("内置区划数据损坏：{e}")))?;
     text.lines()
         .filter(|l| !l.is_empty())
         .map(|line| {
             let (code, name) = line.split_once('\t').unwrap_or((line, ""));
             let code = RegionCode::parse(code)
-                .map_err(|e| StoreError::Unavailable(format!("内置区划数据损坏：{e}")))?;
+                .map_err(|e| StoreError::Internal(format!("内置区划数据损坏：{e}")))?;
             Ok(RegionRecord {
                 code,
                 name: name.to_string(),

@@ -60,7 +60,7 @@ pub struct ExportPlan {
 }
 
 fn xlsx_error(e: XlsxError) -> StoreError {
-    StoreError::Unavailable(format!("无法生成 Excel 文件：{e}"))
+    StoreError::Internal(format!("无法生成 Excel 文件：{e}"))
 }
 
 fn pow10(n: usize) -> i64 {
@@ -586,7 +586,7 @@ impl SheetWriter {
         ));
         self.workbook.save(&path).map_err(xlsx_error)?;
         let file = std::fs::File::open(&path)
-            .map_err(|e| StoreError::Unavailable(format!("无法读取导出文件：{e}")));
+            .map_err(|e| StoreError::Internal(format!("无法读取导出文件：{e}")));
         let _ = std::fs::remove_file(&path);
         file
     }

@@ -369,7 +369,12 @@ mod sqlite_bulk {
         let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
             .to_string_lossy()
             .into_owned();
-        StoreError::Unavailable(format!("数据库错误（{what}）：{message}"))
+        // SAFETY: as above; the primary result code of the last call on this connection.
+        let code = unsafe { ffi::sqlite3_errcode(db) } & 0xff;
+        if code == ffi::SQLITE_BUSY || code == ffi::SQLITE_LOCKED {
+            return StoreError::Unavailable("数据库繁忙，请稍后重试".into());
+        }
+        StoreError::Internal(format!("数据库错误（{what}）：{message}"))
     }
 
     /// Rows per multi-row statement. One statement per row would make SQLite copy every page
@@ -378,7 +383,7 @@ mod sqlite_bulk {
 
     fn prepare(db: *mut ffi::sqlite3, sql: &str) -> StoreResult<Statement> {
         let sql =
-            CString::new(sql).map_err(|_| StoreError::Unavailable("SQL 含有 NUL 字符".into()))?;
+            CString::new(sql).map_err(|_| StoreError::Internal("SQL 含有 NUL 字符".into()))?;
         let mut raw: *mut ffi::sqlite3_stmt = ptr::null_mut();
         // SAFETY: db is the live handle sqlx locked for us; sql is NUL-terminated.
         let rc =

@@ -387,8 +387,7 @@ impl Db {
             as_of: Some(as_of.clone()),
         };
         let overview = self.stats_overview(&filter).await?;
-        let figures =
-            serde_json::to_value(&overview).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let figures = serde_json::to_value(&overview).map_err(StoreError::internal)?;
         let text = figures.to_string();
         let published_by = caller.username.clone();
         let id: i64 = on_db!(self, p => {

@@ -1,5 +1,5 @@
 //! One error type for the API (JSON) and one for pages (a Chinese HTML message). Internal
-//! details are logged, never shown.
+//! details are logged under an id, never shown; the caller gets the id.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -14,6 +14,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<FieldError>,
+    /// Set on internal errors (500): the id under which the failure is logged, shown to the
+    /// caller so an administrator can find it.
+    pub id: Option<String>,
 }
 
 impl ApiError {
@@ -23,7 +26,28 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            id: None,
         }
+    }
+
+    /// A failure the caller cannot fix: logged with a fresh id (the description must carry no
+    /// personal data), answered 500 with a generic Chinese message naming the id and nothing of
+    /// the description (no SQL, no engine text).
+    pub fn internal(what: impl std::fmt::Display) -> ApiError {
+        let id = format!("{:012x}", rand::random::<u64>() >> 16);
+        tracing::error!(error_id = %id, error = %what, "internal error");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: format!("服务器内部错误，请稍后重试；如仍失败，请将错误编号 {id} 告知管理员"),
+            details: Vec::new(),
+            id: Some(id),
+        }
+    }
+
+    /// The store is unreachable or busy right now (503); retrying later may help.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -49,6 +73,7 @@ impl ApiError {
             code: "invalid",
             details: vec![FieldError::new(field, message.clone())],
             message,
+            id: None,
         }
     }
 }
@@ -62,11 +87,11 @@ impl From<StoreError> for ApiError {
                 code: "invalid",
                 message,
                 details,
+                id: None,
             },
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Unavailable(m) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
-            }
+            StoreError::Unavailable(m) => ApiError::unavailable(m),
+            StoreError::Internal(m) => ApiError::internal(m),
             StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::LoginRequired(m) => ApiError::unauthorized(m),
             StoreError::ImportRejected(problems) => {
@@ -85,6 +110,7 @@ impl From<StoreError> for ApiError {
                     code: "invalid",
                     message,
                     details,
+                    id: None,
                 }
             }
             // PostgreSQL refuses NUL in text (SQLite keeps it): a value typed or sent with one
@@ -94,21 +120,21 @@ impl From<StoreError> for ApiError {
                 "invalid",
                 "文本不能包含空字符（\\u0000 或 %00）",
             ),
-            StoreError::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "服务器内部错误，请稍后重试",
-                )
+            e if e.is_busy() => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable("数据库暂时无法访问或繁忙，请稍后重试")
             }
+            StoreError::Database(e) => ApiError::internal(format!("database error: {e}")),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        let mut body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        if let Some(id) = self.id {
+            body["error"]["id"] = json!(id);
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -125,12 +151,7 @@ impl<E: Into<ApiError>> From<E> for PageError {
 
 impl From<askama::Error> for ApiError {
     fn from(e: askama::Error) -> ApiError {
-        tracing::error!(error = %e, "template error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "页面生成失败",
-        )
+        ApiError::internal(format!("template error: {e}"))
     }
 }
 
@@ -149,8 +170,18 @@ impl IntoResponse for PageError {
             .iter()
             .map(|d| format!("<li>{}：{}</li>", escape(&d.field), escape(&d.message)))
             .collect();
+        // The id is in the message already; it is also set apart so it can be copied.
+        let id =
+            e.id.as_deref()
+                .map(|id| {
+                    format!(
+                        "<p class=\"error-id\">错误编号：<code>{}</code></p>",
+                        escape(id)
+                    )
+                })
+                .unwrap_or_default();
         let html = format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · 帮扶</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\"><h1>{title}</h1><p class=\"error-message\">{}</p><ul>{details}</ul><p><a href=\"/\">返回首页</a></p></main></body></html>",
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · 帮扶</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\"><h1>{title}</h1><p class=\"error-message\">{}</p><ul>{details}</ul>{id}<p><a href=\"/\">返回首页</a></p></main></body></html>",
             escape(&e.message)
         );
         (e.status, Html(html)).into_response()

@@ -225,14 +225,7 @@ impl UploadedFile {
             },
         )
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "upload parser stopped");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "读取文件失败，请稍后重试",
-            )
-        })?;
+        .map_err(|e| ApiError::internal(format!("upload parser stopped: {e}")))?;
         let (table, path) = opened.map_err(file_error)?;
         let Table {
             headers,
@@ -284,18 +277,9 @@ fn too_large(max: u64) -> ApiError {
 }
 
 fn saving_failed(e: &std::io::Error) -> ApiError {
-    tracing::error!(error = %e, "saving an upload failed");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "无法保存上传文件，请稍后重试",
-    )
+    ApiError::internal(format!("saving an upload failed: {e}"))
 }
 
 fn busy() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "服务器正在关闭，请稍后重试",
-    )
+    ApiError::unavailable("服务器正在关闭，请稍后重试")
 }

@@ -151,13 +151,7 @@ async fn export_xlsx(
 async fn xlsx_download(writer: SheetWriter, file_name: &str) -> Result<Response, ApiError> {
     let file = tokio::task::spawn_blocking(move || writer.finish_to_file())
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "生成 Excel 文件失败",
-            )
-        })??;
+        .map_err(|e| ApiError::internal(format!("workbook writer stopped: {e}")))??;
     let length = file.metadata().ok().map(|m| m.len());
     let file = tokio::fs::File::from_std(file);
     let stream = futures::stream::unfold(Some(file), |f| async move {

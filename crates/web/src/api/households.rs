@@ -875,8 +875,14 @@ pub fn openapi(doc: &mut Value) {
     .iter()
     .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
     .collect();
-    let upload = json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}});
-    let dry = json!([{"name": "dry_run", "in": "query", "required": false, "schema": {"type": "boolean"}}]);
+    // The exports take the list's filters and sort, without paging.
+    let export_filters: Vec<Value> = filters
+        .iter()
+        .filter(|p| p["name"] != "limit" && p["name"] != "cursor")
+        .cloned()
+        .collect();
+    let upload = super::ledger_openapi::upload();
+    let dry = json!([{"name": "dry_run", "in": "query", "required": false, "schema": {"type": "string"}}]);
     let paths = json!({
         "/api/v1/households": {
             "get": {"summary": "建档立卡户列表（按管辖范围；证件号码脱敏）", "parameters": filters, "responses": ok("列表")},
@@ -893,6 +899,8 @@ pub fn openapi(doc: &mut Value) {
         "/api/v1/members/{id}/reveal": {"post": {"summary": "查看完整证件号码与电话（须有权限并填写事由；记入审计）", "parameters": [id], "requestBody": obj, "responses": ok("完整号码")}},
         "/api/v1/imports/households": {"post": {"summary": "上传成员表（CSV/XLSX；全部成功或全部不写）", "parameters": dry.clone(), "requestBody": upload.clone(), "responses": ok("导入结果；有问题时 422 并列出每行每列")}},
         "/api/v1/imports/incomes": {"post": {"summary": "上传收入表", "parameters": dry, "requestBody": upload, "responses": ok("导入结果")}},
+        "/api/v1/households/export.csv": {"get": {"summary": "导出筛选后的户列表（CSV，UTF-8 带 BOM；证件号码与电话脱敏；记入审计）", "parameters": export_filters.clone(), "responses": {"200": {"description": "CSV 文件", "content": {"text/csv": {}}}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "422": {"description": "筛选条件有误"}}}},
+        "/api/v1/households/export.xlsx": {"get": {"summary": "导出筛选后的户列表（XLSX）", "parameters": export_filters, "responses": {"200": {"description": "XLSX 文件", "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}, "401": {"description": "未登录"}, "403": {"description": "无权限"}, "422": {"description": "筛选条件有误"}}}},
         "/api/v1/codes": {"get": {"summary": "代码表（含别名、启用年份）", "responses": {"200": {"description": "代码表"}}}}
     });
     if let (Some(all), Value::Object(new)) =

@@ -31,6 +31,15 @@ fn body(name: &str) -> Value {
     json!({ "required": true, "content": { "application/json": { "schema": schema(name) } } })
 }
 
+/// An upload: multipart with the file in field `file` (CSV or XLSX).
+pub(crate) fn upload() -> Value {
+    // Other fields are read past and ignored; their names must be plain (a name the multipart
+    // parser cannot read makes the form unreadable: 400).
+    json!({ "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["file"],
+        "propertyNames": { "pattern": "^[A-Za-z0-9_.-]{1,64}$" },
+        "properties": { "file": { "type": "string", "format": "binary", "description": "CSV 或 XLSX 文件" } } } } } })
+}
+
 fn xlsx() -> Value {
     json!({ "200": { "description": "XLSX 文件", "content": { "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {} } },
             "422": { "$ref": "#/components/responses/Error" } })
@@ -108,7 +117,7 @@ fn paths() -> Value {
             "get": { "summary": "导出项目（XLSX）", "responses": xlsx() } },
         "/api/v1/imports/projects": {
             "post": { "summary": "导入项目（multipart 字段 file：CSV 或 XLSX；?dry_run=true 只检查）。全部通过才写入；否则 422 并按行列列出全部问题",
-                      "parameters": [q("dry_run", "true：只检查，不写入")], "responses": { "200": { "description": "导入结果" }, "422": { "description": "导入结果，含 problems[]{row, column, value, message}" } } } },
+                      "parameters": [q("dry_run", "true：只检查，不写入")], "requestBody": upload(), "responses": { "200": { "description": "导入结果" }, "413": { "$ref": "#/components/responses/Error" }, "422": { "description": "导入结果，含 problems[]{row, column, value, message}" } } } },
         "/api/v1/transactions/export.csv": {
             "get": { "summary": "导出资金台账（CSV，边读边发送；含编号、上一条哈希与哈希，可在系统外逐条核对哈希链）。公开；登录用户的导出记入审计日志，匿名下载不记录。以 = + - @ 或制表符、回车开头的文本单元格前加 '，数字不变",
                      "responses": { "200": { "description": "CSV 文件" } } } },
@@ -116,7 +125,7 @@ fn paths() -> Value {
             "get": { "summary": "导出资金台账（XLSX）", "responses": xlsx() } },
         "/api/v1/imports/transactions": {
             "post": { "summary": "导入交易（按文件顺序追加；转拨凭证号、冲销凭证号引用台账或本文件中更早的行）。全部通过才写入",
-                      "parameters": [q("dry_run", "true：只检查，不写入")], "responses": { "200": { "description": "导入结果" }, "422": { "description": "导入结果，含 problems[]" } } } },
+                      "parameters": [q("dry_run", "true：只检查，不写入")], "requestBody": upload(), "responses": { "200": { "description": "导入结果" }, "413": { "$ref": "#/components/responses/Error" }, "422": { "description": "导入结果，含 problems[]" } } } },
         "/api/v1/ledger/head": {
             "get": { "summary": "台账链头：交易条数与链头哈希（可公开、在库外留存）", "responses": { "200": { "description": "{count, head_id, head_hash}" } } } },
         "/api/v1/ledger/verify": {

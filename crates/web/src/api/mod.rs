@@ -155,6 +155,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(ApiError::bad_request("请求内容不能包含空字符（\\u0000）"));
         }
         match Json::<T>::from_bytes(&bytes) {
+            // Every body of the API is a JSON object; serde would also read a struct from an
+            // array (`[null, null]` as positional fields), which no client means.
+            Ok(_) if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') => {
+                Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    "请求体应为 JSON 对象（{…}）",
+                ))
+            }
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!(
                 "JSON 格式错误：{}",

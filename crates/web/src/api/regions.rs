@@ -83,6 +83,7 @@ async fn list(
     let parent = query
         .parent
         .as_deref()
+        .filter(|p| !p.trim().is_empty())
         .map(|p| parse_region_param("parent", p))
         .transpose()?;
     list_with(
