@@ -1039,6 +1039,9 @@ const MEMBER_INSERT_COLUMNS: [&str; 18] = [
     "disability_suffix",
 ];
 
+/// The status history row a changed status adds to a known household: year, note, source.
+type StatusHistoryRow = (i64, &'static str, &'static str);
+
 /// Applies a chunk of households: checks against the registry, then writes the ones without
 /// problems (the run is rolled back anyway if any problem was found).
 pub(crate) async fn apply_groups<T: Tx>(
@@ -1155,8 +1158,7 @@ pub(crate) async fn apply_groups<T: Tx>(
     let mut new_households: Vec<&Group> = Vec::new();
     let mut member_inserts: Vec<(&str, &ParsedRow)> = Vec::new(); // (household_no, row)
     let mut member_updates: Vec<(i64, &ParsedRow)> = Vec::new();
-    // (id, group, the status history row a changed status adds: year, note, source)
-    let mut household_updates: Vec<(i64, &Group, Option<(i64, &str, &str)>)> = Vec::new();
+    let mut household_updates: Vec<(i64, &Group, Option<StatusHistoryRow>)> = Vec::new();
     let mut chunk_ids: HashMap<&str, &str> = HashMap::default(); // id number -> household_no within the chunk
 
     for g in groups {
