@@ -1519,6 +1519,7 @@ impl Generator<'_> {
                     voucher_no: format!("PZ{}{:07}", &value_date[..4], entry_id),
                     memo: format!("{name}{}", tx_type.name_zh()),
                     passes_on: None,
+                    receives: None,
                     reverses: None,
                     over_commitment_reason: None,
                     invested,

@@ -73,7 +73,7 @@ pub enum IdNumberError {
         "公民身份号码被显示为科学计数法（如 4.41621E+17），原号码已丢失：请把该列设为文本格式后重新录入"
     )]
     ScientificNotation,
-    #[error("公民身份号码应为18位（或旧式15位），实际为{len}位")]
+    #[error("公民身份号码应为18位（或旧式15位；残疾人证号为20位），实际为{len}位")]
     Length { len: usize },
     #[error("公民身份号码第{position}位不是数字（只有18位号码的最后一位可以是 X）")]
     NonDigit { position: usize },
@@ -85,6 +85,95 @@ pub enum IdNumberError {
     BirthDate,
     #[error("公民身份号码校验位错误：最后一位与前17位计算的结果不符，请核对号码")]
     CheckChar,
+    #[error(
+        "残疾人证号第19位是残疾类别，应为 1–7（1 视力、2 听力、3 言语、4 肢体、5 智力、6 精神、7 多重），实际为“{digit}”"
+    )]
+    DisabilityCategory { digit: char },
+    #[error("残疾人证号第20位是残疾等级，应为 1–4（一级至四级），实际为“{digit}”")]
+    DisabilityGrade { digit: char },
+}
+
+/// The two digits a 20-digit 残疾人证号 (disability certificate number of the second generation)
+/// adds to its holder's 18-digit ID number: category and grade. Disability is sensitive personal
+/// information: shown only where the household's file is shown, never in public output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Disability {
+    /// 1 视力, 2 听力, 3 言语, 4 肢体, 5 智力, 6 精神, 7 多重.
+    pub category: u8,
+    /// 1–4 (一级 the most severe).
+    pub grade: u8,
+}
+
+const DISABILITY_CATEGORIES: [&str; 7] = ["视力", "听力", "言语", "肢体", "智力", "精神", "多重"];
+const DISABILITY_GRADES: [&str; 4] = ["一级", "二级", "三级", "四级"];
+
+impl Disability {
+    /// Category and grade from their digits; the error names the one that is wrong.
+    pub fn from_digits(category: char, grade: char) -> Result<Disability, IdNumberError> {
+        let c = category.to_digit(10).filter(|d| (1..=7).contains(d));
+        let Some(c) = c else {
+            return Err(IdNumberError::DisabilityCategory { digit: category });
+        };
+        let g = grade.to_digit(10).filter(|d| (1..=4).contains(d));
+        let Some(g) = g else {
+            return Err(IdNumberError::DisabilityGrade { digit: grade });
+        };
+        Ok(Disability {
+            category: c as u8,
+            grade: g as u8,
+        })
+    }
+
+    /// The stored form: the two digits, "42".
+    pub fn suffix(&self) -> &'static str {
+        const SUFFIXES: [[&str; 4]; 7] = [
+            ["11", "12", "13", "14"],
+            ["21", "22", "23", "24"],
+            ["31", "32", "33", "34"],
+            ["41", "42", "43", "44"],
+            ["51", "52", "53", "54"],
+            ["61", "62", "63", "64"],
+            ["71", "72", "73", "74"],
+        ];
+        SUFFIXES[self.category as usize - 1][self.grade as usize - 1]
+    }
+
+    /// From the stored form; None for anything else.
+    pub fn from_suffix(s: &str) -> Option<Disability> {
+        let mut chars = s.chars();
+        let (Some(c), Some(g), None) = (chars.next(), chars.next(), chars.next()) else {
+            return None;
+        };
+        Disability::from_digits(c, g).ok()
+    }
+
+    /// "肢体残疾".
+    pub fn category_zh(&self) -> String {
+        format!("{}残疾", DISABILITY_CATEGORIES[self.category as usize - 1])
+    }
+
+    /// "二级".
+    pub fn grade_zh(&self) -> &'static str {
+        DISABILITY_GRADES[self.grade as usize - 1]
+    }
+}
+
+/// A 证件号码 cell: a 公民身份号码 (18 or old 15 digits) or a 20-digit 残疾人证号, which is a valid
+/// 18-digit ID number followed by the category (1–7) and grade (1–4) digits (DOMAIN §4). The ID
+/// number is the person's identity either way, so the same person is found under both.
+pub fn parse_id_or_certificate(s: &str) -> Result<(IdNumber, Option<Disability>), IdNumberError> {
+    let t: String = text::normalize_compact(s)
+        .chars()
+        .map(|c| if c == 'x' { 'X' } else { c })
+        .collect();
+    if t.chars().count() != 20 {
+        return IdNumber::parse(s).map(|n| (n, None));
+    }
+    let chars: Vec<char> = t.chars().collect();
+    let id: String = chars[..18].iter().collect();
+    let n = IdNumber::parse(&id)?;
+    let d = Disability::from_digits(chars[18], chars[19])?;
+    Ok((n, Some(d)))
 }
 
 /// A valid 公民身份号码, always held in its 18-character form so that the same person is
@@ -369,6 +458,78 @@ mod tests {
     /// Builds a valid 18-digit number from its first 17 digits.
     fn valid(first17: &str) -> String {
         format!("{first17}{}", check_char(first17).unwrap())
+    }
+
+    #[test]
+    fn a_disability_certificate_is_an_id_number_plus_category_and_grade() {
+        let id = "441621198001010010";
+        let (n, d) = parse_id_or_certificate(&format!("{id}42")).unwrap();
+        assert_eq!(n.as_str(), id);
+        let d = d.unwrap();
+        assert_eq!((d.category, d.grade), (4, 2));
+        assert_eq!(d.category_zh(), "肢体残疾");
+        assert_eq!(d.grade_zh(), "二级");
+        assert_eq!(d.suffix(), "42");
+        assert_eq!(Disability::from_suffix("42"), Some(d));
+        // Boundaries of the category digit (grade 1).
+        for (cat, ok) in [
+            ('0', false),
+            ('1', true),
+            ('7', true),
+            ('8', false),
+            ('9', false),
+        ] {
+            let r = parse_id_or_certificate(&format!("{id}{cat}1"));
+            assert_eq!(r.is_ok(), ok, "category {cat}");
+            if !ok {
+                let e = r.unwrap_err();
+                assert_eq!(e, IdNumberError::DisabilityCategory { digit: cat });
+                assert!(e.to_string().contains("残疾类别，应为 1–7"), "{e}");
+            }
+        }
+        // Boundaries of the grade digit (category 1).
+        for (grade, ok) in [('0', false), ('1', true), ('4', true), ('5', false)] {
+            let r = parse_id_or_certificate(&format!("{id}1{grade}"));
+            assert_eq!(r.is_ok(), ok, "grade {grade}");
+            if !ok {
+                let e = r.unwrap_err();
+                assert_eq!(e, IdNumberError::DisabilityGrade { digit: grade });
+                assert!(e.to_string().contains("残疾等级，应为 1–4"), "{e}");
+            }
+        }
+        assert_eq!(
+            Disability::from_digits('1', '1').unwrap().category_zh(),
+            "视力残疾"
+        );
+        assert_eq!(
+            Disability::from_digits('7', '4').unwrap().category_zh(),
+            "多重残疾"
+        );
+        // The ID part is checked like any ID number: a wrong check digit is refused as such.
+        assert_eq!(
+            parse_id_or_certificate("44162119800101001142").unwrap_err(),
+            IdNumberError::CheckChar
+        );
+        // An X check character, lower case and grouped digits are accepted as for ID numbers.
+        let x = "11010519491231002X";
+        let (n, d) = parse_id_or_certificate("110105 19491231 002x 71").unwrap();
+        assert_eq!((n.as_str(), d.map(|d| d.suffix())), (x, Some("71")));
+        // A letter in the suffix is a category or grade error, not a silent acceptance.
+        assert!(matches!(
+            parse_id_or_certificate(&format!("{id}A1")),
+            Err(IdNumberError::DisabilityCategory { .. })
+        ));
+        // 18 and 15 digits are still plain ID numbers; 19 and 21 are wrong lengths.
+        assert_eq!(parse_id_or_certificate(id).unwrap().1, None);
+        for len in [19, 21] {
+            let s = format!("{id}{}", "1".repeat(len - 18));
+            let e = parse_id_or_certificate(&s).unwrap_err();
+            assert_eq!(e, IdNumberError::Length { len });
+            assert!(e.to_string().contains("残疾人证号为20位"), "{e}");
+        }
+        // Messages never carry the number.
+        let e = parse_id_or_certificate(&format!("{id}91")).unwrap_err();
+        assert!(!e.to_string().contains(id));
     }
 
     #[test]
@@ -702,7 +863,7 @@ mod tests {
     fn error_messages_are_chinese_and_specific() {
         assert_eq!(
             IdNumberError::Length { len: 17 }.to_string(),
-            "公民身份号码应为18位（或旧式15位），实际为17位"
+            "公民身份号码应为18位（或旧式15位；残疾人证号为20位），实际为17位"
         );
         assert!(
             IdNumberError::Province { prefix: 9 }

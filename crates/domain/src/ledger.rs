@@ -3,7 +3,8 @@
 //! Definitions used everywhere (API, reports, `bangfu ledger verify`):
 //! - A project's **committed** amount is the sum of its commitments; **disbursed** is the sum of
 //!   its disbursements that do not pass on another entry (the first hop of a chain);
-//!   **incoming** is the sum of its incoming funds; **received** = disbursed + incoming;
+//!   **incoming** is the sum of its incoming funds that do not receive a disbursement already
+//!   on the ledger (see below); **received** = disbursed + incoming;
 //!   **expended** is the sum of its expenditures. Reversals carry the negated amount, so every
 //!   sum is net of corrections.
 //! - **Invested** (投入) is a disbursement from the Shenzhen side to the recipient side. A
@@ -12,6 +13,13 @@
 //!   counted at the hop that crosses to the recipient side, and never again further down.
 //!   The sides are those of the organisations when the entry was recorded (kept in the entry),
 //!   so a later change to an organisation does not rewrite history.
+//! - A transfer from the Shenzhen side to a county is one movement seen from both sides
+//!   (DOMAIN §8): when the Shenzhen side already recorded the disbursement, the county's
+//!   资金到账 for it names that entry (`receives`) and is not counted again. It must mirror the
+//!   disbursement exactly (same project, provider, receiver, fund source and amount, dated on
+//!   or after it): a receipt that differed would either hide a shortfall behind the
+//!   disbursed figure or claim money that was never sent; a wrong disbursement is corrected
+//!   by reversing it. One live receipt per disbursement.
 //! - Invariants: amounts are positive; the value date is not before the project's 立项 date;
 //!   provider, receiver and project exist; a disbursement does not take a project above its
 //!   commitments unless flagged as an over-commitment with a reason; an expenditure does not
@@ -109,6 +117,8 @@ pub struct Entry {
     pub reverses: Option<i64>,
     pub over_commitment_reason: Option<String>,
     pub invested: bool,
+    /// The Shenzhen side's disbursement this 资金到账 receives (not counted again).
+    pub receives: Option<i64>,
     pub recorded_at: String,
     pub recorded_by: String,
     pub prev_hash: String,
@@ -190,6 +200,11 @@ impl Entry {
         put_str(&mut s, "recorded_at", &self.recorded_at);
         put_str(&mut s, "recorded_by", &self.recorded_by);
         put_str(&mut s, "prev_hash", &self.prev_hash);
+        // Added after entries were hashed: written only when set, so every entry recorded
+        // before the column existed keeps its hash.
+        if let Some(r) = self.receives {
+            put_str(&mut s, "receives", &r.to_string());
+        }
         s
     }
 
@@ -209,6 +224,12 @@ impl Entry {
     pub fn fen(&self) -> Fen {
         Fen(self.amount)
     }
+
+    /// Does this entry repeat money already counted upstream (a pass-on, or a receipt of a
+    /// recorded disbursement)? Such entries are left out of the project's figures.
+    pub fn repeats_upstream(&self) -> bool {
+        self.passes_on.is_some() || self.receives.is_some()
+    }
 }
 
 /// A new entry as submitted, already parsed; the rules of [`Ledger::check`] still apply.
@@ -225,6 +246,8 @@ pub struct Draft {
     pub memo: String,
     pub passes_on: Option<i64>,
     pub over_commitment_reason: Option<String>,
+    /// For a 资金到账: the Shenzhen side's disbursement it receives.
+    pub receives: Option<i64>,
 }
 
 /// A correction: undoes entry `reverses` whole.
@@ -251,6 +274,8 @@ pub struct EntryFacts {
     /// Net amount of the entries that pass this one on.
     pub passed_on: Fen,
     pub reversed_by: Option<i64>,
+    /// The live (not reversed) receipt that names this entry in `receives`.
+    pub received_by: Option<i64>,
 }
 
 /// The state the rules read. Filled partially by the store (one project, a few entries) or
@@ -370,6 +395,14 @@ impl Ledger {
                                 "passes_on",
                                 format!("交易 {src_id} 已冲销或本身是冲销，不能转拨"),
                             );
+                        } else if let Some(disbursement) = s.receives {
+                            // The money is the disbursement's: passing on both would pass it twice.
+                            push(
+                                "passes_on",
+                                format!(
+                                    "交易 {src_id} 是拨付交易 {disbursement} 的到账记录，请转拨交易 {disbursement}"
+                                ),
+                            );
                         } else {
                             if s.receiver_id != d.provider_id {
                                 push(
@@ -456,7 +489,106 @@ impl Ledger {
                 }
             }
         }
+        if let Some(src_id) = d.receives {
+            self.check_receives(d, src_id, &mut p);
+        }
         p
+    }
+
+    /// The rules of a receipt naming the Shenzhen side's disbursement (module documentation).
+    fn check_receives(&self, d: &Draft, src_id: i64, p: &mut Vec<FieldError>) {
+        let mut push = |f: &str, m: String| p.push(FieldError::new(f, m));
+        if d.tx_type != TxType::IncomingFunds {
+            push(
+                "receives",
+                "只有资金到账可以引用深圳方已登记的拨付（receives）".into(),
+            );
+            return;
+        }
+        let Some(src) = self.entries.get(&src_id) else {
+            push("receives", format!("所引用的拨付交易 {src_id} 不存在"));
+            return;
+        };
+        let s = &src.entry;
+        if s.kind() != Some(TxType::Disbursement) || !s.provider_shenzhen || s.receiver_shenzhen {
+            push(
+                "receives",
+                format!("交易 {src_id} 不是深圳方拨付给受援方的资金，资金到账只能引用这样的拨付"),
+            );
+            return;
+        }
+        if s.reverses.is_some() || src.reversed_by.is_some() {
+            push(
+                "receives",
+                format!("交易 {src_id} 已冲销或本身是冲销，不能作为到账的来源"),
+            );
+            return;
+        }
+        if let Some(other) = src.received_by {
+            push(
+                "receives",
+                format!(
+                    "拨付交易 {src_id} 已由资金到账交易 {other} 引用，同一笔拨付只能登记一次到账"
+                ),
+            );
+        }
+        if s.project_id != d.project_id {
+            push(
+                "project_id",
+                format!(
+                    "资金到账应与所引用的拨付属于同一项目：交易 {src_id} 属于项目 {}",
+                    s.project_id
+                ),
+            );
+        }
+        if s.provider_id != d.provider_id {
+            push(
+                "provider_id",
+                format!(
+                    "付款方应与所引用的拨付交易 {src_id} 相同（机构 {}）",
+                    s.provider_id
+                ),
+            );
+        }
+        if s.receiver_id != d.receiver_id {
+            push(
+                "receiver_id",
+                format!(
+                    "收款方应与所引用的拨付交易 {src_id} 相同（机构 {}）",
+                    s.receiver_id
+                ),
+            );
+        }
+        if s.fund_source != d.fund_source.as_str() {
+            push(
+                "fund_source",
+                format!(
+                    "资金来源应与所引用的拨付交易 {src_id} 相同（“{}”）",
+                    FundSource::parse(&s.fund_source)
+                        .map(|f| f.name_zh())
+                        .unwrap_or(s.fund_source.as_str())
+                ),
+            );
+        }
+        if d.amount.0 > 0 && d.amount != s.fen() {
+            push(
+                "amount",
+                format!(
+                    "到账金额 {} 应等于所引用的拨付交易 {src_id} 的金额 {}（同一笔资金；拨付有误请先冲销拨付）",
+                    yuan(d.amount),
+                    yuan(s.fen())
+                ),
+            );
+        }
+        if d.value_date < s.value_date {
+            push(
+                "value_date",
+                format!(
+                    "到账日期 {} 早于所引用的拨付交易 {src_id} 的日期 {}",
+                    d.value_date, s.value_date
+                ),
+            );
+        }
     }
 
     /// Every rule a reversal must satisfy.
@@ -479,6 +611,14 @@ impl Ledger {
             p.push(FieldError::new(
                 "reverses",
                 format!("交易 {} 已被交易 {by} 冲销", e.id),
+            ));
+        } else if let Some(receipt) = orig.received_by {
+            p.push(FieldError::new(
+                "reverses",
+                format!(
+                    "交易 {} 已由资金到账交易 {receipt} 引用，请先冲销该到账交易",
+                    e.id
+                ),
             ));
         } else if orig.passed_on.0 != 0 {
             p.push(FieldError::new(
@@ -505,7 +645,7 @@ impl Ledger {
         if let (Some(pr), Some(kind)) = (self.projects.get(&e.project_id), e.kind()) {
             let before = pr.totals;
             let mut after = before;
-            add_to_totals(&mut after, kind, e.passes_on.is_some(), -e.fen());
+            add_to_totals(&mut after, kind, e.repeats_upstream(), -e.fen());
             if before.disbursed <= before.committed && after.disbursed > after.committed {
                 p.push(FieldError::new(
                     "reverses",
@@ -569,6 +709,7 @@ impl Ledger {
                 .as_deref()
                 .map(|s| s.trim().to_string()),
             invested: self.is_invested(d.tx_type, ps, rs, d.passes_on),
+            receives: d.receives,
             recorded_at: recorded_at.to_string(),
             recorded_by: recorded_by.to_string(),
             prev_hash: prev_hash.to_string(),
@@ -609,7 +750,15 @@ impl Ledger {
     /// Takes an appended entry into the state.
     pub fn apply(&mut self, e: &Entry) {
         if let (Some(pr), Some(kind)) = (self.projects.get_mut(&e.project_id), e.kind()) {
-            add_to_totals(&mut pr.totals, kind, e.passes_on.is_some(), e.fen());
+            add_to_totals(&mut pr.totals, kind, e.repeats_upstream(), e.fen());
+        }
+        if let Some(src) = e.receives.and_then(|s| self.entries.get_mut(&s)) {
+            // A reversal of the receipt frees the disbursement for a correct one.
+            src.received_by = if e.reverses.is_some() {
+                None
+            } else {
+                Some(e.id)
+            };
         }
         if let Some(src) = e.passes_on.and_then(|s| self.entries.get_mut(&s)) {
             src.passed_on = src.passed_on + e.fen();
@@ -623,6 +772,7 @@ impl Ledger {
                 entry: e.clone(),
                 passed_on: Fen::ZERO,
                 reversed_by: None,
+                received_by: None,
             },
         );
     }
@@ -674,6 +824,7 @@ impl Ledger {
                 && e.fund_source == o.fund_source
                 && e.project_id == o.project_id
                 && e.passes_on == o.passes_on
+                && e.receives == o.receives
                 && e.over_commitment_reason.is_none();
             if !same {
                 return Some(format!(
@@ -694,6 +845,7 @@ impl Ledger {
             memo: e.memo.clone(),
             passes_on: e.passes_on,
             over_commitment_reason: e.over_commitment_reason.clone(),
+            receives: e.receives,
         };
         self.check(&draft)
             .into_iter()
@@ -702,13 +854,16 @@ impl Ledger {
     }
 }
 
-/// Adds one entry to a project's figures as the rules count them (a pass-on is not disbursed again).
-pub fn add_to_totals(t: &mut Progress, kind: TxType, passes_on: bool, amount: Fen) {
+/// Adds one entry to a project's figures as the rules count them: an entry that repeats money
+/// counted upstream ([`Entry::repeats_upstream`]: a pass-on is not disbursed again, a receipt
+/// of a recorded disbursement not received again) adds nothing.
+pub fn add_to_totals(t: &mut Progress, kind: TxType, repeats_upstream: bool, amount: Fen) {
     match kind {
         TxType::Commitment => t.committed = t.committed + amount,
-        TxType::Disbursement if !passes_on => t.disbursed = t.disbursed + amount,
+        TxType::Disbursement if !repeats_upstream => t.disbursed = t.disbursed + amount,
         TxType::Disbursement => {}
-        TxType::IncomingFunds => t.incoming = t.incoming + amount,
+        TxType::IncomingFunds if !repeats_upstream => t.incoming = t.incoming + amount,
+        TxType::IncomingFunds => {}
         TxType::Expenditure => t.expended = t.expended + amount,
     }
 }
@@ -844,6 +999,7 @@ mod tests {
             memo: String::new(),
             passes_on: None,
             over_commitment_reason: None,
+            receives: None,
         }
     }
 
@@ -899,6 +1055,7 @@ mod tests {
             Box::new(|e| e.reverses = Some(1)),
             Box::new(|e| e.over_commitment_reason = Some(String::new())),
             Box::new(|e| e.invested = true),
+            Box::new(|e| e.receives = Some(1)),
             Box::new(|e| e.recorded_at = "2019-05-01T00:00:01Z".into()),
             Box::new(|e| e.recorded_by = "x".into()),
             Box::new(|e| e.prev_hash = "1".repeat(64)),
@@ -908,6 +1065,143 @@ mod tests {
             change(&mut altered);
             assert_ne!(altered.compute_hash(), e.hash, "column {i} is not covered");
         }
+    }
+
+    #[test]
+    fn entries_without_a_receipt_reference_keep_the_hash_they_were_recorded_with() {
+        // The hash of `entry()` as computed before `receives` existed (the canonical form of
+        // the 0004 schema, SHA-256 over GENESIS + "\n" + form), written down then.
+        let e = entry();
+        assert_eq!(
+            e.hash,
+            "b74b5f015ed529a741d8f4ca82d1f815b7f3bdd5762874cc4cdb6a5d7a751c43"
+        );
+        assert!(!e.canonical().contains("receives"));
+        // And a whole chain recorded without the column still verifies.
+        let entries = sample();
+        assert!(entries.iter().all(|e| e.receives.is_none()));
+        assert_eq!(replay(&entries).first_problem, None);
+    }
+
+    #[test]
+    fn a_county_receipt_of_a_recorded_disbursement_is_not_received_twice() {
+        let mut l = ledger();
+        post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
+        let d = post(&mut l, draft(TxType::Disbursement, 800, CITY, COUNTY));
+        assert_eq!(l.projects[&P].totals.received(), Fen(800));
+        let receipt = |amount| Draft {
+            receives: Some(d.id),
+            ..draft(TxType::IncomingFunds, amount, CITY, COUNTY)
+        };
+        // Not the same money: refused, with the field named.
+        let p = l.check(&receipt(799));
+        assert_eq!(fields(&p), ["amount"]);
+        assert!(
+            p[0].message.contains("应等于所引用的拨付交易"),
+            "{}",
+            p[0].message
+        );
+        assert_eq!(fields(&l.check(&receipt(801))), ["amount"]);
+        assert_eq!(
+            fields(&l.check(&Draft {
+                fund_source: FundSource::Donation,
+                ..receipt(800)
+            })),
+            ["fund_source"]
+        );
+        assert_eq!(
+            fields(&l.check(&Draft {
+                receiver_id: CONTRACTOR,
+                ..receipt(800)
+            })),
+            ["receiver_id"]
+        );
+        assert_eq!(
+            fields(&l.check(&Draft {
+                value_date: "2019-04-30".into(),
+                ..receipt(800)
+            })),
+            ["value_date"]
+        );
+        let not_a_receipt = Draft {
+            receives: Some(d.id),
+            ..draft(TxType::Disbursement, 100, CITY, COUNTY)
+        };
+        assert_eq!(fields(&l.check(&not_a_receipt)), ["receives"]);
+        assert_eq!(
+            fields(&l.check(&Draft {
+                receives: Some(99),
+                ..receipt(800)
+            })),
+            ["receives"]
+        );
+        let r = post(&mut l, receipt(800));
+        assert_eq!(r.receives, Some(d.id));
+        assert!(r.canonical().contains("receives:1:2\n"));
+        assert_eq!(
+            l.projects[&P].totals.received(),
+            Fen(800),
+            "the receipt is the disbursement seen from the county"
+        );
+        assert_eq!(l.projects[&P].totals.incoming, Fen::ZERO);
+        // Only one receipt per disbursement.
+        let p = l.check(&receipt(800));
+        assert_eq!(fields(&p), ["receives"]);
+        assert!(p[0].message.contains(&format!("已由资金到账交易 {}", r.id)));
+        // The disbursement cannot be reversed under its receipt, nor the receipt passed on.
+        let rev = |id| ReversalDraft {
+            reverses: id,
+            value_date: "2019-06-01".into(),
+            voucher_no: String::new(),
+            reason: "录错".into(),
+        };
+        assert_eq!(fields(&l.check_reversal(&rev(d.id))), ["reverses"]);
+        let p = l.check(&Draft {
+            passes_on: Some(r.id),
+            ..draft(TxType::Disbursement, 100, COUNTY, CONTRACTOR)
+        });
+        assert_eq!(fields(&p), ["passes_on"]);
+        // Reversing the receipt nets out and frees the disbursement for a correct receipt.
+        assert!(l.check_reversal(&rev(r.id)).is_empty());
+        let rr = l.entry_from_reversal(&rev(r.id), 4, "t", "admin", &r.hash);
+        assert_eq!(rr.receives, Some(d.id));
+        l.apply(&rr);
+        assert_eq!(l.projects[&P].totals.received(), Fen(800));
+        assert!(l.check(&receipt(800)).is_empty());
+        // A receipt of money from a recipient-side organisation is not a transfer of the
+        // Shenzhen side: nothing to reference.
+        let local = post(&mut l, draft(TxType::Disbursement, 10, COUNTY, CONTRACTOR));
+        let p = l.check(&Draft {
+            receives: Some(local.id),
+            ..draft(TxType::IncomingFunds, 10, COUNTY, CONTRACTOR)
+        });
+        assert_eq!(fields(&p), ["receives"]);
+    }
+
+    #[test]
+    fn verify_replays_receipts_and_catches_a_second_one() {
+        let mut l = ledger();
+        post(&mut l, draft(TxType::Commitment, 1_000, CITY, COUNTY));
+        let d = post(&mut l, draft(TxType::Disbursement, 800, CITY, COUNTY));
+        post(
+            &mut l,
+            Draft {
+                receives: Some(d.id),
+                ..draft(TxType::IncomingFunds, 800, CITY, COUNTY)
+            },
+        );
+        let mut entries: Vec<Entry> = l.entries.values().map(|f| f.entry.clone()).collect();
+        entries.sort_by_key(|e| e.id);
+        assert_eq!(replay(&entries).first_problem, None);
+        // A second receipt of the same disbursement, forged and chained: verify names it.
+        let mut forged = entries[2].clone();
+        forged.id = 4;
+        forged.prev_hash = entries[2].hash.clone();
+        forged.hash = forged.compute_hash();
+        entries.push(forged);
+        let v = replay(&entries);
+        assert_eq!(v.first_problem.as_ref().map(|p| p.0), Some(4));
+        assert!(v.first_problem.unwrap().1.contains("只能登记一次到账"));
     }
 
     #[test]

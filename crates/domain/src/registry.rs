@@ -4,7 +4,9 @@
 //! and in the store, which sees the whole registry.
 
 use crate::codes::{CodeLookupError, CodeTable, CodeTables};
-use crate::id_number::{IdNumber, looks_like_masked, mask_id, mask_phone};
+use crate::id_number::{
+    Disability, IdNumber, looks_like_masked, mask_id, mask_phone, parse_id_or_certificate,
+};
 use crate::money::Fen;
 use crate::region::{RegionCode, RegionLevel};
 use crate::text;
@@ -259,6 +261,9 @@ pub struct MemberFields {
     pub name: String,
     pub sex: String,
     pub id: IdCell,
+    /// Category and grade when the 证件号码 was a 20-digit 残疾人证号 (None when masked or a
+    /// plain ID number).
+    pub disability: Option<Disability>,
     pub relation: String,
     pub ethnicity: String,
     pub education: String,
@@ -580,6 +585,7 @@ pub fn check_member_row(
     let name = c.required("姓名");
     let sex = c.code("性别", &t.sex, None);
     let id_raw = map.get(row, "证件号码");
+    let mut disability = None;
     let id = if looks_like_masked(id_raw) {
         if member_no.is_none() {
             c.fail(
@@ -589,12 +595,13 @@ pub fn check_member_row(
         }
         Some(IdCell::Masked)
     } else {
-        match IdNumber::parse(id_raw) {
+        match parse_id_or_certificate(id_raw) {
             Err(e) => {
                 c.fail("证件号码", e.to_string());
                 None
             }
-            Ok(n) => {
+            Ok((n, d)) => {
+                disability = d;
                 let (y, m, d) = n.birth_date();
                 if (y, m, d) > ctx.today.ymd() {
                     c.fail("证件号码", "证件号码中的出生日期晚于今天");
@@ -689,6 +696,7 @@ pub fn check_member_row(
             name: name.expect(some),
             sex: sex.expect(some),
             id: id.expect(some),
+            disability,
             relation: relation.expect(some),
             ethnicity: ethnicity.expect(some),
             education: education.expect(some),
@@ -1169,6 +1177,46 @@ mod tests {
         assert_eq!(e[0].column, "脱贫年度");
         let e = check_member_row(&map, &row(&[("脱贫年度", "2013")]), &ctx(&tables)).unwrap_err();
         assert_eq!(e[0].column, "脱贫年度");
+    }
+
+    #[test]
+    fn a_disability_certificate_number_is_accepted_instead_of_an_id_number() {
+        let tables = CodeTables::builtin();
+        let map = ColumnMap::members(&headers());
+        let r = check_member_row(
+            &map,
+            &row(&[("证件号码", "44162119800101001063")]),
+            &ctx(&tables),
+        )
+        .unwrap();
+        assert_eq!(
+            r.member.id_number().unwrap().as_str(),
+            "441621198001010010",
+            "the ID part is the person's identity"
+        );
+        let d = r.member.disability.unwrap();
+        assert_eq!((d.category, d.grade), (6, 3));
+        // Bad category or grade: refused on the 证件号码 column, in Chinese, without the number.
+        for (cell, fragment) in [
+            ("44162119800101001083", "残疾类别"),
+            ("44162119800101001005", "残疾类别"),
+            ("44162119800101001015", "残疾等级"),
+            ("44162119800101001010", "残疾等级"),
+            ("44162119800101001142", "校验位"),
+        ] {
+            let e = check_member_row(&map, &row(&[("证件号码", cell)]), &ctx(&tables)).unwrap_err();
+            assert_eq!(e[0].column, "证件号码", "{cell}");
+            assert!(e[0].message.contains(fragment), "{cell}: {}", e[0].message);
+            assert!(!e[0].message.contains("441621198001010010"));
+        }
+        // The sex still comes from the ID part.
+        let e = check_member_row(
+            &map,
+            &row(&[("证件号码", "44162119800101001063"), ("性别", "女")]),
+            &ctx(&tables),
+        )
+        .unwrap_err();
+        assert_eq!(e[0].column, "性别");
     }
 
     #[test]

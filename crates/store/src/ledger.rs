@@ -55,6 +55,10 @@ pub struct Transaction {
     pub over_commitment_reason: Option<String>,
     /// Counted as invested (投入): Shenzhen side → recipient side, once per chain.
     pub invested: bool,
+    /// For a 资金到账: the Shenzhen side's disbursement it receives (not counted again).
+    pub receives: Option<i64>,
+    /// For a disbursement: the live 资金到账 that receives it.
+    pub received_by: Option<i64>,
     pub recorded_at: String,
     pub recorded_by: String,
     pub prev_hash: String,
@@ -82,6 +86,8 @@ pub struct TransactionInput {
     /// A disbursement above the project's commitments, deliberately; needs a reason.
     pub over_commitment: Option<bool>,
     pub over_commitment_reason: Option<String>,
+    /// For a 资金到账: the Shenzhen side's disbursement (already on the ledger) it receives.
+    pub receives: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,6 +107,16 @@ pub struct TransactionFilter {
     pub tx_type: Option<TxType>,
     pub year: Option<i64>,
     pub invested: Option<bool>,
+}
+
+/// Earlier postings of the same import that a posting names; their ids exist only once they
+/// are appended.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Links {
+    /// The posting an entry passes on, or a reversal reverses.
+    pub upstream: Option<usize>,
+    /// The disbursement a 资金到账 receives.
+    pub receives: Option<usize>,
 }
 
 /// One thing to append.
@@ -194,6 +210,7 @@ impl TransactionInput {
             memo,
             passes_on: self.passes_on,
             over_commitment_reason,
+            receives: self.receives,
         })
     }
 }
@@ -237,9 +254,9 @@ impl ReversalInput {
 
 const ENTRY_COLUMNS: &str = "id, tx_type, amount, value_date, provider_id, receiver_id, provider_shenzhen, receiver_shenzhen,
     fund_source, project_id, voucher_no, memo, passes_on, reverses, over_commitment_reason, invested, recorded_at, recorded_by,
-    prev_hash, hash";
+    prev_hash, hash, receives";
 
-const ENTRY_TYPES: [Ty; 20] = [
+const ENTRY_TYPES: [Ty; 21] = [
     Ty::I64,
     Ty::Str,
     Ty::I64,
@@ -260,6 +277,7 @@ const ENTRY_TYPES: [Ty; 20] = [
     Ty::Str,
     Ty::Str,
     Ty::Str,
+    Ty::I64,
 ];
 
 fn entry_from_vals(v: &[Val]) -> Entry {
@@ -284,6 +302,7 @@ fn entry_from_vals(v: &[Val]) -> Entry {
         recorded_by: v[17].string(),
         prev_hash: v[18].string(),
         hash: v[19].string(),
+        receives: v[20].i64(),
     }
 }
 
@@ -309,27 +328,29 @@ fn entry_vals(e: &Entry) -> Vec<Val> {
         e.recorded_by.clone().into(),
         e.prev_hash.clone().into(),
         e.hash.clone().into(),
+        e.receives.into(),
     ]
 }
 
 /// The one definition of the ledger sums a project's money is made of: the rules' `Progress`
 /// (appends), [`ProjectMoney`] (the project API, pages and exports) and the progress report all
 /// read these rows and fold them with [`MoneySums::add`]. Per project, entry type, whether the
-/// entry passes money on and whether it counts as invested; `condition` selects entries of
+/// entry repeats money counted upstream (`Entry::repeats_upstream`: it passes money on, or
+/// receives a recorded disbursement) and whether it counts as invested; `condition` selects entries of
 /// `ledger_entries e` (a project, a page of projects, a range of value dates).
 pub(crate) fn money_sums_sql(condition: &str) -> String {
     format!(
-        "SELECT e.project_id, e.tx_type, CAST(CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END AS BIGINT),
+        "SELECT e.project_id, e.tx_type, CAST(CASE WHEN e.passes_on IS NULL AND e.receives IS NULL THEN 0 ELSE 1 END AS BIGINT),
          CAST(CASE WHEN e.invested THEN 1 ELSE 0 END AS BIGINT), CAST(SUM(e.amount) AS BIGINT)
          FROM ledger_entries e WHERE {condition}
-         GROUP BY e.project_id, e.tx_type, CASE WHEN e.passes_on IS NULL THEN 0 ELSE 1 END, CASE WHEN e.invested THEN 1 ELSE 0 END"
+         GROUP BY e.project_id, e.tx_type, CASE WHEN e.passes_on IS NULL AND e.receives IS NULL THEN 0 ELSE 1 END, CASE WHEN e.invested THEN 1 ELSE 0 END"
     )
 }
 
 /// The column types of [`money_sums_sql`] for `Tx::rows`.
 const MONEY_SUMS_TYPES: [Ty; 5] = [Ty::I64, Ty::Str, Ty::I64, Ty::I64, Ty::I64];
 
-/// A row of [`money_sums_sql`]: project, type, passes on (0/1), invested (0/1), sum in fen.
+/// A row of [`money_sums_sql`]: project, type, repeats upstream (0/1), invested (0/1), sum in fen.
 pub(crate) type MoneySumsRow = (i64, String, i64, i64, i64);
 
 /// One project's figures folded from rows of [`money_sums_sql`].
@@ -340,9 +361,9 @@ pub(crate) struct MoneySums {
 }
 
 impl MoneySums {
-    pub(crate) fn add(&mut self, kind: &str, passes_on: i64, invested: i64, sum: i64) {
+    pub(crate) fn add(&mut self, kind: &str, repeats_upstream: i64, invested: i64, sum: i64) {
         if let Some(k) = TxType::parse(kind) {
-            domain::ledger::add_to_totals(&mut self.totals, k, passes_on == 1, Fen(sum));
+            domain::ledger::add_to_totals(&mut self.totals, k, repeats_upstream == 1, Fen(sum));
         }
         if invested == 1 {
             self.invested = self.invested + Fen(sum);
@@ -358,10 +379,10 @@ impl MoneySums {
         rows: impl IntoIterator<Item = MoneySumsRow>,
     ) -> HashMap<i64, MoneySums> {
         let mut out: HashMap<i64, MoneySums> = HashMap::new();
-        for (project, kind, passes_on, invested, sum) in rows {
+        for (project, kind, repeats_upstream, invested, sum) in rows {
             out.entry(project)
                 .or_default()
-                .add(&kind, passes_on, invested, sum);
+                .add(&kind, repeats_upstream, invested, sum);
         }
         out
     }
@@ -480,6 +501,14 @@ async fn ensure_chain<T: Tx>(
                 &[Ty::I64],
             )
             .await?;
+        let received = tx
+            .rows(
+                "SELECT r.id FROM ledger_entries r WHERE r.receives = $1 AND r.reverses IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM ledger_entries c WHERE c.reverses = r.id)",
+                &[i.into()],
+                &[Ty::I64],
+            )
+            .await?;
         id = entry.passes_on;
         ledger.entries.insert(
             i,
@@ -487,6 +516,7 @@ async fn ensure_chain<T: Tx>(
                 entry,
                 passed_on: Fen(passed.first().and_then(|r| r[0].i64()).unwrap_or(0)),
                 reversed_by: reversed.first().and_then(|r| r[0].i64()),
+                received_by: received.first().and_then(|r| r[0].i64()),
             },
         );
     }
@@ -497,12 +527,13 @@ async fn ensure_chain<T: Tx>(
 /// skipped; the caller decides whether to commit what was accepted (single postings and
 /// all-or-nothing imports roll back on any refusal).
 ///
-/// `links[i] = Some(j)` makes posting i pass on (or reverse) whatever posting j became: an
-/// import names earlier rows of its own file, whose ids exist only once they are appended.
+/// `links[i].upstream = Some(j)` makes posting i pass on (or reverse) whatever posting j
+/// became, `links[i].receives = Some(j)` makes it receive it: an import names earlier rows of
+/// its own file, whose ids exist only once they are appended.
 pub(crate) async fn append_all<T: Tx>(
     tx: &mut T,
     postings: &[Posting],
-    links: &[Option<usize>],
+    links: &[Links],
     scope_sql: &str,
     own_org: Option<i64>,
     recorded_by: &str,
@@ -514,44 +545,46 @@ pub(crate) async fn append_all<T: Tx>(
     let mut out: Vec<Result<Entry, Vec<FieldError>>> = Vec::with_capacity(postings.len());
     let insert_sql = format!(
         "INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({})",
-        crate::sqlrt::placeholders(1, 20)
+        crate::sqlrt::placeholders(1, 21)
     );
     for (i, posting) in postings.iter().enumerate() {
-        let linked;
-        let posting = match links.get(i).copied().flatten() {
-            None => posting,
-            Some(j) => {
-                let field = if matches!(posting, Posting::Entry(_)) {
-                    "passes_on"
-                } else {
-                    "reverses"
-                };
-                let Some(Ok(target)) = out.get(j) else {
-                    out.push(Err(vec![FieldError::new(
-                        field,
-                        format!("所引用的第 {} 笔交易未通过检查", j + 1),
-                    )]));
-                    continue;
-                };
-                linked = match posting {
-                    Posting::Entry(d) => Posting::Entry(Draft {
-                        passes_on: Some(target.id),
-                        ..d.clone()
-                    }),
-                    Posting::Reversal(r) => Posting::Reversal(ReversalDraft {
-                        reverses: target.id,
-                        ..r.clone()
-                    }),
-                };
-                &linked
-            }
+        let mut linked = posting.clone();
+        let link = links.get(i).copied().unwrap_or_default();
+        let upstream_field = if matches!(posting, Posting::Entry(_)) {
+            "passes_on"
+        } else {
+            "reverses"
         };
+        let mut unresolved = None;
+        for (j, field) in [(link.upstream, upstream_field), (link.receives, "receives")]
+            .into_iter()
+            .filter_map(|(j, f)| j.map(|j| (j, f)))
+        {
+            let Some(Ok(target)) = out.get(j) else {
+                unresolved = Some(FieldError::new(
+                    field,
+                    format!("所引用的第 {} 笔交易未通过检查", j + 1),
+                ));
+                break;
+            };
+            match (&mut linked, field) {
+                (Posting::Entry(d), "receives") => d.receives = Some(target.id),
+                (Posting::Entry(d), _) => d.passes_on = Some(target.id),
+                (Posting::Reversal(r), _) => r.reverses = target.id,
+            }
+        }
+        if let Some(problem) = unresolved {
+            out.push(Err(vec![problem]));
+            continue;
+        }
+        let posting = &linked;
         let result = match posting {
             Posting::Entry(d) => {
                 ensure_org(tx, &mut ledger, d.provider_id).await?;
                 ensure_org(tx, &mut ledger, d.receiver_id).await?;
                 ensure_project(tx, &mut ledger, d.project_id, scope_sql).await?;
                 ensure_chain(tx, &mut ledger, d.passes_on).await?;
+                ensure_chain(tx, &mut ledger, d.receives).await?;
                 let mut problems = ledger.check(d);
                 if let Some(own) = own_org
                     && d.provider_id != own
@@ -570,6 +603,12 @@ pub(crate) async fn append_all<T: Tx>(
             }
             Posting::Reversal(r) => {
                 ensure_chain(tx, &mut ledger, Some(r.reverses)).await?;
+                // A reversed receipt frees its disbursement: that entry's state must be known.
+                let receives = ledger
+                    .entries
+                    .get(&r.reverses)
+                    .and_then(|f| f.entry.receives);
+                ensure_chain(tx, &mut ledger, receives).await?;
                 if let Some(orig) = ledger.entries.get(&r.reverses).map(|f| f.entry.project_id) {
                     ensure_project(tx, &mut ledger, orig, scope_sql).await?;
                     if !ledger.projects.contains_key(&orig) {
@@ -621,6 +660,8 @@ struct TransactionRow {
     recorded_by: String,
     prev_hash: String,
     hash: String,
+    receives: Option<i64>,
+    received_by: Option<i64>,
     provider_name: String,
     receiver_name: String,
     project_name: String,
@@ -629,7 +670,9 @@ struct TransactionRow {
 
 const TRANSACTION_SELECT: &str = "SELECT e.id, e.tx_type, e.amount, e.value_date, e.provider_id, e.receiver_id, e.provider_shenzhen,
     e.receiver_shenzhen, e.fund_source, e.project_id, e.voucher_no, e.memo, e.passes_on, e.reverses, e.over_commitment_reason,
-    e.invested, e.recorded_at, e.recorded_by, e.prev_hash, e.hash, po.name AS provider_name, ro.name AS receiver_name,
+    e.invested, e.recorded_at, e.recorded_by, e.prev_hash, e.hash, e.receives,
+    (SELECT r.id FROM ledger_entries r WHERE r.receives = e.id AND r.reverses IS NULL
+     AND NOT EXISTS (SELECT 1 FROM ledger_entries c WHERE c.reverses = r.id)) AS received_by, po.name AS provider_name, ro.name AS receiver_name,
     p.name AS project_name, (SELECT r.id FROM ledger_entries r WHERE r.reverses = e.id) AS reversed_by
     FROM ledger_entries e JOIN organisations po ON po.id = e.provider_id JOIN organisations ro ON ro.id = e.receiver_id
     JOIN projects p ON p.id = e.project_id";
@@ -663,6 +706,8 @@ impl TransactionRow {
             reversed_by: self.reversed_by,
             over_commitment_reason: self.over_commitment_reason,
             invested: self.invested,
+            receives: self.receives,
+            received_by: self.received_by,
             recorded_at: self.recorded_at,
             recorded_by: self.recorded_by,
             prev_hash: self.prev_hash,
@@ -720,7 +765,7 @@ impl Db {
         &self,
         caller: &Caller,
         postings: &[Posting],
-        links: &[Option<usize>],
+        links: &[Links],
         commit: bool,
         batch_detail: Option<String>,
     ) -> StoreResult<Vec<Result<i64, Vec<FieldError>>>> {
@@ -958,6 +1003,7 @@ struct EntryRow {
     recorded_by: String,
     prev_hash: String,
     hash: String,
+    receives: Option<i64>,
 }
 
 impl EntryRow {
@@ -983,11 +1029,14 @@ impl EntryRow {
             recorded_by: self.recorded_by,
             prev_hash: self.prev_hash,
             hash: self.hash,
+            receives: self.receives,
         }
     }
 }
 
 /// What an organisation paid and received, per transaction type (fen, net of reversals).
+/// A 资金到账 that receives a recorded disbursement is that disbursement seen from the county,
+/// already in the disbursement row: it is left out here so the flow is not shown twice.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganisationFlow {
     pub tx_type: TxType,
@@ -1008,7 +1057,7 @@ impl Db {
         let rows: Vec<(String, i64, i64)> = on_db!(self, p => sqlx::query_as(
             "SELECT tx_type, CAST(SUM(CASE WHEN provider_id = $1 THEN amount ELSE 0 END) AS BIGINT),
              CAST(SUM(CASE WHEN receiver_id = $1 THEN amount ELSE 0 END) AS BIGINT)
-             FROM ledger_entries WHERE provider_id = $1 OR receiver_id = $1 GROUP BY tx_type")
+             FROM ledger_entries WHERE (provider_id = $1 OR receiver_id = $1) AND receives IS NULL GROUP BY tx_type")
             .bind(organisation_id).fetch_all(p).await)?;
         let invested: i64 = on_db!(self, p => sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE provider_id = $1 AND invested = $2")

@@ -6,10 +6,11 @@
 //! Projects: one row per project; a 项目编号 already in the database updates that project's
 //! fields, locations and organisations. Transactions: one row per entry, appended in file
 //! order under one lock; 转拨凭证号 / 冲销凭证号 name the entry passed on / reversed by its
-//! voucher number, in the ledger or in an earlier row. A row identical to an entry already in
+//! voucher number, in the ledger or in an earlier row, and 到账对应拨付凭证号 (optional) names
+//! the Shenzhen side's disbursement a county's 资金到账 receives (not counted again). A row identical to an entry already in
 //! the ledger is refused, so importing the same file twice cannot double the money.
 
-use crate::ledger::{MoneySums, Posting, TransactionInput};
+use crate::ledger::{Links, MoneySums, Posting, TransactionInput};
 use crate::projects::{
     LocationInput, PROJECT_COLUMNS as PROJECT_SELECT, ProjectInput, ProjectOrganisationInput,
     ProjectRow, parse_status, parse_theme, project_scope, project_scope_clause,
@@ -159,7 +160,7 @@ const PROJECT_INFO_COLUMNS: [&str; 8] = [
     "支出进度",
 ];
 
-pub const TRANSACTION_COLUMNS: [&str; 12] = [
+pub const TRANSACTION_COLUMNS: [&str; 13] = [
     "交易类型",
     "金额（元）",
     "记账日期",
@@ -172,6 +173,7 @@ pub const TRANSACTION_COLUMNS: [&str; 12] = [
     "转拨凭证号",
     "超承诺理由",
     "冲销凭证号",
+    "到账对应拨付凭证号",
 ];
 const TRANSACTION_REQUIRED: [&str; 7] = [
     "交易类型",
@@ -182,11 +184,12 @@ const TRANSACTION_REQUIRED: [&str; 7] = [
     "资金来源",
     "项目编号",
 ];
-const TRANSACTION_INFO_COLUMNS: [&str; 8] = [
+const TRANSACTION_INFO_COLUMNS: [&str; 9] = [
     "交易编号",
     "计入投入",
     "转拨交易编号",
     "冲销交易编号",
+    "到账对应拨付交易编号",
     "记录时间",
     "记录人",
     "上一条哈希",
@@ -272,6 +275,7 @@ fn transaction_column(field: &str) -> &'static str {
         "passes_on" => "转拨凭证号",
         "over_commitment" | "over_commitment_reason" => "超承诺理由",
         "reverses" => "冲销凭证号",
+        "receives" => "到账对应拨付凭证号",
         _ => "",
     }
 }
@@ -573,7 +577,7 @@ impl Db {
         let mut project_ids: HashMap<String, Option<i64>> = HashMap::new();
         // Postings in file order, with the row they came from and the cells for messages.
         let mut postings: Vec<Posting> = Vec::new();
-        let mut links: Vec<Option<usize>> = Vec::new();
+        let mut links: Vec<Links> = Vec::new();
         let mut lines: Vec<(u64, Vec<String>)> = Vec::new();
         // Voucher → postings of this file that can be passed on / reversed.
         let mut file_vouchers: HashMap<String, Vec<usize>> = HashMap::new();
@@ -612,7 +616,10 @@ impl Db {
                         voucher_no: voucher.clone(),
                         reason: memo,
                     }),
-                    link,
+                    Links {
+                        upstream: link,
+                        receives: None,
+                    },
                 )
             } else {
                 let amount = match Fen::parse_yuan(&c("金额（元）")) {
@@ -674,6 +681,28 @@ impl Db {
                         }
                     }
                 };
+                let receipt_of = domain::text::normalize(&c("到账对应拨付凭证号"));
+                let (receives, receives_link) = if receipt_of.is_empty() {
+                    (None, None)
+                } else {
+                    let kinds = [TxType::Disbursement];
+                    match self
+                        .resolve_voucher(
+                            caller,
+                            &receipt_of,
+                            Some(&kinds),
+                            &file_vouchers,
+                            &postings,
+                        )
+                        .await?
+                    {
+                        Ok((id, link)) => (Some(id), link),
+                        Err(e) => {
+                            out.problem(line, "到账对应拨付凭证号", &receipt_of, e);
+                            (None, None)
+                        }
+                    }
+                };
                 let reason = domain::text::normalize(&c("超承诺理由"));
                 let input = TransactionInput {
                     tx_type: c("交易类型"),
@@ -688,6 +717,7 @@ impl Db {
                     passes_on,
                     over_commitment: None,
                     over_commitment_reason: (!reason.is_empty()).then_some(reason),
+                    receives,
                 };
                 match input.to_draft() {
                     Ok(d) => {
@@ -701,7 +731,13 @@ impl Db {
                                 format!("与台账中的交易 {dup} 完全相同，不会重复记账"),
                             );
                         }
-                        (Posting::Entry(d), link)
+                        (
+                            Posting::Entry(d),
+                            Links {
+                                upstream: link,
+                                receives: receives_link,
+                            },
+                        )
                     }
                     Err(details) => {
                         if out.problem_count == before {
@@ -1014,7 +1050,7 @@ impl Db {
         };
         let mut referenced: Vec<i64> = page
             .iter()
-            .flat_map(|t| [t.passes_on, t.reverses])
+            .flat_map(|t| [t.passes_on, t.reverses, t.receives])
             .flatten()
             .collect();
         referenced.sort_unstable();
@@ -1065,6 +1101,11 @@ impl Db {
                     },
                     t.over_commitment_reason.unwrap_or_default(),
                     voucher_of(t.reverses),
+                    if t.reverses.is_some() {
+                        String::new()
+                    } else {
+                        voucher_of(t.receives)
+                    },
                     t.id.to_string(),
                     if t.invested {
                         "是".into()
@@ -1073,6 +1114,7 @@ impl Db {
                     },
                     t.passes_on.map(|v| v.to_string()).unwrap_or_default(),
                     t.reverses.map(|v| v.to_string()).unwrap_or_default(),
+                    t.receives.map(|v| v.to_string()).unwrap_or_default(),
                     t.recorded_at,
                     t.recorded_by,
                     t.prev_hash,

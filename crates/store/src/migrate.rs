@@ -36,6 +36,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_member_numbers"),
     migration!(12, "0012_status_history_source"),
     migration!(13, "0013_elimination_procedure"),
+    migration!(14, "0014_ledger_receives"),
+    migration!(15, "0015_disability_certificate"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -50,9 +50,12 @@ pub struct Member {
     pub member_no: Option<String>,
     pub name: String,
     pub sex: Coded,
-    /// Always masked: 4416**********0010.
+    /// Always masked: 4416**********0010 (a 残疾人证号 also hides its last two digits:
+    /// 4416**********0010**).
     pub id_number: Option<String>,
     pub id_was_15: bool,
+    /// Category and grade of a member registered with a 20-digit 残疾人证号.
+    pub disability: Option<DisabilityInfo>,
     pub relation: Coded,
     pub ethnicity: Coded,
     pub education: Coded,
@@ -65,6 +68,36 @@ pub struct Member {
     pub active: bool,
     pub left_reason: Option<String>,
     pub left_date: Option<String>,
+}
+
+/// What a 残疾人证号 says: category (1–7) and grade (1–4), with their names.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisabilityInfo {
+    pub category: u8,
+    pub category_name: String,
+    pub grade: u8,
+    pub grade_name: &'static str,
+}
+
+impl DisabilityInfo {
+    fn from_suffix(s: Option<&str>) -> Option<DisabilityInfo> {
+        let d = domain::id_number::Disability::from_suffix(s?)?;
+        Some(DisabilityInfo {
+            category: d.category,
+            category_name: d.category_zh(),
+            grade: d.grade,
+            grade_name: d.grade_zh(),
+        })
+    }
+}
+
+/// The masked 证件号码: the ID number's mask, and "**" for the two digits a 残疾人证号 adds.
+pub fn mask_id_or_certificate(id_number: &str, disability_suffix: Option<&str>) -> String {
+    let mut m = mask_id(id_number);
+    if disability_suffix.is_some() {
+        m.push_str("**");
+    }
+    m
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -567,9 +600,9 @@ impl Db {
             let summary = summary_from(r, &tables);
             let members = tx.rows(
                 "SELECT id, member_no, name, sex, id_number, id_was_15, relation, ethnicity, education, schooling, health, labour,
-                 migrant_months, phone, active, left_reason, left_date FROM members WHERE household_id = $1 ORDER BY active DESC, relation, id",
+                 migrant_months, phone, active, left_reason, left_date, disability_suffix FROM members WHERE household_id = $1 ORDER BY active DESC, relation, id",
                 &[id.into()],
-                &[Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Bool, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::Bool, Ty::Str, Ty::Str],
+                &[Ty::I64, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Bool, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::I64, Ty::Str, Ty::Bool, Ty::Str, Ty::Str, Ty::Str],
             ).await?;
             let members = members.iter().map(|m| member_from(m, &tables)).collect();
             let incomes = tx.rows(
@@ -698,19 +731,21 @@ impl Db {
         let reason = domain::auth::check_reveal_reason(reason)
             .map_err(|m| StoreError::invalid_field("reason", m))?;
         let sql = format!(
-            "SELECT m.id_number, m.phone, h.household_no FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1{}",
+            "SELECT m.id_number, m.phone, h.household_no, m.disability_suffix FROM members m JOIN households h ON h.id = m.household_id WHERE m.id = $1{}",
             household_scope_sql(&caller.scope, "h")
         );
         on_db!(self, p => {
             let mut tx = p.begin().await?;
-            let rows = tx.rows(&sql, &[member_id.into()], &[Ty::Str, Ty::Str, Ty::Str]).await?;
+            let rows = tx.rows(&sql, &[member_id.into()], &[Ty::Str, Ty::Str, Ty::Str, Ty::Str]).await?;
             let Some(r) = rows.first() else {
                 return Err(StoreError::NotFound(format!("成员 {member_id} 不存在")));
             };
             audit!(&mut *tx, caller, "reveal", "members", Some(member_id.to_string()), None, None, None,
                 format!("户编号 {}；事由：{reason}", r[2].string()));
             tx.commit().await?;
-            Ok((r[0].str().map(String::from), r[1].string()))
+            // The 证件号码 as registered: a 残疾人证号 whole.
+            let id = r[0].str().map(|n| format!("{n}{}", r[3].str().unwrap_or_default()));
+            Ok((id, r[1].string()))
         })
     }
 
@@ -1068,8 +1103,9 @@ fn member_from(m: &[Val], t: &CodeTables) -> Member {
         member_no: m[1].str().map(String::from),
         name: m[2].string(),
         sex: coded(t, "sex", m[3].str().unwrap_or_default()),
-        id_number: m[4].str().map(mask_id),
+        id_number: m[4].str().map(|n| mask_id_or_certificate(n, m[17].str())),
         id_was_15: m[5].bool().unwrap_or(false),
+        disability: DisabilityInfo::from_suffix(m[17].str()),
         relation: coded(t, "relation", m[6].str().unwrap_or_default()),
         ethnicity: coded(t, "ethnicity", m[7].str().unwrap_or_default()),
         education: coded(t, "education", m[8].str().unwrap_or_default()),

@@ -15,7 +15,7 @@ use crate::registry_import::RowProblem;
 use crate::sqlrt::{Tx, Ty, Val};
 use crate::{Db, StoreError, StoreResult, audit, on_db};
 use domain::codes::CodeTables;
-use domain::id_number::{mask_id, mask_phone};
+use domain::id_number::mask_phone;
 use domain::registry::{
     HOUSEHOLD_TYPE_NOT_REGISTERED, HOUSEHOLD_TYPE_REGISTERED, INCOME_COLUMNS, MEMBER_COLUMNS,
     OPTIONAL_HOUSEHOLD_COLUMNS,
@@ -318,7 +318,7 @@ impl Db {
         let sql = format!(
             "SELECT m.household_id, m.member_no, m.name, m.sex, m.id_number, m.relation, m.ethnicity, m.education, m.schooling,
              m.health, m.labour, m.migrant_months, m.phone, h.housing_dangerous, h.housing_structure, h.safe_water, h.food_secure,
-             h.clothing_secure, h.education_secure, h.medical_secure, h.housing_secure
+             h.clothing_secure, h.education_secure, h.medical_secure, h.housing_secure, m.disability_suffix
              FROM members m JOIN households h ON h.id = m.household_id
              WHERE m.household_id IN ({list}) AND m.active ORDER BY m.household_id, m.relation, m.id"
         );
@@ -344,6 +344,7 @@ impl Db {
             Ty::Bool,
             Ty::Bool,
             Ty::Bool,
+            Ty::Str,
         ];
         let members = on_db!(self, p => {
             let mut tx = p.begin().await?;
@@ -382,7 +383,9 @@ fn export_row(h: &HouseholdSummary, m: &[Val], t: &CodeTables) -> Vec<String> {
         h.village_code.clone(),
         m[2].string(),
         name("sex", 3),
-        m[4].str().map(mask_id).unwrap_or_default(),
+        m[4].str()
+            .map(|n| crate::registry::mask_id_or_certificate(n, m[21].str()))
+            .unwrap_or_default(),
         name("relation", 5),
         name("ethnicity", 6),
         name("education", 7),

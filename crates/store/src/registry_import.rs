@@ -18,7 +18,7 @@ use crate::tabular::{Table, TabularError};
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::codes::CodeTables;
-use domain::poverty_status::SOURCE_IMPORT;
+use domain::poverty_status::{SOURCE_CHANGE, SOURCE_IMPORT};
 use domain::registry::{
     CellProblem, CheckContext, ColumnMap, HEAD_RELATION, HOUSEHOLD_TYPE_NOT_REGISTERED, IdCell,
     IncomeRow, MemberRow, STATUS_NOT_OUT, STATUS_NOT_REGISTERED, check_head_count,
@@ -272,6 +272,86 @@ pub(crate) struct RunState {
     scope: Scope,
     /// Clashes with records outside the scope, recorded after the run (see `audit`).
     pub(crate) clashes: Vec<IdentityClash>,
+    /// Set for edits (the API's and the household form's): a known household's status changes
+    /// only as `POST …/status` allows. Unset for file imports, which carry historical statuses.
+    status_rule: Option<StatusRule>,
+}
+
+/// The status door's rule as the edit doors apply it: a change is dated `year` (today's; an
+/// edit carries no date) and checked with `domain::poverty_status::check_status_change`.
+#[derive(Debug, Clone, Copy)]
+struct StatusRule {
+    year: i64,
+    returned_last_year: i64,
+}
+
+impl StatusRule {
+    /// The problem with changing a stored household `e` to the row's `h`, if any.
+    fn problem(
+        &self,
+        e: &ExistingHousehold,
+        h: &domain::registry::HouseholdFields,
+    ) -> Option<RowProblem> {
+        use domain::poverty_status::{StatusDoor, check_status_change, status_name};
+        let (column, value, message) = if e.status == STATUS_NOT_REGISTERED {
+            // Identification of a 一般农户 (allowed up to the registry's closing year, checked
+            // with the row): it enters the registry as 未脱贫, as every registered household did.
+            if !h.is_registered() || h.status == STATUS_NOT_OUT {
+                return None;
+            }
+            (
+                "脱贫状态",
+                h.status.clone(),
+                format!(
+                    "新识别的建档立卡户脱贫状态应为“未脱贫”，不能直接登记为“{}”；脱贫须经退出程序销号",
+                    status_name(&h.status)
+                ),
+            )
+        } else if e.status != h.status {
+            match check_status_change(
+                &e.status,
+                &h.status,
+                self.year,
+                StatusDoor::Change,
+                e.exit_year,
+                self.returned_last_year,
+            ) {
+                Err(m) => ("脱贫状态", h.status.clone(), m),
+                Ok(exit_year) if exit_year != h.exit_year => (
+                    "脱贫年度",
+                    h.exit_year.map(|y| y.to_string()).unwrap_or_default(),
+                    format!(
+                        "由“{}”改为“{}”时脱贫年度不变，应为 {}",
+                        status_name(&e.status),
+                        status_name(&h.status),
+                        exit_year
+                            .map(|y| y.to_string())
+                            .unwrap_or_else(|| "空".into())
+                    ),
+                ),
+                Ok(_) => return None,
+            }
+        } else if e.exit_year != h.exit_year {
+            (
+                "脱贫年度",
+                h.exit_year.map(|y| y.to_string()).unwrap_or_default(),
+                format!(
+                    "脱贫年度只能由退出程序销号确定，编辑时不能修改（当前为 {}）",
+                    e.exit_year
+                        .map(|y| y.to_string())
+                        .unwrap_or_else(|| "空".into())
+                ),
+            )
+        } else {
+            return None;
+        };
+        Some(RowProblem {
+            row: 0,
+            column: column.into(),
+            value,
+            message,
+        })
+    }
 }
 
 impl RunState {
@@ -427,10 +507,15 @@ impl Db {
             .map(|r| r.row.household.household_no.clone())
             .unwrap_or_default();
         let mut clashes = Vec::new();
+        let status_rule = StatusRule {
+            year: crate::current_year(),
+            returned_last_year: self.current_rules().await?.rules.returned_status_last_year,
+        };
         let result = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let before = household_snapshot(&mut tx, &household_no).await?;
             let mut state = begin_batch(&mut tx, caller, &options, "members").await?;
+            state.status_rule = Some(status_rule);
             apply_groups(&mut tx, caller.username.clone(), &mut state, &groups).await?;
             clashes.append(&mut state.clashes);
             finish_members(&mut tx, &mut state).await?;
@@ -503,11 +588,12 @@ const AUDITED_HOUSEHOLD_COLUMNS: [(&str, &str, Ty); 19] = [
 ];
 
 /// Member columns an audit entry compares; ID numbers and phones masked.
-const AUDITED_MEMBER_COLUMNS: [(&str, Ty); 13] = [
+const AUDITED_MEMBER_COLUMNS: [(&str, Ty); 14] = [
     ("member_no", Ty::Str),
     ("name", Ty::Str),
     ("sex", Ty::Str),
     ("id_number", Ty::Str),
+    ("disability_suffix", Ty::Str),
     ("relation", Ty::Str),
     ("ethnicity", Ty::Str),
     ("education", Ty::Str),
@@ -532,6 +618,8 @@ fn audit_value(column: &str, v: &Val) -> serde_json::Value {
         Val::Str(Some(s)) if s.is_empty() => Value::from(""),
         Val::Str(Some(s)) => Value::from(match column {
             "id_number" => domain::id_number::mask_id(s),
+            // Category and grade of a 残疾人证号: sensitive, only whether it changed shows.
+            "disability_suffix" => "**".to_string(),
             "phone" => domain::id_number::mask_phone(s),
             _ => s.clone(),
         }),
@@ -721,6 +809,7 @@ async fn begin_batch<T: Tx>(
         touched: Vec::new(),
         scope: caller.scope.clone(),
         clashes: Vec::new(),
+        status_rule: None,
     })
 }
 
@@ -921,7 +1010,7 @@ const HOUSEHOLD_INSERT_COLUMNS: [&str; 25] = [
     "updated_at",
 ];
 
-const MEMBER_INSERT_COLUMNS: [&str; 17] = [
+const MEMBER_INSERT_COLUMNS: [&str; 18] = [
     "household_id",
     "member_no",
     "name",
@@ -939,7 +1028,11 @@ const MEMBER_INSERT_COLUMNS: [&str; 17] = [
     "last_batch_id",
     "created_at",
     "updated_at",
+    "disability_suffix",
 ];
+
+/// The status history row a changed status adds to a known household: year, note, source.
+type StatusHistoryRow = (i64, &'static str, &'static str);
 
 /// Applies a chunk of households: checks against the registry, then writes the ones without
 /// problems (the run is rolled back anyway if any problem was found).
@@ -1057,7 +1150,7 @@ pub(crate) async fn apply_groups<T: Tx>(
     let mut new_households: Vec<&Group> = Vec::new();
     let mut member_inserts: Vec<(&str, &ParsedRow)> = Vec::new(); // (household_no, row)
     let mut member_updates: Vec<(i64, &ParsedRow)> = Vec::new();
-    let mut household_updates: Vec<(i64, &Group, bool)> = Vec::new(); // (id, group, status changed)
+    let mut household_updates: Vec<(i64, &Group, Option<StatusHistoryRow>)> = Vec::new();
     let mut chunk_ids: HashMap<&str, &str> = HashMap::default(); // id number -> household_no within the chunk
 
     for g in groups {
@@ -1108,6 +1201,15 @@ pub(crate) async fn apply_groups<T: Tx>(
                 kind: "household_no",
                 value: h.household_no.clone(),
                 row: Some(first.line),
+            });
+            continue;
+        }
+        if let (Some(e), Some(rule), false) = (prior, state.status_rule, repeat_in_run)
+            && let Some(p) = rule.problem(e, h)
+        {
+            state.push(RowProblem {
+                row: first.line,
+                ..p
             });
             continue;
         }
@@ -1265,11 +1367,22 @@ pub(crate) async fn apply_groups<T: Tx>(
             }
             Some(e) => {
                 if !repeat_in_run {
-                    household_updates.push((
-                        e.id,
-                        g,
-                        e.status != h.status || e.exit_year != h.exit_year,
-                    ));
+                    let changed = e.status != h.status || e.exit_year != h.exit_year;
+                    // An edit's change of a registered household was checked as a status change
+                    // (see `StatusRule`) and is recorded as one; a file (or the identification
+                    // of a 一般农户) carries history from before the system.
+                    let history = match state.status_rule {
+                        _ if !changed => None,
+                        Some(rule) if e.status != STATUS_NOT_REGISTERED => {
+                            Some((rule.year, "编辑", SOURCE_CHANGE))
+                        }
+                        _ => Some((
+                            h.exit_year.unwrap_or(h.identified_year),
+                            "导入更新",
+                            SOURCE_IMPORT,
+                        )),
+                    };
+                    household_updates.push((e.id, g, history));
                 }
                 state.touched.push((e.id, first.line));
             }
@@ -1422,15 +1535,15 @@ pub(crate) async fn apply_groups<T: Tx>(
     let mut history: Vec<Cell> = Vec::new();
     for (id, g, status_changed) in &household_updates {
         let h = &g.rows[0].row.household;
-        if *status_changed {
+        if let Some((year, note, source)) = *status_changed {
             history.extend([
                 Cell::I64(*id),
                 Cell::Str(&h.status),
-                h.exit_year.unwrap_or(h.identified_year).into(),
-                Cell::Str("导入更新"),
+                year.into(),
+                Cell::Str(note),
                 Cell::Str(&now),
                 Cell::Str(&username),
-                Cell::Str(SOURCE_IMPORT),
+                Cell::Str(source),
             ]);
         }
     }
@@ -1466,6 +1579,7 @@ pub(crate) async fn apply_groups<T: Tx>(
                 state.batch_id.into(),
                 Cell::Str(&now),
                 Cell::Str(&now),
+                m.disability.map(|d| d.suffix()).into(),
             ]);
         }
         let inserted = tx
@@ -1539,6 +1653,7 @@ pub(crate) async fn apply_groups<T: Tx>(
                 Val::Str(m.member_no.clone()),
                 state.batch_id.into(),
                 now.clone().into(),
+                Val::Str(m.disability.map(|d| d.suffix().to_string())),
             ]
         })
         .collect();
@@ -1609,10 +1724,11 @@ const MEMBER_UPDATE_SET: &str = "name = v.column2, sex = v.column3, id_number = 
      id_was_15 = CASE WHEN v.column4 IS NULL THEN id_was_15 ELSE v.column5 END, relation = v.column6,
      ethnicity = v.column7, education = v.column8, schooling = v.column9, health = v.column10, labour = v.column11,
      migrant_months = v.column12, phone = COALESCE(v.column13, phone), member_no = COALESCE(v.column14, member_no),
-     last_batch_id = v.column15, updated_at = v.column16";
-const MEMBER_UPDATE_TYPES: [&str; 16] = [
+     last_batch_id = v.column15, updated_at = v.column16,
+     disability_suffix = CASE WHEN v.column4 IS NULL THEN disability_suffix ELSE v.column17 END";
+const MEMBER_UPDATE_TYPES: [&str; 17] = [
     "BIGINT", "TEXT", "TEXT", "TEXT", "BOOLEAN", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
-    "BIGINT", "TEXT", "TEXT", "BIGINT", "TEXT",
+    "BIGINT", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT",
 ];
 
 /// Updates rows by id (each row's first value), setting `set` from the row's values

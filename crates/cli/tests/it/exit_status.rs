@@ -342,3 +342,168 @@ async fn the_household_must_agree_and_an_objection_after_the_publicity_is_refuse
         "{page}"
     );
 }
+
+/// The household as a PUT body (codes; the masked ID numbers with member numbers leave the
+/// members unchanged), with `status` and `exit_year` as given.
+fn put_body(h: &Value, status: &str, exit_year: Option<i64>) -> Value {
+    let members: Vec<Value> = h["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["active"] == true)
+        .map(|m| {
+            json!({"member_no": m["member_no"], "name": m["name"], "sex": m["sex"]["code"],
+                   "id_number": m["id_number"], "relation": m["relation"]["code"], "ethnicity": m["ethnicity"]["code"],
+                   "education": m["education"]["code"], "schooling": m["schooling"]["code"], "health": m["health"]["code"],
+                   "labour": m["labour"]["code"]})
+        })
+        .collect();
+    json!({"village_code": h["village_code"], "attribute": h["attribute"]["code"],
+           "identification_standard": h["identification_standard"]["code"], "main_cause": h["main_cause"]["code"],
+           "identified_year": h["identified_year"], "status": status, "exit_year": exit_year, "members": members})
+}
+
+/// The edit doors (`PUT /api/v1/households/{id}` and the household edit form) obey the status
+/// door's table; only a file import carries historical statuses (recorded with source 导入).
+#[tokio::test]
+async fn edits_by_api_and_form_cannot_bypass_the_status_rules() {
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &[
+            poor("E-POOR", EAST_VILLAGE, 11),
+            exited("E-OUT", EAST_VILLAGE, 12),
+        ],
+        &[],
+    );
+    let (poor_id, out_id) = (
+        household_id(&app, "E-POOR").await,
+        household_id(&app, "E-OUT").await,
+    );
+    let poor_h = detail(&app, poor_id).await;
+    let out_h = detail(&app, out_id).await;
+    let history_len = |h: &Value| h["status_history"].as_array().unwrap().len();
+
+    // 未脱贫 → 已脱贫 by PUT: refused, naming the exit procedure; nothing written.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/households/{poor_id}"),
+            &put_body(&poor_h, "1", Some(2019)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["status"], "{body}");
+    assert!(body.to_string().contains("须经退出程序"), "{body}");
+    // 未脱贫 → 返贫: no such transition.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/households/{poor_id}"),
+            &put_body(&poor_h, "3", Some(2019)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string()
+            .contains("不能将脱贫状态由“未脱贫”改为“返贫”"),
+        "{body}"
+    );
+    let after = detail(&app, poor_id).await;
+    assert_eq!(status_and_exit(&after), ("0".into(), None));
+    assert_eq!(history_len(&after), history_len(&poor_h));
+
+    // Moving the exit year between years of the headline: refused.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/households/{out_id}"),
+            &put_body(&out_h, "1", Some(2019)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["exit_year"], "{body}");
+    assert!(
+        body.to_string().contains("脱贫年度只能由退出程序销号确定"),
+        "{body}"
+    );
+    // 1 → 4 with the exit year moved: refused on the exit year.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/households/{out_id}"),
+            &put_body(&out_h, "4", Some(2020)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["exit_year"], "{body}");
+    assert_eq!(
+        status_and_exit(&detail(&app, out_id).await),
+        ("1".into(), Some(2018))
+    );
+    // An edit that leaves status and exit year alone still saves.
+    let mut same = put_body(&out_h, "1", Some(2018));
+    same["main_cause"] = json!("缺技术");
+    let (status, body) = app
+        .put(&format!("/api/v1/households/{out_id}"), &same)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        history_len(&body),
+        history_len(&out_h),
+        "no status row for an unchanged status"
+    );
+    // 1 → 4 keeping the exit year is a status change the table allows: recorded as one.
+    let (status, h) = app
+        .put(
+            &format!("/api/v1/households/{out_id}"),
+            &put_body(&out_h, "4", Some(2018)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    assert_eq!(status_and_exit(&h), ("4".into(), Some(2018)));
+    assert_eq!(
+        h["status_history"].as_array().unwrap().last().unwrap()["source"],
+        "状态变更"
+    );
+    // 4 → 3 is for years up to 2020 only, and an edit is dated today.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/households/{out_id}"),
+            &put_body(&h, "3", Some(2018)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("防返贫监测"), "{body}");
+
+    // The household edit form: the same rule, a Chinese message next to the field, nothing written.
+    let (_, edit) = app.get_text(&format!("/households/{poor_id}/edit")).await;
+    let fields = crate::registry_pages::form_fields(&edit, &format!("/households/{poor_id}/edit"));
+    let form: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "status" => (k, "1".to_string()),
+            "exit_year" => (k, "2019".to_string()),
+            _ => (k, v),
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, page, _) = crate::registry_pages::post_form(
+        &app,
+        &app.client,
+        &format!("/households/{poor_id}/edit"),
+        &refs,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("须经退出程序"), "{page}");
+    assert_eq!(
+        status_and_exit(&detail(&app, poor_id).await),
+        ("0".into(), None)
+    );
+
+    // A file import still carries a historical status (source 导入).
+    import(&app, &[exited("E-POOR", EAST_VILLAGE, 11)], &[]);
+    let h = detail(&app, poor_id).await;
+    assert_eq!(status_and_exit(&h), ("1".into(), Some(2018)));
+    assert_eq!(
+        h["status_history"].as_array().unwrap().last().unwrap()["source"],
+        "导入"
+    );
+}

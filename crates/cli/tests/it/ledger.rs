@@ -1358,3 +1358,173 @@ async fn transactions_import_in_file_order_with_chains_and_reversals_all_or_noth
     let table = store::tabular::open_bytes("t.xlsx", r.bytes().await.unwrap().to_vec()).unwrap();
     assert_eq!(table.rows.count(), 6);
 }
+
+/// Issue 13 item 11: a county's 资金到账 for a transfer the Shenzhen side already recorded names
+/// that disbursement (`receives`) and is not added again to the project's received amount.
+#[tokio::test]
+async fn a_county_receipt_names_the_shenzhen_disbursement_and_is_not_received_twice() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    post(
+        &app,
+        &tx(
+            "commitment",
+            1_000_00,
+            "2019-04-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let d = post(
+        &app,
+        &tx(
+            "disbursement",
+            800_00,
+            "2019-05-01",
+            w.city,
+            w.county_a,
+            "fiscal",
+            w.a,
+        ),
+    )
+    .await;
+    let money = |p: Value| p["money"].clone();
+    let (_, before) = app.get(&format!("/api/v1/projects/{}", w.a)).await;
+    assert_eq!(money(before.clone())["received"], 800_00);
+
+    let mut receipt = tx(
+        "incoming_funds",
+        800_00,
+        "2019-05-03",
+        w.city,
+        w.county_a,
+        "fiscal",
+        w.a,
+    );
+    receipt["receives"] = d["id"].clone();
+    // Not the same money, or not this disbursement's: refused with the field named, nothing written.
+    let mut short = receipt.clone();
+    short["amount"] = json!(799_99);
+    assert_refused(&app, &short, "amount", "应等于所引用的拨付交易").await;
+    let mut early = receipt.clone();
+    early["value_date"] = json!("2019-04-30");
+    assert_refused(&app, &early, "value_date", "早于所引用的拨付交易").await;
+    let mut elsewhere = receipt.clone();
+    elsewhere["receiver_id"] = json!(w.county_b);
+    assert_refused(
+        &app,
+        &elsewhere,
+        "receiver_id",
+        "收款方应与所引用的拨付交易",
+    )
+    .await;
+    let mut other_project = receipt.clone();
+    other_project["project_id"] = json!(w.b);
+    assert_refused(&app, &other_project, "project_id", "同一项目").await;
+    let mut unknown = receipt.clone();
+    unknown["receives"] = json!(777);
+    assert_refused(&app, &unknown, "receives", "所引用的拨付交易 777 不存在").await;
+    let mut not_incoming = receipt.clone();
+    not_incoming["type"] = json!("disbursement");
+    not_incoming["amount"] = json!(1_00);
+    assert_refused(&app, &not_incoming, "receives", "只有资金到账").await;
+
+    let r = post(&app, &receipt).await;
+    assert_eq!(r["receives"], d["id"]);
+    let (_, after) = app.get(&format!("/api/v1/projects/{}", w.a)).await;
+    assert_eq!(
+        money(after.clone()),
+        money(before),
+        "the receipt is the disbursement seen from the county: no figure moves"
+    );
+    assert_eq!(money(after)["incoming"], 0);
+    let (_, d_now) = app.get(&format!("/api/v1/transactions/{}", d["id"])).await;
+    assert_eq!(d_now["received_by"], r["id"]);
+    // A second receipt of the same transfer is refused.
+    let mut again = receipt.clone();
+    again["voucher_no"] = json!("V-AGAIN");
+    assert_refused(&app, &again, "receives", "只能登记一次到账").await;
+    // The county can spend what arrived, once: 800, not 1,600.
+    let spend = tx(
+        "expenditure",
+        800_01,
+        "2019-06-01",
+        w.county_a,
+        w.contractor,
+        "fiscal",
+        w.a,
+    );
+    assert_refused(&app, &spend, "amount", "已收到的资金 800.00 元").await;
+
+    // The chain verifies, the summaries equal the recomputation, invested is counted once.
+    assert!(app.bangfu(&["ledger", "verify"]).status.success());
+    let check = app.bangfu(&["stats", "check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let (_, report) = app.get("/api/v1/reports/invested?by=year").await;
+    assert_eq!(report["total"], 800_00);
+
+    // The export shows the reference (voucher and id) and the import takes it back: a county
+    // file naming the Shenzhen side's voucher, and a row naming an earlier row of its own file.
+    let (_, csv) = app.get_text("/api/v1/transactions/export.csv").await;
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains("到账对应拨付凭证号") && header.contains("到账对应拨付交易编号"),
+        "{header}"
+    );
+    let last = csv.lines().last().unwrap();
+    assert!(
+        last.contains(&format!(
+            ",V-2019-05-01-80000,{},否,,,{},",
+            r["id"], d["id"]
+        )),
+        "the receipt's row names the disbursement: {last}"
+    );
+
+    coded_project(&app, "DB-02", "451024").await;
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{TX_HEADER},到账对应拨付凭证号");
+    let file = format!(
+        "{header}\n\
+         承诺,500,2019-04-01,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-02,C-20,承诺,,,,\n\
+         拨付,500,2019-05-01,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-02,D-20,拨付,,,,\n\
+         资金到账,500,2019-05-02,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-02,R-20,县到账,,,,D-20\n"
+    );
+    let path = write(&dir, "receipts.csv", &file);
+    let (ok, stdout, stderr) = run(&app, &["import", "transactions", &path]);
+    assert!(ok, "{stdout}{stderr}");
+    let entries = app.get_all("/api/v1/transactions").await;
+    let n = entries.len();
+    assert_eq!(entries[n - 1]["receives"], entries[n - 2]["id"]);
+    let db02 = entries[n - 1]["project_id"].as_i64().unwrap();
+    let (_, p) = app.get(&format!("/api/v1/projects/{db02}")).await;
+    assert_eq!(p["money"]["received"], 500_00);
+    // The same receipt again, now naming the ledger's D-20: refused by row and column.
+    for (row, needle) in [
+        (
+            "资金到账,500,2019-05-03,深圳市乡村振兴和协作交流局,德保县财政局,财政,DB-02,R-21,再到账,,,,D-20",
+            "只能登记一次到账",
+        ),
+        (
+            "资金到账,5,2019-05-03,德保县财政局,某建设公司,财政,DB-02,R-22,无此拨付,,,,NOPE",
+            "没有凭证号为“NOPE”的交易",
+        ),
+    ] {
+        let path = write(&dir, "again.csv", &format!("{header}\n{row}\n"));
+        let (ok, _, stderr) = run(&app, &["import", "transactions", &path]);
+        assert!(!ok);
+        for needle in ["第 2 行 到账对应拨付凭证号 列", needle, "未写入任何数据"]
+        {
+            assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+        }
+    }
+    assert_eq!(app.get_all("/api/v1/transactions").await.len(), n);
+    assert!(app.bangfu(&["ledger", "verify"]).status.success());
+    assert!(app.bangfu(&["stats", "check"]).status.success());
+}

@@ -920,3 +920,107 @@ async fn killing_an_import_midway_leaves_the_database_as_it_was() {
     let (ok, stdout, stderr) = run(&app, &["import", "households", &seed]);
     assert!(ok, "{stdout}{stderr}");
 }
+
+/// Issue 13 item 12: a 20-digit 残疾人证号 (a valid ID number, category 1–7, grade 1–4) is
+/// accepted instead of an ID number at every door; the ID part is the person's identity, the
+/// suffix is masked like the number and shown as category and grade in the household file.
+#[tokio::test]
+async fn a_disability_certificate_number_is_accepted_at_every_door_and_masked() {
+    let app = TestApp::spawn().await;
+    let head = id_number("441621", "19650101", 21, true);
+    let cert = format!("{head}42"); // 肢体 二级
+    let member = |id: &str| {
+        json!({"name": "陈一", "sex": "男", "id_number": id, "relation": "户主", "ethnicity": "汉",
+               "education": "小学", "schooling": "非在校生", "health": "残疾", "labour": "普通劳动力"})
+    };
+    let body = |no: &str, id: &str| {
+        json!({"household_no": no, "village_code": "441621103212", "attribute": "一般贫困户",
+               "identification_standard": "国家标准", "main_cause": "因残", "identified_year": 2015,
+               "status": "未脱贫", "members": [member(id)]})
+    };
+    // Bad category or grade: a Chinese 422 naming the member's field, nothing written.
+    for (bad, fragment) in [
+        (format!("{head}82"), "残疾类别，应为 1–7"),
+        (format!("{head}02"), "残疾类别，应为 1–7"),
+        (format!("{head}45"), "残疾等级，应为 1–4"),
+        (format!("{head}40"), "残疾等级，应为 1–4"),
+    ] {
+        let (status, err) = app.post("/api/v1/households", &body("DIS-0", &bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"]["details"][0]["field"], "members[0].id_number");
+        let text = err.to_string();
+        assert!(text.contains(fragment), "{fragment}: {text}");
+        assert!(!text.contains(&head), "the number is never echoed");
+    }
+    assert_eq!(household_count(&app).await, 0);
+
+    // The JSON API.
+    let (status, h) = app.post("/api/v1/households", &body("DIS-1", &cert)).await;
+    assert_eq!(status, StatusCode::CREATED, "{h}");
+    let m = &h["members"][0];
+    assert_eq!(
+        m["id_number"],
+        format!("{}**", domain::id_number::mask_id(&head))
+    );
+    assert_eq!(m["disability"]["category"], 4);
+    assert_eq!(m["disability"]["category_name"], "肢体残疾");
+    assert_eq!(m["disability"]["grade_name"], "二级");
+    assert!(
+        !h.to_string().contains(&head[4..14]),
+        "masked everywhere: {h}"
+    );
+    // The same person under the plain ID number is the same person (uniqueness by the ID part).
+    let (status, clash) = app.post("/api/v1/households", &body("DIS-2", &head)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{clash}");
+    // The reveal gives the 证件号码 as registered.
+    let (_, revealed) = app
+        .post(
+            &format!("/api/v1/members/{}/reveal", m["id"]),
+            &json!({"reason": "核对残疾人证"}),
+        )
+        .await;
+    assert_eq!(revealed["id_number"], cert.as_str());
+    // The household file shows category and grade, and the masked number only.
+    let (_, page) = app.get_text(&format!("/households/{}", h["id"])).await;
+    assert!(page.contains("残疾人证：肢体残疾 二级"), "{page}");
+    assert!(!page.contains(&cert) && !page.contains(&head));
+    // The members export masks the certificate like the number.
+    let (_, csv) = app.get_text("/api/v1/households/export.csv").await;
+    assert!(
+        csv.contains(&format!("{}**", domain::id_number::mask_id(&head))),
+        "{csv}"
+    );
+    assert!(!csv.contains(&head));
+
+    // The file import (CLI), with a second certificate holder and one bad row.
+    let dir = tempfile::tempdir().unwrap();
+    let other = id_number("441621", "19700707", 22, false);
+    let p = Person {
+        name: "林二",
+        male: false,
+        id: format!("{other}11"),
+        relation: "户主",
+    };
+    let good = row("DIS-3", "441621103212", &p, "因残", "未脱贫", "");
+    let path = write_file(&dir, "dis.csv", format!("{HEADER}\n{good}\n").as_bytes());
+    let (ok, stdout, stderr) = run(&app, &["import", "households", &path]);
+    assert!(ok, "{stdout}{stderr}");
+    let id3 = crate::assessment::household_id(&app, "DIS-3").await;
+    let (_, h3) = app.get(&format!("/api/v1/households/{id3}")).await;
+    assert_eq!(h3["members"][0]["disability"]["category_name"], "视力残疾");
+    assert_eq!(h3["members"][0]["disability"]["grade_name"], "一级");
+    let bad = Person {
+        id: format!("{}81", id_number("441621", "19700808", 23, true)),
+        name: "林三",
+        male: true,
+        relation: "户主",
+    };
+    let bad = row("DIS-4", "441621103212", &bad, "因残", "未脱贫", "");
+    let path = write_file(&dir, "bad.csv", format!("{HEADER}\n{bad}\n").as_bytes());
+    let (ok, _, stderr) = run(&app, &["import", "households", &path]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("证件号码") && stderr.contains("残疾类别，应为 1–7"),
+        "{stderr}"
+    );
+}

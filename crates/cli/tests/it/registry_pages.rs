@@ -20,7 +20,7 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Posts an HTML form (application/x-www-form-urlencoded) as the test administrator.
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     client: &reqwest::Client,
     path: &str,

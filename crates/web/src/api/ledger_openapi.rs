@@ -124,7 +124,7 @@ fn paths() -> Value {
         "/api/v1/transactions/export.xlsx": {
             "get": { "summary": "导出资金台账（XLSX）", "responses": xlsx() } },
         "/api/v1/imports/transactions": {
-            "post": { "summary": "导入交易（按文件顺序追加；转拨凭证号、冲销凭证号引用台账或本文件中更早的行）。全部通过才写入",
+            "post": { "summary": "导入交易（按文件顺序追加；转拨凭证号、冲销凭证号、到账对应拨付凭证号引用台账或本文件中更早的行）。全部通过才写入",
                       "parameters": [q("dry_run", "true：只检查，不写入")], "requestBody": upload(), "responses": { "200": { "description": "导入结果" }, "413": { "$ref": "#/components/responses/Error" }, "422": { "description": "导入结果，含 problems[]" } } } },
         "/api/v1/ledger/head": {
             "get": { "summary": "台账链头：交易条数与链头哈希（可公开、在库外留存）", "responses": { "200": { "description": "{count, head_id, head_hash}" } } } },
@@ -194,14 +194,16 @@ fn schemas() -> Value {
             "voucher_no": { "type": "string" }, "memo": { "type": "string" },
             "passes_on": { "type": "integer", "description": "本笔转拨的上一笔交易（市 → 区 → 县）" },
             "over_commitment": { "type": "boolean", "description": "超承诺拨付（须填理由）" },
-            "over_commitment_reason": { "type": "string" }
+            "over_commitment_reason": { "type": "string" },
+            "receives": { "type": "integer", "description": "资金到账：所对应的深圳方已登记的拨付交易（同一笔资金，金额、项目、付款方、收款方、资金来源须一致；不重复计入到位资金）" }
         } });
     let transaction = json!({ "type": "object", "properties": {
         "id": { "type": "integer" }, "type": { "type": "string" }, "type_name": { "type": "string" }, "amount": fen, "amount_yuan": { "type": "string" },
         "value_date": { "type": "string" }, "provider_id": { "type": "integer" }, "provider_name": { "type": "string" },
         "receiver_id": { "type": "integer" }, "receiver_name": { "type": "string" }, "fund_source": { "type": "string" }, "fund_category": { "type": "string" },
         "project_id": { "type": "integer" }, "passes_on": { "type": ["integer", "null"] }, "reverses": { "type": ["integer", "null"] },
-        "reversed_by": { "type": ["integer", "null"] }, "invested": { "type": "boolean" }, "recorded_at": { "type": "string" }, "recorded_by": { "type": "string" },
+        "reversed_by": { "type": ["integer", "null"] }, "receives": { "type": ["integer", "null"] }, "received_by": { "type": ["integer", "null"] },
+        "invested": { "type": "boolean" }, "recorded_at": { "type": "string" }, "recorded_by": { "type": "string" },
         "prev_hash": { "type": "string" }, "hash": { "type": "string" } } });
     json!({
         "ProjectInput": project_input,

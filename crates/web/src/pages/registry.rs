@@ -624,6 +624,8 @@ struct MemberView {
     education: String,
     schooling: String,
     health: String,
+    /// "肢体残疾 二级" for a member registered with a 残疾人证号.
+    disability: String,
     labour: String,
     migrant_months: String,
     phone: String,
@@ -738,6 +740,11 @@ async fn show_household(
             education: m.education.name.clone(),
             schooling: m.schooling.name.clone(),
             health: m.health.name.clone(),
+            disability: m
+                .disability
+                .as_ref()
+                .map(|d| format!("{} {}", d.category_name, d.grade_name))
+                .unwrap_or_default(),
             labour: m.labour.name.clone(),
             migrant_months: m.migrant_months.map(|x| x.to_string()).unwrap_or_default(),
             phone: m.phone.clone(),
