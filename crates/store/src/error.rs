@@ -51,4 +51,20 @@ impl StoreError {
         matches!(self, StoreError::Database(e)
             if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "22021" || c == "22P05"))
     }
+
+    /// Another writer held the database past the wait: SQLite's SQLITE_BUSY / SQLITE_LOCKED
+    /// (with any extended code, e.g. 517 BUSY_SNAPSHOT), PostgreSQL's lock_not_available (55P03).
+    /// Trying again later helps; it is no fault of the request.
+    pub fn is_busy(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+            return false;
+        };
+        match code.parse::<i64>() {
+            Ok(n) => matches!(n & 0xff, 5 | 6),
+            Err(_) => code == "55P03",
+        }
+    }
 }

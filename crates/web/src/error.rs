@@ -94,6 +94,13 @@ impl From<StoreError> for ApiError {
                 "invalid",
                 "文本不能包含空字符（\\u0000 或 %00）",
             ),
+            // Another writer kept the database past the wait (SQLite's "database is locked"):
+            // the request may simply be sent again.
+            e if e.is_busy() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "数据库正忙（另一写入正在进行），请稍后重试",
+            ),
             StoreError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::new(
