@@ -12,6 +12,7 @@
 #   YEARS             assessed years (default 2014 … 2020)
 #   CARGO_TARGET_DIR  where cargo puts the release binary (default <repo>/target)
 #   KEEP              a directory for the SQLite demo and the logs (default: a temporary one)
+#   SKIP_BUILD=1      use the release binary as it is
 #
 # The bare SQL pass (sqlite3 / psql, one transaction, right after the run of the same year):
 #   1. the run's sparse monitoring reads of the year (rigid expenses per household, shocks,
@@ -40,15 +41,16 @@ if [ -n "${KEEP:-}" ]; then WORK=$KEEP; mkdir -p "$WORK"; else WORK=$(mktemp -d 
 DB=${DB:-$WORK/demo.db}
 case "$DB" in postgres://* | postgresql://*) ENGINE=postgres ;; *) ENGINE=sqlite ;; esac
 
-say "building the release binary"
-(cd "$REPO" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p bangfu --quiet)
+if [ -z "${SKIP_BUILD:-}" ]; then
+    say "building the release binary"
+    (cd "$REPO" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p bangfu --quiet)
+fi
 
 sql() {
     if [ $ENGINE = sqlite ]; then sqlite3 -bail "$DB" "$@"; else psql "$DB" -qAt -v ON_ERROR_STOP=1 -c "$@"; fi
 }
-sql_file() {
-    if [ $ENGINE = sqlite ]; then sqlite3 -bail "$DB" <"$1"; else psql "$DB" -qAt -v ON_ERROR_STOP=1 -f "$1"; fi
-}
+# The bare pass's client, reading the SQL from stdin.
+if [ $ENGINE = sqlite ]; then SQL_CLIENT=(sqlite3 -bail "$DB"); else SQL_CLIENT=(psql "$DB" -qAt -v ON_ERROR_STOP=1); fi
 
 # Runs a command under /usr/bin/time; prints "seconds peak_kb" and keeps stdout in $WORK/cmd.out.
 timed() {
@@ -94,7 +96,7 @@ sql "CREATE TABLE IF NOT EXISTS bench_area_results (run_id BIGINT NOT NULL, leve
 bare_sql() {
     local y=$1 run=$2 rv=$3 l0=$4 l1=$5 p=$(($1 - 1))
     local from="$y-01-01" until="$(($1 + 1))-01-01"
-    local flag g="''" failing="''"
+    local flag g="''" failing=""
     for c in food_secure:food clothing_secure:clothing education_secure:education medical_secure:medical housing_secure:housing safe_water:water; do
         flag=${c%%:*}
         g="$g || (CASE WHEN h.$flag THEN '1' WHEN NOT h.$flag THEN '0' ELSE '-' END)"
@@ -151,10 +153,12 @@ for y in $YEARS; do
     else
         line() { sql "SELECT (rules_json::json -> 'poverty_lines' -> '$1' ->> 'value') FROM rule_versions WHERE id = $rv"; }
     fi
+    # Lines are stored in yuan; decisions compare fen.
     l0=$(line "$y"); l1=$(line $((y - 1)))
+    l0=${l0:+$((l0 * 100))}; l1=${l1:+$((l1 * 100))}
     bare_sql "$y" "$run" "$rv" "${l0:-NULL}" "${l1:-NULL}" >"$WORK/bare-$y.sql"
     say "bare SQL pass for $y (run $run)"
-    t_bare=$(timed sql_file "$WORK/bare-$y.sql")
+    t_bare=$(timed "${SQL_CLIENT[@]}" <"$WORK/bare-$y.sql")
     # The SQL decisions are the run's (else the comparison would be of different work).
     differ=$(sql "SELECT COUNT(*) FROM exit_decisions d JOIN bench_decisions b ON b.run_id = d.run_id AND b.household_id = d.household_id
                   WHERE d.run_id = $run AND (d.may_exit <> b.may_exit OR d.failing <> b.failing OR d.household_status <> b.household_status)")
