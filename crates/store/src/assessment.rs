@@ -31,7 +31,7 @@ pub use domain::poverty_status::{
 /// 一般农户 kept for monitoring only (never registered as poor).
 pub use domain::registry::STATUS_NOT_REGISTERED;
 
-use domain::poverty_status::{PovertyStatus, is_exited_code as is_exited, is_poor_code as is_poor};
+use domain::poverty_status::{is_exited_code as is_exited, is_poor_code as is_poor};
 
 /// Household ids per chunk of the batch.
 const CHUNK: i64 = 20_000;
@@ -312,6 +312,18 @@ fn run_visible(caller: &Caller, run: &AssessmentRun) -> bool {
     }
 }
 
+/// A store kept busy past the wait by another writer (on SQLite, most likely another run
+/// writing its decisions) is a conflict to try again later, not a server error.
+fn another_run_busy(e: StoreError) -> StoreError {
+    if e.is_busy() {
+        StoreError::Conflict(
+            "另一评估正在运行（或另一写入尚未完成），数据库正忙，请稍后再试".into(),
+        )
+    } else {
+        e
+    }
+}
+
 /// Runs of one process do not overlap: on SQLite the second would wait for the first's
 /// write lock anyway, and two runs of the same data at once help nobody.
 static RUN_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -352,8 +364,12 @@ impl Db {
         };
         problems.into_result().map_err(StoreError::invalid)?;
         let now = now_rfc3339();
-        on_db!(self, p => {
-            let mut tx = p.begin().await?;
+        let begin = self.write_begin_sql();
+        let started: StoreResult<AssessmentRun> = on_db!(self, p => {
+            // Reads the rules, then writes the run: on SQLite the transaction holds the write
+            // lock from its start, so that it waits for a run still writing instead of failing
+            // with "database is locked" when that run commits in between.
+            let mut tx = p.begin_with(begin).await?;
             let rules = current_rules_in(&mut tx).await?;
             let rows = tx.rows(
                 &format!("INSERT INTO assessment_runs (year, region_key, rule_version_id, status, started_at, username) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING {RUN_COLUMNS}"),
@@ -362,7 +378,8 @@ impl Db {
             ).await?;
             tx.commit().await?;
             Ok(run_from(&rows[0]))
-        })
+        });
+        started.map_err(another_run_busy)
     }
 
     /// Does the work of a run recorded by `start_assessment_run`: one transaction with every
@@ -389,8 +406,9 @@ impl Db {
         let result: StoreResult<RunSummary> = async {
             let version = self.rule_version(run.rule_version).await?.ok_or_else(|| StoreError::NotFound(format!("规则版本 {} 不存在", run.rule_version)))?;
             let region = run.region_code.as_deref().and_then(|c| RegionCode::parse(c).ok());
+            let begin = self.write_begin_sql();
             on_db!(self, p => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_with(begin).await.map_err(|e| another_run_busy(e.into()))?;
                 let outcome = run_in_tx(&mut tx, &run, region, &version, &caller.username, progress, started).await;
                 match outcome {
                     Ok(summary) => {
@@ -480,9 +498,14 @@ impl Db {
     }
 }
 
-/// Per village or county, what the household loop counts for the results.
+/// Per village or county, what the household loop counts for the results: registered
+/// households in the registry at the end of the year, those still poor then and their people,
+/// and those of them that may exit.
 #[derive(Default, Clone, Copy)]
 struct AreaCounts {
+    households: i64,
+    poor_households: i64,
+    remaining: i64,
     may_exit_households: i64,
     may_exit_people: i64,
 }
@@ -497,23 +520,43 @@ fn range_sql(region: Option<RegionCode>) -> String {
     }
 }
 
-/// One household as the batch reads it.
+/// A registered household's 脱贫状态 at the end of `year` (an SQL expression over `h`; `year` is
+/// a number or a parameter): the last row of its status history dated `year` or earlier; a
+/// household without any history row counts with its current status once identified; NULL
+/// when it was identified later. The one definition of "still poor / exited in year Y" for
+/// everything a run counts (households assessed, still poor, may exit, village and county
+/// incidence), so a past year is counted as it stood then, not as it stands today.
+fn status_as_of_sql(year: &str) -> String {
+    format!(
+        "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= {year} ORDER BY s.year DESC, s.id DESC LIMIT 1), \
+         CASE WHEN h.identified_year <= {year} AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
+    )
+}
+
+/// Households still in the registry at the end of `year` (not removed by then).
+fn present_sql(year: &str) -> String {
+    format!("(h.removed_year IS NULL OR h.removed_year > {year})")
+}
+
+/// One household as the batch reads it: (id, village, county, status at the end of the year
+/// (None: not identified yet), members, packed guarantees and removal, per-capita incomes,
+/// net income).
 #[derive(Debug, Deserialize)]
 struct HouseholdRow(
     i64,
     i64,
     i64,
-    String,
+    Option<String>,
     i64,
     i64,
     Vec<Option<i64>>,
     Option<i64>,
 );
 
-/// Households with the incomes of the years the rules look at (joined by primary key), with
-/// ids in `($1, $2]`: (id, village, county, status, members, packed
-/// guarantees, per-capita income of the year and the years before, net income of the year).
-/// Numbers only are spliced in.
+/// Households in the registry at the end of the year with the incomes of the years the rules
+/// look at (joined by primary key), with ids in `($1, $2]`: (id, village, county, status at the
+/// end of the year (一般农户 as they are), members, packed guarantees and removal, per-capita
+/// income of the year and the years before, net income of the year). Numbers only are spliced in.
 fn household_select(year: i64, rules: &Rules, range_sql: &str) -> (String, String) {
     let years = rules.stable_years.max(2);
     // The six guarantees travel as one number (one digit in base 3 each: 1 yes, 2 no, 0 not
@@ -527,8 +570,18 @@ fn household_select(year: i64, rules: &Rules, range_sql: &str) -> (String, Strin
         .map(|(i, c)| flag(c, 3i64.pow(i as u32)))
         .collect::<Vec<_>>()
         .join(" + ");
+    // Above the guarantees' six digits: removed since (kept out of monitoring).
+    let removed = format!(
+        "{} * (CASE WHEN h.removed_year IS NULL THEN 0 ELSE 1 END)",
+        REMOVED_WEIGHT
+    );
+    let y = year.to_string();
+    let status = format!(
+        "CASE WHEN h.status = '{STATUS_NOT_REGISTERED}' THEN h.status ELSE {} END",
+        status_as_of_sql(&y)
+    );
     let mut inner = format!(
-        "SELECT h.id AS id, h.village_key AS village, h.county_key AS county, h.status AS status, h.member_count AS members, CAST({flags} AS BIGINT) AS flags"
+        "SELECT h.id AS id, h.village_key AS village, h.county_key AS county, {status} AS status, h.member_count AS members, CAST({flags} + {removed} AS BIGINT) AS flags"
     );
     for k in 0..years {
         inner += &format!(", i{k}.per_capita_fen AS pc{k}");
@@ -543,7 +596,8 @@ fn household_select(year: i64, rules: &Rules, range_sql: &str) -> (String, Strin
     // A range of ids rather than ORDER BY … LIMIT: the plan stays an index range scan even
     // before the tables have statistics (right after a bulk import on PostgreSQL).
     inner += &format!(
-        " WHERE h.removed_year IS NULL AND h.id > $1 AND h.id <= $2{range_sql} ORDER BY h.id"
+        " WHERE {} AND h.id > $1 AND h.id <= $2{range_sql} ORDER BY h.id",
+        present_sql(&y)
     );
     let incomes = (0..years)
         .map(|k| format!("x.pc{k}"))
@@ -588,7 +642,7 @@ async fn read_chunk<T: Tx>(
                 v(0),
                 v(1),
                 v(2),
-                r[3].string(),
+                r[3].str().map(String::from),
                 v(4),
                 v(5),
                 (0..years as usize).map(|k| r[6 + k].i64()).collect(),
@@ -607,6 +661,9 @@ const GUARANTEE_COLUMNS: [&str; 6] = [
     "housing_secure",
     "safe_water",
 ];
+
+/// The weight of "removed since" in the packed number of `household_select` (3^6).
+const REMOVED_WEIGHT: i64 = 729;
 
 /// Unpacks guarantee `i` from the base-3 number of `household_select`.
 fn guarantee(packed: i64, i: u32) -> Option<bool> {
@@ -753,15 +810,13 @@ async fn run_in_tx<T: Tx>(
         let t0 = std::time::Instant::now();
         let mut decisions: Vec<Vec<Val>> = Vec::with_capacity(rows.len());
         for HouseholdRow(id, village, county, status, members, packed, incomes, net) in &rows {
-            let (id, village, county, status, members, packed, net) = (
-                *id,
-                *village,
-                *county,
-                status.as_str(),
-                *members,
-                *packed,
-                *net,
-            );
+            // Identified after the year: not in that year's registry.
+            let Some(status) = status.as_deref() else {
+                continue;
+            };
+            let (id, village, county, members, packed, net) =
+                (*id, *village, *county, *members, *packed, *net);
+            let removed = packed / REMOVED_WEIGHT % 3 == 1;
             let mut per_capita = BTreeMap::new();
             for (k, v) in incomes.iter().enumerate() {
                 if let Some(v) = v {
@@ -780,7 +835,7 @@ async fn run_in_tx<T: Tx>(
             // Monitoring screens exited households and 一般农户 (never registered, never assessed
             // for exit, counted in no poverty figure: possible 边缘易致贫户).
             let registered = status != STATUS_NOT_REGISTERED;
-            if !registered || is_exited(status) {
+            if !removed && (!registered || is_exited(status)) {
                 let threshold = *thresholds.entry(county).or_insert_with(|| {
                     RegionCode::from_key(county)
                         .and_then(|c| rules.monitoring_threshold(c.short_value(), year))
@@ -821,7 +876,9 @@ async fn run_in_tx<T: Tx>(
                 }
             }
             if !registered {
-                s.not_registered += 1;
+                if !removed {
+                    s.not_registered += 1;
+                }
                 continue;
             }
             let record = DecisionRecord::from_facts(rules, &facts, year);
@@ -832,15 +889,23 @@ async fn run_in_tx<T: Tx>(
             if poor {
                 s.poor_assessed += 1;
             }
+            // Incidence counts the same households with the same status as the exit counts.
+            for (map, key) in [(&mut villages, village), (&mut counties, county)] {
+                let c = map.entry(key).or_default();
+                c.households += 1;
+                if poor {
+                    c.poor_households += 1;
+                    c.remaining += members;
+                    if may_exit {
+                        c.may_exit_households += 1;
+                        c.may_exit_people += members;
+                    }
+                }
+            }
             if may_exit {
                 s.may_exit += 1;
                 if poor {
                     s.may_exit_poor += 1;
-                    for (map, key) in [(&mut villages, village), (&mut counties, county)] {
-                        let c = map.entry(key).or_default();
-                        c.may_exit_households += 1;
-                        c.may_exit_people += members;
-                    }
                 }
             } else {
                 s.may_not_exit += 1;
@@ -952,7 +1017,7 @@ async fn run_in_tx<T: Tx>(
 
     // Village and county incidence.
     let reviews = latest_reviews(tx, year).await?;
-    let village_rows = area_rows(tx, "village_key", &range_sql, year).await?;
+    let village_rows = area_rows(tx, &villages, year).await?;
     let mut results = Vec::new();
     for a in &village_rows {
         let counts = villages.get(&a.key).copied().unwrap_or_default();
@@ -986,7 +1051,7 @@ async fn run_in_tx<T: Tx>(
     insert_many(tx, "village_results", &RESULT_COLUMNS, &results, &[]).await?;
     s.counties_assessed = region.is_none_or(|r| r.level() <= RegionLevel::County);
     if s.counties_assessed {
-        let county_rows = area_rows(tx, "county_key", &range_sql, year).await?;
+        let county_rows = area_rows(tx, &counties, year).await?;
         let mut results = Vec::new();
         for a in &county_rows {
             let counts = counties.get(&a.key).copied().unwrap_or_default();
@@ -1147,51 +1212,57 @@ struct AreaRow {
     population: Option<i64>,
 }
 
-/// Households grouped by village or county as they stood at the end of `year`, joined with the
-/// rural population of the year (or the latest earlier year on record). A household's status
-/// then is the last row of its status history dated `year` or earlier (a household without any
-/// history row, identified by then, counts with its current status); households identified
-/// later, or removed by then, are left out. So the incidence of a past year counts the people
-/// who were still poor in that year, not those still poor today.
+/// The villages or counties the household loop counted (households as they stood at the end
+/// of `year`: `status_as_of_sql`; identified later or removed by then, left out), in key order,
+/// each with its rural population of the year (or the latest earlier year on record). So the
+/// incidence of a past year counts the people who were still poor in that year, not those
+/// still poor today, and with the same households as the run's exit counts.
 async fn area_rows<T: Tx>(
     tx: &mut T,
-    column: &'static str,
-    range_sql: &str,
+    counts: &HashMap<i64, AreaCounts>,
     year: i64,
 ) -> StoreResult<Vec<AreaRow>> {
-    let as_of = concat!(
-        "COALESCE((SELECT s.status FROM household_status_history s WHERE s.household_id = h.id AND s.year <= $1 ORDER BY s.year DESC, s.id DESC LIMIT 1), ",
-        "CASE WHEN h.identified_year <= $1 AND NOT EXISTS (SELECT 1 FROM household_status_history s0 WHERE s0.household_id = h.id) THEN h.status END)"
-    );
-    let poor = PovertyStatus::sql_list(PovertyStatus::is_poor);
-    let sql = format!(
-        "SELECT g.area, g.households, g.poor_households, g.remaining, rp.year, rp.rural_population
-         FROM (SELECT x.area, COUNT(*) AS households,
-                      CAST(SUM(CASE WHEN x.status IN ({poor}) THEN 1 ELSE 0 END) AS BIGINT) AS poor_households,
-                      CAST(SUM(CASE WHEN x.status IN ({poor}) THEN x.members ELSE 0 END) AS BIGINT) AS remaining
-               FROM (SELECT h.{column} AS area, h.member_count AS members, {as_of} AS status
-                     FROM households h WHERE (h.removed_year IS NULL OR h.removed_year > $1) AND h.status <> '{STATUS_NOT_REGISTERED}'{range_sql}) x
-               WHERE x.status IS NOT NULL GROUP BY x.area) g
-         LEFT JOIN region_population rp ON rp.region_key = g.area
-              AND rp.year = (SELECT MAX(p2.year) FROM region_population p2 WHERE p2.region_key = g.area AND p2.year <= $1)
-         ORDER BY g.area"
-    );
-    let rows = tx
-        .rows(
-            &sql,
-            &[year.into()],
-            &[Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64, Ty::I64],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AreaRow {
-            key: r[0].i64().unwrap_or_default(),
-            households: r[1].i64().unwrap_or_default(),
-            poor_households: r[2].i64().unwrap_or_default(),
-            remaining: r[3].i64().unwrap_or_default(),
-            population_year: r[4].i64(),
-            population: r[5].i64(),
+    let mut keys: Vec<i64> = counts.keys().copied().collect();
+    keys.sort_unstable();
+    let mut population: HashMap<i64, (i64, i64)> = HashMap::new();
+    for chunk in keys.chunks(1000) {
+        let list = chunk
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows = tx
+            .rows(
+                &format!("SELECT region_key, year, rural_population FROM region_population WHERE region_key IN ({list}) AND year <= $1"),
+                &[year.into()],
+                &[Ty::I64, Ty::I64, Ty::I64],
+            )
+            .await?;
+        for r in rows {
+            let (key, y, n) = (
+                r[0].i64().unwrap_or_default(),
+                r[1].i64().unwrap_or_default(),
+                r[2].i64().unwrap_or_default(),
+            );
+            let e = population.entry(key).or_insert((y, n));
+            if y > e.0 {
+                *e = (y, n);
+            }
+        }
+    }
+    Ok(keys
+        .into_iter()
+        .map(|key| {
+            let c = counts[&key];
+            let p = population.get(&key);
+            AreaRow {
+                key,
+                households: c.households,
+                poor_households: c.poor_households,
+                remaining: c.remaining,
+                population_year: p.map(|p| p.0),
+                population: p.map(|p| p.1),
+            }
         })
         .collect())
 }

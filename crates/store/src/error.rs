@@ -61,21 +61,26 @@ impl StoreError {
 
     /// An engine error that says the database is unreachable or too busy right now, where
     /// retrying later may succeed: the pool timed out or closed, the connection broke, SQLite
-    /// is busy or locked (5, 6), PostgreSQL is out of resources (53…), shutting down or not
-    /// accepting connections (57P01–57P03) or lost the connection (08…).
+    /// is busy or locked (5, 6, with any extended code such as 517 BUSY_SNAPSHOT: another writer
+    /// held it past the wait), PostgreSQL could not get a lock (55P03), is out of resources
+    /// (53…), shutting down or not accepting connections (57P01–57P03) or lost the connection (08…).
     pub fn is_busy(&self) -> bool {
         let StoreError::Database(e) = self else {
             return false;
         };
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // PostgreSQL's SQLSTATEs have five characters; SQLite's (extended) result codes are
+            // numbers of at most four digits whose low byte is the primary code.
             sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                let c = c.as_ref();
-                matches!(
-                    c,
-                    "5" | "6" | "261" | "262" | "517" | "57P01" | "57P02" | "57P03"
-                ) || c.starts_with("53")
-                    || c.starts_with("08")
+                if c.len() == 5 {
+                    matches!(c.as_ref(), "55P03" | "57P01" | "57P02" | "57P03")
+                        || c.starts_with("53")
+                        || c.starts_with("08")
+                } else {
+                    c.parse::<i64>()
+                        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+                }
             }),
             _ => false,
         }

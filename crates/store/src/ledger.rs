@@ -7,7 +7,7 @@ use crate::projects::{
     ProjectMoney, parse_status, project_scope, project_scope_clause, project_write_clause,
 };
 use crate::sqlrt::{Tx, Ty, Val};
-use crate::{Backend, Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
+use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::Caller;
 use domain::ledger::{
     Draft, Entry, EntryFacts, FundSource, Ledger, ProjectFacts, ReversalDraft, TxType,
@@ -749,13 +749,6 @@ impl LedgerHead {
 }
 
 impl Db {
-    fn begin_sql(&self) -> &'static str {
-        match self.backend() {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        }
-    }
-
     /// Appends postings in one transaction; all or nothing. Returns the appended entries' ids,
     /// or every refusal (fields prefixed with `prefix(i)` for posting i).
     /// Appends postings in one transaction and returns each one's outcome. Commits only when
@@ -772,7 +765,7 @@ impl Db {
         crate::projects::require_project_writer(caller)?;
         // Money is recorded only on projects the caller may change.
         let scope_sql = project_write_clause(&caller.scope);
-        let begin = self.begin_sql();
+        let begin = self.write_begin_sql();
         on_db!(self, p => {
             let mut tx = p.begin_with(begin).await?;
             let own_org = match caller.scope {

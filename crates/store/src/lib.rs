@@ -120,6 +120,16 @@ impl Db {
         }
     }
 
+    /// How a transaction that reads before it writes begins: on SQLite with the write lock
+    /// (waiting for it up to the busy timeout; a deferred one that read first fails at once with
+    /// "database is locked" when another writer committed in between), on PostgreSQL as usual.
+    pub(crate) fn write_begin_sql(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
     pub async fn close(&self) {
         on_db!(self, p => p.close().await)
     }

@@ -120,9 +120,11 @@ impl From<StoreError> for ApiError {
                 "invalid",
                 "文本不能包含空字符（\\u0000 或 %00）",
             ),
+            // Unreachable, or another writer kept the database past the wait (SQLite's
+            // "database is locked"): the request may simply be sent again.
             e if e.is_busy() => {
-                tracing::warn!(error = %e, "database unavailable");
-                ApiError::unavailable("数据库暂时无法访问或繁忙，请稍后重试")
+                tracing::warn!(error = %e, "database unavailable or busy");
+                ApiError::unavailable("数据库正忙或暂时无法访问，请稍后重试")
             }
             StoreError::Database(e) => ApiError::internal(format!("database error: {e}")),
         }

@@ -1753,3 +1753,122 @@ async fn a_rural_household_under_the_threshold_is_an_edge_candidate_and_in_no_po
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("一般农户（未建档立卡）"), "{page}");
 }
+
+/// Starts a run through the API (not waiting for it) on a task of its own.
+fn start_run_task(app: &TestApp, body: Value) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let (client, url) = (app.client.clone(), app.url("/api/v1/assessment-runs"));
+    tokio::spawn(async move {
+        let r = client.post(url).json(&body).send().await.expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+async fn wait_for_run(app: &TestApp, id: i64) -> Value {
+    for _ in 0..300 {
+        let (status, run) = app.get(&format!("/api/v1/assessment-runs/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("run {id} did not finish");
+}
+
+#[tokio::test]
+async fn a_run_started_while_another_writer_holds_the_database_waits_its_turn() {
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &[poor("W1", EAST_VILLAGE, 1)],
+        &[("W1", 2018, "5000"), ("W1", 2019, "5000")],
+    );
+    // A first request, so that the token's last use is recorded before the lock is taken.
+    assert_eq!(app.get("/api/v1/assessment-runs").await.0, StatusCode::OK);
+    // Another writer (on SQLite: the write lock, as a run writing its decisions holds it; on
+    // PostgreSQL: the runs table) commits a change while the run is being started.
+    let (status, started) = match &app.db {
+        store::Db::Sqlite(p) => {
+            let mut tx = p.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            let task = start_run_task(&app, json!({"year": 2019}));
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            assert!(!task.is_finished(), "the start waits for the write lock");
+            sqlx::query("UPDATE households SET group_name = group_name")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            task.await.unwrap()
+        }
+        store::Db::Postgres(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query("LOCK TABLE assessment_runs IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let task = start_run_task(&app, json!({"year": 2019}));
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            assert!(!task.is_finished(), "the start waits for the lock");
+            sqlx::query("UPDATE households SET group_name = group_name")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            task.await.unwrap()
+        }
+    };
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    // Two runs at once (the page's button pressed twice): both are recorded and both finish.
+    let second = start_run_task(&app, json!({"year": 2019, "region": "441621"}));
+    let third = start_run_task(&app, json!({"year": 2019}));
+    let (s2, r2) = second.await.unwrap();
+    let (s3, r3) = third.await.unwrap();
+    assert_eq!(
+        (s2, s3),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+        "{r2} {r3}"
+    );
+    for run in [&started, &r2, &r3] {
+        let done = wait_for_run(&app, run["id"].as_i64().unwrap()).await;
+        assert_eq!(done["status"], "done", "{done}");
+        assert_eq!(done["summary"]["assessed"], 1, "{done}");
+        assert_eq!(done["summary"]["may_exit"], 1, "{done}");
+    }
+}
+
+/// SQLite only: PostgreSQL has no database-wide write lock, and waits for row locks without a
+/// limit. Takes the busy timeout (30 s).
+#[tokio::test]
+async fn a_run_that_cannot_get_the_write_lock_in_time_is_a_conflict_not_a_server_error() {
+    let app = TestApp::spawn().await;
+    let store::Db::Sqlite(pool) = &app.db else {
+        return;
+    };
+    import(
+        &app,
+        &[poor("W1", EAST_VILLAGE, 1)],
+        &[("W1", 2018, "5000"), ("W1", 2019, "5000")],
+    );
+    assert_eq!(app.get("/api/v1/assessment-runs").await.0, StatusCode::OK);
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let (status, refused) = start_run_task(&app, json!({"year": 2019})).await.unwrap();
+    tx.rollback().await.unwrap();
+    // 409 when the run's own transaction waited in vain, 503 when an earlier write of the
+    // request did (the token's last use): either way a Chinese "busy, try again", never a 500.
+    assert!(
+        [StatusCode::CONFLICT, StatusCode::SERVICE_UNAVAILABLE].contains(&status),
+        "{status} {refused}"
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("数据库正忙"), "{refused}");
+    assert!(!refused.to_string().contains("locked"), "{refused}");
+    // Nothing was recorded; once the other writer is done, the run starts.
+    let (_, runs) = app.get("/api/v1/assessment-runs").await;
+    assert_eq!(runs["items"].as_array().map(Vec::len), Some(0), "{runs}");
+    let (status, run) = app
+        .post("/api/v1/assessment-runs?wait=true", &json!({"year": 2019}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["summary"]["assessed"], 1, "{run}");
+}

@@ -571,6 +571,124 @@ async fn a_past_years_incidence_counts_the_households_poor_in_that_year() {
     assert_eq!(village["remaining"], 0, "{village}");
 }
 
+/// The line of `bangfu assess`'s summary table with this label, as a number.
+fn summary_figure(table: &str, label: &str) -> i64 {
+    table
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(label)).then(|| words.last().unwrap_or_default().replace(',', ""))
+        })
+        .unwrap_or_else(|| panic!("{label} in {table}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_past_years_exit_counts_use_the_status_of_that_year_as_its_incidence_does() {
+    let app = TestApp::spawn().await;
+    import(
+        &app,
+        &[
+            Hh {
+                exit_year: "2019",
+                ..exited("H-2019", EAST_VILLAGE, 71)
+            },
+            Hh {
+                exit_year: "2015",
+                ..exited("H-2015", EAST_VILLAGE, 72)
+            },
+        ],
+        &[
+            ("H-2019", 2015, "5000"),
+            ("H-2019", 2016, "5000"),
+            ("H-2015", 2015, "5000"),
+            ("H-2015", 2016, "5000"),
+        ],
+    );
+    // Identified in 2018: not in the registry of 2016.
+    let county = &EAST_VILLAGE[..6];
+    let (status, late) = app
+        .post(
+            "/api/v1/households",
+            &json!({"household_no": "H-LATE", "village_code": EAST_VILLAGE, "attribute": "一般贫困户",
+                "identification_standard": "国家标准", "main_cause": "因病", "identified_year": 2018, "status": "未脱贫",
+                "members": [member(county, 73, "户主", "普通劳动力")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{late}");
+
+    // The API's run: at the end of 2016 H-2019 was still poor (and may exit), H-2015 was out,
+    // H-LATE not yet identified. Today all three would count, none of them as poor but H-LATE.
+    let (status, run) = app
+        .post("/api/v1/assessment-runs?wait=true", &json!({"year": 2016}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    let s = &run["summary"];
+    assert_eq!(
+        (
+            s["assessed"].as_i64(),
+            s["poor_assessed"].as_i64(),
+            s["may_exit"].as_i64(),
+            s["may_exit_poor"].as_i64()
+        ),
+        (Some(2), Some(1), Some(2), Some(1)),
+        "{s}"
+    );
+    // The same households and the same status as the village's incidence of that run.
+    let run_id = run["id"].as_i64().unwrap();
+    let villages = app
+        .get_all(&format!("/api/v1/assessment-runs/{run_id}/villages"))
+        .await;
+    let village = villages
+        .iter()
+        .find(|v| v["code"] == EAST_VILLAGE)
+        .unwrap_or_else(|| panic!("{villages:?}"));
+    assert_eq!(
+        (
+            village["households"].as_i64(),
+            village["poor_households"].as_i64(),
+            village["may_exit_households"].as_i64(),
+            village["remaining"].as_i64(),
+            village["remaining_after_exits"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1), Some(1), Some(0)),
+        "{village}"
+    );
+    // Each decision records the status the household had then.
+    let h2019 = household_id(&app, "H-2019").await;
+    let (_, decisions) = app
+        .get(&format!("/api/v1/households/{h2019}/assessment?year=2016"))
+        .await;
+    assert_eq!(decisions["latest"]["household_status"], "0", "{decisions}");
+    let h2015 = household_id(&app, "H-2015").await;
+    let (_, decisions) = app
+        .get(&format!("/api/v1/households/{h2015}/assessment?year=2016"))
+        .await;
+    assert_eq!(decisions["latest"]["household_status"], "1", "{decisions}");
+    let (_, decisions) = app
+        .get(&format!(
+            "/api/v1/households/{}/assessment?year=2016",
+            late["id"]
+        ))
+        .await;
+    assert!(decisions["latest"].is_null(), "{decisions}");
+
+    // The command line prints the same counts.
+    let table = run_ok(&app, &["assess", "--year", "2016"]);
+    assert_eq!(summary_figure(&table, "评估户数"), 2, "{table}");
+    assert_eq!(summary_figure(&table, "其中未脱贫或返贫"), 1, "{table}");
+    assert_eq!(
+        summary_figure(&table, "其中未脱贫或返贫（可启动退出程序）"),
+        1,
+        "{table}"
+    );
+    // In 2020 the two are out and H-LATE is still poor.
+    let table = run_ok(&app, &["assess", "--year", "2020"]);
+    assert_eq!(summary_figure(&table, "评估户数"), 3, "{table}");
+    assert_eq!(summary_figure(&table, "其中未脱贫或返贫"), 1, "{table}");
+}
+
 #[tokio::test]
 async fn the_new_rule_items_are_shown_edited_and_checked() {
     let app = TestApp::spawn().await;
