@@ -107,7 +107,7 @@ fn ethnicities(county: i64) -> &'static [(&'static str, u32)] {
     }
 }
 
-pub(crate) fn pick<'a, T: Copy>(rng: &mut StdRng, weighted: &'a [(T, u32)]) -> T {
+pub(crate) fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, u32)]) -> T {
     let total: u32 = weighted.iter().map(|(_, w)| w).sum();
     let mut r = rng.random_range(0..total);
     for (v, w) in weighted {

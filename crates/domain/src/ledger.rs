@@ -1038,7 +1038,8 @@ mod tests {
         let e = entry();
         assert_eq!(e.hash, e.compute_hash());
         assert_eq!(e.hash.len(), 64);
-        let variants: Vec<Box<dyn Fn(&mut Entry)>> = vec![
+        type Change = Box<dyn Fn(&mut Entry)>;
+        let variants: Vec<Change> = vec![
             Box::new(|e| e.id = 2),
             Box::new(|e| e.tx_type = "disbursement".into()),
             Box::new(|e| e.amount = 101),

@@ -1974,7 +1974,9 @@ mod tests {
     #[test]
     fn guarantees_unpack_from_base_three() {
         // food yes, clothing no, education unknown, medical yes, housing no, water yes.
-        let packed = 1 + 3 * 2 + 9 * 0 + 27 * 1 + 81 * 2 + 243 * 1;
+        // Base-3 digits, least significant first: 1 = yes, 2 = no, 0 = unknown.
+        let digits: [i64; 6] = [1, 2, 0, 1, 2, 1];
+        let packed = digits.iter().rev().fold(0, |acc, d| acc * 3 + d);
         let got: Vec<Option<bool>> = (0..6).map(|i| guarantee(packed, i)).collect();
         assert_eq!(
             got,

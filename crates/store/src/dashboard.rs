@@ -1060,9 +1060,9 @@ impl Db {
         let inputs = self.inputs(None, None).await?;
         let mut people: HashMap<i64, BTreeMap<i64, i64>> = HashMap::new();
         for (_, code) in &rows {
-            if !people.contains_key(&code.key()) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = people.entry(code.key()) {
                 let (by_year, _) = self.people(&inputs, Some(*code)).await?;
-                people.insert(code.key(), by_year);
+                slot.insert(by_year);
             }
         }
         let names = self

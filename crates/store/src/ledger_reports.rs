@@ -145,6 +145,19 @@ struct Key {
     receiver: Option<i64>,
 }
 
+/// One group of `invested_aggregates` as read (amount in fen).
+#[derive(sqlx::FromRow)]
+struct AggregateRow {
+    project_id: i64,
+    year: i64,
+    fund_source: String,
+    provider_id: i64,
+    receiver_id: i64,
+    theme: String,
+    livelihood: bool,
+    amount: i64,
+}
+
 /// One invested aggregate before it is split over locations.
 struct Aggregate {
     project_id: i64,
@@ -346,34 +359,32 @@ impl Db {
 
     async fn invested_aggregates(&self, filter: &ReportFilter) -> StoreResult<Vec<Aggregate>> {
         let mut sql = String::from(
-            "SELECT e.project_id, CAST(SUBSTR(e.value_date, 1, 4) AS BIGINT), e.fund_source, e.provider_id, e.receiver_id, p.theme,
-             p.livelihood, CAST(SUM(e.amount) AS BIGINT)
+            "SELECT e.project_id, CAST(SUBSTR(e.value_date, 1, 4) AS BIGINT) AS year, e.fund_source, e.provider_id, e.receiver_id,
+             p.theme, p.livelihood, CAST(SUM(e.amount) AS BIGINT) AS amount
              FROM ledger_entries e JOIN projects p ON p.id = e.project_id WHERE e.invested = $1 AND ($2 IS NULL OR p.theme = $2)",
         );
         sql += &date_bounds(filter);
         sql += " GROUP BY e.project_id, SUBSTR(e.value_date, 1, 4), e.fund_source, e.provider_id, e.receiver_id, p.theme, p.livelihood";
-        let rows: Vec<(i64, i64, String, i64, i64, String, bool, i64)> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql))
+        let rows: Vec<AggregateRow> = on_db!(self, p => sqlx::query_as(AssertSqlSafe(sql))
             .bind(true).bind(filter.theme.map(|t| t.as_str())).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
-            .filter_map(
-                |(project_id, year, source, provider, receiver, theme, livelihood, amount)| {
-                    let source = FundSource::parse(&source)?;
-                    if filter.fiscal.is_some_and(|f| f != source.is_fiscal()) {
-                        return None;
-                    }
-                    Some(Aggregate {
-                        project_id,
-                        year,
-                        source,
-                        provider,
-                        receiver,
-                        theme: parse_theme(&theme),
-                        livelihood,
-                        amount: Fen(amount),
-                    })
-                },
-            )
+            .filter_map(|r| {
+                let source = FundSource::parse(&r.fund_source)?;
+                if filter.fiscal.is_some_and(|f| f != source.is_fiscal()) {
+                    return None;
+                }
+                Some(Aggregate {
+                    project_id: r.project_id,
+                    year: r.year,
+                    source,
+                    provider: r.provider_id,
+                    receiver: r.receiver_id,
+                    theme: parse_theme(&r.theme),
+                    livelihood: r.livelihood,
+                    amount: Fen(r.amount),
+                })
+            })
             .collect())
     }
 

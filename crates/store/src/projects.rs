@@ -74,7 +74,7 @@ pub struct StatusChange {
     pub recorded_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, sqlx::FromRow)]
 pub struct ResultRow {
     pub indicator: String,
     pub unit: String,
@@ -82,6 +82,31 @@ pub struct ResultRow {
     pub baseline: Option<f64>,
     pub target: Option<f64>,
     pub actual: Option<f64>,
+}
+
+/// A `project_beneficiaries` row as read, with its household's number and village's name.
+#[derive(sqlx::FromRow)]
+struct BeneficiaryRow {
+    household_id: Option<i64>,
+    household_no: Option<String>,
+    member_id: Option<i64>,
+    village_key: Option<i64>,
+    village_name: Option<String>,
+    households: i64,
+    people: i64,
+    note: String,
+}
+
+/// A `project_loans` row as read (amounts in fen).
+#[derive(sqlx::FromRow)]
+struct LoanRow {
+    household_id: Option<i64>,
+    borrower: String,
+    amount: i64,
+    term_months: i64,
+    issued_on: String,
+    outstanding: i64,
+    overdue: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1321,70 +1346,37 @@ impl Db {
                 }
             })
             .collect();
-        let results: Vec<(String, String, i64, Option<f64>, Option<f64>, Option<f64>)> = on_db!(self, p => sqlx::query_as(
+        let results: Vec<ResultRow> = on_db!(self, p => sqlx::query_as(
             "SELECT indicator, unit, year, baseline, target, actual FROM project_results WHERE project_id = $1 ORDER BY id")
             .bind(id).fetch_all(p).await)?;
-        let results = results
-            .into_iter()
-            .map(
-                |(indicator, unit, year, baseline, target, actual)| ResultRow {
-                    indicator,
-                    unit,
-                    year,
-                    baseline,
-                    target,
-                    actual,
-                },
-            )
-            .collect();
-        let bens: Vec<(
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            i64,
-            i64,
-            String,
-        )> = on_db!(self, p => sqlx::query_as(
-            "SELECT b.household_id, h.household_no, b.member_id, b.village_key, r.name, b.households, b.people, b.note
+        let bens: Vec<BeneficiaryRow> = on_db!(self, p => sqlx::query_as(
+            "SELECT b.household_id, h.household_no, b.member_id, b.village_key, r.name AS village_name, b.households, b.people, b.note
              FROM project_beneficiaries b LEFT JOIN households h ON h.id = b.household_id LEFT JOIN regions r ON r.key = b.village_key
              WHERE b.project_id = $1 ORDER BY b.id").bind(id).fetch_all(p).await)?;
         let mut totals = BeneficiaryTotals::default();
         let mut villages = HashSet::new();
         let beneficiaries: Vec<Beneficiary> = bens
             .into_iter()
-            .map(
-                |(
-                    household_id,
-                    household_no,
-                    member_id,
-                    village_key,
-                    village_name,
-                    households,
-                    people,
-                    note,
-                )| {
-                    totals.households += households;
-                    totals.people += people;
-                    if household_id.is_some() || member_id.is_some() {
-                        totals.linked += 1;
-                    }
-                    if let Some(k) = village_key {
-                        villages.insert(k);
-                    }
-                    Beneficiary {
-                        household_id,
-                        household_no,
-                        member_id,
-                        village_code: village_key.and_then(RegionCode::from_key),
-                        village_name,
-                        households,
-                        people,
-                        note,
-                    }
-                },
-            )
+            .map(|b| {
+                totals.households += b.households;
+                totals.people += b.people;
+                if b.household_id.is_some() || b.member_id.is_some() {
+                    totals.linked += 1;
+                }
+                if let Some(k) = b.village_key {
+                    villages.insert(k);
+                }
+                Beneficiary {
+                    household_id: b.household_id,
+                    household_no: b.household_no,
+                    member_id: b.member_id,
+                    village_code: b.village_key.and_then(RegionCode::from_key),
+                    village_name: b.village_name,
+                    households: b.households,
+                    people: b.people,
+                    note: b.note,
+                }
+            })
             .collect();
         totals.villages = villages.len() as i64;
         let inds: Vec<(i64, String, i64)> = on_db!(self, p => sqlx::query_as(
@@ -1401,24 +1393,20 @@ impl Db {
                 })
             })
             .collect();
-        let loans: Vec<(Option<i64>, String, i64, i64, String, i64, i64)> = on_db!(self, p => sqlx::query_as(
+        let loans: Vec<LoanRow> = on_db!(self, p => sqlx::query_as(
             "SELECT household_id, borrower, amount, term_months, issued_on, outstanding, overdue FROM project_loans WHERE project_id = $1 ORDER BY id")
             .bind(id).fetch_all(p).await)?;
         let loans = loans
             .into_iter()
-            .map(
-                |(household_id, borrower, amount, term_months, issued_on, outstanding, overdue)| {
-                    Loan {
-                        household_id,
-                        borrower,
-                        amount: Fen(amount),
-                        term_months,
-                        issued_on,
-                        outstanding: Fen(outstanding),
-                        overdue: Fen(overdue),
-                    }
-                },
-            )
+            .map(|l| Loan {
+                household_id: l.household_id,
+                borrower: l.borrower,
+                amount: Fen(l.amount),
+                term_months: l.term_months,
+                issued_on: l.issued_on,
+                outstanding: Fen(l.outstanding),
+                overdue: Fen(l.overdue),
+            })
             .collect();
         let (beneficiaries, loans) = if caller.can_read_registry() {
             (beneficiaries, loans)

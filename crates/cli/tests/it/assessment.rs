@@ -304,7 +304,7 @@ async fn each_guarantee_failing_alone_is_the_only_reason() {
     let mut incomes = Vec::new();
     let nos: Vec<String> = keys.iter().map(|k| format!("G-{k}")).collect();
     for (i, no) in nos.iter().enumerate() {
-        let mut flags = vec!["是"; 6];
+        let mut flags = ["是"; 6];
         flags[i] = "否";
         households.push(Hh {
             flags: flags.join(","),

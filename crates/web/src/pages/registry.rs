@@ -257,7 +257,7 @@ impl FormState {
                 }
                 for d in &e.details {
                     let f = rename(&d.field);
-                    if known.iter().any(|k| *k == f) {
+                    if known.contains(&f) {
                         self.add(&f, &d.message);
                     } else {
                         self.general.push(d.message.clone());
@@ -1139,18 +1139,25 @@ fn household_forms(
     forms
 }
 
+/// A form of the household page as submitted: its name (the page anchor), the values sent and
+/// the fields it shows messages beside.
+struct Submitted<'a> {
+    form: &'static str,
+    pairs: &'a [(String, String)],
+    known: &'a [&'a str],
+}
+
 /// Runs a household-page form: on success back to the file, on a refusal the file again with
 /// the messages in the form.
 async fn after_form(
     state: &AppState,
     caller: &Caller,
     id: i64,
-    form: &'static str,
-    pairs: &[(String, String)],
-    known: &[&str],
+    submitted: Submitted<'_>,
     result: Result<(), ApiError>,
     rename: impl Fn(&str) -> String,
 ) -> PageResult {
+    let Submitted { form, pairs, known } = submitted;
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/households/{id}#{form}")).into_response()),
         Err(e) => {
@@ -1207,9 +1214,11 @@ async fn status(
         &state,
         &caller,
         id,
-        "status",
-        &pairs,
-        &["status", "year", "note"],
+        Submitted {
+            form: "status",
+            pairs: &pairs,
+            known: &["status", "year", "note"],
+        },
         result,
         |f| f.to_string(),
     )
@@ -1266,9 +1275,11 @@ async fn income(
         &state,
         &caller,
         id,
-        "income",
-        &pairs,
-        &INCOME_FIELDS[1..],
+        Submitted {
+            form: "income",
+            pairs: &pairs,
+            known: &INCOME_FIELDS[1..],
+        },
         result,
         |f| f.to_string(),
     )
@@ -1299,9 +1310,11 @@ async fn cadre(
         &state,
         &caller,
         id,
-        "cadre",
-        &pairs,
-        &["name", "unit", "unit_level", "phone", "start_date"],
+        Submitted {
+            form: "cadre",
+            pairs: &pairs,
+            known: &["name", "unit", "unit_level", "phone", "start_date"],
+        },
         result,
         |f| f.to_string(),
     )
@@ -1355,9 +1368,11 @@ async fn measure(
         &state,
         &caller,
         id,
-        "measure",
-        &pairs,
-        &known,
+        Submitted {
+            form: "measure",
+            pairs: &pairs,
+            known: &known,
+        },
         result,
         |f| f.to_string(),
     )
@@ -1392,9 +1407,11 @@ async fn add_member(
         &state,
         &caller,
         id,
-        "add_member",
-        &pairs,
-        &known,
+        Submitted {
+            form: "add_member",
+            pairs: &pairs,
+            known: &known,
+        },
         result,
         |f| {
             f.strip_prefix("members[0].")
@@ -1449,9 +1466,11 @@ async fn event(
         &state,
         &caller,
         id,
-        "event",
-        &pairs,
-        &["event_type", "member_id", "date", "note"],
+        Submitted {
+            form: "event",
+            pairs: &pairs,
+            known: &["event_type", "member_id", "date", "note"],
+        },
         result,
         |f| f.to_string(),
     )
