@@ -954,3 +954,134 @@ async fn the_832_quota_counts_the_unit_its_trade_union_and_staff_and_exempts_uni
         .unwrap_err();
     assert!(matches!(err, StoreError::Forbidden(_)));
 }
+
+/// The JSON API: a channel's org user posts orders with an `Idempotency-Key`; a retry answers
+/// with the first answer, another body under the same key is a 409, an order after the
+/// certificate's expiry a 422 `certificate_invalid` naming the certificate and the date.
+#[tokio::test]
+async fn a_channel_posts_orders_over_http_with_idempotency_keys() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, 1).await;
+    let org = app
+        .db
+        .create_organisation(
+            &Caller::system(),
+            &OrganisationInput {
+                name: "832渠道".into(),
+                kind: "enterprise".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let channel = app.client_as("org", None, Some(org.id)).await;
+    let body = json!({"buyer_id": f.buyer, "channel": "platform_832", "order_date": "2019-12-31",
+                      "lines": [{"product_id": f.product, "quantity": 2}]});
+    let post = |body: serde_json::Value, key: &'static str| {
+        let channel = channel.clone();
+        let url = app.url("/api/v1/orders");
+        async move {
+            let r = channel
+                .post(url)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let replayed = r.headers().get("idempotent-replayed").is_some();
+            (
+                r.status(),
+                replayed,
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, replayed, first) = post(body.clone(), "retry-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    assert_eq!(first["total"], 13_600);
+    assert_eq!(first["channel_org_id"], org.id);
+    let (status, replayed, again) = post(body.clone(), "retry-1").await;
+    assert_eq!((status, replayed), (StatusCode::OK, true), "{again}");
+    assert_eq!(again, first);
+    let mut other = body.clone();
+    other["lines"][0]["quantity"] = json!(3);
+    let (status, _, conflict) = post(other, "retry-1").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "conflict");
+    let mut late = body.clone();
+    late["order_date"] = json!("2020-01-01");
+    let (status, _, refused) = post(late, "retry-2").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "certificate_invalid");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("GD-ZJ-2019-0001") && message.contains("2020-01-01"),
+        "{message}"
+    );
+    assert_eq!(
+        refused["error"]["details"][0]["field"],
+        "lines[0].product_id"
+    );
+    // The channel reads and moves its order; the public does not see it.
+    let id = first["id"].as_i64().unwrap();
+    let (status, seen) = app
+        .send(
+            &channel,
+            reqwest::Method::GET,
+            &format!("/api/v1/orders/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, seen["state"].clone()),
+        (StatusCode::OK, json!("placed"))
+    );
+    let (status, moved) = app
+        .send(
+            &channel,
+            reqwest::Method::POST,
+            &format!("/api/v1/orders/{id}/state"),
+            Some(&json!({"state": "confirmed", "on": "2020-01-02"})),
+        )
+        .await;
+    assert_eq!(
+        (status, moved["state"].clone()),
+        (StatusCode::OK, json!("confirmed")),
+        "{moved}"
+    );
+    let (status, _) = app
+        .send(
+            &app.anonymous_client(),
+            reqwest::Method::GET,
+            &format!("/api/v1/orders/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Suppliers are public; a county cadre of another county may not register one here.
+    let (status, list) = app
+        .send(
+            &app.anonymous_client(),
+            reqwest::Method::GET,
+            "/api/v1/suppliers?region=441621",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["id"], f.supplier);
+    assert_eq!(list["items"][0]["contact_phone"], "138****5678");
+    let elsewhere = app.client_as("county", Some("451024"), None).await;
+    let (status, _) = app
+        .send(
+            &elsewhere,
+            reqwest::Method::POST,
+            "/api/v1/suppliers",
+            Some(&json!({"name": "某合作社", "supplier_type": "cooperative",
+            "credit_code": credit_code("93", 9), "county_code": COUNTY})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
