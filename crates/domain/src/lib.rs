@@ -7,6 +7,7 @@ pub mod access;
 pub mod assessment;
 pub mod auth;
 pub mod codes;
+pub mod consumption;
 pub mod credit_code;
 pub mod date;
 pub mod id_number;

@@ -16,24 +16,52 @@ macro_rules! audit {
         let entity_id: Option<String> = $entity_id;
         let batch: Option<i64> = $batch;
         let detail: String = $detail;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_log (at, user_id, username, action, entity, entity_id, batch_id, before_json, after_json, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
-        .bind($crate::now_rfc3339())
-        .bind(caller.user_id)
-        .bind(&caller.username)
-        .bind($action)
-        .bind($entity)
-        .bind(entity_id)
-        .bind(batch)
-        .bind(before.map(|v| v.to_string()))
-        .bind(after.map(|v| v.to_string()))
-        .bind(detail)
-        .fetch_one($exec)
-        .await?;
+        let id: i64 = sqlx::query_scalar($crate::audit::AUDIT_INSERT)
+            .bind($crate::now_rfc3339())
+            .bind(caller.user_id)
+            .bind(&caller.username)
+            .bind($action)
+            .bind($entity)
+            .bind(entity_id)
+            .bind(batch)
+            .bind(before.map(|v| v.to_string()))
+            .bind(after.map(|v| v.to_string()))
+            .bind(detail)
+            .fetch_one($exec)
+            .await?;
         id
     }};
+}
+
+/// The one statement that appends an audit entry, for the macro and for [`audit_in`].
+pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (at, user_id, username, action, entity, entity_id, batch_id, before_json, after_json, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+
+/// `audit!` for code written over [`crate::sqlrt::Tx`] (either engine's transaction).
+pub(crate) async fn audit_in<T: crate::sqlrt::Tx>(
+    tx: &mut T,
+    caller: &domain::Caller,
+    action: &str,
+    entity: &str,
+    entity_id: Option<String>,
+    after: Option<serde_json::Value>,
+    detail: String,
+) -> StoreResult<()> {
+    use crate::sqlrt::{Ty, Val};
+    let vals: [Val; 10] = [
+        crate::now_rfc3339().into(),
+        caller.user_id.into(),
+        caller.username.clone().into(),
+        action.into(),
+        entity.into(),
+        entity_id.into(),
+        Val::I64(None),
+        Val::Str(None),
+        after.map(|v| v.to_string()).into(),
+        detail.into(),
+    ];
+    tx.rows(AUDIT_INSERT, &vals, &[Ty::I64]).await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

@@ -12,6 +12,13 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// An order line's product was not certified on the order's date (HTTP 422, code
+    /// `certificate_invalid`); `field` names the line.
+    #[error("{error}")]
+    CertificateInvalid {
+        field: String,
+        error: domain::consumption::CertificateInvalid,
+    },
     /// An import or a registry write refused row by row; nothing was written.
     #[error("数据有 {} 处问题，未写入任何数据", .0.len())]
     ImportRejected(Vec<crate::registry_import::RowProblem>),

@@ -6,6 +6,7 @@ pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod consumption;
 pub mod dashboard;
 pub mod error;
 pub mod ledger;

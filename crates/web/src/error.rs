@@ -90,6 +90,16 @@ impl From<StoreError> for ApiError {
                 id: None,
             },
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::CertificateInvalid { field, error } => {
+                let message = error.to_string();
+                ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "certificate_invalid",
+                    details: vec![FieldError::new(field, message.clone())],
+                    message,
+                    id: None,
+                }
+            }
             StoreError::Unavailable(m) => ApiError::unavailable(m),
             StoreError::Internal(m) => ApiError::internal(m),
             StoreError::Forbidden(m) => ApiError::forbidden(m),

@@ -7,6 +7,7 @@ mod assessment;
 mod auth;
 mod browser;
 mod cli;
+mod consumption;
 mod dashboard;
 mod demo;
 mod exit_status;

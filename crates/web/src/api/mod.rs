@@ -4,6 +4,7 @@
 
 pub mod assessment;
 mod clashes;
+mod consumption;
 pub mod exports;
 pub mod households;
 pub mod ledger;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(exports::routes())
         .merge(stats::routes())
         .merge(clashes::routes())
+        .merge(consumption::routes())
         .fallback(not_found)
 }
 

@@ -130,6 +130,7 @@ pub fn full() -> &'static Value {
         super::stats::openapi(&mut doc);
         super::assessment::openapi(&mut doc);
         super::clashes::openapi(&mut doc);
+        super::consumption::openapi(&mut doc);
         finish(&mut doc);
         doc
     })
