@@ -1085,3 +1085,49 @@ async fn a_channel_posts_orders_over_http_with_idempotency_keys() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A channel that sends one of its order numbers twice at once (a retry without an
+/// idempotency key) gets one order and a conflict, never two orders or an internal error.
+#[tokio::test]
+async fn one_channel_order_number_sent_at_once_makes_one_order_and_conflicts() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app, 1).await;
+    let org = app
+        .db
+        .create_organisation(
+            &Caller::system(),
+            &OrganisationInput {
+                name: "某电商渠道".into(),
+                kind: "enterprise".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let channel = org_user(org.id);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let db = app.db.clone();
+            let channel = channel.clone();
+            let mut input = order(f.buyer, f.product, "2019-06-01", 2);
+            input.channel_order_no = Some("DS-2019-0001".into());
+            tokio::spawn(async move { db.place_order(&channel, &input, None).await })
+        })
+        .collect();
+    let (mut placed, mut conflicts) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => placed += 1,
+            Err(StoreError::Conflict(m)) => {
+                assert!(m.contains("DS-2019-0001"), "{m}");
+                conflicts += 1;
+            }
+            // SQLite: a writer that waited past the busy timeout (retrying later helps).
+            Err(e) if e.is_busy() => conflicts += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((placed, conflicts), (1, 15));
+    let count: i64 = store::on_db!(&app.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE channel_order_no = 'DS-2019-0001'").fetch_one(p).await).unwrap();
+    assert_eq!(count, 1);
+}

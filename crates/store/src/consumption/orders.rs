@@ -585,7 +585,18 @@ async fn place_in<T: Tx>(tx: &mut T, caller: &Caller, v: &ValidOrder) -> StoreRe
               year.into(), OrderState::Placed.as_str().into(), total.0.into(), caller.username.clone().into(), now.clone().into()],
             &[Ty::I64],
         )
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            // Two placements with one channel order number at once: the check above saw
+            // neither, the unique index refuses the second.
+            StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                StoreError::Conflict(format!(
+                    "渠道订单号 {} 已登记为另一订单",
+                    v.channel_order_no.as_deref().unwrap_or("")
+                ))
+            }
+            _ => e,
+        })?;
     let order_id = ids[0][0].i64().unwrap_or_default();
     // The buyer whose 832 quota this purchase counts toward (the rules decide which types count).
     let quota_unit = match buyer.buyer_type {
