@@ -17,7 +17,8 @@ pub enum StoreError {
     #[error("{error}")]
     CertificateInvalid {
         field: String,
-        error: domain::consumption::CertificateInvalid,
+        // Boxed: it names the product and certificate, and every StoreResult carries its size.
+        error: Box<domain::consumption::CertificateInvalid>,
     },
     /// An import or a registry write refused row by row; nothing was written.
     #[error("数据有 {} 处问题，未写入任何数据", .0.len())]

@@ -240,8 +240,10 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_named() {
-        let mut rules = ConsumptionRules::default();
-        rules.publicity_days = 0;
+        let mut rules = ConsumptionRules {
+            publicity_days: 0,
+            ..ConsumptionRules::default()
+        };
         rules.quota.push(QuotaRule {
             share_bp: 10_001,
             ..rules.quota[0].clone()

@@ -550,7 +550,7 @@ async fn place_in<T: Tx>(tx: &mut T, caller: &Caller, v: &ValidOrder) -> StoreRe
             valid_certificate_on(&product.name, &certificates, v.date).map_err(|error| {
                 StoreError::CertificateInvalid {
                     field: field("product_id"),
-                    error,
+                    error: Box::new(error),
                 }
             })?;
         let county = tx
