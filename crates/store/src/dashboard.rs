@@ -314,8 +314,7 @@ impl Db {
         F: AsyncFnOnce() -> StoreResult<T>,
     {
         let key = (self.identity(), query);
-        self.refresh_summaries().await?;
-        let version = self.stats_version().await?;
+        let version = self.current_stats_version().await?;
         if let Some(hit) = cache_get::<T>(&key, version) {
             return Ok(hit);
         }

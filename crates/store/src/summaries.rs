@@ -576,6 +576,21 @@ impl Db {
         })
     }
 
+    /// The current stats_version, after applying keys left by writes from outside the store:
+    /// one single-row query when none wait (the cached figures' path).
+    pub async fn current_stats_version(&self) -> StoreResult<i64> {
+        const SQL: &str =
+            "SELECT version, (SELECT COUNT(*) FROM (SELECT 1 FROM stats_dirty LIMIT 1) AS d)
+                           FROM stats_version WHERE id = 1";
+        let (version, dirty): (i64, i64) =
+            on_db!(self, p => sqlx::query_as(SQL).fetch_one(p).await)?;
+        if dirty == 0 {
+            return Ok(version);
+        }
+        self.refresh_summaries().await?;
+        self.stats_version().await
+    }
+
     /// Recomputes every summary from the records and compares it with what the triggers kept.
     /// `apply` commits the recomputed tables (a repair); otherwise everything is rolled back.
     pub async fn recompute_summaries(&self, apply: bool) -> StoreResult<Vec<SummaryDifference>> {
