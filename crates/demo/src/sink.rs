@@ -159,8 +159,7 @@ impl SqliteSink {
 
     /// Computes every summary once from the loaded records and puts the triggers back.
     pub fn rebuild_summaries(&mut self, toggles: &[TriggerToggle]) -> Result<(), DemoError> {
-        self.conn
-            .execute_batch(summaries::rebuild_sql(Backend::Sqlite))?;
+        self.conn.execute_batch(summaries::rebuild_sql())?;
         for t in toggles {
             self.conn.execute_batch(&t.restore)?;
         }
@@ -264,7 +263,7 @@ impl PgSink {
     /// Computes every summary once from the loaded records and puts the triggers back.
     pub fn rebuild_summaries(&mut self, toggles: &[TriggerToggle]) -> Result<(), DemoError> {
         self.flush()?;
-        self.run_sql(summaries::rebuild_sql(Backend::Postgres))?;
+        self.run_sql(summaries::rebuild_sql())?;
         for t in toggles {
             self.run_sql(&t.restore)?;
         }

@@ -134,7 +134,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = current_rules_in(&mut tx).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(r)
         })
     }
@@ -144,7 +144,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = rule_version_in(&mut tx, version).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(r)
         })
     }
@@ -191,7 +191,7 @@ impl Db {
                 .bind(&now).bind(&caller.username).bind(note.trim()).bind(&json).fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "update", "rule_versions", Some(id.to_string()), None,
                 Some(serde_json::json!({"version": before.version})), Some(serde_json::json!({"version": id})), note.trim().to_string());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(RuleVersion { version: id, created_at: now, created_by: caller.username.clone(), note: note.trim().to_string(), rules: rules.clone() })
         })
     }
@@ -376,7 +376,7 @@ impl Db {
                 &[year.into(), region.map(|r| r.key()).into(), rules.version.into(), now.into(), caller.username.clone().into()],
                 &RUN_TYS,
             ).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(run_from(&rows[0]))
         });
         started.map_err(another_run_busy)
@@ -416,7 +416,7 @@ impl Db {
                             Some(serde_json::json!({"year": run.year, "region": run.region_code, "rule_version": version.version,
                                 "assessed": summary.assessed, "may_exit": summary.may_exit, "new_cases": summary.new_cases})),
                             format!("{} 年退出评估", run.year));
-                        tx.commit().await?;
+                        crate::commit!(tx)?;
                         Ok(summary)
                     }
                     Err(e) => {
@@ -463,7 +463,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[id.into()], &RUN_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows
@@ -486,7 +486,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[], &RUN_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows
@@ -1476,7 +1476,7 @@ impl Db {
             let mut tx = p.begin().await?;
             visible_household(&mut tx, caller, household_id).await?;
             let d = decisions_in(&mut tx, household_id, year).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(d)
         })
     }
@@ -1514,7 +1514,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[year.into()], &AREA_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows.iter().map(|r| area_from(r)).collect())
@@ -1541,7 +1541,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[run_id.into()], &AREA_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows.iter().map(|r| area_from(r)).collect())
@@ -1606,7 +1606,7 @@ impl Db {
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "create", "county_reviews", Some(id.to_string()), None, None,
                 Some(serde_json::to_value(review).unwrap_or_default()), format!("{county} {year} 年抽查数据"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(StoredReview { id, county_code: county.to_string(), year, review: review.clone(), note: note.trim().to_string(),
                 entered_by: caller.username.clone(), entered_at: now, criteria: county_review_criteria(&rules, review) })
         })
@@ -1761,7 +1761,7 @@ impl Db {
             let mut tx = p.begin().await?;
             visible_household(&mut tx, caller, household_id).await?;
             let steps = steps_in(&mut tx, household_id, year).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(procedure_from(household_id, year, steps, &rules))
         })
     }
@@ -1853,7 +1853,7 @@ impl Db {
                 Some(serde_json::json!({"state": next.as_str(), "year": year, "date": step.date.trim(), "responsible": step.responsible.trim()})),
                 step.note.trim().to_string());
             let steps = steps_in(&mut tx, household_id, year).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(procedure_from(household_id, year, steps, &rules))
         })
     }
@@ -1932,7 +1932,7 @@ impl Db {
                 let names = tx.rows("SELECT name FROM members WHERE household_id = $1 AND active ORDER BY relation, id", &[r[0].clone()], &[Ty::Str]).await?;
                 out.push((r, names.iter().map(|n| n[0].string()).collect::<Vec<_>>()));
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
             out
         });
         let entries = rows

@@ -104,7 +104,7 @@ impl Db {
         Ok(on_db!(self, p => {
             let mut tx = p.begin().await?;
             let id = audit!(&mut *tx, caller, action, entity, entity_id, None, None, None, detail);
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         }))
     }
@@ -200,7 +200,7 @@ impl Db {
                 audit!(&mut *tx, caller, CLASH_ACTION, CLASH_ENTITY, Some(caller.username.clone()), None, None, Some(after),
                     format!("{place}：{what} {} 已在其管辖范围外登记", c.value));
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_not_blocked(caller).await
     }
@@ -301,7 +301,7 @@ impl Db {
             let mut tx = p.begin().await?;
             audit!(&mut *tx, caller, CLASH_CLEAR_ACTION, CLASH_ENTITY, Some(username.to_string()), None, before, None,
                 format!("解除用户 {username} 的身份冲突暂停"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }

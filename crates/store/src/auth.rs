@@ -504,7 +504,7 @@ impl Db {
             let after = json!({"username": username, "role": role.as_str(), "region_code": region.map(|r| r.to_string()),
                                "organisation_id": input.organisation_id, "can_reveal": input.can_reveal});
             audit!(&mut *tx, caller, "create", "user", Some(id.to_string()), None, None, Some(after), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         Ok(self
@@ -537,7 +537,7 @@ impl Db {
                 audit!(&mut *tx, &Caller::system(), "create", "user", Some(id.to_string()), None, None, Some(after),
                        "新数据库的初始管理员".to_string());
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id.is_some()
         });
         Ok(created.then_some(password))
@@ -564,7 +564,7 @@ impl Db {
             let after = User { disabled, ..before.clone() };
             audit!(&mut *tx, caller, if disabled { "disable" } else { "enable" }, "user", Some(before.id.to_string()), None,
                    Some(user_json(&before)), Some(user_json(&after)), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_user(username).await
     }
@@ -696,7 +696,7 @@ impl Db {
             let kept_note = if keep_session.is_some() { "其他" } else { "" };
             audit!(&mut *tx, caller, "set_password", "user", Some(user_id.to_string()), None, None, None,
                    format!("{what}：结束{kept_note}会话 {sessions_ended} 个，吊销访问令牌 {tokens_revoked} 个"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(PasswordReplaced { tokens_revoked, sessions_ended })
         })
     }
@@ -830,7 +830,7 @@ impl Db {
                 .bind(token_hash(&token)).bind(user.id).bind(&stamp).bind(&expires_at)
                 .execute(&mut *tx).await?;
             audit!(&mut *tx, &caller, "login", "user", Some(user.id.to_string()), None, None, None, String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(LoginOutcome::Success {
             token,
@@ -887,7 +887,7 @@ impl Db {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id).execute(&mut *tx).await?;
             audit!(&mut *tx, &caller, "logout", "user", Some(user_id.to_string()), None, None, None, String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(true)
     }
@@ -941,7 +941,7 @@ impl Db {
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "create", "api_token", Some(id.to_string()), None, None,
                    Some(json!({"user": user.username, "name": name, "expires_at": expires_at})), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         Ok((token, self.require_api_token(id).await?))
@@ -976,7 +976,7 @@ impl Db {
             sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(&now).bind(id).execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "revoke", "api_token", Some(id.to_string()), None, None, None,
                    format!("用户 {} 的令牌“{}”", before.username, before.name));
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_api_token(id).await
     }

@@ -2,8 +2,9 @@
 //! year and source, people out of poverty by year, each theme's indicators, the deep-poverty
 //! areas (深度) and each pairing's agreement targets against actuals.
 //!
-//! Every figure is a sum over summary tables that triggers keep in the same transaction as the
-//! records (migrations 0007_stats and 0008_dashboard), so a request reads a few hundred rows and
+//! Every figure is a sum over summary tables kept in the same transaction as the records (each
+//! defined once in crate::summaries; tables of migrations 0007, 0008 and 0016), so a request
+//! reads a few hundred rows and
 //! never scans projects, ledger entries or households. The definitions are the overview's
 //! (crate::stats): the same numbers as `overview_from_records` gives from the records.
 //!
@@ -313,7 +314,7 @@ impl Db {
         F: AsyncFnOnce() -> StoreResult<T>,
     {
         let key = (self.identity(), query);
-        let version = self.stats_version().await?;
+        let version = self.current_stats_version().await?;
         if let Some(hit) = cache_get::<T>(&key, version) {
             return Ok(hit);
         }

@@ -790,7 +790,7 @@ impl Db {
                         }
                     }
                 }
-                tx.commit().await?;
+                crate::commit!(tx)?;
             }
             Ok(results.into_iter().map(|r| r.map(|e| e.id)).collect())
         })

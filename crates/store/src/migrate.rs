@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_elimination_procedure"),
     migration!(14, "0014_ledger_receives"),
     migration!(15, "0015_disability_certificate"),
+    migration!(16, "0016_summaries_defined_once"),
     migration!(18, "0018_consumption"),
 ];
 
@@ -47,9 +48,13 @@ const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL
 )";
 
-/// Applies every migration not yet applied; returns how many ran.
+/// Applies every migration not yet applied; returns how many ran. Then recomputes the summary
+/// keys a migration marked dirty (one that changes how a summary is kept, like 0016, marks its
+/// keys instead of repeating the summary's definition in SQL).
 pub async fn run(db: &Db) -> StoreResult<usize> {
-    run_up_to(db, i64::MAX).await
+    let ran = run_up_to(db, i64::MAX).await?;
+    db.refresh_summaries().await?;
+    Ok(ran)
 }
 
 /// The versions of every shipped migration, in order.

@@ -658,7 +658,7 @@ impl Db {
             audit!(&mut *tx, caller, "visit", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"visit_id": visit.id, "date": visit.visit_date, "visitor": visit.visitor, "income_12m_fen": visit.income_12m_fen, "risks": visit.risks})),
                 String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(visit)
         })
     }
@@ -705,7 +705,7 @@ impl Db {
             audit!(&mut *tx, caller, "expense", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"expense_id": expense.id, "date": expense.expense_date, "kind": expense.kind, "amount_fen": amount, "reimbursed_fen": reimbursed})),
                 String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(expense)
         })
     }
@@ -746,7 +746,7 @@ impl Db {
                 Some(serde_json::json!({"expense_id": expense_id, "resolved": true, "resolved_date": date.trim(), "reimbursed_fen": reimbursed})),
                 String::new());
             let rows = tx.rows(&format!("SELECT {EXPENSE_COLUMNS} FROM rigid_expenses WHERE id = $1"), &[expense_id.into()], &EXPENSE_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(expense_from(&rows[0]))
         })
     }
@@ -779,7 +779,7 @@ impl Db {
             let shock = shock_from(&rows[0]);
             audit!(&mut *tx, caller, "shock", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"shock_id": shock.id, "date": shock.shock_date, "kind": shock.kind})), s.note.trim().to_string());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(shock)
         })
     }
@@ -805,7 +805,7 @@ impl Db {
                     cases.push(case);
                 }
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(MonitoringRecords {
                 visits: visits.iter().map(|r| visit_from(r)).collect(),
                 expenses: expenses.iter().map(|r| expense_from(r)).collect(),
@@ -944,7 +944,7 @@ impl Db {
             audit!(&mut *tx, caller, "import", "visits", None, None, None,
                 Some(serde_json::json!({"file": file_name, "sha256": sha, "rows": count, "written": values.len()})),
                 format!("导入走访记录 {file_name}（{count} 行）"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(VisitImportOutcome { file_name: file_name.to_string(), sha256: sha, rows: count, written: values.len() as u64 })
         })
     }
@@ -1206,7 +1206,7 @@ impl Db {
                 Some(serde_json::json!({"case_id": id, "category": category, "channel": channel.as_str(), "identified_at": identified_at, "risk_score": score})),
                 c.note.trim().to_string());
             let case = case_in(&mut tx, caller, id).await?.expect("just inserted");
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(case)
         })
     }
@@ -1220,7 +1220,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let c = case_in(&mut tx, caller, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(c)
         })
     }
@@ -1270,7 +1270,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &vals, &CASE_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows.iter().map(|r| case_from(r)).collect())
@@ -1302,7 +1302,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[], &[Ty::I64, Ty::Str, Ty::Str, Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         let mut out: Vec<(String, String, [i64; 3])> = Vec::new();
@@ -1361,7 +1361,7 @@ impl Db {
                 Some(serde_json::json!({"measure_type": m.measure_type.trim(), "responsible": m.responsible.trim(), "date": m.measure_date.trim(), "amount_fen": amount})),
                 m.note.trim().to_string());
             let case = case_in(&mut tx, caller, case_id).await?.expect("exists");
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(case)
         })
     }
@@ -1379,7 +1379,7 @@ impl Db {
             let h = visible_household(&mut tx, caller, case.household_id).await?;
             let rules = current_rules_in(&mut tx).await?.rules;
             let check = elimination_in(&mut tx, &case, &h, &rules).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(check)
         })
     }
@@ -1427,7 +1427,7 @@ impl Db {
             let rules = current_rules_in(&mut tx).await?.rules;
             let steps = elimination_steps_in(&mut tx, case_id).await?;
             let check = if case.status == "monitoring" { Some(elimination_in(&mut tx, &case, &h, &rules).await?) } else { None };
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(procedure_of(&case, steps, check, &rules))
         })
     }
@@ -1511,7 +1511,7 @@ impl Db {
             let case = case_in(&mut tx, caller, case_id).await?.expect("exists");
             let steps = elimination_steps_in(&mut tx, case_id).await?;
             let check = if case.status == "monitoring" { Some(elimination_in(&mut tx, &case, &h, &version.rules).await?) } else { None };
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(procedure_of(&case, steps, check, &version.rules))
         })
     }

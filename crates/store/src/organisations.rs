@@ -247,7 +247,7 @@ impl Db {
             let id = insert_org!(&mut *tx, &valid);
             crate::audit!(&mut *tx, caller, "create", "organisation", Some(id.to_string()), None, None,
                           Some(valid_json(&valid)), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         self.require_organisation(id).await
@@ -283,7 +283,7 @@ impl Db {
                 .execute(&mut *tx).await?;
             crate::audit!(&mut *tx, caller, "update", "organisation", Some(id.to_string()), None,
                           serde_json::to_value(&before).ok(), Some(valid_json(&v)), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_organisation(id).await
     }

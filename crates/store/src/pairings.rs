@@ -323,7 +323,7 @@ impl Db {
             }
             crate::audit!(&mut *tx, caller, "create", "pairing", Some(id.to_string()), None, None,
                           Some(valid_pairing_json(org_id, &v)), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         self.require_pairing(scope, id).await
@@ -366,7 +366,7 @@ impl Db {
             }
             crate::audit!(&mut *tx, caller, "update", "pairing", Some(id.to_string()), None,
                           serde_json::to_value(&before).ok(), Some(valid_pairing_json(org_id, &v)), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_pairing(scope, id).await
     }

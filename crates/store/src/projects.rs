@@ -1009,7 +1009,7 @@ impl Db {
             let id = insert_project!(tx, &v, caller);
             let after = serde_json::json!({ "name": v.name, "theme": v.theme.as_str(), "budget": v.budget, "status": v.status.as_str() });
             audit!(&mut *tx, caller, "create", "project", Some(id.to_string()), None, None, Some(after), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         self.require_project(caller, id).await
@@ -1046,7 +1046,7 @@ impl Db {
             let before_json = serde_json::json!({ "name": before.name, "theme": before.theme.as_str(), "budget": before.budget.0 });
             let after_json = serde_json::json!({ "name": v.name, "theme": v.theme.as_str(), "budget": v.budget });
             audit!(&mut *tx, caller, "update", "project", Some(id.to_string()), None, Some(before_json), Some(after_json), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_project(caller, id).await
     }
@@ -1111,7 +1111,7 @@ impl Db {
             audit!(&mut *tx, caller, "status", "project", Some(id.to_string()), None,
                 Some(serde_json::json!({ "status": project.status.as_str(), "date": project.status_date })),
                 Some(serde_json::json!({ "status": next.as_str(), "date": date })), note.clone());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_project(caller, id).await
     }
@@ -1689,7 +1689,7 @@ impl Db {
             }
             let after = serde_json::json!({ "added": added, "updated": updated });
             audit!(&mut *tx, caller, "import", "project", None, None, None, Some(after), detail);
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok((added, updated))
     }

@@ -196,7 +196,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             tx.bulk_regions("regions", &records, SHIPPED_YEAR, progress).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         progress.finish();
         Ok(n)
@@ -291,7 +291,7 @@ impl Db {
             if self.backend() == crate::Backend::Sqlite {
                 sqlx::raw_sql("DROP TABLE region_staging").execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
             let [added, renamed, restored, changed, retired] = counts;
             RegionImportSummary {
                 rows: records.len() as u64,
@@ -437,7 +437,7 @@ impl Db {
             let mut tx = p.begin().await?;
             let (before, after) = apply_region_attributes!(&mut tx, &change);
             audit!(&mut *tx, caller, "update", "region", Some(code.to_string()), None, Some(before), Some(after), "区划属性".to_string());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.require_region(code).await
     }
@@ -463,7 +463,7 @@ impl Db {
             let mut tx = p.begin().await?;
             let (before, after) = apply_region_attributes!(&mut tx, &change);
             audit!(&mut *tx, caller, "update", "region", Some(code.to_string()), None, Some(before), Some(after), format!("{year} 年农业户籍人口"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }
@@ -491,7 +491,7 @@ impl Db {
             audit!(&mut *tx, caller, "import", "region", None, None, None,
                 Some(serde_json::json!({ "file": file_name, "sha256": sha256, "rows": rows.len(), "changes": changes })),
                 format!("导入区划属性 {file_name}（{} 行）", rows.len()));
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(rows.len())
     }

@@ -432,7 +432,7 @@ impl Db {
                 .bind(table).bind(code).bind(name).bind(aliases.join("|")).bind(valid_from).execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "create", "code_values", Some(format!("{table}:{code}")), None, None,
                 Some(serde_json::json!({"name": name, "aliases": aliases, "valid_from": valid_from})), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }
@@ -539,7 +539,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &vals, &tys).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows
@@ -642,7 +642,7 @@ impl Db {
                     event_type: t, member_id: r[2].i64(), event_date: r[3].string(), note: r[4].string(),
                     recorded_at: r[5].string(), recorded_by: r[6].string() }
             }).collect();
-            tx.commit().await?;
+            crate::commit!(tx)?;
             let village = RegionCode::from_key(r[2].i64().unwrap_or_default());
             let region_path = match village {
                 Some(v) => self.region_ancestors(v).await?.into_iter().map(|a| (a.code.to_string(), a.name)).collect(),
@@ -672,7 +672,7 @@ impl Db {
         Ok(on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[household_no.into()], &[Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows.first().and_then(|r| r[0].i64())
         }))
     }
@@ -742,7 +742,7 @@ impl Db {
             };
             audit!(&mut *tx, caller, "reveal", "members", Some(member_id.to_string()), None, None, None,
                 format!("户编号 {}；事由：{reason}", r[2].string()));
-            tx.commit().await?;
+            crate::commit!(tx)?;
             // The 证件号码 as registered: a 残疾人证号 whole.
             let id = r[0].str().map(|n| format!("{n}{}", r[3].str().unwrap_or_default()));
             Ok((id, r[1].string()))
@@ -824,7 +824,7 @@ impl Db {
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "event", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"event": event.kind.as_str(), "member_id": member, "date": event.date})), event.note.clone());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(id)
         })
     }
@@ -889,7 +889,7 @@ impl Db {
                 .bind(&code).bind(exit_year).bind(&now).bind(household_id).execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "status", "households", Some(household_id.to_string()),
                 None, Some(serde_json::json!({"status": detail.summary.status.code})), Some(serde_json::json!({"status": code, "year": year})), note.to_string());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }
@@ -931,7 +931,7 @@ impl Db {
                 .execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "income", "households", Some(household_id.to_string()), None, before,
                 Some(serde_json::json!({"year": income.year, "net_fen": net.0, "per_capita_fen": pc.0})), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(IncomeYear {
             year: income.year,
@@ -980,7 +980,7 @@ impl Db {
                 .execute(&mut *tx).await?;
             audit!(&mut *tx, caller, "cadre", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"name": cadre.name, "unit": cadre.unit, "start_date": cadre.start_date, "phone": mask_phone(&cadre.phone)})), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }
@@ -1046,7 +1046,7 @@ impl Db {
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "measure", "households", Some(household_id.to_string()), None, None,
                 Some(serde_json::json!({"measure_type": m.measure_type, "amount_fen": m.amount_fen, "date": m.date})), String::new());
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(id)
         })
     }
@@ -1061,7 +1061,7 @@ impl Db {
         Ok(on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = tx.rows(&sql, &[], &[Ty::I64, Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             (r[0][0].i64().unwrap_or_default(), r[0][1].i64().unwrap_or_default())
         }))
     }

@@ -156,7 +156,7 @@ impl Db {
         let rows: Vec<(i64, i64, i64)> = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = tx.rows(&sql, &[], &[Ty::I64, Ty::I64, Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             r.iter().map(|r| (r[0].i64().unwrap_or_default(), r[1].i64().unwrap_or_default(), r[2].i64().unwrap_or_default())).collect()
         });
         let codes: Vec<RegionCode> = rows
@@ -185,7 +185,7 @@ impl Db {
             let found: Vec<(i64, String)> = on_db!(self, p => {
                 let mut tx = p.begin().await?;
                 let r = tx.rows(&format!("SELECT key, name FROM regions WHERE key IN ({list})"), &[], &[Ty::I64, Ty::Str]).await?;
-                tx.commit().await?;
+                crate::commit!(tx)?;
                 r.iter().map(|r| (r[0].i64().unwrap_or_default(), r[1].string())).collect()
             });
             names.extend(found);
@@ -241,7 +241,7 @@ impl Db {
                     format!("为 {n} 名成员生成人编号（M+成员序号）"));
             }
             let rows = tx.rows(&format!("SELECT id, member_no FROM members WHERE household_id IN ({list}) AND active"), &[], &[Ty::I64, Ty::Str]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(rows.iter().map(|r| (r[0].i64().unwrap_or_default(), r[1].string())).collect())
         })
     }
@@ -283,7 +283,7 @@ impl Db {
             audit!(&mut *tx, caller, "export", "households", None, None, None,
                 Some(serde_json::json!({"format": format_name, "rows": plan.rows, "households": plan.households, "filter": described})),
                 format!("导出户成员 {format_name}：{} 行（{} 户）；筛选：{described}", plan.rows, plan.households));
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(plan)
     }
@@ -349,7 +349,7 @@ impl Db {
         let members = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = tx.rows(&sql, &[], &tys).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             r
         });
         let mut by_household: HashMap<i64, Vec<Vec<Val>>> = HashMap::new();

@@ -436,7 +436,7 @@ impl Db {
                             format!("导入 {}（{} 行）", options.file_name, outcome.rows));
                         sqlx::query("UPDATE import_batches SET sha256 = $1 WHERE id = $2")
                             .bind(&outcome.sha256).bind(outcome.batch_id).execute(&mut *tx).await?;
-                        tx.commit().await?;
+                        crate::commit!(tx)?;
                         outcome.committed = true;
                     } else {
                         tx.rollback().await?;
@@ -547,7 +547,7 @@ impl Db {
                 tx.rollback().await?;
                 Err(StoreError::ImportRejected(state.outcome.problems))
             } else {
-                tx.commit().await?;
+                crate::commit!(tx)?;
                 Ok(state.outcome)
             }
         });
@@ -1491,10 +1491,9 @@ pub(crate) async fn apply_groups<T: Tx>(
         state.outcome.households_added += new_households.len() as u64;
     }
     // Households known to the registry: UPDATE_BATCH to a statement on PostgreSQL (see
-    // `update_by_id`), not one each. There every statement on households runs the summary
-    // triggers (migration 0009) once, and a summary row changed by many statements of one
-    // transaction costs more to change each time (its row versions pile up until the commit), so
-    // a re-import that changes many households would again take time growing with their square.
+    // `update_by_id`), not one each. There every statement on households runs the statement
+    // triggers that note the summaries' dirty keys (migration 0016) once, joining the
+    // statement's old and new rows: one statement per batch keeps that a few joins per import.
     let rows: Vec<Vec<Val>> = household_updates
         .iter()
         .map(|(id, g, _)| {

@@ -16,10 +16,10 @@
 //!   of households with status 0 or 3 in the paired counties (the registry's current state).
 //! - elevation: over the paired counties, the counted projects' sites and those sites' counties.
 //!
-//! Registry members and invested funds come from summary tables kept by triggers in the same
-//! transaction as the records (migration 0007_stats; on PostgreSQL the registry summaries per
-//! statement since 0009, so an import's bulk insert updates each summary row once); projects, split funds and site elevations
-//! from those of 0008_dashboard (crate::dashboard), so a request sums a few hundred rows, and the
+//! Registry members and invested funds come from summary tables kept in the same transaction as
+//! the records (each recomputed for the keys a transaction changed, from its one definition in
+//! crate::summaries); projects, split funds and site elevations
+//! from those of the dashboard (crate::dashboard), so a request sums a few hundred rows, and the
 //! API keeps each answer while `stats_version` is unchanged. Below county level the people are
 //! the town's or village's own (from the village summary), not the whole county's.
 
@@ -133,12 +133,15 @@ fn round2(x: f64) -> f64 {
 }
 
 impl Db {
-    /// The overview figures. Without `as_of` they come from the summary tables of migration
-    /// 0008 (crate::dashboard), which give the same numbers as the records; a published set
+    /// The overview figures. Without `as_of` they come from the summary tables
+    /// (crate::summaries, crate::dashboard), which give the same numbers as the records; a published set
     /// (`as_of`) is computed from the dated records themselves.
     pub async fn stats_overview(&self, f: &OverviewFilter) -> StoreResult<Overview> {
         match f.as_of {
-            None => self.overview_from_summaries(f).await,
+            None => {
+                self.refresh_summaries().await?;
+                self.overview_from_summaries(f).await
+            }
             Some(_) => self.overview_from_records(f).await,
         }
     }
@@ -399,7 +402,7 @@ impl Db {
                 .fetch_one(&mut *tx).await?;
             audit!(&mut *tx, caller, "publish", "published_figures", Some(id.to_string()), None, None,
                 Some(figures.clone()), format!("发布截至 {as_of} 的概览数字"));
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         self.published_figures(id).await

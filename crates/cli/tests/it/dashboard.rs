@@ -78,6 +78,7 @@ fn without_as_of(mut v: Value) -> Value {
 /// The overview from the summary tables equals the overview from the records, for every region
 /// prefix and year window.
 async fn assert_summaries_match_records(app: &TestApp, context: &str) {
+    assert_no_dirty_keys(app, context).await;
     let today = today();
     for region in [
         "", "45", "4510", "451024", "65", "6531", "653131", "653101", "44",
@@ -115,10 +116,22 @@ async fn assert_summaries_match_records(app: &TestApp, context: &str) {
     }
     // Row for row, the trigger-kept tables equal the one-pass recomputation the demo loader uses.
     let diffs = app.db.recompute_summaries(false).await.unwrap();
-    assert_eq!(diffs.len(), 8);
+    assert_eq!(diffs.len(), 11);
     for d in &diffs {
         assert_eq!((d.only_kept, d.only_recomputed), (0, 0), "{context}: {d:?}");
     }
+}
+
+/// Every transaction of the store brings the summaries up to date before it commits: none
+/// leaves a key to recompute behind.
+async fn assert_no_dirty_keys(app: &TestApp, context: &str) {
+    let left: Vec<(String, i64)> = store::on_db!(&app.db, p => sqlx::query_as(
+        "SELECT kind, key FROM stats_dirty ORDER BY kind, key").fetch_all(p).await)
+    .unwrap();
+    assert!(
+        left.is_empty(),
+        "{context}: dirty keys left by a commit: {left:?}"
+    );
 }
 
 /// As of today (the server's one clock, in Beijing) the records path counts every record of the
@@ -184,6 +197,26 @@ async fn the_summaries_give_the_records_figures_as_projects_and_money_change() {
     assert_summaries_match_records(&app, "after an elevation changed").await;
     let (_, o) = app.get("/api/v1/stats/overview").await;
     assert_eq!(o["elevation_max_m"], 4100);
+}
+
+#[tokio::test]
+async fn summaries_a_migration_marks_dirty_are_recomputed_when_it_is_applied() {
+    let app = TestApp::spawn().await;
+    dashboard_scenario(&app).await;
+    // What migration 0016 did to the summaries it took over from the triggers of 0007/0008:
+    // emptied (the per-project parts were new), every project noted, for `migrate::run`.
+    store::on_db!(&app.db, p => sqlx::raw_sql(
+        "DELETE FROM stats_invested; DELETE FROM stats_project_regions; DELETE FROM stats_projects;
+         DELETE FROM stats_indicators; DELETE FROM stats_sites; DELETE FROM stats_funds;
+         DELETE FROM stats_project_parts; DELETE FROM stats_indicator_parts; DELETE FROM stats_fund_parts;
+         INSERT INTO stats_dirty (kind, key) SELECT 'projects.id', id FROM projects",
+    )
+    .execute(p).await.map(|_| ()))
+    .unwrap();
+    assert_eq!(store::migrate::run(&app.db).await.unwrap(), 0);
+    assert_summaries_match_records(&app, "after the migrations ran").await;
+    let (_, o) = app.get("/api/v1/stats/overview").await;
+    assert!(o["projects"].as_i64().unwrap() > 0, "{o}");
 }
 
 #[tokio::test]
@@ -256,6 +289,7 @@ async fn summary_rows(app: &TestApp, sql: &str) -> Vec<SummaryRow> {
 /// The household summaries kept by the triggers (rows that count something) equal a fresh
 /// GROUP BY over the households, by county and by village.
 async fn assert_household_summaries_fresh(app: &TestApp, context: &str) {
+    assert_no_dirty_keys(app, context).await;
     for (table, key) in [
         ("stats_household_members", "county_key"),
         ("stats_village_members", "village_key"),
@@ -330,6 +364,12 @@ fn many_households(count: u32, changed: bool) -> Vec<String> {
         }
     }
     lines
+}
+
+/// What any reader of the figures does first: apply the keys writes outside the store left dirty.
+async fn read_overview(app: &TestApp) {
+    let (status, body) = app.get("/api/v1/stats/overview").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn raw_sql(app: &TestApp, sql: &str) -> u64 {
@@ -454,8 +494,9 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
     assert_household_summaries_fresh(&app, "after a removal").await;
     assert!(app.db.stats_version().await.unwrap() > version);
 
-    // Statements over many households at once, of every kind (no store function deletes a
-    // household; the summaries must still follow).
+    // Statements over many households at once, of every kind, run by hand outside the store (no
+    // store function deletes a household; the summaries must still follow): they leave the keys
+    // they changed dirty, and the figures' next reader recomputes them.
     raw_sql(
         &app,
         "INSERT INTO households (household_no, village_key, county_key, identification_standard, attribute, main_cause,
@@ -467,6 +508,7 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
          JOIN regions r ON r.code = '451024100002' JOIN regions c ON c.code = '451024'",
     )
     .await;
+    read_overview(&app).await;
     assert_household_summaries_fresh(&app, "after a multi-row insert").await;
     let version = app.db.stats_version().await.unwrap();
     raw_sql(
@@ -474,6 +516,7 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
         "UPDATE households SET updated_at = 'later' WHERE household_no LIKE 'RAW-%'",
     )
     .await;
+    read_overview(&app).await;
     assert_household_summaries_fresh(&app, "after an update of other columns").await;
     raw_sql(&app, "UPDATE households SET status = '1', exit_year = 2020 WHERE household_no IN ('RAW-1', 'RAW-5')").await;
     raw_sql(
@@ -484,6 +527,7 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
          WHERE household_no LIKE 'RAW-%'",
     )
     .await;
+    read_overview(&app).await;
     assert_household_summaries_fresh(&app, "after multi-row updates").await;
     assert!(app.db.stats_version().await.unwrap() > version);
     assert_eq!(
@@ -494,6 +538,7 @@ async fn household_summaries_equal_a_fresh_count_after_every_kind_of_change() {
         .await,
         5
     );
+    read_overview(&app).await;
     assert_household_summaries_fresh(&app, "after a multi-row delete").await;
     assert_summaries_match_records(&app, "at the end").await;
 }

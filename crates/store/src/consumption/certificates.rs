@@ -281,7 +281,7 @@ impl Db {
             let id = ids[0][0].i64().unwrap_or_default();
             let product = product_in(&mut tx, id).await?.expect("just inserted");
             audit_in(&mut tx, caller, "create", "product", Some(id.to_string()), serde_json::to_value(&product).ok(), String::new()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(product)
         })
     }
@@ -290,7 +290,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let r = product_in(&mut tx, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             r.ok_or_else(|| StoreError::NotFound(format!("产品 {id} 不存在")))
         })
     }
@@ -329,7 +329,7 @@ impl Db {
             audit_in(&mut tx, caller, "apply", "certificate", Some(id.to_string()),
                 Some(serde_json::json!({"product_id": product_id, "on": on})), String::new()).await?;
             let c = certificate_in(&mut tx, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(c)
         })
     }
@@ -345,7 +345,7 @@ impl Db {
             let mut tx = p.begin().await?;
             let c = certificate_in(&mut tx, certificate_id).await?;
             let product = product_in(&mut tx, c.product_id).await?.expect("a certificate's product exists");
-            tx.commit().await?;
+            crate::commit!(tx)?;
             product.supplier_id
         });
         let supplier = self.get_supplier(caller, supplier_id).await?;
@@ -390,7 +390,7 @@ impl Db {
             audit_in(&mut tx, caller, step.key(), "certificate", Some(certificate_id.to_string()),
                 Some(serde_json::json!({"step": detail, "on": on, "state": c.state.as_str()})), String::new()).await?;
             let out = certificate_in(&mut tx, certificate_id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(out)
         })
     }
@@ -399,7 +399,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let c = certificate_in(&mut tx, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(c)
         })
     }
@@ -410,7 +410,7 @@ impl Db {
             let mut tx = p.begin().await?;
             let rows = tx.rows("SELECT step, on_date, state_after, detail_json, by_user, recorded_at FROM certificate_steps WHERE certificate_id = $1 ORDER BY id",
                 &[id.into()], &[Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str, Ty::Str]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows

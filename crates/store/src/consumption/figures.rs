@@ -73,7 +73,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[i64::from(year).into()], &[Ty::Str, Ty::I64, Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(rows
@@ -103,7 +103,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[household_id.into(), i64::from(year).into()], &[Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         match rows.first() {
@@ -125,7 +125,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM attributions WHERE year = $1", &[i64::from(year).into()], &[Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         Ok(Fen(rows[0][0].i64().unwrap_or_default()))
@@ -149,7 +149,7 @@ impl Db {
                 &[i64::from(year).into()], &[Ty::I64, Ty::Str, Ty::Bool, Ty::I64]).await?;
             let bought = tx.rows(&purchases_sql, &[i64::from(year).into(), Channel::Platform832.as_str().into()],
                 &[Ty::I64, Ty::Str, Ty::I64]).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             (rules, units, bought)
         });
         let rule = rules.rules.quota_for(year);

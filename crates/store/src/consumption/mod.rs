@@ -88,7 +88,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin_with(self.write_begin_sql()).await?;
             let r = current_rules_in(&mut tx).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(r)
         })
     }
@@ -123,7 +123,7 @@ impl Db {
             let id = ids[0][0].i64().unwrap_or_default();
             crate::audit::audit_in(&mut tx, caller, "update", "consumption_rule_versions", Some(id.to_string()),
                 serde_json::to_value(rules).ok(), note.trim().to_string()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(ConsumptionRuleVersion { version: id, created_at: now, created_by: caller.username.clone(), note: note.trim().to_string(), rules: rules.clone() })
         })
     }

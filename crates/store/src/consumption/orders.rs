@@ -217,7 +217,7 @@ impl Db {
             let buyer = buyer_in(&mut tx, id).await?.expect("just inserted");
             // Masked as read: an individual's name and every phone.
             audit_in(&mut tx, caller, "create", "buyer", Some(id.to_string()), serde_json::to_value(&buyer).ok(), String::new()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(buyer)
         })
     }
@@ -226,7 +226,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let b = buyer_in(&mut tx, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             b.ok_or_else(|| StoreError::NotFound(format!("采购方 {id} 不存在")))
         })
     }
@@ -274,7 +274,7 @@ impl Db {
                 &[buyer_id.into(), i64::from(year).into(), has_canteen.into(), total.0.into(), caller.username.clone().into(), now_rfc3339().into()]).await?;
             audit_in(&mut tx, caller, "update", "buyer_canteen", Some(format!("{buyer_id}/{year}")),
                 Some(serde_json::json!({"has_canteen": has_canteen, "canteen_total": total})), String::new()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         Ok(())
     }
@@ -713,7 +713,7 @@ impl Db {
                 tx.exec("UPDATE idempotency_keys SET order_id = $1, response_json = $2 WHERE caller = $3 AND idem_key = $4",
                     &[id.into(), response.into(), who.clone().into(), key.clone().into()]).await?;
             }
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(Placed { order, replayed: false })
         })
     }
@@ -726,7 +726,7 @@ impl Db {
                 return Err(not_found());
             };
             let visible = may_read_order(&mut tx, caller, &order, region).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             if visible { Ok(order) } else { Err(not_found()) }
         })
     }
@@ -791,7 +791,7 @@ impl Db {
                 Some(serde_json::json!({"from": order.state.as_str(), "to": to.as_str(), "on": on, "attributed": attributed})),
                 domain::text::normalize(note)).await?;
             let (out, _) = order_in(&mut tx, id).await?.expect("exists");
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(out)
         })
     }
@@ -844,7 +844,7 @@ impl Db {
                   domain::text::normalize(reference).into(), caller.username.clone().into(), now_rfc3339().into()]).await?;
             audit_in(&mut tx, caller, "pay", "order", Some(order_id.to_string()),
                 Some(serde_json::json!({"amount": amount, "paid_on": on})), String::new()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(())
         })
     }

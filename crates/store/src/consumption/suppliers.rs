@@ -282,7 +282,7 @@ impl Db {
                 "county_code": v.county.to_string(), "contact_phone": mask_phone(&v.contact_phone)});
             audit_in(&mut tx, caller, "create", "supplier", Some(id.to_string()), Some(after), String::new()).await?;
             let s = super::suppliers::supplier_in(&mut tx, caller, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(s)
         })
     }
@@ -291,7 +291,7 @@ impl Db {
         on_db!(self, p => {
             let mut tx = p.begin().await?;
             let s = supplier_in(&mut tx, caller, id).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             Ok(s)
         })
     }
@@ -311,7 +311,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[lo.into(), hi.into(), after.unwrap_or(0).into(), limit.into()], &SUPPLIER_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         rows.iter().map(|r| supplier_from(r, caller)).collect()
@@ -397,7 +397,7 @@ impl Db {
             let id = ids[0][0].i64().unwrap_or_default();
             audit_in(&mut tx, caller, "create", "benefit_link", Some(id.to_string()),
                 serde_json::to_value(&link).ok(), format!("供应商 {supplier_id}")).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             id
         });
         self.benefit_link(caller, id).await
@@ -434,7 +434,7 @@ impl Db {
             }
             audit_in(&mut tx, caller, "verify", "benefit_link", Some(link_id.to_string()),
                 Some(serde_json::json!({"on": on, "by": by})), String::new()).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
         });
         self.benefit_link(caller, link_id).await
     }
@@ -449,7 +449,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[id.into()], &LINK_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         match rows.first() {
@@ -475,7 +475,7 @@ impl Db {
         let rows = on_db!(self, p => {
             let mut tx = p.begin().await?;
             let rows = tx.rows(&sql, &[supplier_id.into()], &LINK_TYS).await?;
-            tx.commit().await?;
+            crate::commit!(tx)?;
             rows
         });
         rows.iter().map(|r| link_from(r)).collect()
