@@ -138,11 +138,8 @@ pub fn summary_table(run_id: i64, s: &RunSummary) -> String {
 }
 
 pub async fn import_visits(db: &Db, path: &Path) -> Result<()> {
-    let table = store::tabular::open_path_with(
-        path,
-        &store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?,
-    )
-    .map_err(|e| anyhow!("{}：{e}", path.display()))?;
+    let table = store::tabular::open_path_with(path, &crate::config::current().read_limits()?)
+        .map_err(|e| anyhow!("{}：{e}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -64,11 +64,8 @@ pub enum ImportKind {
 /// `bangfu import projects|transactions FILE [--dry-run]`: all or nothing, every problem by row
 /// and column.
 pub async fn import(db: &Db, kind: ImportKind, path: &Path, dry_run: bool) -> Result<()> {
-    let table = store::tabular::open_path_with(
-        path,
-        &store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?,
-    )
-    .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
+    let table = store::tabular::open_path_with(path, &crate::config::current().read_limits()?)
+        .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -14,11 +14,8 @@ pub enum Kind {
 }
 
 pub async fn import(db: &Db, kind: Kind, path: &Path, dry_run: bool) -> Result<()> {
-    let table = store::tabular::open_path_with(
-        path,
-        &store::tabular::ReadLimits::from_env().map_err(anyhow::Error::msg)?,
-    )
-    .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
+    let table = store::tabular::open_path_with(path, &crate::config::current().read_limits()?)
+        .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))?;
     let options = ImportOptions {
         dry_run,
         file_name: path

@@ -157,6 +157,12 @@ impl Caller {
         matches!(self.role, Role::Admin | Role::Auditor)
     }
 
+    /// May read the operator's metrics (`/metrics` on the main address): counts and timings of
+    /// the whole system, no records, but still not for every account.
+    pub fn can_read_metrics(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
     /// Manages reference data shared by everyone: region attributes, pairings, users.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin

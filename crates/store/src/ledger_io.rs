@@ -10,6 +10,7 @@
 //! the Shenzhen side's disbursement a county's 资金到账 receives (not counted again). A row identical to an entry already in
 //! the ledger is refused, so importing the same file twice cannot double the money.
 
+use crate::activity::ImportKind;
 use crate::ledger::{Links, MoneySums, Posting, TransactionInput};
 use crate::projects::{
     LocationInput, PROJECT_COLUMNS as PROJECT_SELECT, ProjectInput, ProjectOrganisationInput,
@@ -430,6 +431,7 @@ impl Db {
         for row in rows.by_ref() {
             let row = row?;
             out.rows += 1;
+            crate::activity::count_import_rows(ImportKind::Projects, 1);
             let line = row.line;
             let c = |name: &str| cols.get(&row.cells, name).to_string();
             let before = out.problem_count;
@@ -585,6 +587,7 @@ impl Db {
         for row in rows.by_ref() {
             let row = row?;
             out.rows += 1;
+            crate::activity::count_import_rows(ImportKind::Transactions, 1);
             let line = row.line;
             let c = |name: &str| cols.get(&row.cells, name).to_string();
             let before = out.problem_count;

@@ -2,6 +2,7 @@
 //! (production). SQL is written once where both engines agree (`$1` placeholders work on both);
 //! the `on_db!` macro runs the same code against whichever pool is live.
 
+pub mod activity;
 pub mod assessment;
 pub mod audit;
 pub mod auth;

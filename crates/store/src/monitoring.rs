@@ -854,6 +854,7 @@ impl Db {
             let row =
                 row.map_err(|e| StoreError::ImportRejected(vec![header_problem(e.to_string())]))?;
             count += 1;
+            crate::activity::count_import_rows(crate::activity::ImportKind::Visits, 1);
             let cell = |i: Option<usize>| {
                 i.and_then(|i| row.cells.get(i))
                     .map(|s| s.trim().to_string())

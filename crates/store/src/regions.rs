@@ -2,6 +2,7 @@
 //! ancestors, subtree and name, yearly list imports that retire instead of deleting, and the
 //! attributes later figures need (area, elevation, rural registered population).
 
+use crate::activity::ImportKind;
 use crate::{Db, StoreError, StoreResult, audit, now_rfc3339, on_db};
 use domain::{Caller, RegionCode, RegionLevel};
 use serde::Serialize;
@@ -229,6 +230,7 @@ impl Db {
         let now = now_rfc3339();
         let rank = level.rank() as i64;
         progress.start("导入区划代码", records.len() as u64);
+        crate::activity::count_import_rows(ImportKind::Regions, records.len() as u64);
 
         // Statements shared by both engines once the staging table is filled.
         let changes_added =
@@ -479,6 +481,7 @@ impl Db {
         file_bytes: &[u8],
     ) -> StoreResult<usize> {
         require_region_editor(caller)?;
+        crate::activity::count_import_rows(ImportKind::RegionAttributes, rows.len() as u64);
         use sha2::{Digest, Sha256};
         let sha256 = hex::encode(Sha256::digest(file_bytes));
         on_db!(self, p => {

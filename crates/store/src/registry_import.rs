@@ -11,6 +11,7 @@
 //! - any problem anywhere means the transaction is rolled back: all or nothing. A dry run is
 //!   the same run, always rolled back. A killed process leaves the database as it was.
 
+use crate::activity::ImportKind;
 use crate::audit::{ClashSource, IdentityClash};
 use crate::regions::Progress;
 use crate::sqlrt::{Cell, Tx, Ty, Val, insert_many, placeholders_for};
@@ -854,6 +855,7 @@ async fn import_chunks<T: Tx>(
             Chunk::Groups(groups, problems, seen) => {
                 problems.into_iter().for_each(|p| state.push(p));
                 state.outcome.rows += seen;
+                crate::activity::count_import_rows(ImportKind::Members, seen);
                 apply_groups(tx, caller.username.clone(), state, &groups).await?;
                 // Freed by the reader (if it has finished, here).
                 let _ = done.send(groups);
@@ -862,6 +864,7 @@ async fn import_chunks<T: Tx>(
             Chunk::Incomes(rows, problems, seen) => {
                 problems.into_iter().for_each(|p| state.push(p));
                 state.outcome.rows += seen;
+                crate::activity::count_import_rows(ImportKind::Incomes, seen);
                 apply_incomes(tx, state, rows).await?;
                 progress.advance(seen);
             }

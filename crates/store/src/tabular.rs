@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 const MIB: u64 = 1024 * 1024;
 
 /// Bounds on what reading one file may cost. `Default` holds the documented defaults;
-/// `from_env` applies the environment overrides (the only place they are read).
+/// `from_lookup` applies the overrides (the only place they are read): from the environment
+/// (`from_env`), or from the environment and the configuration file (the command line's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadLimits {
     /// Largest upload accepted (enforced by the web layer while the upload is saved).
@@ -55,21 +56,24 @@ impl Default for ReadLimits {
 impl ReadLimits {
     /// The defaults with the `BANGFU_…` environment overrides applied.
     pub fn from_env() -> Result<ReadLimits, String> {
-        ReadLimits::from_lookup(|k| std::env::var(k).ok())
+        ReadLimits::from_lookup(|k| std::env::var(k).ok().map(|v| (v, format!("环境变量 {k}"))))
     }
 
-    /// Like `from_env`, reading variables through `get`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ReadLimits, String> {
+    /// Like `from_env`, reading each `BANGFU_…` setting through `get`, which returns its value
+    /// and where it was found (named in the message when the value is wrong).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<(String, String)>,
+    ) -> Result<ReadLimits, String> {
         let mut l = ReadLimits::default();
         let num = |name: &str, default: u64| -> Result<u64, String> {
             match get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
+                .map(|(v, origin)| (v.trim().to_string(), origin))
+                .filter(|(v, _)| !v.is_empty())
             {
                 None => Ok(default),
-                Some(v) => match v.parse::<u64>() {
+                Some((v, origin)) => match v.parse::<u64>() {
                     Ok(n) if n > 0 => Ok(n),
-                    _ => Err(format!("环境变量 {name} 的值“{v}”无效：应为正整数")),
+                    _ => Err(format!("{origin} 的值“{v}”无效：应为正整数")),
                 },
             }
         };

@@ -5,6 +5,7 @@ mod api;
 mod assets;
 mod auth;
 mod error;
+pub mod metrics;
 mod pages;
 mod scope;
 pub mod upload;
@@ -12,9 +13,11 @@ pub mod upload;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use store::Db;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use auth::configure as configure_auth;
 pub use error::{ApiError, PageError};
 
 #[derive(Clone)]
@@ -22,11 +25,14 @@ pub struct AppState {
     pub db: Db,
     /// Upload limits and parse permits (crate::upload).
     pub uploads: upload::Uploads,
+    /// Request counts and timings, background jobs (crate::metrics).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
     pub fn new(db: Db, limits: store::tabular::ReadLimits) -> AppState {
         AppState {
+            metrics: Arc::new(metrics::Metrics::new(db.clone())),
             db,
             uploads: upload::Uploads::new(limits),
         }
@@ -39,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(assets::routes())
         .merge(auth::routes())
+        .merge(metrics::routes())
         // Resolves the caller and refuses anonymous, read-only and cross-site writes (crate::auth).
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::middleware::from_fn(refuse_nul))
@@ -61,6 +68,11 @@ pub fn router(state: AppState) -> Router {
                  base-uri 'self'; form-action 'self'; object-src 'none'",
             ),
         ))
+        // Outermost, so that every answer is counted, the refusals of the layers above too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .with_state(state)
 }
 
@@ -81,7 +93,7 @@ async fn refuse_nul(
         bytes.contains(&0) || bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"))
     };
     let respond = |path: &str, error: ApiError| {
-        if path.starts_with("/api/") {
+        if auth::is_api(path) {
             error.into_response()
         } else {
             PageError(error).into_response()
@@ -130,26 +142,55 @@ async fn refuse_nul(
 
 /// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Serves `/metrics` without login on its own address (see crate::metrics) until the task
+/// running it is ended (the main server's shutdown does).
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics::metrics_only_router(state)).await
+}
+
+/// Resolves at the first Ctrl-C or SIGTERM after this call. The handlers are installed here,
+/// not when the future is first polled, so a signal sent as soon as the server says it has
+/// started is not lost.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = wait(interrupt) => {}, _ = wait(terminate) => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -15,6 +15,7 @@ mod exports;
 mod fuzz_queries;
 mod ledger;
 mod monitoring_rules;
+mod operations;
 mod organisations;
 mod pages;
 mod pairings;

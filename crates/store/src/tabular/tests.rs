@@ -521,13 +521,16 @@ fn limits_come_from_the_environment_in_one_place() {
         (l.rows, l.columns, l.unzipped_bytes, l.parse_time.as_secs()),
         (1_048_576, 256, 2 << 30, 300)
     );
-    let l =
-        ReadLimits::from_lookup(|k| (k == "BANGFU_UPLOAD_MAX_BYTES").then(|| "1024".to_string()))
-            .unwrap();
+    let from = |name: &'static str, value: &'static str| {
+        move |k: &str| (k == name).then(|| (value.to_string(), format!("环境变量 {k}")))
+    };
+    let l = ReadLimits::from_lookup(from("BANGFU_UPLOAD_MAX_BYTES", "1024")).unwrap();
     assert_eq!(l.upload_bytes, 1024);
-    let e = ReadLimits::from_lookup(|k| (k == "BANGFU_PARSE_SECONDS").then(|| "soon".to_string()))
-        .unwrap_err();
-    assert!(e.contains("BANGFU_PARSE_SECONDS"), "{e}");
+    let e = ReadLimits::from_lookup(from("BANGFU_PARSE_SECONDS", "soon")).unwrap_err();
+    assert!(
+        e.contains("环境变量 BANGFU_PARSE_SECONDS 的值“soon”无效"),
+        "{e}"
+    );
 }
 
 mod fuzz {

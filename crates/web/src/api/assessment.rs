@@ -262,7 +262,9 @@ pub(crate) async fn start_background(
         j.insert(run.id, progress.clone());
     }
     let (db, caller, id) = (state.db.clone(), caller.clone(), run.id);
+    let running = state.metrics.job(crate::metrics::Job::Assessment);
     tokio::spawn(async move {
+        let _running = running;
         if let Err(e) = db.execute_assessment_run(&caller, id, &*progress).await {
             tracing::warn!(run = id, error = %e, "assessment run failed");
         }

@@ -70,7 +70,9 @@ async fn export_csv(
         .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let db = state.db.clone();
+    let running = state.metrics.job(crate::metrics::Job::Export);
     tokio::spawn(async move {
+        let _running = running;
         if tx
             .send(Ok(Bytes::from(csv_head(&member_columns()))))
             .await
@@ -198,7 +200,9 @@ pub async fn ledger_export(
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let db = state.db.clone();
+    let running = state.metrics.job(crate::metrics::Job::Export);
     tokio::spawn(async move {
+        let _running = running;
         if tx
             .send(Ok(Bytes::from(csv_head(&kind.headers()))))
             .await

@@ -60,6 +60,8 @@ pub fn spec() -> Value {
         "paths": {
             "/healthz": { "get": { "summary": "健康检查", "responses": { "200": { "description": "正常", "content": { "application/json": { "schema": {
                 "type": "object", "required": ["status", "backend"], "properties": { "status": { "const": "ok" }, "backend": { "type": "string", "enum": ["sqlite", "postgres"] } } } } } } } } },
+            "/metrics": { "get": { "summary": "运行指标（OpenMetrics 文本，Prometheus 可采集）：请求数、耗时、数据库连接池、导入行数、后台任务；仅系统管理员与审计人员（另可在 --metrics-addr 上免登录提供）",
+                "responses": { "200": { "description": "OpenMetrics 文本", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } } } } },
             "/api/v1/openapi.json": { "get": { "summary": "本文档（OpenAPI 3.1）", "responses": { "200": { "description": "OpenAPI 文档", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
             "/api/v1/regions": { "get": { "summary": "区划列表（默认省级；parent 取下级；q 按名称搜索）",
                 "parameters": with_parent,
@@ -155,6 +157,7 @@ const LOGIN_REQUIRED_PREFIXES: &[&str] = &[
     "/api/v1/rules",
     "/api/v1/imports",
     "/api/v1/publicity",
+    "/metrics",
 ];
 
 fn login_required(path: &str, method: &str) -> bool {
@@ -340,7 +343,7 @@ mod tests {
     use std::collections::BTreeSet;
     use std::path::Path;
 
-    /// Every `.route("/api/…" or "/healthz", get(…).post(…))` in the web crate's sources, as
+    /// Every `.route("/api/…", "/healthz" or "/metrics", get(…).post(…))` in the web crate's sources, as
     /// (path, method) pairs. Read from the source because axum's router cannot list its routes;
     /// a path given by a constant is resolved by the constant's name.
     fn routed() -> BTreeSet<(String, String)> {
@@ -383,7 +386,7 @@ mod tests {
                     };
                     (value.to_string(), &rest[end..])
                 };
-                if !(path.starts_with("/api/") || path == "/healthz") {
+                if !(path.starts_with("/api/") || path == "/healthz" || path == "/metrics") {
                     continue;
                 }
                 // The method router runs to the call's closing parenthesis.

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 pub const SESSION_COOKIE: &str = "bangfu_session";
 
-/// Settings read once from the environment.
+/// Settings read once: from the environment, or as the command line resolved them (`configure`).
 pub struct AuthConfig {
     /// BANGFU_SESSION_IDLE_MINUTES (default 30).
     pub idle_seconds: i64,
@@ -44,10 +44,21 @@ pub struct AuthConfig {
     pub allowed_origins: Vec<String>,
 }
 
+static CONFIG: OnceLock<AuthConfig> = OnceLock::new();
+
 pub fn config() -> &'static AuthConfig {
-    static CONFIG: OnceLock<AuthConfig> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let idle = std::env::var("BANGFU_SESSION_IDLE_MINUTES").ok();
+    CONFIG.get_or_init(|| AuthConfig::from_lookup(|k| std::env::var(k).ok()))
+}
+
+/// Sets the settings from `get` (a `BANGFU_…` name to its value) before the server answers
+/// anything; without it they are read from the environment.
+pub fn configure(get: impl Fn(&str) -> Option<String>) {
+    let _ = CONFIG.set(AuthConfig::from_lookup(get));
+}
+
+impl AuthConfig {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> AuthConfig {
+        let idle = get("BANGFU_SESSION_IDLE_MINUTES");
         let minutes = domain::auth::parse_idle_minutes(idle.as_deref()).unwrap_or_else(|e| {
             tracing::warn!(
                 "{e}；使用默认值 {} 分钟",
@@ -55,10 +66,10 @@ pub fn config() -> &'static AuthConfig {
             );
             domain::auth::DEFAULT_IDLE_MINUTES
         });
-        let secure = std::env::var("BANGFU_SECURE_COOKIES")
+        let secure = get("BANGFU_SECURE_COOKIES")
             .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
             .unwrap_or(false);
-        let allowed_origins = std::env::var("BANGFU_ALLOWED_ORIGINS")
+        let allowed_origins = get("BANGFU_ALLOWED_ORIGINS")
             .unwrap_or_default()
             .split(',')
             .map(|s| s.trim().trim_end_matches('/').to_ascii_lowercase())
@@ -69,7 +80,7 @@ pub fn config() -> &'static AuthConfig {
             secure_cookies: secure,
             allowed_origins,
         }
-    })
+    }
 }
 
 /// How the caller proved who it is.
@@ -299,8 +310,9 @@ fn foreign_origin(req: &Request) -> bool {
     }
 }
 
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
+/// Answers for programs, in JSON: the API and the metrics (read by scrapers); pages otherwise.
+pub(crate) fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics"
 }
 
 fn refuse(path: &str, status: StatusCode, code: &'static str, message: &str) -> Response {
@@ -384,7 +396,13 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let method = req.method().clone();
     if is_state_changing(&method) {
         if resolved.method != AuthMethod::Bearer && foreign_origin(&req) {
-            tracing::warn!(path = %path, user = %resolved.caller.username, "cross-origin state-changing request refused");
+            // The route template, not the path as sent (crate::metrics).
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
+            tracing::warn!(route = %route, user = %resolved.caller.username, "cross-origin state-changing request refused");
             return refuse(
                 &path,
                 StatusCode::FORBIDDEN,
