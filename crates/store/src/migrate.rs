@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_elimination_procedure"),
     migration!(14, "0014_ledger_receives"),
     migration!(15, "0015_disability_certificate"),
+    migration!(17, "0017_run_owner"),
 ];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

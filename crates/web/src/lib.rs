@@ -129,13 +129,18 @@ async fn refuse_nul(
 }
 
 /// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests under way and stops (and marks
+/// interrupted) the background assessment runs.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(
+    let db = state.db.clone();
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await;
+    api::assessment::interrupt_background_runs(&db).await;
+    served
 }
 
 async fn shutdown_signal() {
