@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 TRIALS=${TRIALS:-3}
 ENGINES=${ENGINES:-sqlite postgres}
 KINDS=${KINDS:-registry incomes projects transactions append assess demo rebuild}
-ROWS=${ROWS:-6000}
+ROWS=${ROWS:-4000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 bin=${BANGFU_BIN:-${CARGO_TARGET_DIR:-target}/debug/bangfu}
 [ -x "$bin" ] || cargo build -p bangfu >&2
@@ -78,7 +78,7 @@ make_db() {
       rm -f "$work/$name.db" "$work/$name.db-wal" "$work/$name.db-shm"
       if [ -n "$from" ]; then
         cp "$work/$from.db" "$work/$name.db"
-        [ -f "$work/$from.db-wal" ] && cp "$work/$from.db-wal" "$work/$name.db-wal"
+        if [ -f "$work/$from.db-wal" ]; then cp "$work/$from.db-wal" "$work/$name.db-wal"; fi
       fi
       ;;
     postgres)
@@ -226,7 +226,7 @@ trial() { # KIND N DELAY
     if [ "$after" = "$before" ]; then outcome=absent
     elif [ "$after" = "${complete[$kind]}" ]; then outcome=whole
     else outcome="PARTIAL: before $before, after $after, complete ${complete[$kind]}"; fi
-    [ $killed = 0 ] && [ "${outcome:0:7}" != PARTIAL ] && outcome=finished
+    if [ $killed = 0 ] && [ "${outcome:0:7}" != PARTIAL ]; then outcome=finished; fi
   fi
   if ! integrity "$db"; then outcome="INTEGRITY: $outcome"; fi
   if ! bangfu "$db" ledger verify >"$work/verify.log" 2>&1; then
@@ -242,7 +242,7 @@ trial() { # KIND N DELAY
     local marked
     marked=$(sql "$db" "SELECT count(*) FROM assessment_runs WHERE status = 'interrupted'")
     [ "$marked" -le 1 ] || outcome="RUNS: $marked interrupted runs"
-    [ "$marked" = 1 ] && outcome="absent (run marked interrupted)"
+    if [ "$marked" = 1 ]; then outcome="absent (run marked interrupted)"; fi
   fi
   drop_db "$db"
   echo "$outcome"
@@ -273,7 +273,7 @@ code = header.index("项目编号")
 with open(f"{work}/projects.csv", "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f)
     w.writerow(header)
-    for i in range(rows // 10):
+    for i in range(rows // 30):
         row = list(first)
         row[code] = f"CRASH-{i:06d}"
         w.writerow(row)
@@ -335,14 +335,18 @@ calibrate() {
 }
 
 declare -A complete duration
-declare -a summary
-failures=0
-started=$(date +%s)
-for engine in $ENGINES; do
+# The engines run side by side (each is mostly waiting on its database), each writing its rows of
+# the summary and its failures into the work directory.
+run_engine() {
+  engine=$1
+  local top=$work
+  work="$top/$engine" # its databases, files and logs
+  mkdir -p "$work"
   if [ "$engine" = postgres ]; then
     psql "$PG_URL/test" -qAtc 'SELECT 1' >/dev/null 2>&1 || fail "PostgreSQL is not reachable at $PG_URL"
   fi
   setup
+  local kind n delay outcome failed=0
   for kind in $KINDS; do
     calibrate "$kind"
     declare -A tally=()
@@ -352,21 +356,37 @@ for engine in $ENGINES; do
       log "$engine $kind #$n killed at ${delay}s of ${duration[$kind]}s: $outcome"
       case $outcome in
         absent* | whole* | finished) tally[${outcome%%[ :]*}]=$(( ${tally[${outcome%%[ :]*}]:-0} + 1 )) ;;
-        *) tally[failed]=$(( ${tally[failed]:-0} + 1 )); failures=$((failures + 1)) ;;
+        *) tally[failed]=$(( ${tally[failed]:-0} + 1 )); failed=$((failed + 1)) ;;
       esac
     done
-    summary+=("$(printf '%-9s %-13s %6s %8s %7s %7s %9s %7s' "$engine" "$kind" "$TRIALS" "${duration[$kind]}" \
-      "${tally[absent]:-0}" "${tally[whole]:-0}" "${tally[finished]:-0}" "${tally[failed]:-0}")")
+    printf '%-9s %-13s %6s %8s %7s %7s %9s %7s\n' "$engine" "$kind" "$TRIALS" "${duration[$kind]}" \
+      "${tally[absent]:-0}" "${tally[whole]:-0}" "${tally[finished]:-0}" "${tally[failed]:-0}" >>"$top/summary-$engine"
     unset tally
   done
   drop_db base
   drop_db empty
+  echo "$failed" >"$top/failed-$engine"
+}
+
+export PGOPTIONS="-c client_min_messages=warning"
+started=$(date +%s)
+pids=()
+for engine in $ENGINES; do
+  run_engine "$engine" &
+  pids+=($!)
+done
+failures=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { echo "FAIL: the $(echo $ENGINES | cut -d' ' -f$((i + 1))) trials stopped" >&2; failures=$((failures + 1)); }
+done
+for engine in $ENGINES; do
+  failures=$((failures + $(cat "$work/failed-$engine" 2>/dev/null || echo 1)))
 done
 
 echo
 echo "Crash trials: $TRIALS per kind and engine, SIGKILL at a random moment ($(( $(date +%s) - started )) s)"
 printf '%-9s %-13s %6s %8s %7s %7s %9s %7s\n' engine kind trials "run (s)" absent whole finished failed
-printf '%s\n' "${summary[@]}"
+for engine in $ENGINES; do cat "$work/summary-$engine" 2>/dev/null || true; done
 if [ "$failures" != 0 ]; then
   echo "FAIL: $failures trial(s) left partial work, a broken ledger, wrong summaries or a run left running" >&2
   exit 1
