@@ -247,7 +247,8 @@ pub struct AssessmentRun {
     pub year: i64,
     pub region_code: Option<String>,
     pub rule_version: i64,
-    /// running | done | failed
+    /// running | done | failed | interrupted (its process stopped before the end; see
+    /// `store::interrupted`)
     pub status: String,
     pub started_at: String,
     pub finished_at: Option<String>,
@@ -262,6 +263,7 @@ impl AssessmentRun {
             "running" => "进行中",
             "done" => "已完成",
             "failed" => "失败",
+            "interrupted" => "已中断",
             _ => "未知",
         }
     }
@@ -364,6 +366,7 @@ impl Db {
         };
         problems.into_result().map_err(StoreError::invalid)?;
         let now = now_rfc3339();
+        let owner = self.owner_token().await?;
         let begin = self.write_begin_sql();
         let started: StoreResult<AssessmentRun> = on_db!(self, p => {
             // Reads the rules, then writes the run: on SQLite the transaction holds the write
@@ -372,8 +375,8 @@ impl Db {
             let mut tx = p.begin_with(begin).await?;
             let rules = current_rules_in(&mut tx).await?;
             let rows = tx.rows(
-                &format!("INSERT INTO assessment_runs (year, region_key, rule_version_id, status, started_at, username) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING {RUN_COLUMNS}"),
-                &[year.into(), region.map(|r| r.key()).into(), rules.version.into(), now.into(), caller.username.clone().into()],
+                &format!("INSERT INTO assessment_runs (year, region_key, rule_version_id, status, started_at, username, owner) VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING {RUN_COLUMNS}"),
+                &[year.into(), region.map(|r| r.key()).into(), rules.version.into(), now.into(), caller.username.clone().into(), owner.into()],
                 &RUN_TYS,
             ).await?;
             crate::commit!(tx)?;

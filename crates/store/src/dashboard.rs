@@ -292,7 +292,8 @@ impl Db {
             "SELECT version FROM stats_version WHERE id = 1").fetch_one(p).await)?)
     }
 
-    fn identity(&self) -> String {
+    /// Names the database (not the credentials): a key for what is kept per database.
+    pub(crate) fn identity(&self) -> String {
         match self {
             Db::Sqlite(p) => format!("sqlite:{}", p.connect_options().get_filename().display()),
             Db::Postgres(p) => {

@@ -40,8 +40,46 @@ pub enum StoreError {
     /// The caller may not do this (HTTP 403); the message says why, in Chinese.
     #[error("{0}")]
     Forbidden(String),
-    #[error("数据库错误：{0}")]
+    #[error("{}", database_message(.0))]
     Database(#[from] sqlx::Error),
+}
+
+/// The engine's error code: a PostgreSQL SQLSTATE (five characters) or a SQLite (extended)
+/// result code, a number whose low byte is the primary code.
+fn engine_code(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
+}
+
+fn sqlite_primary(code: &str) -> Option<i64> {
+    if code.len() >= 5 {
+        return None;
+    }
+    code.parse::<i64>().ok().map(|c| c & 0xff)
+}
+
+/// The disk is full, or the process may not grow a file (a quota, RLIMIT_FSIZE): SQLite's FULL
+/// (13) and failed write (IOERR_WRITE, 778), PostgreSQL's disk_full (53100).
+fn is_disk_full_code(code: &str) -> bool {
+    code == "53100" || code == "778" || sqlite_primary(code) == Some(13)
+}
+
+/// SQLite may not write the file: READONLY (8, with its extended codes).
+fn is_read_only_code(code: &str) -> bool {
+    sqlite_primary(code) == Some(8)
+}
+
+pub(crate) fn database_message(e: &sqlx::Error) -> String {
+    match engine_code(e) {
+        Some(c) if is_disk_full_code(&c) => format!(
+            "磁盘空间不足（或超出文件大小限制），数据库写入失败，本次操作的修改已全部撤销，未写入任何数据。请释放磁盘空间后重试（{e}）"
+        ),
+        Some(c) if is_read_only_code(&c) => format!(
+            "数据库文件只读（或其所在目录不可写），无法写入：请检查数据库文件及其目录的写权限（{e}）"
+        ),
+        _ => format!("数据库错误：{e}"),
+    }
 }
 
 impl StoreError {
@@ -92,6 +130,16 @@ impl StoreError {
             }),
             _ => false,
         }
+    }
+
+    /// The disk is full (see `is_disk_full_code`): not the caller's fault, not to retry at once.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Database(e) if engine_code(e).is_some_and(|c| is_disk_full_code(&c)))
+    }
+
+    /// The database file may not be written (SQLite).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, StoreError::Database(e) if engine_code(e).is_some_and(|c| is_read_only_code(&c)))
     }
 
     /// PostgreSQL's "invalid byte sequence" (22021) and "untranslatable character" (22P05): what

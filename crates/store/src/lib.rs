@@ -10,6 +10,7 @@ pub mod backup;
 pub mod consumption;
 pub mod dashboard;
 pub mod error;
+pub mod interrupted;
 pub mod ledger;
 pub mod ledger_io;
 pub mod ledger_reports;
@@ -67,6 +68,8 @@ pub enum Backend {
 /// sqlx's default warning would print their whole SQL text into the command's output.
 const SLOW_STATEMENT_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+/// How long a SQLite statement waits for another writer's lock before failing as busy.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Db {
     /// Opens (and for SQLite, creates) the database named by a path or a `postgres://` URL.
@@ -93,7 +96,7 @@ impl Db {
             // last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
@@ -101,17 +104,24 @@ impl Db {
             .max_connections(8)
             .connect_with(opts)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("无法打开 SQLite 数据库 {path}：{e}")))?;
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "无法打开 SQLite 数据库 {path}：{}",
+                    error::database_message(&e)
+                ))
+            })?;
         Ok(Db::Sqlite(pool))
     }
 
-    /// Connects and brings the schema up to date; loads the shipped regions into a fresh database.
+    /// Connects and brings the schema up to date; loads the shipped regions into a fresh
+    /// database; marks the work that a dead process left running as interrupted.
     pub async fn open(target: &str, progress: &dyn regions::Progress) -> StoreResult<Db> {
         let db = Db::connect(target).await?;
         migrate::run(&db).await?;
         if db.region_count().await? == 0 {
             db.load_shipped_regions(progress).await?;
         }
+        db.mark_interrupted_runs(false).await?;
         Ok(db)
     }
 

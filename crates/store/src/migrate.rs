@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_ledger_receives"),
     migration!(15, "0015_disability_certificate"),
     migration!(16, "0016_summaries_defined_once"),
+    migration!(17, "0017_run_owner"),
     migration!(18, "0018_consumption"),
 ];
 

@@ -130,6 +130,15 @@ impl From<StoreError> for ApiError {
                 "invalid",
                 "文本不能包含空字符（\\u0000 或 %00）",
             ),
+            // Nothing was written; an administrator must free space first.
+            e if e.is_disk_full() => {
+                tracing::error!(error = %e, "disk full");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "disk_full",
+                    "服务器磁盘空间不足，本次修改未保存（未写入任何数据），请联系系统管理员",
+                )
+            }
             // Unreachable, or another writer kept the database past the wait (SQLite's
             // "database is locked"): the request may simply be sent again.
             e if e.is_busy() => {

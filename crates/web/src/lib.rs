@@ -140,23 +140,28 @@ async fn refuse_nul(
     .await
 }
 
-/// Serves until Ctrl-C or SIGTERM; in-flight requests finish first.
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests under way and stops (and marks
+/// interrupted) the background assessment runs.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     serve_until(listener, state, shutdown_signal()).await
 }
 
-/// Serves until `shutdown` resolves; in-flight requests finish first.
+/// Serves until `shutdown` resolves; in-flight requests finish first, then the background
+/// assessment runs of this process are stopped and marked interrupted.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let db = state.db.clone();
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    api::assessment::interrupt_background_runs(&db).await;
+    served
 }
 
 /// Serves `/metrics` without login on its own address (see crate::metrics) until the task

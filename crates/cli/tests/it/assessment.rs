@@ -1764,7 +1764,7 @@ fn start_run_task(app: &TestApp, body: Value) -> tokio::task::JoinHandle<(Status
     })
 }
 
-async fn wait_for_run(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn wait_for_run(app: &TestApp, id: i64) -> Value {
     for _ in 0..300 {
         let (status, run) = app.get(&format!("/api/v1/assessment-runs/{id}")).await;
         assert_eq!(status, StatusCode::OK, "{run}");

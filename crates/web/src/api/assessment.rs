@@ -215,11 +215,12 @@ async fn put_rules(
 // ---------------------------------------------------------------------------------------------
 // Runs, in the background with progress that pages and clients can poll.
 
-/// Progress of a run executing in this process.
+/// Progress of a run executing in this process, and the handle that stops it at shutdown.
 #[derive(Default)]
 pub(crate) struct RunProgress {
     total: AtomicU64,
     done: AtomicU64,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl store::regions::Progress for RunProgress {
@@ -263,29 +264,59 @@ pub(crate) async fn start_background(
     }
     let (db, caller, id) = (state.db.clone(), caller.clone(), run.id);
     let running = state.metrics.job(crate::metrics::Job::Assessment);
-    tokio::spawn(async move {
+    let worker = progress.clone();
+    let task = tokio::spawn(async move {
         let _running = running;
-        if let Err(e) = db.execute_assessment_run(&caller, id, &*progress).await {
+        if let Err(e) = db.execute_assessment_run(&caller, id, &*worker).await {
             tracing::warn!(run = id, error = %e, "assessment run failed");
         }
         if let Ok(mut j) = jobs().lock() {
             j.remove(&id);
         }
     });
+    if let Ok(mut t) = progress.task.lock() {
+        *t = Some(task.abort_handle());
+    }
     Ok(run)
+}
+
+/// At shutdown, after the last request: stops the runs executing (or waiting) in this process
+/// (each is one transaction, rolled back) and marks them interrupted, so that nobody waits for
+/// them and they can be run again.
+pub async fn interrupt_background_runs(db: &store::Db) {
+    let stopped: Vec<i64> = match jobs().lock() {
+        Ok(mut j) => j
+            .drain()
+            .map(|(id, p)| {
+                if let Some(t) = p.task.lock().ok().and_then(|mut t| t.take()) {
+                    t.abort();
+                }
+                id
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if stopped.is_empty() {
+        return;
+    }
+    match db.mark_interrupted_runs(true).await {
+        Ok(marked) => tracing::warn!(?marked, "assessment runs stopped by shutdown"),
+        Err(e) => tracing::warn!(error = %e, "assessment runs stopped by shutdown, not marked"),
+    }
 }
 
 fn run_json(run: &AssessmentRun) -> Value {
     let mut v = serde_json::to_value(run).expect("run serialises");
+    let interrupted = run.status == "interrupted";
     let progress = match (run.status.as_str(), run_progress(run.id)) {
         ("running", Some((done, total))) => {
-            json!({"done": done, "total": total, "interrupted": false})
+            json!({"done": done, "total": total, "interrupted": false, "here": true})
         }
-        // Not executing here any more and never finished: the process was stopped.
-        ("running", None) => json!({"done": 0, "total": 0, "interrupted": true}),
+        // Executing in another process (the command line): its progress is not known here.
+        ("running", None) => json!({"done": 0, "total": 0, "interrupted": false, "here": false}),
         _ => {
             let n = run.summary.as_ref().map(|s| s.assessed).unwrap_or(0);
-            json!({"done": n, "total": n, "interrupted": false})
+            json!({"done": n, "total": n, "interrupted": interrupted, "here": false})
         }
     };
     v["progress"] = progress;

@@ -198,7 +198,10 @@ async fn start_run(
 struct RunPage {
     run: AssessmentRun,
     running: bool,
-    interrupted: bool,
+    /// Running in another process (the command line), whose progress is not known here.
+    elsewhere: bool,
+    /// Ended without result (interrupted or failed): the form to run the same year again.
+    can_rerun: bool,
     done: u64,
     total: u64,
     rows: Vec<(String, String, bool)>,
@@ -291,13 +294,15 @@ async fn run_page(
         .ok_or_else(|| PageError(ApiError::not_found(format!("评估批次 {id} 不存在"))))?;
     let live = run_progress(id);
     let running = run.status == "running" && live.is_some();
-    let interrupted = run.status == "running" && live.is_none();
+    let elsewhere = run.status == "running" && live.is_none();
     let (done, total) = live.unwrap_or((0, 0));
     render(RunPage {
         rows: summary_rows(&run),
+        can_rerun: caller.can_write_registry()
+            && matches!(run.status.as_str(), "interrupted" | "failed"),
         run,
         running,
-        interrupted,
+        elsewhere,
         done,
         total,
     })
