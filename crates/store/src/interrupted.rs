@@ -218,7 +218,7 @@ impl Db {
                         .await
                         .map(|r| r.rows_affected());
                     if r.is_ok() {
-                        tx.commit().await?;
+                        crate::commit!(tx)?;
                     }
                     r
                 }
