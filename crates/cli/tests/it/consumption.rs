@@ -138,6 +138,22 @@ async fn fixture(app: &TestApp, serial: u32) -> Fixture {
     }
 }
 
+/// An enterprise that sells through its own channel (its `org` users post the orders).
+async fn channel_org(app: &TestApp, name: &str) -> i64 {
+    app.db
+        .create_organisation(
+            &Caller::system(),
+            &OrganisationInput {
+                name: name.into(),
+                kind: "enterprise".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
 fn order(buyer: i64, product: i64, date: &str, quantity: i64) -> OrderInput {
     OrderInput {
         buyer_id: buyer,
@@ -662,19 +678,8 @@ async fn attribution_leaves_declared_incomes_and_the_exit_decision_unchanged() {
 async fn concurrent_idempotent_placements_make_no_duplicate_and_lose_no_order() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, 1).await;
-    let org = app
-        .db
-        .create_organisation(
-            &Caller::system(),
-            &OrganisationInput {
-                name: "某832渠道".into(),
-                kind: "enterprise".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let channel = org_user(org.id);
+    let org = channel_org(&app, "某832渠道").await;
+    let channel = org_user(org);
     // 64 clients, 16 keys each sent by 4 of them, each key with its own body.
     let tasks: Vec<_> = (0..64)
         .map(|i| {
@@ -736,24 +741,13 @@ async fn concurrent_idempotent_placements_make_no_duplicate_and_lose_no_order() 
         .unwrap();
     assert!(again.replayed);
     assert_eq!(again.order, by_key["key-3"][0].order);
-    assert_eq!(again.order.channel_org_id, Some(org.id));
+    assert_eq!(again.order.channel_org_id, Some(org));
     // Keys are per caller: another channel's key-3 is its own.
-    let other = app
-        .db
-        .create_organisation(
-            &Caller::system(),
-            &OrganisationInput {
-                name: "另一渠道".into(),
-                kind: "enterprise".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let other = channel_org(&app, "另一渠道").await;
     let theirs = app
         .db
         .place_order(
-            &org_user(other.id),
+            &org_user(other),
             &order(f.buyer, f.product, "2019-06-01", 99),
             Some("key-3"),
         )
@@ -791,7 +785,7 @@ async fn concurrent_idempotent_placements_make_no_duplicate_and_lose_no_order() 
     let err = app
         .db
         .change_order_state(
-            &org_user(other.id),
+            &org_user(other),
             fixed.order.id,
             "confirmed",
             "2019-06-03",
@@ -964,19 +958,8 @@ async fn a_channel_posts_orders_over_http_with_idempotency_keys() {
     use serde_json::json;
     let app = TestApp::spawn().await;
     let f = fixture(&app, 1).await;
-    let org = app
-        .db
-        .create_organisation(
-            &Caller::system(),
-            &OrganisationInput {
-                name: "832渠道".into(),
-                kind: "enterprise".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let channel = app.client_as("org", None, Some(org.id)).await;
+    let org = channel_org(&app, "832渠道").await;
+    let channel = app.client_as("org", None, Some(org)).await;
     let body = json!({"buyer_id": f.buyer, "channel": "platform_832", "order_date": "2019-12-31",
                       "lines": [{"product_id": f.product, "quantity": 2}]});
     let post = |body: serde_json::Value, key: &'static str| {
@@ -1002,7 +985,7 @@ async fn a_channel_posts_orders_over_http_with_idempotency_keys() {
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert!(!replayed);
     assert_eq!(first["total"], 13_600);
-    assert_eq!(first["channel_org_id"], org.id);
+    assert_eq!(first["channel_org_id"], org);
     let (status, replayed, again) = post(body.clone(), "retry-1").await;
     assert_eq!((status, replayed), (StatusCode::OK, true), "{again}");
     assert_eq!(again, first);
@@ -1092,19 +1075,8 @@ async fn a_channel_posts_orders_over_http_with_idempotency_keys() {
 async fn one_channel_order_number_sent_at_once_makes_one_order_and_conflicts() {
     let app = TestApp::spawn().await;
     let f = fixture(&app, 1).await;
-    let org = app
-        .db
-        .create_organisation(
-            &Caller::system(),
-            &OrganisationInput {
-                name: "某电商渠道".into(),
-                kind: "enterprise".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let channel = org_user(org.id);
+    let org = channel_org(&app, "某电商渠道").await;
+    let channel = org_user(org);
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let db = app.db.clone();
